@@ -1,0 +1,40 @@
+# One entry point. `make run` and `make test` set everything up on a fresh machine.
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+
+.PHONY: install run test demo lint bench lab clean
+
+# torch first and alone, so pip takes the local CPU build (see ../shared/STACK.md),
+# then the rest pinned exactly by constraints.txt (what was tested).
+$(STAMP): requirements.txt constraints.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -r requirements.txt -c constraints.txt
+	$(PY) -m pip install -q --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	dvc repro
+
+test: install
+	$(PY) -m pytest
+
+demo: install
+	$(PY) pipelines/demo.py
+
+lint: install
+	ruff check a1lab tests pipelines bench
+
+bench: install
+	for b in bench/bench_*.py; do $(PY) $$b || exit 1; done
+
+lab: install
+	jupyter lab --ip=127.0.0.1 --no-browser
+
+clean:
+	rm -rf $(VENV)

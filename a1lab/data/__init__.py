@@ -1,0 +1,1 @@
+"""Match data: loaders, the canonical schema, quarantine and the synthetic league."""

@@ -1,0 +1,161 @@
+"""Loaders for football-data.co.uk files: the main-league and extra-league layouts.
+
+Main layout (``mmz4281/<season>/<div>.csv``): one league season per file, 1X2
+opening odds per bookmaker (``B365H``), closing odds (``PSCH``, ``B365CH``),
+over/under 2.5 (``B365>2.5``, ``PC<2.5``) and Asian handicap (``PAHH``, ``AHh``).
+Extra layout (``new/<CODE>.csv``): all seasons of one league, closing odds only
+(``PH`` or ``PSCH`` for Pinnacle, ``MaxH``/``MaxCH``, ``AvgH``/``AvgCH``).
+
+Kick-off times are UK local time; files without a ``Time`` column get
+``DEFAULT_KICKOFF_TIME`` (15:00 UK), documented in the README.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pandas as pd
+
+from a1lab.data.quarantine import DataFileError, LoadResult, canonicalise, concat_results
+from a1lab.data.schema import odds_column
+from a1lab.data.source import FileSource
+
+TIMEZONE = "Europe/London"
+DATE_FORMATS = ("%d/%m/%Y", "%d/%m/%y")
+BOOKMAKERS = {
+    "B365": "bet365", "BW": "bwin", "IW": "interwetten", "LB": "ladbrokes",
+    "PS": "pinnacle", "P": "pinnacle", "WH": "williamhill", "VC": "vcbet",
+    "BFE": "betfair_exchange", "BFD": "betfred", "BF": "betfair", "1XB": "1xbet",
+    "BMGM": "betmgm", "BV": "betvictor", "CL": "coral", "GB": "gamebookers",
+    "SB": "sportingbet", "SJ": "stanjames", "SY": "stanleybet", "BS": "bluesquare",
+    "Max": "max", "Avg": "avg", "BbMx": "max", "BbAv": "avg",
+}
+_BOOK = "|".join(sorted(BOOKMAKERS, key=len, reverse=True))
+_1X2 = re.compile(rf"^(?P<book>{_BOOK})(?P<close>C?)(?P<out>[HDA])$")
+_OU = re.compile(rf"^(?P<book>{_BOOK})(?P<close>C?)(?P<out>[<>])2\.5$")
+_AH = re.compile(rf"^(?P<book>{_BOOK})(?P<close>C?)AH(?P<out>[HA])$")
+_AH_LINE = re.compile(r"^(?:Bb)?AH(?P<close>C?)h$")
+_OUTCOMES = {"H": "home", "D": "draw", "A": "away", ">": "over", "<": "under"}
+_STATS = {
+    "HTHG": "ht_home_goals", "HTAG": "ht_away_goals", "HS": "home_shots", "AS": "away_shots",
+    "HST": "home_shots_on_target", "AST": "away_shots_on_target", "HF": "home_fouls",
+    "AF": "away_fouls", "HC": "home_corners", "AC": "away_corners", "HY": "home_yellow",
+    "AY": "away_yellow", "HR": "home_red", "AR": "away_red",
+}
+MAIN_REQUIRED = ("Date", "HomeTeam", "AwayTeam", "FTHG", "FTAG")
+EXTRA_REQUIRED = ("Season", "Date", "Home", "Away", "HG", "AG")
+
+
+def decode_csv(data: bytes, name: str) -> str:
+    """Bytes of a CSV file to text, refusing what cannot be a match file.
+
+    Raises:
+        DataFileError: binary content, undecodable bytes or an HTML page.
+    """
+    if b"\x00" in data[:4096]:
+        raise DataFileError(f"{name}: binary content, not a CSV match file")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataFileError(f"{name}: undecodable bytes at offset {exc.start} (expected UTF-8 CSV)") from None
+    head = text.lstrip()[:512].lower()
+    if head.startswith("<") or "<html" in head or "<!doctype" in head:
+        raise DataFileError(f"{name}: an HTML page, not a CSV match file (wrong URL or an error page?)")
+    if not text.strip():
+        raise DataFileError(f"{name}: empty file")
+    return text
+
+
+def _read_strings(text: str, name: str, required: tuple[str, ...]) -> pd.DataFrame:
+    try:
+        raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""],
+                          skip_blank_lines=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise DataFileError(f"{name}: not a readable CSV ({exc})") from None
+    raw.columns = [str(c).strip() for c in raw.columns]
+    missing = [c for c in required if c not in raw.columns]
+    if missing:
+        raise DataFileError(f"{name}: wrong columns, missing {missing}; found {list(raw.columns)[:12]}")
+    return raw
+
+
+def map_odds_columns(columns: list[str], force_timing: str | None = None) -> dict[str, str]:
+    """Map site column names to canonical odds names (``PSCH`` -> ``odds_pinnacle_1x2_close_home``).
+
+    Args:
+        columns: the file's column names.
+        force_timing: ``"close"`` for the extra layout, whose prices are all closing.
+    """
+    mapping: dict[str, str] = {}
+    for col in columns:
+        for pattern, market in ((_1X2, "1x2"), (_OU, "ou25"), (_AH, "ah")):
+            m = pattern.match(col)
+            if m:
+                timing = force_timing or ("close" if m["close"] else "open")
+                name = odds_column(BOOKMAKERS[m["book"]], market, timing, _OUTCOMES[m["out"]])
+                if name not in mapping.values():
+                    mapping[col] = name
+                break
+    return mapping
+
+
+def _frame(raw: pd.DataFrame, name: str, names: dict[str, str], odds: dict[str, str], **meta) -> pd.DataFrame:
+    cols: dict = {"source": name, "line": range(2, len(raw) + 2), **meta}
+    for src, dst in {**names, **_STATS, **odds}.items():
+        if src in raw:
+            cols[dst] = raw[src].to_numpy()
+    return pd.DataFrame(cols, index=range(len(raw)))
+
+
+def parse_main(data: bytes, name: str, league: str, season: str) -> LoadResult:
+    """Parse one main-layout file (``mmz4281/<season>/<div>.csv``)."""
+    raw = _read_strings(decode_csv(data, name), name, MAIN_REQUIRED)
+    names = {"Date": "date", "Time": "time", "HomeTeam": "home", "AwayTeam": "away",
+             "FTHG": "home_goals", "FTAG": "away_goals", "FTR": "result", "Referee": "referee"}
+    lines = {}
+    for col, line_col in (("AHh", "ah_line_open"), ("BbAHh", "ah_line_open"), ("AHCh", "ah_line_close")):
+        if col in raw and line_col not in lines:
+            lines[line_col] = pd.to_numeric(raw[col], errors="coerce").to_numpy()
+    frame = _frame(raw, name, names, map_odds_columns(list(raw.columns)),
+                   sport="football", league=league, season=season, **lines)
+    return canonicalise(frame, DATE_FORMATS, TIMEZONE, extra_keep=("referee", "ah_line_open", "ah_line_close"))
+
+
+def normalise_season(value: str) -> str:
+    """``2012/2013`` -> ``1213`` (the site's code); a single year such as ``2012`` stays."""
+    text = str(value).strip()
+    m = re.fullmatch(r"(\d{4})\s*[/-]\s*(\d{2,4})", text)
+    if m:
+        return m[1][2:] + m[2][-2:]
+    return text
+
+
+def parse_extra(data: bytes, name: str, code: str) -> LoadResult:
+    """Parse one extra-league file (``new/<CODE>.csv``); every price is a closing price."""
+    raw = _read_strings(decode_csv(data, name), name, EXTRA_REQUIRED)
+    names = {"Date": "date", "Time": "time", "Home": "home", "Away": "away",
+             "HG": "home_goals", "AG": "away_goals", "Res": "result"}
+    season = raw["Season"].fillna("").map(normalise_season).to_numpy()
+    frame = _frame(raw, name, names, map_odds_columns(list(raw.columns), force_timing="close"),
+                   sport="football", league=code, season=season)
+    return canonicalise(frame, DATE_FORMATS, TIMEZONE)
+
+
+def load_football_data(source: FileSource, leagues: list[str], seasons: list[str]) -> LoadResult:
+    """Read every (season, league) main-layout file from a source into one table."""
+    results = []
+    for season in seasons:
+        for league in leagues:
+            rel = f"mmz4281/{season}/{league}.csv"
+            results.append(parse_main(source.read(rel), source.locate(rel), league, str(season)))
+    return concat_results(results)
+
+
+def load_extra_leagues(source: FileSource, codes: list[str]) -> LoadResult:
+    """Read extra-league files (``new/<CODE>.csv``) into one table."""
+    results = []
+    for code in codes:
+        rel = f"new/{code}.csv"
+        results.append(parse_extra(source.read(rel), source.locate(rel), code))
+    return concat_results(results)

@@ -1,0 +1,253 @@
+"""Turning a raw frame of strings into canonical matches, quarantining bad rows.
+
+Loaders map their layout's columns onto the intermediate names below (all values
+still strings) and call :func:`canonicalise`. A bad row goes to the rejected
+table with its reason; a bad single price or stat is nulled and logged in the
+rejected-values table. Nothing is dropped silently: rows read = kept + rejected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from a1lab.data.schema import ODDS_COLUMN, STAT_COLUMNS, validate_matches
+
+DEFAULT_KICKOFF_TIME = "15:00"
+REJECTED_COLUMNS = ["source", "line", "reason", "raw"]
+REJECTED_VALUE_COLUMNS = ["source", "line", "match_id", "column", "value", "reason"]
+_META = ["source", "line", "sport", "league", "season"]
+
+
+class DataFileError(ValueError):
+    """A file that cannot be a match file (HTML, binary, wrong columns)."""
+
+
+class DataUnavailableError(RuntimeError):
+    """The data source could not be reached or holds no such file."""
+
+
+@dataclass
+class LoadResult:
+    """Matches kept, rows rejected (with reasons) and nulled single values."""
+
+    matches: pd.DataFrame
+    rejected: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REJECTED_COLUMNS))
+    rejected_values: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=REJECTED_VALUE_COLUMNS)
+    )
+    files: int = 0
+    rows_read: int = 0
+
+    def counts(self) -> dict:
+        """Counts for metrics/ingest.json; rows_read == rows_kept + rows_rejected."""
+        by_reason = self.rejected["reason"].value_counts().sort_index()
+        values_by_reason = self.rejected_values["reason"].value_counts().sort_index()
+        return {
+            "files": int(self.files),
+            "rows_read": int(self.rows_read),
+            "rows_kept": int(len(self.matches)),
+            "rows_rejected": int(len(self.rejected)),
+            "rejected_by_reason": {str(k): int(v) for k, v in by_reason.items()},
+            "values_nulled": int(len(self.rejected_values)),
+            "values_nulled_by_reason": {str(k): int(v) for k, v in values_by_reason.items()},
+        }
+
+
+def concat_results(results: list[LoadResult]) -> LoadResult:
+    """Join several loads, then quarantine duplicates across them (first copy kept)."""
+    matches = pd.concat([r.matches for r in results], ignore_index=True) if results else pd.DataFrame()
+    rejected = [r.rejected for r in results if len(r.rejected)]
+    values = [r.rejected_values for r in results if len(r.rejected_values)]
+    out = LoadResult(
+        matches=matches,
+        rejected=pd.concat(rejected, ignore_index=True) if rejected else LoadResult(matches).rejected,
+        rejected_values=pd.concat(values, ignore_index=True) if values else LoadResult(matches).rejected_values,
+        files=sum(r.files for r in results),
+        rows_read=sum(r.rows_read for r in results),
+    )
+    if len(matches):
+        dup = matches["match_id"].duplicated(keep="first")
+        if dup.any():
+            extra = pd.DataFrame(
+                {
+                    "source": matches.loc[dup, "source"].to_numpy() if "source" in matches else "",
+                    "line": -1,
+                    "reason": "duplicate",
+                    "raw": matches.loc[dup].drop(columns=["kickoff"]).astype(str).to_json(orient="records", lines=True).splitlines(),
+                }
+            )
+            out.rejected = pd.concat([out.rejected, extra], ignore_index=True)
+            out.matches = matches.loc[~dup].reset_index(drop=True)
+    out.matches = sort_matches(out.matches)
+    return out
+
+
+def sort_matches(matches: pd.DataFrame) -> pd.DataFrame:
+    """Kick-off order, ties broken by league and match id (deterministic)."""
+    if matches.empty:
+        return matches
+    return matches.sort_values(["kickoff", "league", "match_id"], kind="mergesort").reset_index(drop=True)
+
+
+def make_match_id(sport: pd.Series, league: pd.Series, day: pd.Series, home: pd.Series, away: pd.Series) -> pd.Series:
+    """Stable id from sport, league, local date and teams (16 hex digits of SHA-1)."""
+    keys = sport + "|" + league + "|" + day + "|" + home + "|" + away
+    return keys.map(lambda k: hashlib.sha1(k.encode()).hexdigest()[:16])
+
+
+def _parse_dates(dates: pd.Series, formats: tuple[str, ...]) -> pd.Series:
+    out = pd.Series(pd.NaT, index=dates.index, dtype="datetime64[ns]")
+    for fmt in formats:
+        todo = out.isna() & dates.notna()
+        if not todo.any():
+            break
+        out[todo] = pd.to_datetime(dates[todo], format=fmt, errors="coerce")
+    return out
+
+
+def _parse_times(times: pd.Series) -> pd.Series:
+    parts = times.fillna(DEFAULT_KICKOFF_TIME).str.strip().str.extract(r"^(\d{1,2}):(\d{2})(?::\d{2})?$")
+    hours = pd.to_numeric(parts[0], errors="coerce")
+    minutes = pd.to_numeric(parts[1], errors="coerce")
+    ok = hours.between(0, 23) & minutes.between(0, 59)
+    return pd.to_timedelta(hours.where(ok) * 60 + minutes.where(ok), unit="m")
+
+
+def _to_number(values: pd.Series) -> pd.Series:
+    return pd.to_numeric(values.str.strip(), errors="coerce") if values.dtype == object else pd.to_numeric(values, errors="coerce")
+
+
+def canonicalise(
+    frame: pd.DataFrame,
+    date_formats: tuple[str, ...],
+    timezone: str,
+    extra_keep: tuple[str, ...] = (),
+) -> LoadResult:
+    """Validate an intermediate frame of strings and build canonical matches.
+
+    Args:
+        frame: one row per raw line with columns source, line, sport, league,
+            season, date, home, away, home_goals, away_goals and optionally
+            time, result, stat columns and canonical odds columns. Odds must be
+            decimal numbers (or blanks) by now.
+        date_formats: strptime formats tried in order.
+        timezone: zone of the date/time columns (kick-off stored in UTC).
+        extra_keep: further columns to carry through unchanged.
+
+    Returns:
+        The kept matches (schema-validated), rejected rows and nulled values.
+    """
+    frame = frame.reset_index(drop=True)
+    raw_cols = [c for c in frame.columns if c not in _META]
+    reason = pd.Series(None, index=frame.index, dtype=object)
+
+    def mark(mask: pd.Series, why: str) -> None:
+        reason[mask & reason.isna()] = why
+
+    mark(frame[raw_cols].isna().all(axis=1), "empty_row")
+
+    home = frame["home"].fillna("").astype(str).str.strip()
+    away = frame["away"].fillna("").astype(str).str.strip()
+    mark((home == "") | (away == ""), "missing_team")
+    mark(home == away, "same_team")
+
+    day = _parse_dates(frame["date"].astype("string").str.strip(), date_formats)
+    tod = _parse_times(frame["time"].astype("string")) if "time" in frame else _parse_times(pd.Series(None, index=frame.index, dtype="string"))
+    mark(day.isna(), "bad_date")
+    mark(tod.isna(), "bad_time")
+
+    hg = _to_number(frame["home_goals"].astype(object))
+    ag = _to_number(frame["away_goals"].astype(object))
+    mark(hg.isna() | ag.isna(), "missing_score")
+    impossible = (hg < 0) | (ag < 0) | (hg % 1 != 0) | (ag % 1 != 0)
+    result = np.where(hg > ag, "H", np.where(hg < ag, "A", "D"))
+    if "result" in frame:
+        given = frame["result"].fillna("").astype(str).str.strip()
+        impossible |= (given != "") & (given != pd.Series(result, index=frame.index))
+    mark(impossible, "impossible_score")
+
+    local_day = day.dt.strftime("%Y-%m-%d").fillna("")
+    ids = make_match_id(frame["sport"].astype(str), frame["league"].astype(str), local_day, home, away)
+    # only rows that are otherwise good can be duplicates of a kept row
+    dup = ids.where(reason.isna()).duplicated(keep="first") & reason.isna()
+    mark(dup, "duplicate")
+
+    bad = reason.notna()
+    rejected = pd.DataFrame(
+        {
+            "source": frame.loc[bad, "source"].astype(str),
+            "line": frame.loc[bad, "line"].astype(int),
+            "reason": reason[bad].astype(str),
+            "raw": [
+                json.dumps({k: v for k, v in row.items() if isinstance(v, str) or pd.notna(v)}, default=str)
+                for row in frame.loc[bad, raw_cols].to_dict("records")
+            ],
+        }
+    ).reset_index(drop=True)
+
+    good = ~bad
+    kickoff_local = (day + tod)[good]
+    # a kick-off in the autumn DST overlap takes the earlier (summer-time) reading
+    summer = np.ones(len(kickoff_local), dtype=bool)
+    kickoff = kickoff_local.dt.tz_localize(timezone, ambiguous=summer, nonexistent="shift_forward")
+    kept = {
+            "match_id": ids[good].to_numpy(),
+            "sport": frame.loc[good, "sport"].astype(str).to_numpy(),
+            "league": frame.loc[good, "league"].astype(str).to_numpy(),
+            "season": frame.loc[good, "season"].astype(str).to_numpy(),
+            "kickoff": kickoff.dt.tz_convert("UTC").reset_index(drop=True),
+            "home": home[good].to_numpy(),
+            "away": away[good].to_numpy(),
+            "home_goals": hg[good].astype("int64").to_numpy(),
+            "away_goals": ag[good].astype("int64").to_numpy(),
+            "result": pd.Series(result, index=frame.index)[good].to_numpy(),
+    }
+
+    sub = frame[good].reset_index(drop=True)
+    stat_cols = [c for c in STAT_COLUMNS if c in sub]
+    odds_cols = [c for c in sub.columns if ODDS_COLUMN.match(c)]
+    raw = sub[stat_cols + odds_cols]
+    nums = raw.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    present = raw.notna().to_numpy()
+    not_num = present & np.isnan(nums)
+    n_stats = len(stat_cols)
+    why = np.full(nums.shape, "", dtype=object)
+    why[:, :n_stats][not_num[:, :n_stats] | (nums[:, :n_stats] < 0)] = "stat_invalid"
+    why[:, n_stats:][not_num[:, n_stats:]] = "odds_not_numeric"
+    why[:, n_stats:][nums[:, n_stats:] <= 1.0] = "odds_le_1"
+    invalid = why != ""
+    # a bad price voids its whole quote (bookmaker x market x timing): a partial quote is no quote
+    clean = np.where(invalid, np.nan, nums)
+    quotes: dict[str, list[int]] = {}
+    for j, col in enumerate(odds_cols, start=n_stats):
+        quotes.setdefault(col.rsplit("_", 1)[0], []).append(j)
+    for idx in quotes.values():
+        void = invalid[:, idx].any(axis=1)
+        clean[np.ix_(void, idx)] = np.nan
+    for j, col in enumerate(stat_cols + odds_cols):
+        kept[col] = clean[:, j]
+    rows, cols = np.nonzero(invalid)
+    names = np.array(stat_cols + odds_cols, dtype=object)
+    rejected_values = pd.DataFrame(
+        {
+            "source": sub["source"].astype(str).to_numpy()[rows],
+            "line": sub["line"].astype(int).to_numpy()[rows],
+            "match_id": kept["match_id"][rows],
+            "column": names[cols] if len(cols) else np.array([], dtype=object),
+            "value": raw.to_numpy()[rows, cols].astype(str),
+            "reason": why[rows, cols],
+        },
+        columns=REJECTED_VALUE_COLUMNS,
+    )
+    for col in extra_keep:
+        if col in sub:
+            kept[col] = sub[col].to_numpy()
+    kept["source"] = sub["source"].astype(str).to_numpy()
+    kept = pd.DataFrame(kept)
+    validate_matches(kept)
+    return LoadResult(kept, rejected, rejected_values, files=1, rows_read=len(frame))

@@ -1,0 +1,111 @@
+"""The canonical match table: declared columns, dtypes and checks.
+
+Every loader (football-data files, the extra-league layout, the generic
+two-way CSV, the synthetic league) writes this one table.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pandas as pd
+
+ODDS_COLUMN = re.compile(
+    r"^odds_(?P<book>[a-z0-9_]+?)_(?P<market>1x2|ml|ou25|ah)_(?P<timing>open|close)_"
+    r"(?P<outcome>home|draw|away|over|under)$"
+)
+STAT_COLUMNS = [
+    "ht_home_goals", "ht_away_goals",
+    "home_shots", "away_shots", "home_shots_on_target", "away_shots_on_target",
+    "home_fouls", "away_fouls", "home_corners", "away_corners",
+    "home_yellow", "away_yellow", "home_red", "away_red",
+]
+RESULTS = {"H", "D", "A"}
+
+
+class SchemaError(ValueError):
+    """The match table breaks the declared schema."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """One declared column: name, dtype family and whether nulls are allowed."""
+
+    name: str
+    kind: str  # "str", "int", "float", "datetime"
+    nullable: bool = False
+
+
+CORE_COLUMNS: tuple[Column, ...] = (
+    Column("match_id", "str"),
+    Column("sport", "str"),
+    Column("league", "str"),
+    Column("season", "str"),
+    Column("kickoff", "datetime"),
+    Column("home", "str"),
+    Column("away", "str"),
+    Column("home_goals", "int"),
+    Column("away_goals", "int"),
+    Column("result", "str"),
+)
+
+
+def odds_column(book: str, market: str, timing: str, outcome: str) -> str:
+    """Canonical name of one price, e.g. ``odds_pinnacle_1x2_close_home``."""
+    return f"odds_{book}_{market}_{timing}_{outcome}"
+
+
+def odds_columns(df: pd.DataFrame) -> list[str]:
+    """The odds columns of a canonical table, in table order."""
+    return [c for c in df.columns if ODDS_COLUMN.match(c)]
+
+
+def _kind_ok(series: pd.Series, kind: str) -> bool:
+    if kind == "str":
+        return pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)
+    if kind == "int":
+        return pd.api.types.is_integer_dtype(series)
+    if kind == "float":
+        return pd.api.types.is_float_dtype(series)
+    if kind == "datetime":
+        return isinstance(series.dtype, pd.DatetimeTZDtype) and str(series.dtype.tz) == "UTC"
+    raise ValueError(kind)
+
+
+def validate_matches(df: pd.DataFrame) -> pd.DataFrame:
+    """Check a canonical match table; return it unchanged or raise SchemaError.
+
+    Raises:
+        SchemaError: listing every broken rule (missing column, wrong dtype,
+            nulls, bad result codes, goals below zero, odds at or below 1,
+            duplicate match ids).
+    """
+    problems: list[str] = []
+    for col in CORE_COLUMNS:
+        if col.name not in df.columns:
+            problems.append(f"missing column {col.name!r}")
+            continue
+        if not _kind_ok(df[col.name], col.kind):
+            problems.append(f"column {col.name!r} has dtype {df[col.name].dtype}, expected {col.kind}")
+        if not col.nullable and df[col.name].isna().any():
+            problems.append(f"column {col.name!r} has {int(df[col.name].isna().sum())} nulls")
+    if not problems:
+        bad_result = ~df["result"].isin(RESULTS)
+        if bad_result.any():
+            problems.append(f"{int(bad_result.sum())} rows with result outside H/D/A")
+        if (df["home_goals"] < 0).any() or (df["away_goals"] < 0).any():
+            problems.append("negative goals")
+        if df["match_id"].duplicated().any():
+            problems.append(f"{int(df['match_id'].duplicated().sum())} duplicate match_id values")
+    for col in STAT_COLUMNS:
+        if col in df.columns and not pd.api.types.is_float_dtype(df[col]):
+            problems.append(f"stat column {col!r} must be float, got {df[col].dtype}")
+    for col in odds_columns(df):
+        if not pd.api.types.is_float_dtype(df[col]):
+            problems.append(f"odds column {col!r} must be float, got {df[col].dtype}")
+        elif (df[col] <= 1.0).any():
+            problems.append(f"odds column {col!r} has prices <= 1")
+    if problems:
+        raise SchemaError("match table breaks the schema: " + "; ".join(problems))
+    return df

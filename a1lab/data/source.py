@@ -1,0 +1,61 @@
+"""Where match files come from: a URL base or a local folder with the same layout."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from a1lab.data.quarantine import DataUnavailableError
+
+DEFAULT_BASE = "https://www.football-data.co.uk"
+_HINT = (
+    "a1lab reads a local mirror with the site's layout (mmz4281/<season>/<div>.csv): "
+    "set A1LAB_DATA_ROOT=/path/to/football-data or `data.root` in params.yaml "
+    "(or pass --root)."
+)
+
+
+@dataclass(frozen=True)
+class FileSource:
+    """A base that is either an http(s) URL or a local folder.
+
+    Attributes:
+        base: URL such as ``https://www.football-data.co.uk`` or a folder path.
+        timeout: seconds to wait for one download.
+    """
+
+    base: str = DEFAULT_BASE
+    timeout: float = 30.0
+
+    @property
+    def is_url(self) -> bool:
+        return self.base.startswith(("http://", "https://"))
+
+    def locate(self, relpath: str) -> str:
+        """Full URL or path of a file under the base."""
+        if self.is_url:
+            return f"{self.base.rstrip('/')}/{relpath}"
+        return str(Path(self.base) / relpath)
+
+    def read(self, relpath: str) -> bytes:
+        """The bytes of one file.
+
+        Raises:
+            DataUnavailableError: the file is missing or the base unreachable.
+        """
+        where = self.locate(relpath)
+        if not self.is_url:
+            root = Path(self.base)
+            if not root.is_dir():
+                raise DataUnavailableError(f"data root {root} is not a folder. {_HINT}")
+            path = Path(where)
+            if not path.is_file():
+                raise DataUnavailableError(f"no file {path} under data root {root}. {_HINT}")
+            return path.read_bytes()
+        try:
+            with urllib.request.urlopen(where, timeout=self.timeout) as response:  # noqa: S310
+                return response.read()
+        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            raise DataUnavailableError(f"could not download {where}: {exc}. {_HINT}") from None

@@ -1,0 +1,214 @@
+"""The real football-data files and every quirk the README lists, plus bad input."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from a1lab.data.footballdata import map_odds_columns, normalise_season, parse_main
+from a1lab.data.quarantine import DataFileError, DataUnavailableError
+from a1lab.data.schema import SchemaError, validate_matches
+from a1lab.data.source import FileSource
+
+HEADER = "Div,Date,HomeTeam,AwayTeam,FTHG,FTAG,FTR,PSH,PSD,PSA,PSCH,PSCD,PSCA,B365>2.5,B365<2.5\r\n"
+
+
+def parse(body: str, header: str = HEADER):
+    return parse_main((header + body).encode(), "test.csv", "E0", "2324")
+
+
+def read(data_root, season, div):
+    rel = f"mmz4281/{season}/{div}.csv"
+    return parse_main(FileSource(str(data_root)).read(rel), rel, div, season)
+
+
+@pytest.mark.realdata
+def test_all_real_matches_kept_and_counts_add_up(real_load):
+    c = real_load.counts()
+    assert c["files"] == 55
+    assert c["rows_kept"] == 18752
+    assert c["rows_read"] == c["rows_kept"] + c["rows_rejected"]
+    assert c["rejected_by_reason"] == {"empty_row": 2}
+    # nulled single prices are logged, one line each
+    assert c["values_nulled"] == len(real_load.rejected_values) > 0
+    validate_matches(real_load.matches)
+    assert real_load.matches["match_id"].is_unique
+    assert real_load.matches["kickoff"].is_monotonic_increasing
+
+
+@pytest.mark.realdata
+def test_two_digit_and_four_digit_years(data_root):
+    short = read(data_root, "1516", "F1").matches  # dd/mm/yy
+    long = read(data_root, "1516", "E0").matches  # dd/mm/yyyy
+    assert short["kickoff"].min().year == 2015 and short["kickoff"].max().year == 2016
+    assert long["kickoff"].min() == pd.Timestamp("2015-08-08 14:00", tz="UTC")  # 15:00 BST default
+
+
+@pytest.mark.realdata
+def test_bom_crlf_and_kickoff_time_in_utc(data_root):
+    m = read(data_root, "2425", "E0").matches  # BOM, CRLF, Time column
+    first = m.iloc[0]
+    assert first["league"] == "E0"  # the BOM did not mangle the first column
+    assert (first["home"], first["away"]) == ("Man United", "Fulham")
+    assert first["kickoff"] == pd.Timestamp("2024-08-16 19:00", tz="UTC")  # 20:00 BST
+    winter = m[m["kickoff"].dt.month == 12].iloc[0]
+    assert winter["kickoff"].minute in (0, 15, 30, 45)
+    assert not any(c.endswith("\r") for c in m.columns)
+
+
+@pytest.mark.realdata
+def test_trailing_empty_row_is_quarantined_not_dropped(data_root):
+    r = read(data_root, "1516", "I1")
+    assert r.rows_read == 381 and len(r.matches) == 380
+    assert r.rejected["reason"].tolist() == ["empty_row"]
+
+
+@pytest.mark.realdata
+def test_odds_columns_mapped_with_gt_lt_and_closing(data_root):
+    m = read(data_root, "2425", "E0").matches
+    row = m.iloc[0]
+    assert row["odds_pinnacle_1x2_open_home"] == 1.63
+    assert row["odds_pinnacle_1x2_close_home"] == 1.65
+    assert row["odds_bet365_ou25_open_over"] == 1.53
+    assert row["odds_pinnacle_ou25_close_under"] == 2.38
+    assert row["odds_betfair_exchange_1x2_open_home"] == 1.66
+    assert row["odds_1xbet_1x2_open_home"] == 1.68
+    assert row["ah_line_open"] == -1.0 and row["ah_line_close"] == -0.75
+    assert row["home_shots"] == 14 and row["referee"] == "R Jones"
+
+
+@pytest.mark.realdata
+def test_missing_pinnacle_odds_stay_missing(data_root, real_load):
+    m = real_load.matches
+    share = m["odds_pinnacle_1x2_close_home"].isna().groupby(m["source"]).mean()
+    assert share.max() <= 0.008
+    assert m["odds_pinnacle_1x2_close_home"].isna().sum() > 0
+
+
+@pytest.mark.realdata
+def test_real_odds_le_one_voids_the_quote_and_is_logged(real_load):
+    log = real_load.rejected_values
+    row = log[log["reason"] == "odds_le_1"].iloc[0]
+    match = real_load.matches.set_index("match_id").loc[row["match_id"]]
+    prefix = row["column"].rsplit("_", 1)[0]
+    assert match.filter(like=prefix).isna().all()
+
+
+def test_bookmaker_column_mapping():
+    cols = ["B365H", "BFDH", "BFD", "BFEH", "BFCD", "PSCH", "P>2.5", "PC<2.5", "BbMxH", "BbAv<2.5", "PCAHH",
+            "MaxCA", "1XBCH", "HS", "AHh", "Bb1X2"]
+    m = map_odds_columns(cols)
+    assert m["BFDH"] == "odds_betfred_1x2_open_home"
+    assert m["BFD"] == "odds_betfair_1x2_open_draw"
+    assert m["BFEH"] == "odds_betfair_exchange_1x2_open_home"
+    assert m["BFCD"] == "odds_betfair_1x2_close_draw"
+    assert m["PSCH"] == "odds_pinnacle_1x2_close_home"
+    assert m["P>2.5"] == "odds_pinnacle_ou25_open_over"
+    assert m["PC<2.5"] == "odds_pinnacle_ou25_close_under"
+    assert m["BbMxH"] == "odds_max_1x2_open_home"
+    assert m["BbAv<2.5"] == "odds_avg_ou25_open_under"
+    assert m["PCAHH"] == "odds_pinnacle_ah_close_home"
+    assert m["MaxCA"] == "odds_max_1x2_close_away"
+    assert m["1XBCH"] == "odds_1xbet_1x2_close_home"
+    assert "HS" not in m and "AHh" not in m and "Bb1X2" not in m
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("E0,32/13/2023,Arsenal,Chelsea,1,0,H,2,3,4,2,3,4,,\r\n", "bad_date"),
+        ("E0,12/08/2023,,Chelsea,1,0,H,2,3,4,2,3,4,,\r\n", "missing_team"),
+        ("E0,12/08/2023,Arsenal,Arsenal,1,0,H,2,3,4,2,3,4,,\r\n", "same_team"),
+        ("E0,12/08/2023,Arsenal,Chelsea,-1,0,H,2,3,4,2,3,4,,\r\n", "impossible_score"),
+        ("E0,12/08/2023,Arsenal,Chelsea,1.5,0,H,2,3,4,2,3,4,,\r\n", "impossible_score"),
+        ("E0,12/08/2023,Arsenal,Chelsea,1,0,A,2,3,4,2,3,4,,\r\n", "impossible_score"),
+        ("E0,12/08/2023,Arsenal,Chelsea,,,,2,3,4,2,3,4,,\r\n", "missing_score"),
+        (",,,,,,,,,,,,,,\r\n", "empty_row"),
+    ],
+)
+def test_bad_rows_are_quarantined_with_reason(line, reason):
+    good = "E0,11/08/2023,Burnley,Man City,0,3,A,8,5,1.3,9,5,1.3,1.5,2.6\r\n"
+    r = parse(good + line)
+    assert len(r.matches) == 1 and r.rows_read == 2
+    assert r.rejected["reason"].tolist() == [reason]
+    assert r.rejected["line"].tolist() == [3]
+    assert json.loads(r.rejected["raw"].iloc[0]) is not None
+
+
+def test_bad_price_voids_its_quote_only():
+    r = parse("E0,11/08/2023,Burnley,Man City,0,3,A,8,1.0,1.3,9,5,1.3,abc,2.6\r\n")
+    m = r.matches.iloc[0]
+    assert np.isnan(m["odds_pinnacle_1x2_open_home"])  # whole open quote voided
+    assert m["odds_pinnacle_1x2_close_home"] == 9.0  # closing quote kept
+    assert np.isnan(m["odds_bet365_ou25_open_under"])
+    assert sorted(r.rejected_values["reason"]) == ["odds_le_1", "odds_not_numeric"]
+    assert r.counts()["rows_kept"] == 1
+
+
+def test_duplicate_match_keeps_first_copy():
+    a = "E0,11/08/2023,Burnley,Man City,0,3,A,8,5,1.3,9,5,1.3,,\r\n"
+    b = "E0,11/08/2023,Burnley,Man City,1,3,A,8,5,1.3,9,5,1.3,,\r\n"
+    r = parse(a + b)
+    assert r.matches["home_goals"].tolist() == [0]
+    assert r.rejected["reason"].tolist() == ["duplicate"]
+    assert r.counts()["rows_read"] == 2
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"<!DOCTYPE html><html><body>404 Not Found</body></html>", "HTML"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00IHDR", "binary"),
+        (b"Div,Date,HomeTeam\r\nE0,\xff\xfe,\r\n", "undecodable"),
+        (b"name,score\r\nfoo,1\r\n", "wrong columns"),
+        (b"", "empty"),
+    ],
+)
+def test_files_that_are_not_match_files(data, message):
+    with pytest.raises(DataFileError, match=message) as info:
+        parse_main(data, "mmz4281/2324/E0.csv", "E0", "2324")
+    assert "mmz4281/2324/E0.csv" in str(info.value)
+
+
+def test_missing_local_file_and_unreachable_url(tmp_path):
+    with pytest.raises(DataUnavailableError, match="A1LAB_DATA_ROOT"):
+        FileSource(str(tmp_path)).read("mmz4281/2324/E0.csv")
+    with pytest.raises(DataUnavailableError, match="could not download"):
+        FileSource("http://127.0.0.1:9", timeout=2).read("mmz4281/2324/E0.csv")
+
+
+def test_url_source_reads_over_http(tmp_path):
+    import threading
+    from functools import partial
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    folder = tmp_path / "mmz4281" / "2324"
+    folder.mkdir(parents=True)
+    (folder / "E0.csv").write_bytes((HEADER + "E0,11/08/2023,Burnley,Man City,0,3,A,8,5,1.3,9,5,1.3,,\r\n").encode())
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(SimpleHTTPRequestHandler, directory=str(tmp_path)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        source = FileSource(f"http://127.0.0.1:{server.server_port}")
+        r = parse_main(source.read("mmz4281/2324/E0.csv"), "E0.csv", "E0", "2324")
+        assert r.matches["away"].tolist() == ["Man City"]
+    finally:
+        server.shutdown()
+
+
+def test_season_labels():
+    assert normalise_season("2012/2013") == "1213"
+    assert normalise_season("2012") == "2012"
+
+
+def test_schema_rejects_broken_tables(synthetic):
+    m = synthetic.matches.copy()
+    m.loc[0, "result"] = "X"
+    with pytest.raises(SchemaError, match="result"):
+        validate_matches(m)
+    with pytest.raises(SchemaError, match="missing column"):
+        validate_matches(synthetic.matches.drop(columns=["home"]))
+    m = synthetic.matches.copy()
+    m.loc[0, "odds_pinnacle_1x2_open_home"] = 0.9
+    with pytest.raises(SchemaError, match="<= 1"):
+        validate_matches(m)

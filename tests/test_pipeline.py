@@ -1,0 +1,47 @@
+"""The DVC pipeline end to end, in a copy of the repo, on the synthetic league."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pipelines"))
+import demo  # noqa: E402
+import run_notebook  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def demo_repo(tmp_path_factory):
+    target = tmp_path_factory.mktemp("demo") / "repo"
+    demo.prepare(target, {"data": {"provider": "synthetic", "synthetic": {"leagues": 2, "seasons": 3, "seed": 5}}})
+    demo.repro(target)
+    return target
+
+
+def test_repro_writes_every_output(demo_repo):
+    metrics = json.loads((demo_repo / "metrics" / "ingest.json").read_text())
+    assert metrics["rows_kept"] == 2 * 3 * 380 == metrics["rows_read"]
+    assert (demo_repo / "data" / "matches.parquet").is_file()
+    html = (demo_repo / "reports" / "notebooks" / "data.html").read_text()
+    assert "Result base rates" in html and "<img" in html  # executed, with its plot
+    executed = json.loads((demo_repo / "reports" / "notebooks" / "data.ipynb").read_text())
+    injected = [c for c in executed["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
+    assert injected and "synthetic" in "".join(injected[0]["source"])
+
+
+def test_second_repro_is_a_no_op_with_same_metrics(demo_repo, capfd):
+    before = (demo_repo / "metrics" / "ingest.json").read_text()
+    demo.repro(demo_repo)
+    assert (demo_repo / "metrics" / "ingest.json").read_text() == before
+    demo.repro(demo_repo, "--force", "ingest", "--single-item")
+    assert (demo_repo / "metrics" / "ingest.json").read_text() == before
+
+
+def test_stage_parameters_come_from_params_yaml(tmp_path):
+    (tmp_path / "params.yaml").write_text("data:\n  leagues: [E0]\n  root: auto\n")
+    assert run_notebook.stage_parameters(tmp_path / "params.yaml", "data") == {"leagues": ["E0"], "root": "auto"}
+    with pytest.raises(SystemExit, match="no section"):
+        run_notebook.stage_parameters(tmp_path / "params.yaml", "features")
