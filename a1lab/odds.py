@@ -7,8 +7,8 @@ that sum to 1 per row. Rows with a missing or invalid price give NaN rows.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from fractions import Fraction
-from typing import Callable
 
 import numpy as np
 

@@ -16,7 +16,10 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def demo_repo(tmp_path_factory):
     target = tmp_path_factory.mktemp("demo") / "repo"
-    demo.prepare(target, {"data": {"provider": "synthetic", "synthetic": {"leagues": 2, "seasons": 3, "seed": 5}}})
+    demo.prepare(target, {
+        "data": {"provider": "synthetic", "synthetic": {"leagues": 2, "seasons": 3, "seed": 5}},
+        "features": {"selection": {"validation_season": "1617", "top_k": 20, "corr_threshold": 0.95, "seed": 1}},
+    })
     demo.repro(target)
     return target
 
@@ -27,6 +30,11 @@ def test_repro_writes_every_output(demo_repo):
     assert (demo_repo / "data" / "matches.parquet").is_file()
     html = (demo_repo / "reports" / "notebooks" / "data.html").read_text()
     assert "Result base rates" in html and "<img" in html  # executed, with its plot
+    features = json.loads((demo_repo / "metrics" / "features.json").read_text())
+    assert features["rows"] == metrics["rows_kept"] and features["features_selected_open"] == 20
+    selected = json.loads((demo_repo / "data" / "features_selected.json").read_text())
+    assert len(selected["open"]) == 20 and not [f for f in selected["open"] if "close" in f]
+    assert "Elo trajectories" in (demo_repo / "reports" / "notebooks" / "features.html").read_text()
     executed = json.loads((demo_repo / "reports" / "notebooks" / "data.ipynb").read_text())
     injected = [c for c in executed["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
     assert injected and "synthetic" in "".join(injected[0]["source"])

@@ -1,0 +1,42 @@
+"""Market features: what the odds known at a prediction time say about a match.
+
+Pure and row-wise, so batch and live compute them with the same call.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from a1lab.odds import overround, remove_margin
+
+OUTCOMES = ("home", "draw", "away")
+
+
+def _quote(matches: pd.DataFrame, book: str, timing: str) -> np.ndarray:
+    cols = [f"odds_{book}_1x2_{timing}_{o}" for o in OUTCOMES]
+    if not all(c in matches for c in cols):
+        return np.full((len(matches), 3), np.nan)
+    return matches[cols].to_numpy(dtype=float)
+
+
+def market_features(matches: pd.DataFrame, method: str = "multiplicative") -> pd.DataFrame:
+    """De-vigged probabilities, overround, best-vs-average disagreement and the open-to-close move."""
+    out: dict[str, np.ndarray] = {}
+    probs = {}
+    for timing in ("open", "close"):
+        for book in ("pinnacle", "avg"):
+            quote = _quote(matches, book, timing)
+            p = remove_margin(quote, method)
+            probs[(book, timing)] = p
+            for k, o in enumerate(OUTCOMES):
+                out[f"mkt_{book}_{timing}_p_{o}"] = p[:, k]
+            with np.errstate(invalid="ignore"):
+                out[f"mkt_{book}_{timing}_overround"] = np.where(np.isfinite(p[:, 0]), overround(quote), np.nan)
+        best, avg = _quote(matches, "max", timing), _quote(matches, "avg", timing)
+        for k, o in enumerate(OUTCOMES):
+            out[f"mkt_{timing}_disagreement_{o}"] = best[:, k] / avg[:, k] - 1.0
+    move = probs[("pinnacle", "close")] - probs[("pinnacle", "open")]
+    for k, o in enumerate(OUTCOMES):
+        out[f"mkt_pinnacle_move_{o}"] = move[:, k]
+    return pd.DataFrame(out, index=matches.index)

@@ -1,0 +1,148 @@
+"""The feature registry: every feature's name, group, prediction time and meaning.
+
+Rolling-window candidates come from a grid (stat x window x aggregation x side x
+role); selection later picks from them on the validation season only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import pandas as pd
+
+# per team-match, from the team's point of view
+STATS: tuple[tuple[str, str], ...] = (
+    ("goals_for", "goals scored"),
+    ("goals_against", "goals conceded"),
+    ("points", "league points (3 win, 1 draw)"),
+    ("shots_for", "shots taken"),
+    ("shots_against", "shots faced"),
+    ("sot_for", "shots on target taken"),
+    ("sot_against", "shots on target faced"),
+    ("corners_for", "corners won"),
+    ("corners_against", "corners conceded"),
+    ("cards_for", "yellow plus red cards received"),
+    ("cards_against", "yellow plus red cards of the opponent"),
+)
+STAT_NAMES = tuple(s for s, _ in STATS)
+# prior for a league's very first match day, before any team-match is seen
+STAT_PRIORS = {"goals_for": 1.4, "goals_against": 1.4, "points": 1.4, "shots_for": 12.0, "shots_against": 12.0,
+               "sot_for": 4.5, "sot_against": 4.5, "corners_for": 5.0, "corners_against": 5.0,
+               "cards_for": 2.0, "cards_against": 2.0}
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """What the engine computes (the ``features:`` section of params.yaml)."""
+
+    windows: tuple[int, ...] = (3, 5, 10)
+    ewm_spans: tuple[int, ...] = (5, 15)
+    elo_k: float = 20.0
+    elo_home_advantage: float = 60.0
+    elo_season_regression: float = 0.2
+    elo_promoted_gap: float = 100.0
+    pi_learning_rate: float = 0.035
+    pi_cross_rate: float = 0.7
+    pi_promoted_gap: float = 0.2
+    rest_prior_days: float = 7.0
+    rest_cap_days: float = 30.0
+    margin_method: str = "multiplicative"
+
+    @classmethod
+    def from_dict(cls, values: dict) -> FeatureConfig:
+        """Build from a params.yaml section, ignoring keys that belong to other parts of the stage."""
+        known = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
+        for key in ("windows", "ewm_spans"):
+            if key in known:
+                known[key] = tuple(int(v) for v in known[key])
+        return cls(**known)
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """One feature: name, group, the prediction time it is valid for, a one-line description."""
+
+    name: str
+    group: str
+    time: str  # "open": known when opening odds are; "close": only at the close
+    description: str
+    params: dict = field(default_factory=dict, compare=False)
+
+
+def rolling_specs(config: FeatureConfig) -> list[FeatureSpec]:
+    """The rolling-window candidate grid: role x stat x (mean over N | EWM span) x side."""
+    specs = []
+    for role in ("home", "away"):
+        for stat, meaning in STATS:
+            for side in ("all", "venue"):
+                where = "all matches" if side == "all" else f"{role} matches only"
+                for n in config.windows:
+                    specs.append(FeatureSpec(
+                        f"{role}_{stat}_mean{n}_{side}", "form", "open",
+                        f"{role} team: mean {meaning} over its last {n} {where}",
+                        {"role": role, "stat": stat, "agg": "mean", "window": n, "side": side}))
+                for span in config.ewm_spans:
+                    specs.append(FeatureSpec(
+                        f"{role}_{stat}_ewm{span}_{side}", "form", "open",
+                        f"{role} team: exponentially weighted mean {meaning} (span {span}), {where}",
+                        {"role": role, "stat": stat, "agg": "ewm", "window": span, "side": side}))
+    return specs
+
+
+STATE_SPECS: tuple[FeatureSpec, ...] = (
+    FeatureSpec("home_elo", "elo", "open", "home team's Elo rating before the match"),
+    FeatureSpec("away_elo", "elo", "open", "away team's Elo rating before the match"),
+    FeatureSpec("elo_diff", "elo", "open", "home minus away Elo plus home advantage"),
+    FeatureSpec("elo_expected_home", "elo", "open", "Elo expected score of the home team"),
+    FeatureSpec("home_pi_home", "pi", "open", "home team's pi rating at home"),
+    FeatureSpec("home_pi_away", "pi", "open", "home team's pi rating away"),
+    FeatureSpec("away_pi_home", "pi", "open", "away team's pi rating at home"),
+    FeatureSpec("away_pi_away", "pi", "open", "away team's pi rating away"),
+    FeatureSpec("pi_expected_gd", "pi", "open", "pi-rating expected goal difference (home minus away)"),
+    FeatureSpec("home_rest_days", "schedule", "open", "days since the home team's last match (prior 7, cap 30)"),
+    FeatureSpec("away_rest_days", "schedule", "open", "days since the away team's last match (prior 7, cap 30)"),
+    FeatureSpec("home_played_season", "schedule", "open", "home team's matches so far this season"),
+    FeatureSpec("away_played_season", "schedule", "open", "away team's matches so far this season"),
+    FeatureSpec("home_history", "schedule", "open", "home team's matches seen in this league (all seasons)"),
+    FeatureSpec("away_history", "schedule", "open", "away team's matches seen in this league (all seasons)"),
+    FeatureSpec("home_promoted", "schedule", "open", "1 if the home team is new to the league this season"),
+    FeatureSpec("away_promoted", "schedule", "open", "1 if the away team is new to the league this season"),
+)
+
+
+def market_specs() -> list[FeatureSpec]:
+    """Features from odds known at the prediction time; closing ones only for ``close``."""
+    specs = []
+    for timing in ("open", "close"):
+        for book in ("pinnacle", "avg"):
+            for o in ("home", "draw", "away"):
+                specs.append(FeatureSpec(f"mkt_{book}_{timing}_p_{o}", "market", timing,
+                                         f"de-vigged {book} {timing} probability of {o}"))
+            specs.append(FeatureSpec(f"mkt_{book}_{timing}_overround", "market", timing,
+                                     f"{book} {timing} 1X2 overround (margin)"))
+        for o in ("home", "draw", "away"):
+            specs.append(FeatureSpec(f"mkt_{timing}_disagreement_{o}", "market", timing,
+                                     f"best price over average price minus 1 at {timing} ({o})"))
+    for o in ("home", "draw", "away"):
+        specs.append(FeatureSpec(f"mkt_pinnacle_move_{o}", "market", "close",
+                                 f"Pinnacle de-vigged probability move open to close ({o})"))
+    return specs
+
+
+def all_specs(config: FeatureConfig) -> list[FeatureSpec]:
+    """Every candidate feature the engine computes, in column order."""
+    return [*STATE_SPECS, *rolling_specs(config), *market_specs()]
+
+
+def feature_set(config: FeatureConfig, time: str) -> list[str]:
+    """Names valid at a prediction time: ``open`` excludes every closing-odds feature."""
+    if time not in ("open", "close"):
+        raise ValueError(f"prediction time must be 'open' or 'close', got {time!r}")
+    allowed = {"open"} if time == "open" else {"open", "close"}
+    return [s.name for s in all_specs(config) if s.time in allowed]
+
+
+def registry_table(config: FeatureConfig) -> pd.DataFrame:
+    """The registry as a table (name, group, time, description) for notebooks and outputs."""
+    rows = [{k: v for k, v in asdict(s).items() if k != "params"} for s in all_specs(config)]
+    return pd.DataFrame(rows, columns=["name", "group", "time", "description"])

@@ -1,0 +1,86 @@
+"""Feature selection on the validation season only.
+
+Candidates are ranked by mutual information with the result on the validation
+season's matches; a candidate that correlates above a threshold with one
+already chosen is dropped as a near-duplicate. Nothing from later seasons is
+looked at, so the chosen list cannot leak the test seasons.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.feature_selection import mutual_info_classif
+
+RESULT_CODES = {"H": 0, "D": 1, "A": 2}
+
+
+@dataclass(frozen=True)
+class SelectionConfig:
+    """Which season to select on, how many features to keep, the near-duplicate threshold."""
+
+    validation_season: str = "2223"
+    top_k: int = 40
+    corr_threshold: float = 0.95
+    seed: int = 0
+
+
+def select_features(frame: pd.DataFrame, candidates: list[str], config: SelectionConfig) -> pd.DataFrame:
+    """Rank candidates on the validation season and mark the chosen ones.
+
+    Args:
+        frame: the feature table (id columns, ``result`` and candidate columns).
+        candidates: feature names allowed at the prediction time.
+        config: selection settings.
+
+    Returns:
+        One row per candidate, best first: ``feature``, ``mutual_info``,
+        ``selected`` (bool) and ``dropped_for`` (the chosen feature it duplicates).
+
+    Raises:
+        ValueError: the validation season has no matches.
+    """
+    val = frame[frame["season"] == config.validation_season]
+    if val.empty:
+        raise ValueError(f"validation season {config.validation_season!r} has no matches; "
+                         f"seasons present: {sorted(frame['season'].unique())}")
+    x = val[candidates].astype(float)
+    x = x.fillna(x.median()).fillna(0.0)
+    y = val["result"].map(RESULT_CODES).to_numpy()
+    mi = mutual_info_classif(x.to_numpy(), y, random_state=config.seed)
+    ranked = pd.DataFrame({"feature": candidates, "mutual_info": mi})
+    ranked = ranked.sort_values(["mutual_info", "feature"], ascending=[False, True], kind="mergesort")
+    corr = x.corr().abs().fillna(0.0)
+    chosen: list[str] = []
+    dropped_for: dict[str, str] = {}
+    for name in ranked["feature"]:
+        if len(chosen) >= config.top_k:
+            break
+        twins = [c for c in chosen if corr.at[name, c] > config.corr_threshold]
+        if twins:
+            dropped_for[name] = twins[0]
+        elif x[name].std() > 0:
+            chosen.append(name)
+    ranked["selected"] = ranked["feature"].isin(chosen)
+    ranked["dropped_for"] = ranked["feature"].map(dropped_for)
+    return ranked.reset_index(drop=True)
+
+
+def elo_trajectories(frame: pd.DataFrame, teams: list[str]) -> pd.DataFrame:
+    """Pre-match Elo of the given teams over time (kickoff x team), from the feature table."""
+    parts = []
+    for role in ("home", "away"):
+        part = frame.loc[frame[role].isin(teams), ["kickoff", role, f"{role}_elo"]]
+        parts.append(part.set_axis(["kickoff", "team", "elo"], axis=1))
+    long = pd.concat(parts).sort_values("kickoff")
+    return long.pivot_table(index="kickoff", columns="team", values="elo")
+
+
+def top_correlations(frame: pd.DataFrame, features: list[str], n: int = 10) -> pd.DataFrame:
+    """The n most correlated pairs among the given features."""
+    corr = frame[features].astype(float).corr()
+    upper = corr.where(np.triu(np.ones(corr.shape, dtype=bool), k=1)).stack()
+    top = upper.abs().sort_values(ascending=False).head(n).index
+    return pd.DataFrame({"pair": [f"{a} ~ {b}" for a, b in top], "corr": [upper[i] for i in top]})

@@ -1,0 +1,290 @@
+"""The incremental feature state: read to give a match's features, then updated with its result.
+
+One object serves the batch replay and the live loop. Results are applied per
+league a calendar day at a time: a result waits in ``pending`` until a match of
+a later day is read, so matches on the same day see none of each other's results
+whichever order they arrive in. Per-team rolling sums are kept incrementally in
+arrays (team x side x window x stat), so reading a match costs a few array ops.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from a1lab.features.registry import STAT_NAMES, STAT_PRIORS, STATE_SPECS, FeatureConfig, rolling_specs
+from a1lab.ratings import (
+    EloParams,
+    PiParams,
+    elo_expected,
+    elo_regress,
+    elo_update,
+    pi_expected_goal_difference,
+    pi_update,
+)
+
+N_STATS = len(STAT_NAMES)
+_PRIOR = np.array([STAT_PRIORS[s] for s in STAT_NAMES])
+_ALL, _HOME, _AWAY = 0, 1, 2
+_ARRAYS = ("buf", "wsum", "wcnt", "ewm")
+_SCALARS = ("elo", "pi_home", "pi_away", "last_day", "played", "history", "promoted")
+
+
+def team_match_stats(matches: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Per-match stat vectors from the home and the away team's view, shapes (n, N_STATS).
+
+    A stat the file lacks is NaN and simply not counted in the windows.
+    """
+    n = len(matches)
+
+    def col(name: str) -> np.ndarray:
+        return matches[name].to_numpy(dtype=float) if name in matches else np.full(n, np.nan)
+
+    hg, ag = col("home_goals"), col("away_goals")
+    hp = np.where(hg > ag, 3.0, np.where(hg == ag, 1.0, 0.0))
+    ap = np.where(ag > hg, 3.0, np.where(hg == ag, 1.0, 0.0))
+    hc = col("home_yellow") + col("home_red")
+    ac = col("away_yellow") + col("away_red")
+    home = np.stack([hg, ag, hp, col("home_shots"), col("away_shots"), col("home_shots_on_target"),
+                     col("away_shots_on_target"), col("home_corners"), col("away_corners"), hc, ac], axis=1)
+    away = np.stack([ag, hg, ap, col("away_shots"), col("home_shots"), col("away_shots_on_target"),
+                     col("home_shots_on_target"), col("away_corners"), col("home_corners"), ac, hc], axis=1)
+    return home, away
+
+
+class LeagueState:
+    """Teams of one league: ratings and counters (lists) and rolling arrays indexed by team."""
+
+    def __init__(self, depth: int, n_windows: int, n_spans: int) -> None:
+        self.index: dict[str, int] = {}
+        self.season: str | None = None
+        self.first_season: str | None = None
+        self.elo: list[float] = []
+        self.pi_home: list[float] = []
+        self.pi_away: list[float] = []
+        self.last_day: list[int | None] = []
+        self.played: list[int] = []
+        self.history: list[int] = []
+        self.promoted: list[bool] = []
+        self.buf = np.full((0, 3, depth, N_STATS), np.nan)  # last matches per side, newest last
+        self.wsum = np.zeros((0, 3, n_windows, N_STATS))
+        self.wcnt = np.zeros((0, 3, n_windows, N_STATS))
+        self.ewm = np.full((0, 3, n_spans, N_STATS), np.nan)
+        self.sums = np.zeros((3, N_STATS))
+        self.counts = np.zeros((3, N_STATS))
+        self.prior = np.tile(_PRIOR, (3, 1))
+        self.pending: list[list] = []
+        self.pending_day: int | None = None
+
+    def add_team(self, name: str, elo: float, pi: float, promoted: bool) -> int:
+        i = len(self.index)
+        self.index[name] = i
+        self.elo.append(elo)
+        self.pi_home.append(pi)
+        self.pi_away.append(pi)
+        self.last_day.append(None)
+        self.played.append(0)
+        self.history.append(0)
+        self.promoted.append(promoted)
+        if i >= len(self.buf):  # grow the arrays by doubling
+            grow = max(8, len(self.buf))
+            self.buf = np.concatenate([self.buf, np.full((grow, *self.buf.shape[1:]), np.nan)])
+            self.wsum = np.concatenate([self.wsum, np.zeros((grow, *self.wsum.shape[1:]))])
+            self.wcnt = np.concatenate([self.wcnt, np.zeros((grow, *self.wcnt.shape[1:]))])
+            self.ewm = np.concatenate([self.ewm, np.full((grow, *self.ewm.shape[1:]), np.nan)])
+        return i
+
+
+class FeatureState:
+    """Ratings and rolling windows for every league, fed match by match.
+
+    Args:
+        config: windows, Elo and pi-rating settings.
+    """
+
+    def __init__(self, config: FeatureConfig = FeatureConfig()):
+        self.config = config
+        self.elo = EloParams(k=config.elo_k, home_advantage=config.elo_home_advantage,
+                             season_regression=config.elo_season_regression, promoted_gap=config.elo_promoted_gap)
+        self.pi = PiParams(learning_rate=config.pi_learning_rate, cross_rate=config.pi_cross_rate,
+                           promoted_gap=config.pi_promoted_gap)
+        self.depth = max(config.windows)
+        self.leaving = self.depth - np.array(config.windows)  # buffer slot that drops out of each window
+        self.alphas = np.array([2.0 / (s + 1.0) for s in config.ewm_spans])[None, :, None]
+        self.leagues: dict[str, LeagueState] = {}
+        self.names = [s.name for s in STATE_SPECS] + [s.name for s in rolling_specs(config)]
+        self._k = len(config.windows) + len(config.ewm_spans)
+
+    def _league(self, league: str) -> LeagueState:
+        if league not in self.leagues:
+            self.leagues[league] = LeagueState(self.depth, len(self.config.windows), len(self.config.ewm_spans))
+        return self.leagues[league]
+
+    def _start_season(self, lg: LeagueState, season: str) -> None:
+        if lg.first_season is None:
+            lg.first_season = season
+        if lg.index:
+            mean = sum(lg.elo) / len(lg.elo)
+            lg.elo = [elo_regress(r, mean, self.elo.season_regression) for r in lg.elo]
+            lg.played = [0] * len(lg.played)
+            lg.promoted = [False] * len(lg.promoted)
+        lg.season = season
+
+    def _team(self, lg: LeagueState, name: str) -> int:
+        i = lg.index.get(name)
+        if i is None:
+            promoted = lg.season != lg.first_season
+            if promoted and lg.index:
+                elo, pi = sum(lg.elo) / len(lg.elo) - self.elo.promoted_gap, -self.pi.promoted_gap
+            else:
+                elo, pi = self.elo.initial, 0.0
+            i = lg.add_team(name, elo, pi, promoted)
+        return i
+
+    def features(self, league: str, season: str, day: int, home: str, away: str) -> np.ndarray:
+        """Features of a match from results of earlier days only, in ``self.names`` order."""
+        lg = self._league(league)
+        if lg.pending and day > lg.pending_day:
+            self._flush(lg)
+        if season != lg.season:
+            self._start_season(lg, season)
+        h, a = self._team(lg, home), self._team(lg, away)
+        cfg = self.config
+
+        def rest(i: int) -> float:
+            last = lg.last_day[i]
+            return cfg.rest_prior_days if last is None else min(float(day - last), cfg.rest_cap_days)
+
+        head = [
+            lg.elo[h], lg.elo[a], lg.elo[h] + self.elo.home_advantage - lg.elo[a],
+            elo_expected(lg.elo[h], lg.elo[a], self.elo.home_advantage),
+            lg.pi_home[h], lg.pi_away[h], lg.pi_home[a], lg.pi_away[a],
+            pi_expected_goal_difference(lg.pi_home[h], lg.pi_away[a], self.pi),
+            rest(h), rest(a), float(lg.played[h]), float(lg.played[a]),
+            float(lg.history[h]), float(lg.history[a]), float(lg.promoted[h]), float(lg.promoted[a]),
+        ]
+        teams, sides = [h, h, a, a], [_ALL, _HOME, _ALL, _AWAY]
+        prior = lg.prior[sides][:, None, :]
+        counts = lg.wcnt[teams, sides]
+        means = np.where(counts > 0, lg.wsum[teams, sides] / np.maximum(counts, 1.0), prior)
+        ewm = lg.ewm[teams, sides]
+        ewm = np.where(np.isnan(ewm), prior, ewm)
+        block = np.concatenate([means, ewm], axis=1).reshape(2, 2, self._k, N_STATS)
+        return np.concatenate([head, block.transpose(0, 3, 1, 2).ravel()])  # role, stat, side, window
+
+    def update(self, league: str, day: int, home: str, away: str, home_goals: int, away_goals: int,
+               home_stats: np.ndarray, away_stats: np.ndarray) -> None:
+        """Queue a result; it is applied before the first match of a later day is read."""
+        lg = self._league(league)
+        if lg.pending and day > lg.pending_day:
+            self._flush(lg)
+        lg.pending.append([day, home, away, int(home_goals), int(away_goals),
+                           np.asarray(home_stats, dtype=float), np.asarray(away_stats, dtype=float)])
+        lg.pending_day = day if lg.pending_day is None else max(lg.pending_day, day)
+
+    def flush(self) -> None:
+        """Apply every pending result now."""
+        for lg in self.leagues.values():
+            self._flush(lg)
+
+    def _flush(self, lg: LeagueState) -> None:
+        batch: list[list] = []
+        seen: set[int] = set()
+        for day, home, away, hg, ag, hs, as_ in lg.pending:
+            h, a = self._team(lg, home), self._team(lg, away)
+            lg.elo[h], lg.elo[a] = elo_update(lg.elo[h], lg.elo[a], hg, ag, self.elo)
+            lg.pi_home[h], lg.pi_away[h], lg.pi_home[a], lg.pi_away[a] = pi_update(
+                lg.pi_home[h], lg.pi_away[h], lg.pi_home[a], lg.pi_away[a], hg, ag, self.pi)
+            if h in seen or a in seen:  # a team twice in one day: apply the arrays in two steps
+                self._push(lg, batch)
+                batch, seen = [], set()
+            batch += [(h, _ALL, hs), (h, _HOME, hs), (a, _ALL, as_), (a, _AWAY, as_)]
+            seen |= {h, a}
+            for i in (h, a):
+                lg.last_day[i] = day
+                lg.played[i] += 1
+                lg.history[i] += 1
+        self._push(lg, batch)
+        lg.pending = []
+        lg.pending_day = None
+
+    def _push(self, lg: LeagueState, batch: list) -> None:
+        """Add one stat vector per (team, side) to the rolling arrays, all at once."""
+        if not batch:
+            return
+        teams = np.array([b[0] for b in batch])
+        sides = np.array([b[1] for b in batch])
+        x = np.stack([b[2] for b in batch])
+        valid = ~np.isnan(x)
+        x0 = np.where(valid, x, 0.0)
+        buf = lg.buf[teams, sides]
+        leaving = buf[:, self.leaving]
+        left = ~np.isnan(leaving)
+        lg.wsum[teams, sides] += x0[:, None, :] - np.where(left, leaving, 0.0)
+        lg.wcnt[teams, sides] += valid[:, None, :].astype(float) - left
+        lg.buf[teams, sides] = np.concatenate([buf[:, 1:], x[:, None, :]], axis=1)
+        ewm = lg.ewm[teams, sides]
+        xb = x[:, None, :]
+        fresh = np.where(np.isnan(ewm), xb, ewm + self.alphas * (xb - ewm))
+        lg.ewm[teams, sides] = np.where(valid[:, None, :], fresh, ewm)
+        np.add.at(lg.sums, sides, x0)
+        np.add.at(lg.counts, sides, valid.astype(float))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            lg.prior = np.where(lg.counts > 0, lg.sums / lg.counts, _PRIOR)
+
+    def to_dict(self) -> dict:
+        """A JSON-safe snapshot (floats round-trip exactly)."""
+        leagues = {}
+        for name, lg in self.leagues.items():
+            n = len(lg.index)
+            leagues[name] = {
+                "index": lg.index, "season": lg.season, "first_season": lg.first_season,
+                "pending_day": lg.pending_day,
+                "pending": [[d, h, a, hg, ag, hs.tolist(), as_.tolist()] for d, h, a, hg, ag, hs, as_ in lg.pending],
+                "sums": lg.sums.tolist(), "counts": lg.counts.tolist(),
+                **{k: getattr(lg, k) for k in _SCALARS},
+                **{k: getattr(lg, k)[:n].tolist() for k in _ARRAYS},
+            }
+        config = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.config).items()}
+        return {"config": config, "leagues": leagues}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> FeatureState:
+        """Rebuild a state saved with :meth:`to_dict`."""
+        state = cls(FeatureConfig.from_dict(data["config"]))
+        for name, d in data["leagues"].items():
+            lg = state._league(name)
+            lg.index = dict(d["index"])
+            lg.season, lg.first_season, lg.pending_day = d["season"], d["first_season"], d["pending_day"]
+            lg.pending = [[dd, h, a, hg, ag, np.array(hs, dtype=float), np.array(as_, dtype=float)]
+                          for dd, h, a, hg, ag, hs, as_ in d["pending"]]
+            for k in _SCALARS:
+                setattr(lg, k, list(d[k]))
+            for k in _ARRAYS:
+                arr = np.array(d[k], dtype=float)
+                setattr(lg, k, arr.reshape(len(lg.index), *getattr(lg, k).shape[1:]))
+            lg.sums, lg.counts = np.array(d["sums"], dtype=float), np.array(d["counts"], dtype=float)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                lg.prior = np.where(lg.counts > 0, lg.sums / lg.counts, _PRIOR)
+        return state
+
+    def save(self, path: str | Path) -> None:
+        """Write a checkpoint (JSON), atomically."""
+        path = Path(path)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(json.dumps(self.to_dict()))
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> FeatureState:
+        """Restore a checkpoint written by :meth:`save`."""
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+def day_number(kickoff: pd.Series) -> np.ndarray:
+    """Calendar day (UTC) of each kick-off as an integer, the unit of the same-day rule."""
+    return (kickoff.dt.tz_convert("UTC").dt.normalize().astype("int64") // 86_400_000_000_000).to_numpy()

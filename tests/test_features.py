@@ -1,0 +1,173 @@
+"""The feature engine: leakage, parity (batch, one by one, parallel, checkpoint), priors, truth."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import spearmanr
+
+from a1lab.data.schema import odds_columns
+from a1lab.data.synthetic import LeagueSpec, simulate_league
+from a1lab.features import FeatureConfig, FeatureState, all_specs, build_features, feature_set, replay
+from a1lab.features.state import day_number, team_match_stats
+
+CONFIG = FeatureConfig()
+RESULT_COLUMNS = ["home_goals", "away_goals", "ht_home_goals", "ht_away_goals", "home_shots", "away_shots",
+                  "home_shots_on_target", "away_shots_on_target", "home_fouls", "away_fouls", "home_corners",
+                  "away_corners", "home_yellow", "away_yellow", "home_red", "away_red"]
+
+
+@pytest.fixture(scope="module")
+def real_matches(real_load):
+    return real_load.matches
+
+
+def perturb(matches: pd.DataFrame, rows: pd.Series, rng: np.random.Generator, odds: bool) -> pd.DataFrame:
+    """Scramble results (and optionally every price) of the selected rows."""
+    out = matches.copy()
+    n = int(rows.sum())
+    for col in RESULT_COLUMNS:
+        if col in out:
+            out.loc[rows, col] = rng.integers(0, 9, n).astype(out[col].dtype)
+    out.loc[rows, "result"] = np.where(out.loc[rows, "home_goals"] > out.loc[rows, "away_goals"], "H",
+                                       np.where(out.loc[rows, "home_goals"] < out.loc[rows, "away_goals"], "A", "D"))
+    if odds:
+        for col in odds_columns(out):
+            out.loc[rows, col] = out.loc[rows, col] * rng.uniform(0.5, 2.0, n) + 0.01
+    return out
+
+
+@pytest.mark.realdata
+def test_no_result_or_odds_at_or_after_kickoff_changes_a_feature(real_matches):
+    rng = np.random.default_rng(0)
+    names = [s.name for s in all_specs(CONFIG)]
+    for league in ("E0", "D1"):
+        base = real_matches[real_matches["league"] == league].reset_index(drop=True)
+        feats, _ = build_features(base, CONFIG)
+        for idx in rng.choice(len(base), 4, replace=False):
+            t = base.loc[idx, "kickoff"]
+            later = base["kickoff"] >= t
+            # results of the match itself and everything from its kick-off on; odds of every other later match
+            changed = perturb(base, later, rng, odds=False)
+            changed = perturb(changed, later & (base.index != idx), rng, odds=True)
+            after, _ = build_features(changed, CONFIG)
+            row_before = feats.loc[feats["match_id"] == base.loc[idx, "match_id"], names]
+            row_after = after.loc[after["match_id"] == base.loc[idx, "match_id"], names]
+            pd.testing.assert_frame_equal(row_before.reset_index(drop=True), row_after.reset_index(drop=True))
+            # and some later match did change, so the perturbation was real
+            assert not feats[names].equals(after[names]) or later.sum() <= 1
+
+
+def test_open_set_has_no_closing_information(synthetic):
+    open_names = feature_set(CONFIG, "open")
+    assert not [n for n in open_names if "close" in n or "move" in n]
+    assert set(open_names) < set(feature_set(CONFIG, "close"))
+    m = synthetic.matches
+    shifted = m.copy()
+    close_cols = [c for c in odds_columns(m) if "_close_" in c]
+    shifted[close_cols] = shifted[close_cols] * 1.7
+    a, _ = build_features(m, CONFIG)
+    b, _ = build_features(shifted, CONFIG)
+    pd.testing.assert_frame_equal(a[open_names], b[open_names])
+    assert not a["mkt_pinnacle_close_p_home"].equals(b["mkt_pinnacle_close_p_home"])
+    with pytest.raises(ValueError):
+        feature_set(CONFIG, "kickoff")
+
+
+def test_same_day_matches_see_none_of_each_other():
+    m = simulate_league(LeagueSpec(leagues=1, teams=4, seasons=1, seed=2)).matches
+    # two kick-offs on one day: the later one must not see the earlier one's result
+    day = m["kickoff"].dt.normalize() == m["kickoff"].dt.normalize().iloc[8]
+    m.loc[day, "kickoff"] = m.loc[day, "kickoff"] + pd.to_timedelta(np.arange(day.sum()), unit="h")
+    first = m.index[day][0]
+    a, _ = build_features(m, CONFIG)
+    flipped = m.copy()
+    flipped.loc[first, ["home_goals", "away_goals"]] = [7, 0]
+    b, _ = build_features(flipped, CONFIG)
+    same_day = day.to_numpy()
+    names = feature_set(CONFIG, "close")
+    pd.testing.assert_frame_equal(a.loc[same_day, names], b.loc[same_day, names])
+    assert not a.loc[~same_day, names].equals(b.loc[~same_day, names])
+
+
+def feed_one_by_one(matches: pd.DataFrame, state: FeatureState) -> np.ndarray:
+    """What the live loop does: one fixture read, one result applied, record by record."""
+    rows = []
+    for _, match in matches.iterrows():
+        one = match.to_frame().T.astype(matches.dtypes.to_dict())
+        day = int(day_number(one["kickoff"])[0])
+        rows.append(state.features(match["league"], match["season"], day, match["home"], match["away"]))
+        hs, as_ = team_match_stats(one)
+        state.update(match["league"], day, match["home"], match["away"], match["home_goals"], match["away_goals"],
+                     hs[0], as_[0])
+    return np.array(rows)
+
+
+def test_batch_equals_one_by_one_equals_parallel(synthetic):
+    m = synthetic.matches.iloc[:1200]
+    batch, batch_state = build_features(m, CONFIG)
+    single = FeatureState(CONFIG)
+    values = feed_one_by_one(m, single)
+    names = single.names
+    np.testing.assert_array_equal(batch[names].to_numpy(), values)
+    batch_state.flush()
+    single.flush()
+    assert batch_state.to_dict() == single.to_dict()
+    parallel, _ = build_features(m, CONFIG, n_jobs=2)
+    pd.testing.assert_frame_equal(batch, parallel)
+
+
+def test_checkpoint_mid_season_continues_identically(synthetic, tmp_path):
+    m = synthetic.matches[synthetic.matches["league"] == "SYN0"].reset_index(drop=True)
+    full = FeatureState(CONFIG)
+    expected = replay(m, full)
+    cut = 380 + 190 + 3  # mid-way through the second season, mid-day
+    state = FeatureState(CONFIG)
+    head = replay(m.iloc[:cut], state)
+    state.save(tmp_path / "state.json")
+    restored = FeatureState.load(tmp_path / "state.json")
+    tail = replay(m.iloc[cut:], restored)
+    np.testing.assert_array_equal(np.vstack([head, tail]), expected)
+    full.flush()
+    restored.flush()
+    assert restored.to_dict() == full.to_dict()
+
+
+def test_new_teams_get_priors_not_nan(synthetic):
+    feats, _ = build_features(synthetic.matches, CONFIG)
+    stateful = [s.name for s in all_specs(CONFIG) if s.group != "market"]
+    assert not feats[stateful].isna().any().any()
+    first = feats.iloc[0]
+    assert first["home_elo"] == 1500 and first["home_goals_for_mean5_all"] == 1.4  # the fixed prior
+    assert first["home_rest_days"] == CONFIG.rest_prior_days
+
+
+def test_promoted_team_starts_below_the_mean():
+    m = simulate_league(LeagueSpec(leagues=1, teams=6, seasons=2, seed=4)).matches
+    second = m["season"] == m["season"].max()
+    m.loc[second & (m["home"] == "L0-T00"), "home"] = "Newcomers"
+    m.loc[second & (m["away"] == "L0-T00"), "away"] = "Newcomers"
+    feats, _ = build_features(m, CONFIG)
+    row = feats[(feats["home"] == "Newcomers")].iloc[0]
+    others = feats[(feats["season"] == m["season"].max()) & (feats["home"] != "Newcomers")]
+    assert row["home_promoted"] == 1 and row["home_history"] == 0
+    assert row["home_elo"] < others.groupby("home")["home_elo"].first().mean()
+    # the form prior of a team without history is the league's running mean, not NaN
+    assert np.isfinite(row["home_goals_for_mean10_all"])
+
+
+def test_ratings_rank_teams_by_true_strength():
+    league = simulate_league(LeagueSpec(leagues=1, teams=20, seasons=3, seed=8, drift_sd=0.0))
+    _, state = build_features(league.matches, CONFIG)
+    state.flush()
+    lg = state.leagues["SYN0"]
+    truth = league.teams[league.teams["season"] == league.teams["season"].max()].set_index("team")["strength"]
+    elo = pd.Series({t: lg.elo[i] for t, i in lg.index.items()})
+    pi = pd.Series({t: lg.pi_home[i] + lg.pi_away[i] for t, i in lg.index.items()})
+    assert spearmanr(elo[truth.index], truth).statistic > 0.8
+    assert spearmanr(pi[truth.index], truth).statistic > 0.8
+
+
+def test_columns_follow_the_registry(synthetic):
+    feats, _ = build_features(synthetic.matches.iloc[:50], CONFIG)
+    assert list(feats.columns[7:]) == [s.name for s in all_specs(CONFIG)]
+    assert feats["match_id"].tolist() == synthetic.matches["match_id"].iloc[:50].tolist()
