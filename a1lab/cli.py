@@ -71,8 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--root", default="auto",
                         help=f"URL or local mirror of football-data.co.uk (auto: ${DATA_ROOT_ENV}, else the site)")
     ingest.add_argument("--leagues", nargs="+", default=["E0", "SP1", "I1", "D1", "F1"])
-    ingest.add_argument("--seasons", nargs="+",
-                        default=["1516", "1617", "1718", "1819", "1920", "2021", "2122", "2223", "2324", "2425", "2526"])
+    ingest.add_argument("--seasons", nargs="+", default=[f"{y % 100:02d}{y % 100 + 1:02d}" for y in range(2015, 2026)])
     ingest.add_argument("--extra", nargs="*", default=[], help="extra-league codes (new/<CODE>.csv), e.g. USA")
     ingest.add_argument("--generic", nargs="*", default=[], help="generic CSV files (date, home, away, ...)")
     ingest.add_argument("--sport", default="football", help="sport of the --generic files")

@@ -19,6 +19,8 @@ def demo_repo(tmp_path_factory):
     demo.prepare(target, {
         "data": {"provider": "synthetic", "synthetic": {"leagues": 2, "seasons": 3, "seed": 5}},
         "features": {"selection": {"validation_season": "1617", "top_k": 20, "corr_threshold": 0.95, "seed": 1}},
+        "train_xgb": {"test_seasons": ["1718"], "n_estimators": 200},
+        "train_nn": {"test_seasons": ["1718"], "max_epochs": 4, "explain_sample": 5},
     })
     demo.repro(target)
     return target
@@ -40,12 +42,24 @@ def test_repro_writes_every_output(demo_repo):
     assert injected and "synthetic" in "".join(injected[0]["source"])
 
 
-def test_second_repro_is_a_no_op_with_same_metrics(demo_repo, capfd):
-    before = (demo_repo / "metrics" / "ingest.json").read_text()
-    demo.repro(demo_repo)
-    assert (demo_repo / "metrics" / "ingest.json").read_text() == before
-    demo.repro(demo_repo, "--force", "ingest", "--single-item")
-    assert (demo_repo / "metrics" / "ingest.json").read_text() == before
+def test_models_are_trained_registered_and_scored(demo_repo):
+    for name in ("xgb", "nn"):
+        metrics = json.loads((demo_repo / "metrics" / f"train_{name}.json").read_text())
+        assert metrics["overall"]["n"] == metrics["by_season"]["1718"]["n"] == 2 * 380
+        assert 0.9 < metrics["overall"]["rps_ratio_open"] < 1.1
+        meta = json.loads((demo_repo / "models" / name / "v1" / "metadata.json").read_text())
+        assert meta["training_seasons"] == ["1516"] and meta["validation_season"] == "1617"
+        assert len(meta["features"]) == 20
+    assert len(list((demo_repo / "reports" / "train_xgb" / "shap").glob("*.png"))) == 3
+
+
+def test_forced_repro_gives_identical_metrics(demo_repo):
+    names = ["ingest", "train_xgb", "train_nn"]
+    before = {n: (demo_repo / "metrics" / f"{n}.json").read_text() for n in names}
+    demo.repro(demo_repo)  # nothing changed: a no-op
+    demo.repro(demo_repo, "--force")
+    after = {n: (demo_repo / "metrics" / f"{n}.json").read_text() for n in names}
+    assert after == before
 
 
 def test_stage_parameters_come_from_params_yaml(tmp_path):

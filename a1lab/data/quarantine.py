@@ -78,7 +78,8 @@ def concat_results(results: list[LoadResult]) -> LoadResult:
                     "source": matches.loc[dup, "source"].to_numpy() if "source" in matches else "",
                     "line": -1,
                     "reason": "duplicate",
-                    "raw": matches.loc[dup].drop(columns=["kickoff"]).astype(str).to_json(orient="records", lines=True).splitlines(),
+                    "raw": matches.loc[dup].drop(columns=["kickoff"]).astype(str)
+                    .to_json(orient="records", lines=True).splitlines(),
                 }
             )
             out.rejected = pd.concat([out.rejected, extra], ignore_index=True)
@@ -119,7 +120,9 @@ def _parse_times(times: pd.Series) -> pd.Series:
 
 
 def _to_number(values: pd.Series) -> pd.Series:
-    return pd.to_numeric(values.str.strip(), errors="coerce") if values.dtype == object else pd.to_numeric(values, errors="coerce")
+    if values.dtype == object:
+        values = values.str.strip()
+    return pd.to_numeric(values, errors="coerce")
 
 
 def canonicalise(
@@ -157,7 +160,8 @@ def canonicalise(
     mark(home == away, "same_team")
 
     day = _parse_dates(frame["date"].astype("string").str.strip(), date_formats)
-    tod = _parse_times(frame["time"].astype("string")) if "time" in frame else _parse_times(pd.Series(None, index=frame.index, dtype="string"))
+    times = frame["time"] if "time" in frame else pd.Series(None, index=frame.index)
+    tod = _parse_times(times.astype("string"))
     mark(day.isna(), "bad_date")
     mark(tod.isna(), "bad_time")
 

@@ -105,7 +105,8 @@ def simulate_league(spec: LeagueSpec = LeagueSpec()) -> SyntheticLeague:
             "league_idx": league_idx, "home_idx": home_idx, "away_idx": away_idx,
             "season": season,
             "kickoff": pd.Timestamp(f"{year}-08-10 15:00", tz="UTC") + pd.to_timedelta(round_idx * 7, unit="D"),
-            "lam_home": np.exp(spec.base_rate + spec.home_advantage + attack[league_idx, home_idx] - defence[league_idx, away_idx]),
+            "lam_home": np.exp(spec.base_rate + spec.home_advantage
+                               + attack[league_idx, home_idx] - defence[league_idx, away_idx]),
             "lam_away": np.exp(spec.base_rate + attack[league_idx, away_idx] - defence[league_idx, home_idx]),
         }))
         for lg in range(spec.leagues):

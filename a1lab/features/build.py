@@ -53,21 +53,21 @@ def build_features(matches: pd.DataFrame, config: FeatureConfig = FeatureConfig(
         A frame with the id columns plus one column per registry feature, in the
         input's kick-off order, and the state after the last match.
     """
-    order = matches.sort_values(["kickoff", "league", "match_id"], kind="mergesort")
-    groups = [g for _, g in order.groupby("league", sort=True)]
-    if n_jobs == 1 or len(groups) == 1:
-        results = [_replay_league(g, config) for g in groups]
+    order = matches.sort_values(["kickoff", "league", "match_id"], kind="mergesort").reset_index(drop=True)
+    positions = list(order.groupby("league", sort=True).indices.values())
+    groups = (order.iloc[p] for p in positions)
+    if n_jobs == 1 or len(positions) == 1:
+        results = (_replay_league(g, config) for g in groups)
     else:
-        results = Parallel(n_jobs=n_jobs)(delayed(_replay_league)(g, config) for g in groups)
+        results = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(_replay_league)(g, config) for g in groups)
     state = FeatureState(config)
-    names = state.names
-    parts = []
-    for g, (values, snapshot) in zip(groups, results, strict=True):
-        parts.append(pd.DataFrame(values, index=g.index, columns=names))
+    values = np.empty((len(order), len(state.names)))
+    for rows, (league_values, snapshot) in zip(positions, results, strict=True):
+        values[rows] = league_values
         state.leagues.update(FeatureState.from_dict(snapshot).leagues)
-    stateful = pd.concat(parts).loc[order.index]
-    market = market_features(order, config.margin_method)
-    frame = pd.concat([order[ID_COLUMNS], stateful, market], axis=1).reset_index(drop=True)
+    stateful = pd.DataFrame(values, columns=state.names, copy=False)
+    del values
+    frame = pd.concat([order[ID_COLUMNS], stateful, market_features(order, config.margin_method)], axis=1)
     expected = [s.name for s in all_specs(config)]
     assert list(frame.columns[len(ID_COLUMNS):]) == expected, "feature columns out of registry order"
     return frame, state

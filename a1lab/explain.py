@@ -1,0 +1,71 @@
+"""Explanations: exact tree SHAP for XGBoost, a model-agnostic explainer for the network."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+OUTCOMES = ("home", "draw", "away")
+
+
+def top_contributions(contribs: np.ndarray, values: pd.DataFrame, outcome: np.ndarray, k: int = 5) -> list[str]:
+    """Per row, the k features that pushed the given outcome most (by |SHAP|), as JSON strings.
+
+    Args:
+        contribs: (n, classes, features [+ bias]) contributions; a bias column is ignored.
+        values: the rows' feature values (columns in contribution order).
+        outcome: class index to explain for each row (usually the predicted one).
+        k: how many features to keep.
+    """
+    n_feat = values.shape[1]
+    rows = contribs[np.arange(len(outcome)), outcome, :n_feat]
+    order = np.argsort(-np.abs(rows), axis=1, kind="stable")[:, :k]
+    names = np.array(values.columns)
+    vals = values.to_numpy(dtype=float)
+    out = []
+    for i, idx in enumerate(order):
+        out.append(json.dumps([{"feature": str(names[j]), "value": None if np.isnan(vals[i, j]) else float(vals[i, j]),
+                                "contribution": float(rows[i, j])} for j in idx]))
+    return out
+
+
+def tree_shap_values(model, X: pd.DataFrame) -> np.ndarray:
+    """Exact SHAP values of an XGBModel as (n, features, classes), shap's layout."""
+    c = model.contributions(X)
+    return np.transpose(c[:, :, :-1], (0, 2, 1))
+
+
+def summary_plots(shap_values: np.ndarray, X: pd.DataFrame, folder: Path, prefix: str, max_display: int = 15,
+                  ) -> list[Path]:
+    """One SHAP beeswarm summary PNG per outcome."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import shap
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for k, outcome in enumerate(OUTCOMES[: shap_values.shape[2]]):
+        plt.figure()
+        shap.summary_plot(shap_values[:, :, k], X, show=False, max_display=max_display)
+        plt.title(f"SHAP: {outcome}")
+        path = folder / f"{prefix}_shap_{outcome}.png"
+        plt.savefig(path, dpi=90, bbox_inches="tight", metadata={"Software": None})
+        plt.close("all")
+        paths.append(path)
+    return paths
+
+
+def permutation_shap(predict_proba, X: pd.DataFrame, background: pd.DataFrame, seed: int = 0) -> np.ndarray:
+    """Model-agnostic SHAP values (permutation explainer) as (n, classes, features)."""
+    import shap
+
+    masker = shap.maskers.Independent(background.to_numpy(dtype=float), max_samples=len(background))
+    explainer = shap.PermutationExplainer(lambda a: predict_proba(pd.DataFrame(a, columns=X.columns)), masker,
+                                          seed=seed)
+    values = explainer(X.to_numpy(dtype=float), max_evals=2 * X.shape[1] + 1, silent=True).values
+    return np.transpose(values, (0, 2, 1))

@@ -1,0 +1,126 @@
+"""Proper scoring rules and calibration figures for outcome probabilities.
+
+Probabilities are arrays (n, k) with outcomes in their natural order (home,
+draw, away); outcomes are integer codes 0..k-1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+EPS = 1e-15
+
+
+def _check(p: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    p = np.asarray(p, dtype=float)
+    y = np.asarray(y, dtype=int)
+    if p.ndim != 2 or len(p) != len(y):
+        raise ValueError(f"probabilities must be (n, k) matching {len(y)} outcomes, got {p.shape}")
+    if ((y < 0) | (y >= p.shape[1])).any():
+        raise ValueError("outcome codes must lie in 0..k-1")
+    return p, y
+
+
+def one_hot(y: np.ndarray, k: int) -> np.ndarray:
+    """Outcome codes as indicator rows."""
+    out = np.zeros((len(y), k))
+    out[np.arange(len(y)), y] = 1.0
+    return out
+
+
+def rps_per_match(p: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Ranked probability score of each forecast: squared CDF errors summed, divided by k - 1."""
+    p, y = _check(p, y)
+    k = p.shape[1]
+    diff = np.cumsum(p, axis=1)[:, :-1] - np.cumsum(one_hot(y, k), axis=1)[:, :-1]
+    return (diff**2).sum(axis=1) / (k - 1)
+
+
+def rank_probability_score(p: np.ndarray, y: np.ndarray) -> float:
+    """Mean RPS (lower is better; ordered outcomes)."""
+    return float(rps_per_match(p, y).mean())
+
+
+def logloss_per_match(p: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Negative log probability given to the outcome that happened."""
+    p, y = _check(p, y)
+    return -np.log(np.clip(p[np.arange(len(y)), y], EPS, 1.0))
+
+
+def log_loss(p: np.ndarray, y: np.ndarray) -> float:
+    """Mean log loss (natural log)."""
+    return float(logloss_per_match(p, y).mean())
+
+
+def brier_score(p: np.ndarray, y: np.ndarray) -> float:
+    """Mean Brier score summed over outcomes (0 perfect, 2 worst)."""
+    p, y = _check(p, y)
+    return float(((p - one_hot(y, p.shape[1])) ** 2).sum(axis=1).mean())
+
+
+def accuracy(p: np.ndarray, y: np.ndarray) -> float:
+    """Share of matches whose most likely outcome happened."""
+    p, y = _check(p, y)
+    return float((p.argmax(axis=1) == y).mean())
+
+
+def expected_calibration_error(p: np.ndarray, y: np.ndarray, bins: int = 10) -> float:
+    """Top-label ECE: |accuracy - confidence| averaged over equal-width confidence bins."""
+    p, y = _check(p, y)
+    conf = p.max(axis=1)
+    hit = (p.argmax(axis=1) == y).astype(float)
+    idx = np.minimum((conf * bins).astype(int), bins - 1)
+    total = 0.0
+    for b in range(bins):
+        mask = idx == b
+        if mask.any():
+            total += mask.mean() * abs(hit[mask].mean() - conf[mask].mean())
+    return float(total)
+
+
+def reliability_table(p: np.ndarray, y: np.ndarray, bins: int = 10,
+                      labels: tuple[str, ...] = ("home", "draw", "away")) -> pd.DataFrame:
+    """Per outcome and probability bin: mean forecast, observed frequency, count."""
+    p, y = _check(p, y)
+    rows = []
+    for k in range(p.shape[1]):
+        idx = np.minimum((p[:, k] * bins).astype(int), bins - 1)
+        for b in range(bins):
+            mask = idx == b
+            if mask.any():
+                rows.append({"outcome": labels[k], "bin": b, "predicted": float(p[mask, k].mean()),
+                             "observed": float((y[mask] == k).mean()), "count": int(mask.sum())})
+    return pd.DataFrame(rows, columns=["outcome", "bin", "predicted", "observed", "count"])
+
+
+def paired_bootstrap_ci(loss_a: np.ndarray, loss_b: np.ndarray, n_boot: int = 2000, seed: int = 0,
+                        level: float = 0.95) -> tuple[float, float]:
+    """Bootstrap interval of mean(loss_a - loss_b), resampling matches (pairs kept together)."""
+    d = np.asarray(loss_a, dtype=float) - np.asarray(loss_b, dtype=float)
+    rng = np.random.default_rng(seed)
+    means = np.empty(n_boot)
+    for i in range(n_boot):
+        means[i] = d[rng.integers(0, len(d), len(d))].mean()
+    lo, hi = np.quantile(means, [(1 - level) / 2, 1 - (1 - level) / 2])
+    return float(lo), float(hi)
+
+
+def scores(p: np.ndarray, y: np.ndarray) -> dict:
+    """RPS, log loss, Brier and accuracy of one forecast."""
+    return {"rps": rank_probability_score(p, y), "logloss": log_loss(p, y), "brier": brier_score(p, y),
+            "accuracy": accuracy(p, y)}
+
+
+def compare_with_market(p: np.ndarray, y: np.ndarray, market_open: np.ndarray, market_close: np.ndarray,
+                        seed: int = 0) -> dict:
+    """A model's scores beside the market's on the same matches (DESIGN.md metrics keys)."""
+    own = scores(p, y)
+    mo, mc = scores(market_open, y), scores(market_close, y)
+    return {
+        "n": int(len(y)), **own, "ece": expected_calibration_error(p, y),
+        "market_open": mo, "market_close": mc,
+        "rps_ratio_open": own["rps"] / mo["rps"], "rps_ratio_close": own["rps"] / mc["rps"],
+        "rps_diff_close_ci95": list(paired_bootstrap_ci(rps_per_match(p, y), rps_per_match(market_close, y),
+                                                        seed=seed)),
+    }

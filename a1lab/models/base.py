@@ -1,0 +1,65 @@
+"""Shared pieces of the estimators: inputs as frames, label encoding, market offsets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_array, check_consistent_length, column_or_1d
+
+
+def as_frame(X, estimator=None) -> pd.DataFrame:
+    """A DataFrame view of X; array input is validated (2-D, numeric, NaN allowed) and named x0, x1, ...
+
+    Args:
+        X: a feature frame or an array.
+        estimator: a fitted estimator whose ``n_features_in_`` array input must match.
+    """
+    if isinstance(X, pd.DataFrame):
+        return X
+    arr = check_array(X, ensure_all_finite="allow-nan", dtype="numeric")
+    expected = getattr(estimator, "n_features_in_", None)
+    if expected is not None and arr.shape[1] != expected:
+        raise ValueError(f"X has {arr.shape[1]} features, but {type(estimator).__name__} "
+                         f"is expecting {expected} features as input")
+    return pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])])
+
+
+def nan_tags(tags):
+    """scikit-learn tags of an estimator that takes missing values."""
+    tags.input_tags.allow_nan = True
+    return tags
+
+
+def feature_columns(X: pd.DataFrame, features, offset) -> list[str]:
+    """The model's input columns: ``features`` if given, else every column but the offset ones."""
+    if features is not None:
+        missing = [c for c in features if c not in X.columns]
+        if missing:
+            raise ValueError(f"X lacks {len(missing)} model features, e.g. {missing[:5]}")
+        return list(features)
+    return [c for c in X.columns if c not in set(offset or ())]
+
+
+def encode_labels(y, X=None) -> tuple[np.ndarray, np.ndarray]:
+    """Classes (sorted) and y as indices into them; refuses regression targets and a single class."""
+    if y is None:
+        raise ValueError("this classifier requires y to be passed, but the target y is None")
+    y = column_or_1d(y, warn=True)
+    if X is not None:
+        check_consistent_length(X, y)
+    check_classification_targets(y)
+    classes, codes = np.unique(y, return_inverse=True)
+    if len(classes) < 2:
+        raise ValueError(f"need samples of at least two classes to fit; got 1 class: {classes.tolist()}")
+    return classes, codes
+
+
+def offset_logits(X: pd.DataFrame, offset, prior: np.ndarray) -> np.ndarray | None:
+    """Log market probabilities to start from (rows without them use the training base rates)."""
+    if not offset:
+        return None
+    p = X[list(offset)].to_numpy(dtype=float)
+    missing = ~np.isfinite(p).all(axis=1)
+    p[missing] = prior
+    return np.log(np.clip(p, 1e-6, 1.0))

@@ -1,0 +1,196 @@
+"""A PyTorch-Lightning MLP over the features, wrapped as a scikit-learn estimator.
+
+Seeded and deterministic; CPU unless a GPU is present (``accelerator="auto"``).
+Like the tree model it can start from the market's log-probabilities (``offset``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
+
+from a1lab.models.base import as_frame, encode_labels, feature_columns, nan_tags, offset_logits
+
+
+def _quiet_lightning() -> None:
+    """Lightning's GPU/tip INFO lines are noise in notebooks and CI logs."""
+    for name in ("pytorch_lightning", "lightning.pytorch", "pytorch_lightning.utilities.rank_zero"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _network(n_in: int, hidden: tuple[int, ...], dropout: float, n_out: int) -> torch.nn.Sequential:
+    layers: list[torch.nn.Module] = []
+    for width in hidden:
+        layers += [torch.nn.Linear(n_in, width), torch.nn.ReLU(), torch.nn.Dropout(dropout)]
+        n_in = width
+    layers.append(torch.nn.Linear(n_in, n_out))
+    return torch.nn.Sequential(*layers)
+
+
+class MLPModule(pl.LightningModule):
+    """The network plus the market offset added to its logits; cross-entropy, AdamW."""
+
+    def __init__(self, net: torch.nn.Module, lr: float, weight_decay: float):
+        super().__init__()
+        self.net, self.lr, self.weight_decay = net, lr, weight_decay
+
+    def forward(self, x, offset):
+        return self.net(x) + offset
+
+    def _loss(self, batch):
+        x, offset, y = batch
+        return torch.nn.functional.cross_entropy(self(x, offset), y)
+
+    def training_step(self, batch, _):
+        return self._loss(batch)
+
+    def validation_step(self, batch, _):
+        self.log("val_loss", self._loss(batch), prog_bar=False)
+
+    def configure_optimizers(self):
+        return torch.optim.AdamW(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+
+
+class BestWeights(pl.Callback):
+    """Keeps a copy of the weights of the epoch with the lowest validation loss."""
+
+    def __init__(self):
+        self.state, self.loss = None, float("inf")
+
+    def on_validation_end(self, trainer, module):
+        loss = trainer.callback_metrics.get("val_loss")
+        if loss is not None and float(loss) < self.loss and not trainer.sanity_checking:
+            self.loss = float(loss)
+            self.state = {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+class LightningMLP(ClassifierMixin, BaseEstimator):
+    """Multi-layer perceptron classifier trained with Lightning and early stopping.
+
+    Args:
+        features: input columns (default: every column of X but ``offset``).
+        offset: three probability columns whose logs are added to the output logits.
+        hidden: widths of the hidden layers.
+        dropout, lr, weight_decay: regularisation and AdamW settings.
+        max_epochs, batch_size, patience: training length and early stopping.
+        seed: seeds torch, numpy and Python for an identical run.
+        accelerator: ``"auto"`` takes a GPU when present, else the CPU.
+    """
+
+    def __init__(self, features=None, offset=None, hidden=(64, 32), dropout=0.2, lr=1e-3, weight_decay=1e-3,
+                 max_epochs=40, batch_size=256, patience=5, seed=0, accelerator="auto"):
+        self.features = features
+        self.offset = offset
+        self.hidden = hidden
+        self.dropout = dropout
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.patience = patience
+        self.seed = seed
+        self.accelerator = accelerator
+
+    def _tensors(self, X, codes=None, dtype=torch.float32):
+        X = as_frame(X, self)
+        x = X[self.features_].to_numpy(dtype=float)
+        x = np.where(np.isnan(x), self.median_, x)
+        x = (x - self.mean_) / self.scale_
+        off = offset_logits(X, self.offset, self.prior_) if self.offset else np.zeros((len(X), len(self.classes_)))
+        out = [torch.tensor(x, dtype=dtype), torch.tensor(off, dtype=dtype)]
+        if codes is not None:
+            out.append(torch.tensor(codes, dtype=torch.long))
+        return out
+
+    def __sklearn_tags__(self):
+        return nan_tags(super().__sklearn_tags__())
+
+    def fit(self, X, y, eval_set=None):
+        """Fit; ``eval_set=(X_val, y_val)`` enables early stopping and best-epoch weights."""
+        from torch.utils.data import DataLoader, TensorDataset
+
+        _quiet_lightning()
+        X = as_frame(X)
+        self.classes_, codes = encode_labels(y, X)
+        self.features_ = feature_columns(X, self.features, self.offset)
+        self.n_features_in_ = len(self.features_)
+        raw = X[self.features_].to_numpy(dtype=float)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            self.median_ = np.nan_to_num(np.nanmedian(raw, axis=0))
+        filled = np.where(np.isnan(raw), self.median_, raw)
+        self.mean_ = filled.mean(axis=0)
+        std = filled.std(axis=0)
+        self.scale_ = np.where(std > 0, std, 1.0)
+        self.prior_ = np.bincount(codes, minlength=len(self.classes_)) / len(codes)
+        pl.seed_everything(self.seed, workers=True, verbose=False)
+        self.module_ = MLPModule(_network(len(self.features_), tuple(self.hidden), self.dropout, len(self.classes_)),
+                                 self.lr, self.weight_decay)
+        generator = torch.Generator().manual_seed(self.seed)
+        train = DataLoader(TensorDataset(*self._tensors(X, codes)), batch_size=self.batch_size, shuffle=True,
+                           generator=generator)
+        callbacks, val = [], None
+        best = BestWeights()
+        if eval_set is not None:
+            Xv, yv = eval_set
+            val = DataLoader(TensorDataset(*self._tensors(Xv, np.searchsorted(self.classes_, np.asarray(yv)))),
+                             batch_size=4096)
+            callbacks = [pl.callbacks.EarlyStopping("val_loss", patience=self.patience), best]
+        trainer = pl.Trainer(max_epochs=self.max_epochs, accelerator=self.accelerator, devices=1,
+                             deterministic=True, logger=False, enable_checkpointing=False,
+                             enable_progress_bar=False, enable_model_summary=False, callbacks=callbacks)
+        with warnings.catch_warnings():
+            for message in (".*LeafSpec.*", ".*does not have many workers.*", ".*no `val_dataloader`.*"):
+                warnings.filterwarnings("ignore", message=message)
+            trainer.fit(self.module_, train, val)
+        if best.state is not None:
+            self.module_.load_state_dict(best.state)
+        self.module_.to("cpu").double().eval()  # predict in float64: row results independent of batch size
+        self.epochs_ = int(trainer.current_epoch)
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Outcome probabilities, columns in ``classes_`` order."""
+        check_is_fitted(self, "module_")
+        x, off = self._tensors(X, dtype=torch.float64)
+        with torch.no_grad():
+            return torch.softmax(self.module_(x, off), dim=1).numpy()
+
+    def predict(self, X) -> np.ndarray:
+        proba = self.predict_proba(X)
+        return self.classes_[proba.argmax(axis=1)]
+
+    def save(self, folder: Path) -> None:
+        """state_dict (tensors only) plus the wrapper's fitted arrays as JSON."""
+        folder.mkdir(parents=True, exist_ok=True)
+        torch.save(self.module_.net.state_dict(), folder / "model.pt")
+        state = {"params": {**self.get_params(), "hidden": list(self.hidden),
+                            "offset": list(self.offset) if self.offset else None,
+                            "features": list(self.features) if self.features is not None else None},
+                 "classes": self.classes_.tolist(), "features": self.features_, "median": self.median_.tolist(),
+                 "mean": self.mean_.tolist(), "scale": self.scale_.tolist(), "prior": self.prior_.tolist(),
+                 "epochs": self.epochs_}
+        (folder / "estimator.json").write_text(json.dumps(state))
+
+    @classmethod
+    def load(cls, folder: Path) -> LightningMLP:
+        """Rebuild from :meth:`save`; weights are read with ``weights_only=True``."""
+        s = json.loads((folder / "estimator.json").read_text())
+        model = cls(**s["params"])
+        model.classes_, model.features_ = np.array(s["classes"]), s["features"]
+        model.n_features_in_ = len(model.features_)
+        for key in ("median", "mean", "scale", "prior"):
+            setattr(model, f"{key}_", np.array(s[key]))
+        model.epochs_ = s["epochs"]
+        net = _network(len(model.features_), tuple(model.hidden), model.dropout, len(model.classes_))
+        net.load_state_dict(torch.load(folder / "model.pt", weights_only=True))
+        model.module_ = MLPModule(net, model.lr, model.weight_decay).double().eval()
+        return model

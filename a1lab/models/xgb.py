@@ -1,0 +1,117 @@
+"""XGBoost multiclass model, optionally boosting from the market's log-probabilities."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import xgboost as xgb
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
+
+from a1lab.models.base import as_frame, encode_labels, feature_columns, nan_tags, offset_logits
+
+
+class XGBModel(ClassifierMixin, BaseEstimator):
+    """Gradient-boosted trees (hist) with early stopping on a validation set.
+
+    Args:
+        features: input columns (default: every column of X but ``offset``).
+        offset: three probability columns (e.g. de-vigged opening odds) whose logs
+            are the starting margin, so the trees learn corrections to the market.
+        n_estimators: most boosting rounds; early stopping picks fewer.
+        learning_rate, max_depth, min_child_weight, subsample, colsample_bytree,
+            reg_lambda: XGBoost's hyper-parameters.
+        early_stopping_rounds: rounds without validation improvement before stopping.
+        seed: random seed.
+        n_jobs: threads.
+    """
+
+    def __init__(self, features=None, offset=None, n_estimators=1000, learning_rate=0.02, max_depth=3,
+                 min_child_weight=20.0, subsample=0.8, colsample_bytree=0.8, reg_lambda=5.0,
+                 early_stopping_rounds=100, seed=0, n_jobs=2):
+        self.features = features
+        self.offset = offset
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.max_depth = max_depth
+        self.min_child_weight = min_child_weight
+        self.subsample = subsample
+        self.colsample_bytree = colsample_bytree
+        self.reg_lambda = reg_lambda
+        self.early_stopping_rounds = early_stopping_rounds
+        self.seed = seed
+        self.n_jobs = n_jobs
+
+    def _params(self) -> dict:
+        return {"objective": "multi:softprob", "num_class": len(self.classes_), "tree_method": "hist",
+                "eta": self.learning_rate, "max_depth": self.max_depth, "min_child_weight": self.min_child_weight,
+                "subsample": self.subsample, "colsample_bytree": self.colsample_bytree, "lambda": self.reg_lambda,
+                "eval_metric": "mlogloss", "seed": self.seed, "nthread": self.n_jobs}
+
+    def _matrix(self, X, label=None) -> xgb.DMatrix:
+        X = as_frame(X, self)
+        margin = offset_logits(X, self.offset, self.prior_) if self.offset else None
+        return xgb.DMatrix(X[self.features_].to_numpy(dtype=float), label=label, base_margin=margin,
+                           feature_names=[str(f) for f in self.features_])
+
+    def __sklearn_tags__(self):
+        return nan_tags(super().__sklearn_tags__())
+
+    def fit(self, X, y, eval_set=None):
+        """Fit on (X, y); ``eval_set=(X_val, y_val)`` enables early stopping."""
+        X = as_frame(X)
+        self.classes_, codes = encode_labels(y, X)
+        self.features_ = feature_columns(X, self.features, self.offset)
+        self.n_features_in_ = len(self.features_)
+        self.prior_ = np.bincount(codes, minlength=len(self.classes_)) / len(codes)
+        train = self._matrix(X, codes)
+        evals, stop = [], None
+        if eval_set is not None:
+            Xv, yv = eval_set
+            evals = [(self._matrix(Xv, np.searchsorted(self.classes_, np.asarray(yv))), "validation")]
+            stop = self.early_stopping_rounds
+        self.booster_ = xgb.train(self._params(), train, num_boost_round=self.n_estimators, evals=evals,
+                                  early_stopping_rounds=stop, verbose_eval=False)
+        self.best_iteration_ = int(getattr(self.booster_, "best_iteration", self.n_estimators - 1)
+                                   if stop else self.n_estimators - 1)
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Outcome probabilities, columns in ``classes_`` order (home, draw, away)."""
+        check_is_fitted(self, "booster_")
+        return self.booster_.predict(self._matrix(X), iteration_range=(0, self.best_iteration_ + 1))
+
+    def predict(self, X) -> np.ndarray:
+        """Most likely class."""
+        proba = self.predict_proba(X)
+        return self.classes_[proba.argmax(axis=1)]
+
+    def contributions(self, X) -> np.ndarray:
+        """Exact tree SHAP values, shape (n, classes, features + 1); the last column is the bias."""
+        check_is_fitted(self, "booster_")
+        return self.booster_.predict(self._matrix(X), pred_contribs=True,
+                                     iteration_range=(0, self.best_iteration_ + 1))
+
+    def save(self, folder: Path) -> None:
+        """Write the booster as JSON plus the wrapper's fitted state as JSON."""
+        folder.mkdir(parents=True, exist_ok=True)
+        self.booster_.save_model(folder / "model.json")
+        state = {"params": self.get_params(), "classes": self.classes_.tolist(), "features": self.features_,
+                 "prior": self.prior_.tolist(), "best_iteration": self.best_iteration_}
+        (folder / "estimator.json").write_text(json.dumps(state, indent=2))
+
+    @classmethod
+    def load(cls, folder: Path) -> XGBModel:
+        """Rebuild a model written by :meth:`save` (no pickle)."""
+        state = json.loads((folder / "estimator.json").read_text())
+        model = cls(**state["params"])
+        model.classes_ = np.array(state["classes"])
+        model.features_ = state["features"]
+        model.n_features_in_ = len(model.features_)
+        model.prior_ = np.array(state["prior"])
+        model.best_iteration_ = state["best_iteration"]
+        model.booster_ = xgb.Booster()
+        model.booster_.load_model(folder / "model.json")
+        return model

@@ -1,0 +1,124 @@
+"""Walk-forward fitting and evaluation against the market on the same matches."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from a1lab.calibration import Identity, choose_calibration
+from a1lab.metrics import compare_with_market
+from a1lab.models import OUTCOMES, RESULT_CODES
+from a1lab.models.market import market_columns
+from a1lab.splits import WalkForwardSplit, check_time_ordered
+
+PRED_COLUMNS = [f"p_{o}" for o in OUTCOMES]
+ID_COLUMNS = ["match_id", "league", "season", "kickoff", "home", "away", "result"]
+
+
+def has_market(frame: pd.DataFrame) -> pd.Series:
+    """Rows with Pinnacle opening and closing probabilities: the evaluation protocol's test matches."""
+    cols = list(market_columns("pinnacle", "open")) + list(market_columns("pinnacle", "close"))
+    return frame[cols].notna().all(axis=1)
+
+
+@dataclass
+class FoldResult:
+    """One walk-forward fold: the fitted model and calibrator, and its test predictions."""
+
+    name: str
+    train_seasons: tuple[str, ...]
+    validation_season: str
+    model: object
+    calibrator: object
+    calibration_losses: dict
+    predictions: pd.DataFrame
+    seconds: float
+    extra: dict = field(default_factory=dict)
+
+
+def walk_forward(frame: pd.DataFrame, make_model: Callable[[], object], splitter: WalkForwardSplit,
+                 calibrate: bool = True, early_stopping: bool = True) -> list[FoldResult]:
+    """Fit a fresh model per fold on earlier seasons, calibrate on the validation season, predict the test season.
+
+    Args:
+        frame: feature table with ``result`` (the label) and the model's columns.
+        make_model: returns an unfitted estimator.
+        splitter: the walk-forward split.
+        calibrate: choose and fit a calibrator on the validation season.
+        early_stopping: pass the validation season as ``eval_set`` to ``fit``.
+    """
+    check_time_ordered(splitter)
+    y = frame["result"].map(RESULT_CODES).to_numpy()
+    results = []
+    for fold in splitter.split(frame):
+        started = time.perf_counter()
+        train, val = frame.iloc[fold.train], frame.iloc[fold.validation]
+        model = make_model()
+        if early_stopping:
+            model.fit(train, y[fold.train], eval_set=(val, y[fold.validation]))
+        else:
+            model.fit(train, y[fold.train])
+        calibrator, losses = Identity(), {}
+        if calibrate:
+            calibrator, losses = choose_calibration(model.predict_proba(val), y[fold.validation])
+        test = frame.iloc[fold.test]
+        test = test[has_market(test)]
+        raw = model.predict_proba(test)
+        p = calibrator.transform(raw)
+        pred = test[ID_COLUMNS].reset_index(drop=True)
+        pred[PRED_COLUMNS] = p
+        pred[[f"raw_{c}" for c in PRED_COLUMNS]] = raw
+        results.append(FoldResult(fold.name, fold.train_seasons, fold.validation_season, model, calibrator,
+                                  losses, pred, time.perf_counter() - started))
+    return results
+
+
+def evaluate(predictions: pd.DataFrame, frame: pd.DataFrame, seed: int = 0) -> dict:
+    """``overall`` and ``by_season`` scores beside Pinnacle open and close (DESIGN.md keys)."""
+    market = frame.set_index("match_id").loc[predictions["match_id"]]
+    y = predictions["result"].map(RESULT_CODES).to_numpy()
+    p = predictions[PRED_COLUMNS].to_numpy()
+    mo = market[list(market_columns("pinnacle", "open"))].to_numpy()
+    mc = market[list(market_columns("pinnacle", "close"))].to_numpy()
+    out = {"overall": _rounded(compare_with_market(p, y, mo, mc, seed)), "by_season": {}}
+    for season in sorted(predictions["season"].unique()):
+        m = (predictions["season"] == season).to_numpy()
+        out["by_season"][str(season)] = _rounded(compare_with_market(p[m], y[m], mo[m], mc[m], seed))
+    return out
+
+
+def _rounded(value):
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    if isinstance(value, float | np.floating):
+        return round(float(value), 6)
+    return value
+
+
+def write_outputs(name: str, results: list[FoldResult], metrics: dict, predictions_dir: str, metrics_path: str,
+                  report_dir: str) -> pd.DataFrame:
+    """Write test predictions, the metrics JSON, reliability table (for dvc plots) and timings of a model."""
+    import json
+    from pathlib import Path
+
+    from a1lab.metrics import reliability_table
+
+    pred = pd.concat([r.predictions for r in results], ignore_index=True)
+    Path(predictions_dir).mkdir(parents=True, exist_ok=True)
+    pred.to_parquet(Path(predictions_dir) / f"{name}.parquet", index=False)
+    Path(metrics_path).parent.mkdir(parents=True, exist_ok=True)
+    Path(metrics_path).write_text(json.dumps(metrics, indent=2) + "\n")
+    report = Path(report_dir)
+    report.mkdir(parents=True, exist_ok=True)
+    y = pred["result"].map(RESULT_CODES).to_numpy()
+    reliability_table(pred[PRED_COLUMNS].to_numpy(), y).to_csv(report / "reliability.csv", index=False)
+    timing = {r.name: {"seconds": round(r.seconds, 1), "calibration": r.calibrator.to_dict()["method"],
+                       "calibration_oof_logloss": r.calibration_losses} for r in results}
+    (report / "timing.json").write_text(json.dumps(timing, indent=2) + "\n")
+    return pred

@@ -1,0 +1,74 @@
+import numpy as np
+import pytest
+
+from a1lab import metrics
+from a1lab.data.synthetic import LeagueSpec, simulate_league
+from a1lab.models import RESULT_CODES
+from a1lab.odds import multiplicative
+
+P = np.array([[0.5, 0.3, 0.2], [0.2, 0.3, 0.5], [1 / 3, 1 / 3, 1 / 3]])
+Y = np.array([0, 1, 2])
+
+
+def test_rps_by_hand():
+    # match 1: home wins; cdf (0.5, 0.8) vs (1, 1): (0.25 + 0.04) / 2
+    # match 2: draw; cdf (0.2, 0.5) vs (0, 1): (0.04 + 0.25) / 2
+    # match 3: away; cdf (1/3, 2/3) vs (0, 0): (1/9 + 4/9) / 2
+    expected = [0.145, 0.145, 5 / 18]
+    assert metrics.rps_per_match(P, Y) == pytest.approx(expected)
+    assert metrics.rank_probability_score(P, Y) == pytest.approx(np.mean(expected))
+    assert metrics.rank_probability_score(np.eye(3), Y) == 0.0
+    # ordered: predicting away when home happens is worse than predicting a draw
+    assert metrics.rps_per_match([[0, 0, 1]], [0])[0] > metrics.rps_per_match([[0, 1, 0]], [0])[0]
+
+
+def test_logloss_brier_accuracy_by_hand():
+    assert metrics.log_loss(P, Y) == pytest.approx(-(np.log(0.5) + np.log(0.3) + np.log(1 / 3)) / 3)
+    b1 = 0.25 + 0.09 + 0.04
+    b2 = 0.04 + 0.49 + 0.25
+    b3 = 1 / 9 + 1 / 9 + 4 / 9
+    assert metrics.brier_score(P, Y) == pytest.approx((b1 + b2 + b3) / 3)
+    assert metrics.accuracy(P, Y) == pytest.approx(1 / 3)  # argmax of a tie is home: wrong for match 3
+
+
+def test_ece_and_reliability_by_hand():
+    p = np.array([[0.8, 0.1, 0.1]] * 10)
+    y = np.array([0] * 6 + [1] * 4)
+    assert metrics.expected_calibration_error(p, y) == pytest.approx(0.2)
+    table = metrics.reliability_table(p, y)
+    home = table[table["outcome"] == "home"].iloc[0]
+    assert home["predicted"] == pytest.approx(0.8) and home["observed"] == pytest.approx(0.6)
+    assert home["count"] == 10
+
+
+def test_paired_bootstrap_ci():
+    rng = np.random.default_rng(1)
+    a = rng.normal(1.0, 0.1, 500)
+    lo, hi = metrics.paired_bootstrap_ci(a, a - 0.05, seed=3)
+    assert lo == pytest.approx(0.05) and hi == pytest.approx(0.05)
+    lo, hi = metrics.paired_bootstrap_ci(a, rng.normal(1.0, 0.1, 500), seed=3)
+    assert lo < 0 < hi
+    assert metrics.paired_bootstrap_ci(a, a * 0.9, seed=3) == metrics.paired_bootstrap_ci(a, a * 0.9, seed=3)
+
+
+def test_bad_input():
+    with pytest.raises(ValueError):
+        metrics.rank_probability_score(P, [0, 1, 3])
+    with pytest.raises(ValueError):
+        metrics.log_loss(P[:2], Y)
+
+
+def test_truth_scores_best_on_synthetic_league():
+    m = simulate_league(LeagueSpec(leagues=5, seasons=4, seed=21)).matches
+    y = m["result"].map(RESULT_CODES).to_numpy()
+    truth = m[["true_prob_home", "true_prob_draw", "true_prob_away"]].to_numpy()
+    opening = multiplicative(m[[f"odds_pinnacle_1x2_open_{o}" for o in ("home", "draw", "away")]].to_numpy())
+    rates = np.tile(np.bincount(y) / len(y), (len(y), 1))
+    for score in (metrics.rank_probability_score, metrics.log_loss, metrics.brier_score):
+        assert score(truth, y) < score(opening, y) < score(rates, y)
+    # proper scoring: the expected RPS under the truth matches the realised mean closely
+    expected = sum(metrics.rps_per_match(truth, np.full(len(y), k)) * truth[:, k] for k in range(3)).mean()
+    assert metrics.rank_probability_score(truth, y) == pytest.approx(expected, rel=0.03)
+    comparison = metrics.compare_with_market(truth, y, opening, opening)
+    assert comparison["rps_ratio_open"] < 1 and comparison["rps_diff_close_ci95"][1] < 0
+    assert comparison["n"] == len(y) and comparison["market_open"]["rps"] == comparison["market_close"]["rps"]

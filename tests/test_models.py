@@ -1,0 +1,162 @@
+"""Estimators (scikit-learn contract), the market offset, determinism, the registry, SHAP."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.utils.estimator_checks import check_estimator
+
+from a1lab import registry
+from a1lab.calibration import TemperatureScaling
+from a1lab.data.synthetic import LeagueSpec, simulate_league
+from a1lab.explain import permutation_shap, top_contributions, tree_shap_values
+from a1lab.features import FeatureConfig, build_features, feature_set
+from a1lab.metrics import log_loss, rank_probability_score
+from a1lab.models import RESULT_CODES
+from a1lab.models.market import MarketModel, market_columns
+from a1lab.models.nn import LightningMLP
+from a1lab.models.ratings import RatingsLogit
+from a1lab.models.xgb import XGBModel
+from a1lab.splits import WalkForwardSplit
+from a1lab.training import evaluate, walk_forward
+
+FEATURES = ["elo_diff", "pi_expected_gd", "home_goals_for_ewm15_all", "away_goals_for_ewm15_all",
+            "home_points_mean10_all", "away_points_mean10_all", "home_sot_for_ewm15_all", "away_sot_for_ewm15_all"]
+OFFSET = market_columns("pinnacle", "open")
+
+
+@pytest.mark.parametrize("estimator", [
+    XGBModel(n_estimators=20), RatingsLogit(features=None),
+    LightningMLP(max_epochs=50, hidden=(32,), lr=0.01, dropout=0.0),
+], ids=["xgb", "ratings", "nn"])
+def test_scikit_learn_estimator_checks(estimator):
+    check_estimator(estimator)
+
+
+@pytest.fixture(scope="module")
+def league():
+    sim = simulate_league(LeagueSpec(leagues=3, seasons=5, seed=31))
+    frame, _ = build_features(sim.matches, FeatureConfig())
+    truth = sim.matches.set_index("match_id")[["true_prob_home", "true_prob_draw", "true_prob_away"]]
+    return frame, truth
+
+
+def split(frame):
+    y = frame["result"].map(RESULT_CODES).to_numpy()
+    tr, va, te = (frame["season"] < "1819").to_numpy(), (frame["season"] == "1819").to_numpy(), \
+        (frame["season"] == "1920").to_numpy()
+    return frame[tr], y[tr], frame[va], y[va], frame[te], y[te]
+
+
+def test_models_learn_toward_the_truth(league):
+    frame, truth = league
+    xtr, ytr, xva, yva, xte, yte = split(frame)
+    p_truth = truth.loc[xte["match_id"]].to_numpy()
+    rates = np.tile(np.bincount(ytr) / len(ytr), (len(yte), 1))
+    fitted = {
+        "xgb": XGBModel(features=FEATURES, seed=1).fit(xtr, ytr, eval_set=(xva, yva)),
+        "nn": LightningMLP(features=FEATURES, seed=1, max_epochs=15).fit(xtr, ytr, eval_set=(xva, yva)),
+        "ratings": RatingsLogit().fit(xtr, ytr),
+        "market": MarketModel().fit(xtr, ytr),
+    }
+    for name, model in fitted.items():
+        p = model.predict_proba(xte)
+        assert p.shape == (len(yte), 3) and np.allclose(p.sum(axis=1), 1.0), name
+        assert rank_probability_score(p, yte) < rank_probability_score(rates, yte), name
+        # within reach of the truth (which no model can beat in expectation)
+        assert rank_probability_score(p, yte) < rank_probability_score(p_truth, yte) + 0.01, name
+        assert list(model.classes_) == [0, 1, 2]
+
+
+def test_offset_starts_from_the_market(league):
+    frame, _ = league
+    xtr, ytr, xva, yva, xte, _ = split(frame)
+    market = MarketModel().fit(xtr, ytr).predict_proba(xte)
+    model = XGBModel(features=FEATURES, offset=OFFSET, n_estimators=1, learning_rate=1e-9).fit(xtr, ytr)
+    np.testing.assert_allclose(model.predict_proba(xte), market, atol=1e-5)
+    net = LightningMLP(features=FEATURES, offset=OFFSET, max_epochs=1, lr=0.0).fit(xtr, ytr)
+    assert np.abs(net.predict_proba(xte) - market).max() < 0.5  # logits added to the market's
+
+
+def test_network_is_deterministic(league):
+    frame, _ = league
+    xtr, ytr, xva, yva, xte, _ = split(frame)
+    a = LightningMLP(features=FEATURES, seed=7, max_epochs=3).fit(xtr, ytr, eval_set=(xva, yva))
+    b = clone(a).fit(xtr, ytr, eval_set=(xva, yva))
+    np.testing.assert_array_equal(a.predict_proba(xte), b.predict_proba(xte))
+
+
+@pytest.mark.parametrize("make", [
+    lambda: XGBModel(features=FEATURES, offset=OFFSET, n_estimators=30),
+    lambda: LightningMLP(features=FEATURES, offset=OFFSET, max_epochs=2),
+    lambda: RatingsLogit(),
+    lambda: MarketModel(),
+], ids=["xgb", "nn", "ratings", "market"])
+def test_registry_round_trip(league, tmp_path, make):
+    frame, _ = league
+    xtr, ytr, _, _, xte, _ = split(frame)
+    model = make().fit(xtr, ytr)
+    features = getattr(model, "features_", list(OFFSET))
+    cal = TemperatureScaling(1.3)
+    folder = registry.register(model, "m", root=tmp_path, calibrator=cal, features=features,
+                               training_seasons=["1516"], data_hash=registry.data_hash(xtr[features]))
+    assert folder.name == "v1"
+    meta = json.loads((folder / "metadata.json").read_text())
+    assert {"version", "created", "data_hash", "features", "training_seasons", "libraries", "git_commit"} <= set(meta)
+    assert not list(folder.glob("*.pkl")) and not list(folder.glob("*.pickle"))
+    loaded = registry.load("m", root=tmp_path)
+    np.testing.assert_allclose(loaded.predict_proba(xte), cal.transform(model.predict_proba(xte)), atol=1e-12)
+    registry.register(model, "m", root=tmp_path, features=features)
+    assert registry.versions("m", root=tmp_path) == ["v1", "v2"]
+    assert registry.load("m", "v1", root=tmp_path).metadata["version"] == "v1"
+    with pytest.raises(registry.FeatureMismatchError, match="lacks"):
+        loaded.predict_proba(xte.drop(columns=[features[0]]))
+    with pytest.raises(FileNotFoundError):
+        registry.load("m", "v9", root=tmp_path)
+
+
+def test_explanations(league):
+    frame, _ = league
+    xtr, ytr, xva, yva, xte, _ = split(frame)
+    model = XGBModel(features=FEATURES, n_estimators=50).fit(xtr, ytr)
+    contribs = model.contributions(xte)
+    raw_margin = contribs.sum(axis=2)  # SHAP values plus bias add up to the margin
+    p = np.exp(raw_margin) / np.exp(raw_margin).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(p, model.predict_proba(xte), atol=1e-5)
+    tops = top_contributions(contribs, xte[FEATURES], p.argmax(axis=1), k=3)
+    first = json.loads(tops[0])
+    assert len(first) == 3 and first[0]["feature"] in FEATURES
+    assert abs(first[0]["contribution"]) >= abs(first[-1]["contribution"])
+    assert tree_shap_values(model, xte).shape == (len(xte), len(FEATURES), 3)
+    values = permutation_shap(model.predict_proba, xte[FEATURES].head(5), xva[FEATURES].head(20))
+    assert values.shape == (5, 3, len(FEATURES))
+
+
+def test_walk_forward_and_evaluation(league):
+    frame, _ = league
+    splitter = WalkForwardSplit(("1819", "1920"))
+    results = walk_forward(frame, lambda: XGBModel(features=FEATURES, n_estimators=40), splitter)
+    assert [r.validation_season for r in results] == ["1718", "1819"]
+    pred = pd.concat([r.predictions for r in results])
+    m = evaluate(pred, frame)
+    assert m["overall"]["n"] == len(pred) == (frame["season"] >= "1819").sum()
+    assert set(m["by_season"]) == {"1819", "1920"}
+    assert {"rps", "logloss", "brier", "accuracy", "ece", "market_open", "market_close", "rps_ratio_open",
+            "rps_ratio_close", "rps_diff_close_ci95"} <= set(m["overall"])
+    assert log_loss(pred[["p_home", "p_draw", "p_away"]].to_numpy(), pred["result"].map(RESULT_CODES)) < 1.1
+
+
+def test_walk_forward_refuses_a_shuffled_splitter(league):
+    from sklearn.model_selection import KFold
+
+    from a1lab.splits import LeakageError
+
+    with pytest.raises(LeakageError):
+        walk_forward(league[0], lambda: MarketModel(), KFold(3, shuffle=True, random_state=0))
+
+
+def test_open_models_never_see_closing_columns():
+    open_set = feature_set(FeatureConfig(), "open")
+    assert all("close" not in c for c in open_set) and all(c in open_set for c in OFFSET)
