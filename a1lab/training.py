@@ -102,8 +102,9 @@ def _rounded(value):
 
 
 def write_outputs(name: str, results: list[FoldResult], metrics: dict, predictions_dir: str, metrics_path: str,
-                  report_dir: str) -> pd.DataFrame:
-    """Write test predictions, the metrics JSON, reliability table (for dvc plots) and timings of a model."""
+                  report_dir: str, scored_seasons: list[str] | None = None) -> pd.DataFrame:
+    """Write walk-forward predictions (every fold), the metrics JSON, the reliability table of the
+    scored seasons (for dvc plots) and timings of a model."""
     import json
     from pathlib import Path
 
@@ -116,8 +117,9 @@ def write_outputs(name: str, results: list[FoldResult], metrics: dict, predictio
     Path(metrics_path).write_text(json.dumps(metrics, indent=2) + "\n")
     report = Path(report_dir)
     report.mkdir(parents=True, exist_ok=True)
-    y = pred["result"].map(RESULT_CODES).to_numpy()
-    reliability_table(pred[PRED_COLUMNS].to_numpy(), y).to_csv(report / "reliability.csv", index=False)
+    scored = pred if scored_seasons is None else pred[pred["season"].isin(scored_seasons)]
+    y = scored["result"].map(RESULT_CODES).to_numpy()
+    reliability_table(scored[PRED_COLUMNS].to_numpy(), y).to_csv(report / "reliability.csv", index=False)
     timing = {r.name: {"seconds": round(r.seconds, 1), "calibration": r.calibrator.to_dict()["method"],
                        "calibration_oof_logloss": r.calibration_losses} for r in results}
     (report / "timing.json").write_text(json.dumps(timing, indent=2) + "\n")

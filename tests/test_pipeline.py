@@ -17,10 +17,11 @@ pytestmark = pytest.mark.slow
 def demo_repo(tmp_path_factory):
     target = tmp_path_factory.mktemp("demo") / "repo"
     demo.prepare(target, {
-        "data": {"provider": "synthetic", "synthetic": {"leagues": 2, "seasons": 3, "seed": 5}},
+        "data": {"provider": "synthetic", "synthetic": {"leagues": 2, "seasons": 4, "seed": 5}},
         "features": {"selection": {"validation_season": "1617", "top_k": 20, "corr_threshold": 0.95, "seed": 1}},
-        "train_xgb": {"test_seasons": ["1718"], "n_estimators": 200},
-        "train_nn": {"test_seasons": ["1718"], "max_epochs": 4, "explain_sample": 5},
+        "train_xgb": {"test_seasons": ["1819"], "oos_seasons": ["1718"], "n_estimators": 200},
+        "train_nn": {"test_seasons": ["1819"], "oos_seasons": ["1718"], "max_epochs": 4, "explain_sample": 5},
+        "ensemble": {"test_seasons": ["1819"]},
     })
     demo.repro(target)
     return target
@@ -28,7 +29,7 @@ def demo_repo(tmp_path_factory):
 
 def test_repro_writes_every_output(demo_repo):
     metrics = json.loads((demo_repo / "metrics" / "ingest.json").read_text())
-    assert metrics["rows_kept"] == 2 * 3 * 380 == metrics["rows_read"]
+    assert metrics["rows_kept"] == 2 * 4 * 380 == metrics["rows_read"]
     assert (demo_repo / "data" / "matches.parquet").is_file()
     html = (demo_repo / "reports" / "notebooks" / "data.html").read_text()
     assert "Result base rates" in html and "<img" in html  # executed, with its plot
@@ -45,16 +46,36 @@ def test_repro_writes_every_output(demo_repo):
 def test_models_are_trained_registered_and_scored(demo_repo):
     for name in ("xgb", "nn"):
         metrics = json.loads((demo_repo / "metrics" / f"train_{name}.json").read_text())
-        assert metrics["overall"]["n"] == metrics["by_season"]["1718"]["n"] == 2 * 380
+        assert metrics["overall"]["n"] == metrics["by_season"]["1819"]["n"] == 2 * 380
         assert 0.9 < metrics["overall"]["rps_ratio_open"] < 1.1
         meta = json.loads((demo_repo / "models" / name / "v1" / "metadata.json").read_text())
-        assert meta["training_seasons"] == ["1516"] and meta["validation_season"] == "1617"
+        assert meta["training_seasons"] == ["1516", "1617"] and meta["validation_season"] == "1718"
         assert len(meta["features"]) == 20
     assert len(list((demo_repo / "reports" / "train_xgb" / "shap").glob("*.png"))) == 3
 
 
+def test_ensemble_and_backtest_outputs(demo_repo):
+    import pandas as pd
+
+    ens = json.loads((demo_repo / "metrics" / "ensemble.json").read_text())
+    assert ens["best"] in ("weighted", "voting", "stacking", "dynamic")
+    assert set(ens["candidates"]) == {"xgb", "nn", "market", "weighted", "voting", "stacking", "dynamic"}
+    assert ens["overall"]["n"] == 2 * 380 and ens["overall"]["rps"] == ens["candidates"][ens["best"]]["rps"]
+    for level in ("0.8", "0.9"):
+        assert abs(ens["conformal"][level]["1819"]["adaptive"]["coverage"] - float(level)) < 0.06
+    bt = json.loads((demo_repo / "metrics" / "backtest.json").read_text())
+    assert bt["strategies_tried"] == len(bt["strategies"]) == 5
+    for summary in bt["strategies"].values():
+        assert {"bets", "roi", "roi_ci95", "max_drawdown", "sharpe", "clv_mean", "beat_close_share", "stress",
+                "risk_of_ruin"} <= set(summary)
+        assert set(summary["stress"]) == {"1%", "2%", "3%"}
+    bets = pd.read_parquet(demo_repo / "data" / "bets.parquet")
+    assert (bets["bankroll"] >= 0).all() and set(bets["strategy"]) <= set(bt["strategies"])
+    assert (demo_repo / "reports" / "backtest" / "bankroll.png").stat().st_size > 1000
+
+
 def test_forced_repro_gives_identical_metrics(demo_repo):
-    names = ["ingest", "train_xgb", "train_nn"]
+    names = ["ingest", "train_xgb", "train_nn", "ensemble", "backtest"]
     before = {n: (demo_repo / "metrics" / f"{n}.json").read_text() for n in names}
     demo.repro(demo_repo)  # nothing changed: a no-op
     demo.repro(demo_repo, "--force")

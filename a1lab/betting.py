@@ -1,0 +1,240 @@
+"""Betting: value detection, staking, a walk-forward backtest settled in kick-off order.
+
+Bets are decided on the odds available at prediction time (Pinnacle opening by
+default) and judged against the de-vigged Pinnacle close (closing-line value).
+Stakes are fractions of the bankroll at the start of the bet's day, so a day's
+results never size that day's bets, and the bankroll cannot go negative.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import minimize
+
+OUTCOMES = ("home", "draw", "away")
+
+
+@dataclass(frozen=True)
+class ValueRule:
+    """When a price is a bet: edge = p * odds - 1 at least ``min_edge``, p within bounds."""
+
+    min_edge: float = 0.02
+    min_prob: float = 0.05
+    max_prob: float = 0.95
+    max_odds: float = 15.0
+
+
+def value_bets(p: np.ndarray, odds: np.ndarray, rule: ValueRule = ValueRule()) -> pd.DataFrame:
+    """The best-edge outcome of each match when it passes the rule.
+
+    Returns:
+        One row per input match: ``outcome`` (index, -1 for no bet), ``prob``, ``odds``, ``edge``.
+    """
+    p, odds = np.asarray(p, dtype=float), np.asarray(odds, dtype=float)
+    with np.errstate(invalid="ignore"):
+        edge = p * odds - 1.0
+        ok = (edge >= rule.min_edge) & (p >= rule.min_prob) & (p <= rule.max_prob) & (odds <= rule.max_odds)
+    edge_ok = np.where(ok & np.isfinite(edge), edge, -np.inf)
+    best = edge_ok.argmax(axis=1)
+    rows = np.arange(len(p))
+    has = np.isfinite(edge_ok[rows, best])
+    return pd.DataFrame({"outcome": np.where(has, best, -1), "prob": p[rows, best], "odds": odds[rows, best],
+                         "edge": np.where(has, edge[rows, best], np.nan)})
+
+
+def kelly_fraction(p: np.ndarray, odds: np.ndarray) -> np.ndarray:
+    """Kelly stake as a bankroll fraction: (p * o - 1) / (o - 1), never below 0."""
+    p, odds = np.asarray(p, dtype=float), np.asarray(odds, dtype=float)
+    return np.clip((p * odds - 1.0) / (odds - 1.0), 0.0, None)
+
+
+def simultaneous_kelly(p: np.ndarray, odds: np.ndarray, cap: float = 1.0, max_bets: int = 10) -> np.ndarray:
+    """Fractions maximising expected log wealth for independent bets settled together.
+
+    Exact over all win/lose combinations up to ``max_bets`` bets; beyond that the
+    independent Kelly fractions are scaled to sum to at most ``cap``.
+    """
+    p, odds = np.asarray(p, dtype=float), np.asarray(odds, dtype=float)
+    single = kelly_fraction(p, odds)
+    n = len(p)
+    if n == 0:
+        return single
+    if n > max_bets:
+        total = single.sum()
+        return single * min(1.0, cap / total) if total > 0 else single
+    wins = np.array(list(itertools.product((1.0, 0.0), repeat=n)))
+    prob = np.prod(np.where(wins == 1.0, p, 1.0 - p), axis=1)
+    gain = np.where(wins == 1.0, odds - 1.0, -1.0)
+
+    def neg_growth(f: np.ndarray) -> float:
+        return -float(prob @ np.log(np.clip(1.0 + gain @ f, 1e-12, None)))
+
+    start = np.clip(single / max(1.0, single.sum() / cap * 1.01), 0.0, None)
+    result = minimize(neg_growth, start, method="SLSQP", bounds=[(0.0, cap)] * n,
+                      constraints=[{"type": "ineq", "fun": lambda f: cap * 0.999 - f.sum()}],
+                      options={"ftol": 1e-14, "maxiter": 500})
+    return np.clip(result.x, 0.0, None)
+
+
+@dataclass(frozen=True)
+class Staking:
+    """How much to stake: ``flat`` (units), ``kelly``, ``fractional`` or ``capped`` Kelly, or ``simultaneous``.
+
+    Attributes:
+        method: one of the names above.
+        unit: flat stake as a fraction of the starting bankroll.
+        fraction: Kelly multiplier for fractional / capped / simultaneous.
+        cap: largest fraction of the bankroll on one bet (capped) or on one day (simultaneous).
+    """
+
+    method: str = "fractional"
+    unit: float = 0.01
+    fraction: float = 0.25
+    cap: float = 0.05
+
+    def fractions(self, p: np.ndarray, odds: np.ndarray) -> np.ndarray:
+        """Stake fractions for one day's bets (of the bankroll at the day's start)."""
+        kelly = kelly_fraction(p, odds)
+        if self.method == "kelly":
+            out = kelly
+        elif self.method == "fractional":
+            out = self.fraction * kelly
+        elif self.method == "capped":
+            out = np.minimum(self.fraction * kelly, self.cap)
+        elif self.method == "simultaneous":
+            out = self.fraction * simultaneous_kelly(p, odds, cap=1.0)
+            out = out * min(1.0, self.cap * len(out) / out.sum()) if out.sum() > 0 else out
+        elif self.method == "flat":
+            out = np.full(len(p), self.unit)
+        else:
+            raise ValueError(f"unknown staking method {self.method!r}")
+        total = out.sum()
+        return out / total if total > 1.0 else out  # never more than the whole bankroll on one day
+
+
+def backtest(bets: pd.DataFrame, staking: Staking, bankroll: float = 100.0) -> pd.DataFrame:
+    """Settle bets in kick-off order, a day at a time; return the bet log with bankroll after each bet.
+
+    Args:
+        bets: one row per bet with ``kickoff``, ``prob``, ``odds``, ``won`` (bool) and
+            optionally ``close_odds`` (fair closing odds of the chosen outcome).
+        staking: the staking rule.
+        bankroll: starting bankroll.
+    """
+    log = bets.sort_values("kickoff", kind="mergesort").reset_index(drop=True).copy()
+    log["stake"] = 0.0
+    log["profit"] = 0.0
+    log["bankroll"] = 0.0
+    day = log["kickoff"].dt.tz_convert("UTC").dt.normalize() if len(log) else log["kickoff"]
+    start = bankroll
+    for _, rows in log.groupby(day, sort=True).groups.items():
+        idx = np.asarray(rows)
+        frac = staking.fractions(log.loc[idx, "prob"].to_numpy(), log.loc[idx, "odds"].to_numpy())
+        stakes = frac * (start if staking.method == "flat" else bankroll)
+        if stakes.sum() > bankroll:  # flat units can exceed a shrunken bankroll
+            stakes *= bankroll / stakes.sum()
+        won = log.loc[idx, "won"].to_numpy(dtype=bool)
+        profit = np.where(won, stakes * (log.loc[idx, "odds"].to_numpy() - 1.0), -stakes)
+        log.loc[idx, "stake"] = stakes
+        log.loc[idx, "profit"] = profit
+        log.loc[idx, "bankroll"] = bankroll + np.cumsum(profit)
+        bankroll = max(bankroll + profit.sum(), 0.0)
+    return log
+
+
+def max_drawdown(bankroll: np.ndarray, start: float) -> float:
+    """Largest fall from a running peak, as a fraction of that peak."""
+    curve = np.concatenate([[start], np.asarray(bankroll, dtype=float)])
+    peak = np.maximum.accumulate(curve)
+    return float(((peak - curve) / peak).max())
+
+
+def closing_line_value(odds_taken: np.ndarray, fair_close_odds: np.ndarray) -> np.ndarray:
+    """odds_taken / fair closing odds - 1 per bet: positive means the bet beat the close."""
+    return np.asarray(odds_taken, dtype=float) / np.asarray(fair_close_odds, dtype=float) - 1.0
+
+
+def summarise(log: pd.DataFrame, start: float = 100.0, n_boot: int = 2000, seed: int = 0) -> dict:
+    """Bets, turnover, profit, ROI with a bootstrap 95% CI, drawdown, Sharpe, CLV."""
+    staked = log[log["stake"] > 0]
+    if staked.empty:
+        return {"bets": 0, "turnover": 0.0, "profit": 0.0, "roi": 0.0, "roi_ci95": [0.0, 0.0], "max_drawdown": 0.0,
+                "sharpe": 0.0, "clv_mean": None, "beat_close_share": None, "final_bankroll": start}
+    stake, profit = staked["stake"].to_numpy(), staked["profit"].to_numpy()
+    rng = np.random.default_rng(seed)
+    boots = [profit[i].sum() / stake[i].sum() for i in (rng.integers(0, len(stake), len(stake)) for _ in range(n_boot))]
+    ret = profit / stake
+    out = {"bets": int(len(staked)), "turnover": float(stake.sum()), "profit": float(profit.sum()),
+           "roi": float(profit.sum() / stake.sum()), "roi_ci95": [float(np.quantile(boots, 0.025)),
+                                                                 float(np.quantile(boots, 0.975))],
+           "max_drawdown": max_drawdown(log["bankroll"].to_numpy(), start),
+           "sharpe": float(ret.mean() / ret.std() * np.sqrt(len(ret))) if ret.std() > 0 else 0.0,
+           "final_bankroll": float(log["bankroll"].iloc[-1])}
+    if "close_odds" in staked:
+        clv = closing_line_value(staked["odds"], staked["close_odds"])
+        out["clv_mean"] = float(np.nanmean(clv))
+        out["beat_close_share"] = float(np.nanmean(clv > 0))
+    return out
+
+
+def risk_of_ruin(log: pd.DataFrame, start: float = 100.0, ruin: float = 0.5, n_sims: int = 2000, seed: int = 0,
+                 ) -> float:
+    """Share of reshuffled bet sequences whose bankroll ever falls below ``ruin`` x start.
+
+    Each bet keeps its stake as a fraction of the bankroll and its outcome; only the order changes.
+    """
+    staked = log[log["stake"] > 0]
+    if staked.empty:
+        return 0.0
+    before = staked["bankroll"].to_numpy() - staked["profit"].to_numpy()
+    growth = 1.0 + staked["profit"].to_numpy() / np.where(before > 0, before, np.nan)
+    growth = np.nan_to_num(growth, nan=1.0)
+    rng = np.random.default_rng(seed)
+    ruined = 0
+    for _ in range(n_sims):
+        path = start * np.cumprod(rng.permutation(growth))
+        ruined += bool((path < ruin * start).any())
+    return ruined / n_sims
+
+
+def bet_table(matches: pd.DataFrame, p: np.ndarray, odds: np.ndarray, close_p: np.ndarray, rule: ValueRule,
+              ) -> pd.DataFrame:
+    """The value bets of a set of matches, one row per bet, ready for :func:`backtest`.
+
+    Args:
+        matches: ``match_id``, ``kickoff`` and ``result`` (H/D/A) of each match.
+        p: model probabilities (n, 3).
+        odds: prices available at prediction time (n, 3).
+        close_p: de-vigged closing probabilities (n, 3), for closing-line value.
+        rule: the value rule.
+    """
+    picks = value_bets(p, odds, rule)
+    chosen = picks["outcome"].to_numpy() >= 0
+    outcome = picks["outcome"].to_numpy()[chosen]
+    rows = np.flatnonzero(chosen)
+    result = matches["result"].map({"H": 0, "D": 1, "A": 2}).to_numpy()[rows]
+    return pd.DataFrame({
+        "match_id": matches["match_id"].to_numpy()[rows], "kickoff": matches["kickoff"].iloc[rows].to_numpy(),
+        "outcome": np.array(OUTCOMES)[outcome], "prob": picks["prob"].to_numpy()[chosen],
+        "odds": picks["odds"].to_numpy()[chosen], "edge": picks["edge"].to_numpy()[chosen],
+        "won": result == outcome, "close_odds": 1.0 / close_p[rows, outcome],
+    })
+
+
+def run_strategy(matches: pd.DataFrame, p: np.ndarray, odds: np.ndarray, close_p: np.ndarray, rule: ValueRule,
+                 staking: Staking, bankroll: float = 100.0, stress: tuple[float, ...] = (0.01, 0.02, 0.03),
+                 ruin: float = 0.5, n_sims: int = 1000, seed: int = 0) -> tuple[pd.DataFrame, dict]:
+    """Backtest one strategy, with its stress test (all odds worse by each share) and risk of ruin."""
+    log = backtest(bet_table(matches, p, odds, close_p, rule), staking, bankroll)
+    summary = summarise(log, bankroll, seed=seed)
+    summary["risk_of_ruin"] = risk_of_ruin(log, bankroll, ruin, n_sims, seed)
+    summary["stress"] = {}
+    for worse in stress:
+        stressed = backtest(bet_table(matches, p, odds * (1.0 - worse), close_p, rule), staking, bankroll)
+        s = summarise(stressed, bankroll, n_boot=200, seed=seed)
+        summary["stress"][f"{worse:.0%}"] = {k: s[k] for k in ("bets", "roi", "profit", "final_bankroll")}
+    return log, summary

@@ -1,0 +1,176 @@
+"""Ensembles over members' out-of-sample probabilities.
+
+X is a frame with columns ``<member>_p_home``, ``<member>_p_draw``,
+``<member>_p_away`` (the walk-forward predictions of each member); every
+ensemble is fitted only on predictions made before the season it forecasts.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import minimize
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils.validation import check_is_fitted
+
+from a1lab.metrics import log_loss, rps_per_match
+from a1lab.models.base import encode_labels
+
+OUTCOMES = ("home", "draw", "away")
+
+
+def member_columns(member: str) -> list[str]:
+    return [f"{member}_p_{o}" for o in OUTCOMES]
+
+
+def stack_members(X, members) -> np.ndarray:
+    """Member probabilities as an array (members, n, 3)."""
+    return np.stack([X[member_columns(m)].to_numpy(dtype=float) for m in members])
+
+
+class _Ensemble(ClassifierMixin, BaseEstimator):
+    def _start(self, X, y):
+        self.classes_, codes = encode_labels(y, X)
+        self.n_features_in_ = 3 * len(self.members)
+        return stack_members(X, self.members), codes
+
+    def predict(self, X):
+        proba = self.predict_proba(X)
+        return self.classes_[proba.argmax(axis=1)]
+
+
+class WeightedAverage(_Ensemble):
+    """Linear pool with weights on the simplex, fitted by log loss."""
+
+    def __init__(self, members=()):
+        self.members = members
+
+    def fit(self, X, y):
+        P, codes = self._start(X, y)
+
+        def loss(z):
+            w = np.exp(z - z.max())
+            w /= w.sum()
+            return log_loss(np.tensordot(w, P, axes=1), codes)
+
+        z = minimize(loss, np.zeros(len(self.members)), method="Nelder-Mead",
+                     options={"xatol": 1e-6, "fatol": 1e-9, "maxiter": 4000}).x
+        w = np.exp(z - z.max())
+        self.weights_ = w / w.sum()
+        return self
+
+    def predict_proba(self, X):
+        check_is_fitted(self, "weights_")
+        return np.tensordot(self.weights_, stack_members(X, self.members), axes=1)
+
+
+class SoftVoting(_Ensemble):
+    """Equal-weight average of the members' probabilities."""
+
+    def __init__(self, members=()):
+        self.members = members
+
+    def fit(self, X, y):
+        self._start(X, y)
+        self.weights_ = np.full(len(self.members), 1.0 / len(self.members))
+        return self
+
+    def predict_proba(self, X):
+        check_is_fitted(self, "weights_")
+        return stack_members(X, self.members).mean(axis=0)
+
+
+class Stacking(_Ensemble):
+    """Multinomial logistic regression over the members' log-probabilities."""
+
+    def __init__(self, members=(), C=1.0):
+        self.members = members
+        self.C = C
+
+    @staticmethod
+    def _design(P: np.ndarray) -> np.ndarray:
+        return np.log(np.clip(P, 1e-6, 1.0)).transpose(1, 0, 2).reshape(P.shape[1], -1)
+
+    def fit(self, X, y):
+        P, codes = self._start(X, y)
+        self.logit_ = LogisticRegression(C=self.C, max_iter=2000).fit(self._design(P), codes)
+        return self
+
+    def predict_proba(self, X):
+        check_is_fitted(self, "logit_")
+        return self.logit_.predict_proba(self._design(stack_members(X, self.members)))
+
+
+class DynamicSelection(_Ensemble):
+    """Use the candidate (a member or the equal blend) with the best RPS on the last ``window`` fitting matches."""
+
+    def __init__(self, members=(), window=500):
+        self.members = members
+        self.window = window
+
+    def fit(self, X, y):
+        P, codes = self._start(X, y)
+        candidates = np.concatenate([P, P.mean(axis=0, keepdims=True)])
+        recent = slice(max(0, len(codes) - self.window), len(codes))
+        scores = [rps_per_match(c[recent], codes[recent]).mean() for c in candidates]
+        self.choice_ = int(np.argmin(scores))
+        self.chosen_ = (list(self.members) + ["blend"])[self.choice_]
+        return self
+
+    def predict_proba(self, X):
+        check_is_fitted(self, "choice_")
+        P = stack_members(X, self.members)
+        return P.mean(axis=0) if self.choice_ == len(self.members) else P[self.choice_]
+
+
+ENSEMBLES = {"weighted": WeightedAverage, "voting": SoftVoting, "stacking": Stacking, "dynamic": DynamicSelection}
+
+
+def member_frame(predictions: dict, id_columns=("match_id", "league", "season", "kickoff", "home", "away", "result"),
+                 ) -> pd.DataFrame:
+    """One row per match predicted by every member, with ``<member>_p_*`` columns.
+
+    Args:
+        predictions: member name -> frame with id columns and ``p_home``, ``p_draw``, ``p_away``.
+    """
+    wide = None
+    for name, pred in predictions.items():
+        part = pred[list(id_columns) + [f"p_{o}" for o in OUTCOMES]].rename(
+            columns={f"p_{o}": f"{name}_p_{o}" for o in OUTCOMES})
+        wide = part if wide is None else wide.merge(part, on=list(id_columns), how="inner")
+    return wide.sort_values(["kickoff", "match_id"], kind="mergesort").reset_index(drop=True) if wide is not None \
+        else pd.DataFrame()
+
+
+def walk_forward_ensembles(wide, members, test_seasons, make: dict) -> tuple[dict, dict]:
+    """Fit each ensemble on the season before each test season; predict the test season.
+
+    Args:
+        wide: output of :func:`member_frame` (members' walk-forward predictions).
+        members: member names.
+        test_seasons: seasons to forecast; each needs the previous season's predictions.
+        make: ensemble name -> callable(members) returning an unfitted ensemble.
+
+    Returns:
+        (name -> probabilities on the test rows (n, 3) in ``wide`` order restricted to the
+        test seasons, name -> {test season: fitted ensemble}).
+    """
+    from a1lab.models import RESULT_CODES
+
+    seasons = sorted(wide["season"].unique())
+    y = wide["result"].map(RESULT_CODES).to_numpy()
+    test_mask = wide["season"].isin(test_seasons).to_numpy()
+    out = {name: np.full((len(wide), 3), np.nan) for name in make}
+    fitted: dict = {name: {} for name in make}
+    for season in test_seasons:
+        earlier = [s for s in seasons if s < season]
+        if not earlier:
+            raise ValueError(f"no member predictions before {season}: add it to the train stages' oos_seasons")
+        fit_rows = (wide["season"] == earlier[-1]).to_numpy()
+        rows = (wide["season"] == season).to_numpy()
+        for name, factory in make.items():
+            model = factory(tuple(members)).fit(wide[fit_rows], y[fit_rows])
+            out[name][rows] = model.predict_proba(wide[rows])
+            fitted[name][season] = model
+    return {k: v[test_mask] for k, v in out.items()}, fitted

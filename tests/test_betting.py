@@ -1,0 +1,112 @@
+"""Value detection, staking arithmetic, the backtest's time rule, CLV, and truth vs a noisy book."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from a1lab import betting
+from a1lab.betting import Staking, ValueRule
+from a1lab.data.synthetic import LeagueSpec, simulate_league
+from a1lab.odds import multiplicative
+
+DAY = pd.Timestamp("2024-01-06 15:00", tz="UTC")
+
+
+def bets(rows):
+    return pd.DataFrame(rows, columns=["kickoff", "prob", "odds", "won", "close_odds"])
+
+
+def test_value_detection_by_hand():
+    p = np.array([[0.5, 0.3, 0.2], [0.5, 0.3, 0.2], [0.02, 0.08, 0.9]])
+    odds = np.array([[2.1, 3.0, 4.0], [1.9, 3.6, 4.5], [60.0, 11.0, 1.05]])
+    picks = betting.value_bets(p, odds, ValueRule(min_edge=0.02, max_odds=15))
+    assert picks["outcome"].tolist() == [0, 1, -1]  # edges 0.05; 0.08 on the draw; the 60.0 longshot is over max_odds
+    assert picks["edge"].iloc[0] == pytest.approx(0.05)
+
+
+def test_kelly_by_hand():
+    assert betting.kelly_fraction([0.5], [2.2])[0] == pytest.approx((0.5 * 2.2 - 1) / 1.2)
+    assert betting.kelly_fraction([0.4], [2.0])[0] == 0.0  # no edge, no stake
+    s = Staking("capped", fraction=0.5, cap=0.02)
+    assert s.fractions(np.array([0.6]), np.array([2.0]))[0] == 0.02
+    assert Staking("fractional", fraction=0.25).fractions(np.array([0.6]), np.array([2.0]))[0] == pytest.approx(0.05)
+
+
+def test_simultaneous_kelly_single_bet_equals_kelly_and_shrinks_for_many():
+    assert betting.simultaneous_kelly(np.array([0.6]), np.array([2.0]))[0] == pytest.approx(0.2, abs=1e-3)
+    f = betting.simultaneous_kelly(np.full(4, 0.6), np.full(4, 2.0))
+    assert f.sum() < 4 * 0.2 and np.allclose(f, f[0], atol=1e-3)
+
+
+def test_flat_staking_sequence_by_hand():
+    log = betting.backtest(bets([
+        (DAY, 0.5, 2.5, True, 2.4),
+        (DAY + pd.Timedelta(days=1), 0.5, 2.0, False, 2.1),
+        (DAY + pd.Timedelta(days=2), 0.5, 3.0, True, 2.8),
+    ]), Staking("flat", unit=0.1), bankroll=100.0)
+    assert log["stake"].tolist() == [10.0, 10.0, 10.0]
+    assert log["profit"].tolist() == [15.0, -10.0, 20.0]
+    assert log["bankroll"].tolist() == [115.0, 105.0, 125.0]
+    s = betting.summarise(log, 100.0)
+    assert s["roi"] == pytest.approx(25 / 30) and s["bets"] == 3 and s["turnover"] == 30
+    assert s["max_drawdown"] == pytest.approx(10 / 115)
+    assert s["clv_mean"] == pytest.approx(np.mean([2.5 / 2.4 - 1, 2.0 / 2.1 - 1, 3.0 / 2.8 - 1]))
+    assert s["beat_close_share"] == pytest.approx(2 / 3)
+
+
+def test_kelly_sequence_uses_bankroll_at_day_start():
+    log = betting.backtest(bets([
+        (DAY, 0.6, 2.0, False, 2.0),
+        (DAY + pd.Timedelta(hours=2), 0.6, 2.0, True, 2.0),  # same day: sized on 100, not on 80
+        (DAY + pd.Timedelta(days=1), 0.6, 2.0, True, 2.0),
+    ]), Staking("kelly"), bankroll=100.0)
+    assert log["stake"].iloc[:2].tolist() == pytest.approx([20.0, 20.0])  # same-day fractions sum <= 1
+    assert log["bankroll"].iloc[1] == pytest.approx(100.0)
+    assert log["stake"].iloc[2] == pytest.approx(20.0)
+
+
+def test_bankroll_never_negative():
+    rows = [(DAY + pd.Timedelta(days=i), 0.9, 5.0, False, 5.0) for i in range(30)]
+    for method in ("kelly", "flat"):
+        log = betting.backtest(bets(rows), Staking(method, unit=0.3), bankroll=100.0)
+        assert (log["bankroll"] >= 0).all()
+        s = Staking(method, unit=0.3)
+        assert s.fractions(np.full(5, 0.9), np.full(5, 5.0)).sum() <= 1.0 + 1e-12
+
+
+def test_closing_line_value_sign():
+    assert betting.closing_line_value([2.2], [2.0])[0] > 0  # took a better price than the close
+    assert betting.closing_line_value([1.9], [2.0])[0] < 0
+
+
+def test_no_bet_depends_on_later_results():
+    m = simulate_league(LeagueSpec(leagues=1, seasons=1, seed=3)).matches
+    truth = m[["true_prob_home", "true_prob_draw", "true_prob_away"]].to_numpy()
+    odds = m[[f"odds_bet365_1x2_open_{o}" for o in ("home", "draw", "away")]].to_numpy()
+    close = multiplicative(m[[f"odds_pinnacle_1x2_close_{o}" for o in ("home", "draw", "away")]].to_numpy())
+    rule, staking = ValueRule(min_edge=0.0), Staking("fractional")
+    log, _ = betting.run_strategy(m, truth, odds, close, rule, staking, stress=())
+    cut = m["kickoff"].iloc[len(m) // 2]
+    later = m["kickoff"] >= cut
+    changed = m.copy()
+    changed.loc[later, "result"] = changed.loc[later, "result"].map({"H": "A", "D": "H", "A": "D"})
+    log2, _ = betting.run_strategy(changed, truth, odds, close, rule, staking, stress=())
+    earlier = log["kickoff"] < cut
+    assert earlier.any() and (~earlier).any()
+    pd.testing.assert_frame_equal(log[earlier], log2[log2["kickoff"] < cut])
+    assert not log[~earlier]["won"].equals(log2[log2["kickoff"] >= cut]["won"])
+
+
+def test_true_probabilities_beat_a_noisy_book_with_margin():
+    m = simulate_league(LeagueSpec(leagues=6, seasons=3, seed=5)).matches
+    truth = m[["true_prob_home", "true_prob_draw", "true_prob_away"]].to_numpy()
+    odds = m[[f"odds_bet365_1x2_open_{o}" for o in ("home", "draw", "away")]].to_numpy()
+    picks = betting.value_bets(truth, odds, ValueRule(min_edge=0.03))
+    placed = picks[picks["outcome"] >= 0]
+    assert len(placed) > 500
+    assert placed["edge"].mean() > 0.03  # positive expected value per unit staked
+    close = multiplicative(m[[f"odds_pinnacle_1x2_close_{o}" for o in ("home", "draw", "away")]].to_numpy())
+    _, summary = betting.run_strategy(m, truth, odds, close, ValueRule(min_edge=0.03), Staking("flat", unit=0.005))
+    assert summary["roi"] > 0 and summary["clv_mean"] > 0
+    assert summary["stress"]["3%"]["roi"] < summary["roi"]
+    assert 0.0 <= summary["risk_of_ruin"] <= 1.0

@@ -1,0 +1,101 @@
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+
+from a1lab.metrics import log_loss, rank_probability_score
+from a1lab.models.ensemble import ENSEMBLES, DynamicSelection, WeightedAverage
+from a1lab.uncertainty import ConformalSets, bootstrap_interval, coverage_and_size
+
+OUT = ("home", "draw", "away")
+
+
+def world(n=6000, seed=0):
+    """Truth, a sharp member (truth + small noise), a poor member (truth + big noise)."""
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(0, 0.8, (n, 3))
+    truth = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    y = (rng.random(n)[:, None] > np.cumsum(truth, axis=1)).sum(axis=1)
+
+    def noisy(sd):
+        z = np.log(truth) + rng.normal(0, sd, truth.shape)
+        return np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+
+    members = {"sharp": noisy(0.15), "poor": noisy(0.8), "flat": np.full((n, 3), 1 / 3)}
+    X = pd.DataFrame({f"{m}_p_{o}": p[:, k] for m, p in members.items() for k, o in enumerate(OUT)})
+    return X, y, truth
+
+
+def test_weighted_average_favours_the_sharp_member():
+    X, y, _ = world()
+    model = WeightedAverage(members=("sharp", "poor", "flat")).fit(X[:3000], y[:3000])
+    assert model.weights_.sum() == pytest.approx(1.0) and (model.weights_ >= 0).all()
+    assert model.weights_[0] > 0.6
+    poor = X.filter(like="poor").to_numpy()[3000:]
+    assert log_loss(model.predict_proba(X[3000:]), y[3000:]) <= log_loss(poor, y[3000:])
+
+
+@pytest.mark.parametrize("name", sorted(ENSEMBLES))
+def test_every_ensemble_is_an_estimator_and_beats_the_poor_member(name):
+    X, y, _ = world(seed=1)
+    model = ENSEMBLES[name](members=("sharp", "poor", "flat"))
+    assert clone(model).get_params() == model.get_params()
+    assert model.fit(X[:3000], y[:3000]) is model
+    p = model.predict_proba(X[3000:])
+    assert p.shape == (3000, 3) and np.allclose(p.sum(axis=1), 1.0)
+    poor = X.filter(like="poor").to_numpy()[3000:]
+    assert rank_probability_score(p, y[3000:]) < rank_probability_score(poor, y[3000:])
+
+
+def test_dynamic_selection_picks_the_best_recent():
+    X, y, _ = world(seed=2)
+    assert DynamicSelection(members=("poor", "sharp", "flat"), window=1000).fit(X, y).chosen_ == "sharp"
+
+
+@pytest.mark.parametrize("mondrian", [False, True])
+@pytest.mark.parametrize("level", [0.8, 0.9])
+def test_conformal_coverage(level, mondrian):
+    X, y, truth = world(n=20000, seed=3)
+    p = X.filter(like="sharp").to_numpy()
+    sets = ConformalSets(alpha=1 - level, mondrian=mondrian).fit(p[:10000], y[:10000])
+    cov, size = coverage_and_size(sets.predict(p[10000:]), y[10000:])
+    assert cov == pytest.approx(level, abs=0.02)
+    assert 1.0 <= size <= 3.0
+
+
+def test_bootstrap_interval_contains_the_mean():
+    X, _, _ = world(n=200)
+    P = np.stack([X.filter(like=m).to_numpy() for m in ("sharp", "poor", "flat")])
+    lo, hi = bootstrap_interval(P, n_boot=300)
+    mean = P.mean(axis=0)
+    assert (lo <= mean + 1e-12).all() and (mean <= hi + 1e-12).all() and (hi - lo).mean() > 0
+
+
+@pytest.mark.parametrize("level", [0.8, 0.9])
+def test_adaptive_conformal_holds_coverage_when_the_season_drifts(level):
+    from a1lab.uncertainty import adaptive_conformal_sets
+
+    X, y, _ = world(n=8000, seed=4)
+    p = X.filter(like="sharp").to_numpy()
+    # the test season is harder than the calibration season: forecasts 40% too sharp
+    hard = p ** 1.4 / (p ** 1.4).sum(axis=1, keepdims=True)
+    day = np.arange(4000) // 10
+    split = ConformalSets(alpha=1 - level).fit(p[:4000], y[:4000]).predict(hard[4000:])
+    adaptive = adaptive_conformal_sets(p[:4000], y[:4000], hard[4000:], y[4000:], day, 1 - level)
+    cov_split, _ = coverage_and_size(split, y[4000:])
+    cov_adaptive, _ = coverage_and_size(adaptive, y[4000:])
+    assert abs(cov_adaptive - level) <= 0.02
+    assert abs(cov_adaptive - level) <= abs(cov_split - level) + 1e-9
+
+
+def test_adaptive_sets_ignore_same_day_results():
+    from a1lab.uncertainty import adaptive_conformal_sets
+
+    X, y, _ = world(n=400, seed=5)
+    p = X.filter(like="sharp").to_numpy()
+    day = np.repeat(np.arange(20), 10)
+    a = adaptive_conformal_sets(p[:200], y[:200], p[200:], y[200:], day[:200], 0.1)
+    y2 = y[200:].copy()
+    y2[day[:200] >= 10] = (y2[day[:200] >= 10] + 1) % 3  # change results from day 10 on
+    b = adaptive_conformal_sets(p[:200], y[:200], p[200:], y2, day[:200], 0.1)
+    np.testing.assert_array_equal(a[day[:200] <= 10], b[day[:200] <= 10])
