@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: install run test demo lint bench lab clean
+.PHONY: install browser run test demo lint bench lab clean
 
 # torch first and alone, so pip takes the local CPU build (see ../shared/STACK.md),
 # then the rest pinned exactly by constraints.txt (what was tested).
@@ -21,7 +21,13 @@ install: $(STAMP)
 run: install
 	dvc repro
 
-test: install
+# the drift report test opens the HTML in Debian's headless Chromium
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "chromium not installed: the browser test will be skipped"
+
+test: install browser
 	$(PY) -m pytest
 
 demo: install

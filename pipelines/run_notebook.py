@@ -4,7 +4,8 @@
 
 Executes notebooks/STAGE.ipynb and writes the executed copy to
 reports/notebooks/STAGE.ipynb and .html. The section's top-level keys become
-notebook variables (they override the literal defaults of the `parameters` cell).
+notebook variables (they override the literal defaults of the `parameters` cell);
+`--with SECTION` passes another whole section as one variable of that name.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def stage_parameters(params_file: Path, section: str) -> dict:
     return value
 
 
-def run(stage: str, section: str, params_file: Path, out_dir: Path) -> Path:
+def run(stage: str, section: str, params_file: Path, out_dir: Path, extra: tuple[str, ...] = ()) -> Path:
     """Execute the stage notebook and export it as .ipynb and .html; return the .ipynb path."""
     import nbformat
     import papermill
@@ -43,7 +44,8 @@ def run(stage: str, section: str, params_file: Path, out_dir: Path) -> Path:
     executed = out_dir / f"{stage}.ipynb"
     started = time.perf_counter()
     papermill.execute_notebook(
-        str(notebook), str(executed), parameters=stage_parameters(params_file, section),
+        str(notebook), str(executed),
+        parameters={**stage_parameters(params_file, section), **{s: stage_parameters(params_file, s) for s in extra}},
         kernel_name="python3", progress_bar=False, cwd=str(Path.cwd()),
     )
     body, _ = HTMLExporter().from_notebook_node(nbformat.read(executed, as_version=4))
@@ -58,8 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--section", default=None, help="params.yaml section (default: the stage name)")
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--out", default="reports/notebooks")
+    parser.add_argument("--with", dest="extra", action="append", default=[],
+                        help="another params.yaml section, passed whole as a parameter of that name")
     args = parser.parse_args(argv)
-    run(args.stage, args.section or args.stage, Path(args.params), Path(args.out))
+    run(args.stage, args.section or args.stage, Path(args.params), Path(args.out), tuple(args.extra))
     return 0
 
 

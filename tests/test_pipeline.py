@@ -22,6 +22,7 @@ def demo_repo(tmp_path_factory):
         "train_xgb": {"test_seasons": ["1819"], "oos_seasons": ["1718"], "n_estimators": 200},
         "train_nn": {"test_seasons": ["1819"], "oos_seasons": ["1718"], "max_epochs": 4, "explain_sample": 5},
         "ensemble": {"test_seasons": ["1819"]},
+        "drift": {"seasons": ["1819"], "min_month_matches": 100, "reference_sample": 1000},
     })
     demo.repro(target)
     return target
@@ -72,6 +73,18 @@ def test_ensemble_and_backtest_outputs(demo_repo):
     bets = pd.read_parquet(demo_repo / "data" / "bets.parquet")
     assert (bets["bankroll"] >= 0).all() and set(bets["strategy"]) <= set(bt["strategies"])
     assert (demo_repo / "reports" / "backtest" / "bankroll.png").stat().st_size > 1000
+
+
+def test_drift_reports_and_index(demo_repo):
+    drift = json.loads((demo_repo / "metrics" / "drift.json").read_text())
+    assert drift["reference_seasons"] == ["1516", "1617"] and drift["reports"] >= 2
+    assert "season_1819" in drift["headlines"]
+    folder = demo_repo / "reports" / "drift"
+    index = (folder / "index.html").read_text()
+    for name in drift["headlines"]:
+        assert f'href="{name}.html"' in index and (folder / f"{name}.html").is_file()
+        assert json.loads((folder / f"{name}.json").read_text())["name"] == name
+    assert (folder / "performance.png").is_file()
 
 
 def test_forced_repro_gives_identical_metrics(demo_repo):

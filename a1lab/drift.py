@@ -1,0 +1,118 @@
+"""Data drift reports with Evidently, PSI, an index page, and performance over time.
+
+Evidently (0.7 API) runs a two-sample test per column (Kolmogorov-Smirnov for
+numbers: a p-value below the threshold is drift) and writes a self-contained
+HTML report; a JSON summary and the population stability index (PSI) of every
+column sit beside it, so figures compare between runs.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from a1lab.metrics import logloss_per_match, rps_per_match
+
+
+def psi(reference: np.ndarray, current: np.ndarray, bins: int = 10) -> float:
+    """Population stability index over the reference's quantile bins (0.1: some shift; 0.25: large)."""
+    ref = np.asarray(reference, dtype=float)
+    cur = np.asarray(current, dtype=float)
+    ref, cur = ref[np.isfinite(ref)], cur[np.isfinite(cur)]
+    if len(ref) == 0 or len(cur) == 0:
+        return float("nan")
+    edges = np.unique(np.quantile(ref, np.linspace(0, 1, bins + 1)))
+    if len(edges) < 2:
+        return 0.0
+    edges[0], edges[-1] = -np.inf, np.inf
+    r = np.histogram(ref, edges)[0] / len(ref)
+    c = np.histogram(cur, edges)[0] / len(cur)
+    r, c = np.clip(r, 1e-4, None), np.clip(c, 1e-4, None)
+    return float(((c - r) * np.log(c / r)).sum())
+
+
+def drift_report(reference: pd.DataFrame, current: pd.DataFrame, columns: list[str], name: str,
+                 html_path: Path | None = None, threshold: float = 0.05) -> dict:
+    """Test every column for drift; optionally write Evidently's HTML report.
+
+    Returns:
+        ``name``, row counts, ``share_drifted``, ``n_drifted``, per-column
+        ``{"test": "ks", "p_value", "drifted", "psi"}`` and the five most drifted columns.
+    """
+    from evidently import DataDefinition, Dataset, Report
+    from evidently.presets import DataDriftPreset
+
+    definition = DataDefinition(numerical_columns=list(columns))
+    snapshot = Report([DataDriftPreset(num_method="ks", threshold=threshold)]).run(
+        Dataset.from_pandas(current[columns], data_definition=definition),
+        Dataset.from_pandas(reference[columns], data_definition=definition))
+    p_values = {}
+    for metric in snapshot.dict()["metrics"]:
+        column = metric["config"].get("column")
+        if metric["config"]["type"].endswith("ValueDrift") and column is not None:
+            p_values[column] = float(metric["value"])
+    features = {c: {"test": "ks", "p_value": p_values.get(c, float("nan")),
+                    "drifted": bool(p_values.get(c, 1.0) < threshold),
+                    "psi": psi(reference[c].to_numpy(), current[c].to_numpy())} for c in columns}
+    ranked = sorted(columns, key=lambda c: (features[c]["p_value"], -features[c]["psi"]))
+    n_drifted = sum(f["drifted"] for f in features.values())
+    if html_path is not None:
+        html_path.parent.mkdir(parents=True, exist_ok=True)
+        snapshot.save_html(str(html_path))
+    return {"name": name, "rows_reference": len(reference), "rows_current": len(current),
+            "n_drifted": n_drifted, "share_drifted": n_drifted / len(columns),
+            "most_drifted": [c for c in ranked if features[c]["drifted"]][:5], "features": features}
+
+
+def write_index(summaries: list[dict], folder: Path, title: str = "a1lab drift reports") -> Path:
+    """An offline index.html linking every report with its headline."""
+    rows = []
+    for s in summaries:
+        link = html.escape(f"{s['name']}.html")
+        most = ", ".join(html.escape(c) for c in s["most_drifted"]) or "none"
+        rows.append(f"<tr><td><a href=\"{link}\">{html.escape(s['name'])}</a></td><td>{s['rows_current']}</td>"
+                    f"<td>{s['n_drifted']} / {len(s['features'])}</td><td>{s['share_drifted']:.0%}</td>"
+                    f"<td>{most}</td></tr>")
+    page = (f"<!doctype html><html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
+            "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+            "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}</style></head><body>"
+            f"<h1>{html.escape(title)}</h1><p>Kolmogorov-Smirnov test per column against the reference "
+            "(training seasons); a column drifts when p &lt; the threshold.</p>"
+            "<table id=\"reports\"><thead><tr><th>report</th><th>matches</th><th>drifted columns</th>"
+            "<th>share</th><th>most drifted</th></tr></thead><tbody>" + "".join(rows) +
+            "</tbody></table></body></html>")
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "index.html"
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def write_summary(summary: dict, folder: Path) -> Path:
+    """The report's JSON summary beside its HTML."""
+    path = folder / f"{summary['name']}.json"
+    path.write_text(json.dumps(summary, indent=2, default=lambda v: None) + "\n")
+    return path
+
+
+def rolling_performance(predictions: pd.DataFrame, market: np.ndarray, window: int = 200) -> pd.DataFrame:
+    """Rolling RPS and log loss of the model and the market, in kick-off order.
+
+    Args:
+        predictions: ``kickoff``, ``result`` and ``p_home``, ``p_draw``, ``p_away``.
+        market: the market's probabilities on the same rows.
+        window: matches per rolling mean.
+    """
+    order = predictions["kickoff"].argsort(kind="mergesort").to_numpy()
+    pred = predictions.iloc[order]
+    y = pred["result"].map({"H": 0, "D": 1, "A": 2}).to_numpy()
+    p = pred[["p_home", "p_draw", "p_away"]].to_numpy()
+    m = np.asarray(market)[order]
+    frame = pd.DataFrame({"kickoff": pred["kickoff"].to_numpy(), "model_rps": rps_per_match(p, y),
+                          "market_rps": rps_per_match(m, y), "model_logloss": logloss_per_match(p, y),
+                          "market_logloss": logloss_per_match(m, y)})
+    rolled = frame.drop(columns="kickoff").rolling(window, min_periods=window // 2).mean()
+    return pd.concat([frame[["kickoff"]], rolled], axis=1)

@@ -1,0 +1,1 @@
+"""Monitoring: anomaly detectors, alert rules and notifiers."""
