@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 
-OUTCOMES = ("home", "draw", "away")
+from a1lab.models import OUTCOMES, RESULT_CODES
 
 
 @dataclass(frozen=True)
@@ -216,7 +216,7 @@ def bet_table(matches: pd.DataFrame, p: np.ndarray, odds: np.ndarray, close_p: n
     chosen = picks["outcome"].to_numpy() >= 0
     outcome = picks["outcome"].to_numpy()[chosen]
     rows = np.flatnonzero(chosen)
-    result = matches["result"].map({"H": 0, "D": 1, "A": 2}).to_numpy()[rows]
+    result = matches["result"].map(RESULT_CODES).to_numpy()[rows]
     return pd.DataFrame({
         "match_id": matches["match_id"].to_numpy()[rows], "kickoff": matches["kickoff"].iloc[rows].to_numpy(),
         "outcome": np.array(OUTCOMES)[outcome], "prob": picks["prob"].to_numpy()[chosen],

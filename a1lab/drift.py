@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from a1lab.metrics import logloss_per_match, rps_per_match
+from a1lab.models import RESULT_CODES
 
 
 def psi(reference: np.ndarray, current: np.ndarray, bins: int = 10) -> float:
@@ -108,7 +109,7 @@ def rolling_performance(predictions: pd.DataFrame, market: np.ndarray, window: i
     """
     order = predictions["kickoff"].argsort(kind="mergesort").to_numpy()
     pred = predictions.iloc[order]
-    y = pred["result"].map({"H": 0, "D": 1, "A": 2}).to_numpy()
+    y = pred["result"].map(RESULT_CODES).to_numpy()
     p = pred[["p_home", "p_draw", "p_away"]].to_numpy()
     m = np.asarray(market)[order]
     frame = pd.DataFrame({"kickoff": pred["kickoff"].to_numpy(), "model_rps": rps_per_match(p, y),
@@ -116,3 +117,22 @@ def rolling_performance(predictions: pd.DataFrame, market: np.ndarray, window: i
                           "market_logloss": logloss_per_match(m, y)})
     rolled = frame.drop(columns="kickoff").rolling(window, min_periods=window // 2).mean()
     return pd.concat([frame[["kickoff"]], rolled], axis=1)
+
+
+def season_and_month_reports(reference: pd.DataFrame, frame: pd.DataFrame, seasons: list[str], columns: list[str],
+                             folder: Path, threshold: float = 0.05, min_month_matches: int = 30) -> list[dict]:
+    """A report (HTML and JSON) per season and per month of it with enough matches, plus the index page."""
+    summaries = []
+    for season in seasons:
+        current = frame[frame["season"] == season]
+        if current.empty:
+            continue
+        parts = [(f"season_{season}", current)]
+        parts += [(f"month_{month}", rows) for month, rows in current.groupby(current["kickoff"].dt.strftime("%Y-%m"))
+                  if len(rows) >= min_month_matches]
+        for name, rows in parts:
+            summary = drift_report(reference, rows, columns, name, folder / f"{name}.html", threshold)
+            write_summary(summary, folder)
+            summaries.append(summary)
+    write_index(summaries, folder)
+    return summaries

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-OUTCOMES = ("home", "draw", "away")
+from a1lab.models import OUTCOMES
 
 
 def top_contributions(contribs: np.ndarray, values: pd.DataFrame, outcome: np.ndarray, k: int = 5) -> list[str]:

@@ -99,3 +99,19 @@ def test_adaptive_sets_ignore_same_day_results():
     y2[day[:200] >= 10] = (y2[day[:200] >= 10] + 1) % 3  # change results from day 10 on
     b = adaptive_conformal_sets(p[:200], y[:200], p[200:], y2, day[:200], 0.1)
     np.testing.assert_array_equal(a[day[:200] <= 10], b[day[:200] <= 10])
+
+
+def test_conformal_by_season_reports_split_and_adaptive():
+    from a1lab.uncertainty import conformal_by_season
+
+    X, y, _ = world(n=6000, seed=6)
+    p = X.filter(like="sharp").to_numpy()
+    season = np.array(["a"] * 2000 + ["b"] * 2000)
+    day = np.arange(4000) // 10
+    calibration = {"a": (p[4000:5000], y[4000:5000]), "b": (p[5000:], y[5000:])}
+    sets, summary = conformal_by_season(p[:4000], y[:4000], season, day, calibration, 0.9)
+    assert set(summary) == {"a", "b"} and set(summary["a"]) == {"split", "adaptive"}
+    for s in ("a", "b"):
+        assert abs(summary[s]["adaptive"]["coverage"] - 0.9) <= 0.03
+        own = coverage_and_size(sets[season == s], y[:4000][season == s])[0]
+        assert summary[s]["adaptive"]["coverage"] == pytest.approx(own, abs=1e-4)

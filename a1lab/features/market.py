@@ -8,9 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from a1lab.models import OUTCOMES
 from a1lab.odds import overround, remove_margin
-
-OUTCOMES = ("home", "draw", "away")
 
 
 def _quote(matches: pd.DataFrame, book: str, timing: str) -> np.ndarray:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from sklearn.feature_selection import mutual_info_classif
 
-RESULT_CODES = {"H": 0, "D": 1, "A": 2}
+from a1lab.models import RESULT_CODES
 
 
 @dataclass(frozen=True)

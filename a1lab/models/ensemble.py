@@ -15,9 +15,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
 from a1lab.metrics import log_loss, rps_per_match
+from a1lab.models import OUTCOMES, RESULT_CODES
 from a1lab.models.base import encode_labels
-
-OUTCOMES = ("home", "draw", "away")
 
 
 def member_columns(member: str) -> list[str]:
@@ -156,8 +155,6 @@ def walk_forward_ensembles(wide, members, test_seasons, make: dict) -> tuple[dic
         (name -> probabilities on the test rows (n, 3) in ``wide`` order restricted to the
         test seasons, name -> {test season: fitted ensemble}).
     """
-    from a1lab.models import RESULT_CODES
-
     seasons = sorted(wide["season"].unique())
     y = wide["result"].map(RESULT_CODES).to_numpy()
     test_mask = wide["season"].isin(test_seasons).to_numpy()

@@ -9,9 +9,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
+from a1lab.models import OUTCOMES
 from a1lab.models.base import as_frame, encode_labels, nan_tags
-
-OUTCOMES = ("home", "draw", "away")
 
 
 def market_columns(book: str, timing: str) -> tuple[str, str, str]:
