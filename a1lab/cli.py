@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--out", default="data", help="output folder")
     ingest.add_argument("--metrics", default="metrics/ingest.json", help="counts JSON ('' for none)")
     ingest.set_defaults(func=cmd_ingest)
+    from a1lab.live.cli import add_parser
+
+    add_parser(sub)
     return parser
 
 

@@ -35,3 +35,42 @@ def real_load(data_root):
 def synthetic():
     """A small seeded synthetic league with known truth."""
     return simulate_league(LeagueSpec(leagues=2, teams=20, seasons=4, seed=11))
+
+
+@pytest.fixture(scope="session")
+def live_lab(real_load, tmp_path_factory):
+    """What the live loop needs, from the real files: a model trained on seasons up to 2024/25 in a
+    temporary registry, the batch features, the match table on disk and the 2025/26 events."""
+    import json
+
+    import pandas as pd
+    import yaml
+
+    from a1lab import registry
+    from a1lab.features import build_features
+    from a1lab.features.registry import FeatureConfig
+    from a1lab.live.replay import season_events
+    from a1lab.models import RESULT_CODES
+    from a1lab.models.xgb import XGBModel
+
+    root = tmp_path_factory.mktemp("live")
+    params = Path(__file__).parents[1] / "params.yaml"
+    config = FeatureConfig.from_dict(yaml.safe_load(params.read_text())["features"])
+    matches = real_load.matches
+    frame, _ = build_features(matches, config)
+    offset = [f"mkt_pinnacle_open_p_{o}" for o in ("home", "draw", "away")]
+    features = [c for c in frame.columns[7:] if "close" not in c and "move" not in c and c not in offset]
+    train = frame[frame["season"] <= "2324"]
+    val = frame[frame["season"] == "2425"]
+    model = XGBModel(features=features, offset=offset, n_estimators=80, learning_rate=0.05,
+                     early_stopping_rounds=20, seed=7)
+    model.fit(train, train["result"].map(RESULT_CODES), eval_set=(val, val["result"].map(RESULT_CODES)))
+    registry.register(model, "xgb", root=root / "models", prediction_time="open",
+                      training_seasons=sorted(train["season"].unique()), validation_season="2425")
+    matches.to_parquet(root / "matches.parquet", index=False)
+    events = season_events(matches, "2526")
+    (root / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    e0 = season_events(matches, "2526", ["E0"])
+    (root / "events_e0.jsonl").write_text("".join(json.dumps(e) + "\n" for e in e0))
+    return {"root": root, "registry": root / "models", "matches": matches, "frame": frame, "config": config,
+            "events": events, "events_e0": e0, "params": params}

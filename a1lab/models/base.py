@@ -59,7 +59,7 @@ def offset_logits(X: pd.DataFrame, offset, prior: np.ndarray) -> np.ndarray | No
     """Log market probabilities to start from (rows without them use the training base rates)."""
     if not offset:
         return None
-    p = X[list(offset)].to_numpy(dtype=float)
+    p = np.column_stack([X[c].to_numpy(dtype=float) for c in offset])
     missing = ~np.isfinite(p).all(axis=1)
     p[missing] = prior
     return np.log(np.clip(p, 1e-6, 1.0))

@@ -53,7 +53,8 @@ class XGBModel(ClassifierMixin, BaseEstimator):
     def _matrix(self, X, label=None) -> xgb.DMatrix:
         X = as_frame(X, self)
         margin = offset_logits(X, self.offset, self.prior_) if self.offset else None
-        return xgb.DMatrix(X[self.features_].to_numpy(dtype=float), label=label, base_margin=margin,
+        values = np.column_stack([X[c].to_numpy(dtype=float) for c in self.features_])  # no frame copy
+        return xgb.DMatrix(values, label=label, base_margin=margin,
                            feature_names=[str(f) for f in self.features_])
 
     def __sklearn_tags__(self):

@@ -1,0 +1,250 @@
+"""``a1lab live replay | run | serve``: the command-line edge of the live loop.
+
+This is where params.yaml, environment variables, files, signals and the clock
+are read; everything below takes explicit arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+
+log = logging.getLogger("a1lab.live")
+TOKEN_ENV = "A1LAB_LIVE_TOKEN"
+
+
+def _params(path: str) -> dict:
+    import yaml
+
+    p = Path(path)
+    return yaml.safe_load(p.read_text()) or {} if p.is_file() else {}
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    return host or "127.0.0.1", int(port)
+
+
+# -- replay -------------------------------------------------------------------------------------
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Write a season's events as JSONL, optionally paced."""
+    import pandas as pd
+
+    from a1lab.live.replay import season_events
+
+    events = season_events(pd.read_parquet(args.matches), args.season, args.leagues or None)
+    out = sys.stdout if args.out == "-" else open(args.out, "w", encoding="utf-8")  # noqa: SIM115
+    started, first = time.monotonic(), datetime.fromisoformat(events[0]["ts"])
+    try:
+        for e in events:
+            if args.speed > 0:
+                due = (datetime.fromisoformat(e["ts"]) - first).total_seconds() / args.speed
+                time.sleep(max(0.0, due - (time.monotonic() - started)))
+            out.write(json.dumps(e, separators=(",", ":")) + "\n")
+            if args.speed > 0:
+                out.flush()
+    except BrokenPipeError:
+        return 0
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    print(f"a1lab live replay: {len(events)} events of season {args.season}", file=sys.stderr)
+    return 0
+
+
+# -- run ----------------------------------------------------------------------------------------
+def _source(spec: str, token: str | None) -> AsyncIterator[str]:
+    from a1lab.live.streams import read_lines, websocket_lines
+
+    if spec.startswith(("ws://", "wss://")):
+        return websocket_lines(spec, token)
+    return read_lines(spec)
+
+
+async def _prepend(first: str, rest: AsyncIterator[str]) -> AsyncIterator[str]:
+    yield first
+    async for line in rest:
+        yield line
+
+
+def history_state(matches_path: str | None, cutoff, config):
+    """The feature state after every match of the history that kicked off before ``cutoff``."""
+    import pandas as pd
+
+    from a1lab.features import build_features
+    from a1lab.features.state import FeatureState
+
+    if not matches_path:
+        log.warning("no --history: the feature state starts empty (cold start)")
+        return FeatureState(config)
+    matches = pd.read_parquet(matches_path)
+    before = matches[matches["kickoff"] < pd.Timestamp(cutoff)]
+    log.info("feature state from %d history matches before %s", len(before), cutoff)
+    return build_features(before, config)[1]
+
+
+async def _run(args: argparse.Namespace, params: dict) -> int:
+    from a1lab import registry
+    from a1lab.betting import Staking, ValueRule
+    from a1lab.features.registry import FeatureConfig
+    from a1lab.features.state import FeatureState
+    from a1lab.live.events import Rejection, parse_event
+    from a1lab.live.loop import Loop, LoopConfig
+    from a1lab.live.runtime import Outputs, drive
+    from a1lab.live.server import Broadcaster
+    from a1lab.live.streams import JsonlSink
+    from a1lab.monitoring.config import build_monitoring
+
+    live = params.get("live", {})
+    names = args.model or live.get("models", ["xgb"])
+    models = [registry.load(n, args.version, root=args.registry) for n in names]
+    timings = {m.metadata.get("prediction_time", "open") for m in models}
+    if len(timings) > 1:
+        raise ValueError(f"models {names} were trained for different prediction times {sorted(timings)}")
+    bt = params.get("backtest", {})
+    rule = ValueRule(**{k: bt[k] for k in ("min_edge", "min_prob", "max_prob", "max_odds") if k in bt})
+    config = LoopConfig(margin_method=params.get("features", {}).get("margin_method", "multiplicative"),
+                        market_book=live.get("market_book", "pinnacle"), value_rule=rule,
+                        staking=Staking(**live.get("staking", {"method": "fractional", "fraction": 0.25})),
+                        window=int(live.get("window", 200)), min_window=int(live.get("min_window", 30)),
+                        top_k=int(live.get("top_k", 3)))
+    alerts, dispatcher = (None, None) if args.no_alerts else build_monitoring(params.get("monitoring", {}),
+                                                                              os.environ)
+    feature_config = FeatureConfig.from_dict(params.get("features", {}))
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
+    token = os.environ.get(args.token_env) or None
+    lines = _source(args.source, token)
+    checkpoint = Path(args.checkpoint) if args.checkpoint else None
+    if checkpoint is not None and checkpoint.is_file():
+        loop = Loop(models, FeatureState(feature_config), config, alerts, timings.pop())
+        loop.restore(json.loads(checkpoint.read_text()))
+        log.info("resumed from %s: %s", checkpoint, loop.counts)
+    else:
+        first = await anext(aiter(lines), None)
+        if first is None:
+            print("a1lab live run: the source is empty", file=sys.stderr)
+            return 0
+        event = parse_event(first)
+        cutoff = datetime.fromisoformat(args.start) if args.start else (
+            None if isinstance(event, Rejection) else event.ts)
+        if cutoff is None:
+            raise ValueError(f"the first event is invalid ({event.reason}); give --start")
+        state = await asyncio.to_thread(history_state, args.history, cutoff, feature_config)
+        loop = Loop(models, state, config, alerts, timings.pop())
+        lines = _prepend(first, lines)
+    server = None
+    if args.serve:
+        server = Broadcaster(token=os.environ.get(args.token_env) or None)
+        await server.start(*_host_port(args.serve))
+    outputs = Outputs(sinks=[JsonlSink(p) for p in args.out], dispatcher=dispatcher, server=server,
+                      dead_letter=JsonlSink(args.dead_letter) if args.dead_letter else None)
+    try:
+        counts = await drive(loop, lines, outputs, stop, checkpoint, int(live.get("checkpoint_every", 1000)),
+                             float(live.get("quiet_check", 5.0)))
+        if server is not None and args.linger > 0 and not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=args.linger)
+    finally:
+        for sink in [*outputs.sinks, outputs.dead_letter]:
+            if sink is not None:
+                sink.close()
+        if server is not None:
+            await server.close()
+    print(f"a1lab live run: {json.dumps(counts)}", file=sys.stderr)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the scoring loop until the source ends or a signal arrives."""
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
+    return asyncio.run(_run(args, _params(args.params)))
+
+
+# -- serve --------------------------------------------------------------------------------------
+async def _serve(args: argparse.Namespace) -> int:
+    from a1lab.live.server import Broadcaster, serve_lines
+    from a1lab.live.streams import read_lines
+
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
+    server = Broadcaster(token=os.environ.get(args.token_env) or None, history=args.history)
+    await server.start(*_host_port(args.bind))
+    print(f"a1lab live serve: ws://{_host_port(args.bind)[0]}:{server.port}/", file=sys.stderr, flush=True)
+    feeder = asyncio.ensure_future(serve_lines(server, read_lines(args.input), args.rate))
+    await asyncio.wait({feeder, asyncio.ensure_future(stop.wait())}, return_when=asyncio.FIRST_COMPLETED)
+    if feeder.done() and not stop.is_set():
+        log.info("input done: %d messages; serving until stopped", feeder.result())
+        await stop.wait()
+    feeder.cancel()
+    await server.close()
+    print(f"a1lab live serve: {json.dumps(server.health())}", file=sys.stderr)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Broadcast JSON lines to WebSocket clients until a signal arrives."""
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
+    return asyncio.run(_serve(args))
+
+
+def add_parser(sub) -> None:
+    """Add ``live`` and its commands to the ``a1lab`` parser."""
+    live = sub.add_parser("live", help="the live scoring loop: replay a season, run the loop, serve a stream")
+    cmds = live.add_subparsers(dest="live_command", required=True, metavar="LIVE_COMMAND")
+
+    rp = cmds.add_parser("replay", help="a season of the match table as time-ordered JSONL events")
+    rp.add_argument("--matches", default="data/matches.parquet")
+    rp.add_argument("--season", default="2526")
+    rp.add_argument("--leagues", nargs="*", default=[])
+    rp.add_argument("--out", default="-", help="JSONL file, or - for stdout")
+    rp.add_argument("--speed", type=float, default=0.0,
+                    help="event-time seconds per wall-clock second (0: as fast as possible)")
+    rp.set_defaults(func=cmd_replay)
+
+    rn = cmds.add_parser("run", help="score events from a file, stdin or a WebSocket feed")
+    rn.add_argument("--source", default="-", help="JSONL file, - for stdin, or ws://host:port/ of a feed")
+    rn.add_argument("--out", nargs="*", default=["-"], help="JSONL sinks (- for stdout); none: --out with no value")
+    rn.add_argument("--dead-letter", default="data/live/dead_letter.jsonl", help="rejected events ('' for none)")
+    rn.add_argument("--checkpoint", default="data/live/checkpoint.json", help="resume file ('' for none)")
+    rn.add_argument("--history", default="data/matches.parquet",
+                    help="matches before the stream's start initialise the feature state ('' for none)")
+    rn.add_argument("--start", default=None, help="ISO time the stream starts (default: the first event's ts)")
+    rn.add_argument("--model", action="append", help="registered model (repeat to average several); "
+                                                     "default: params.yaml live.models")
+    rn.add_argument("--version", default="latest")
+    rn.add_argument("--registry", default="models")
+    rn.add_argument("--params", default="params.yaml")
+    rn.add_argument("--serve", default=None, help="also broadcast over WebSocket on HOST:PORT")
+    rn.add_argument("--linger", type=float, default=0.0, help="with --serve: seconds to keep serving after the input")
+    rn.add_argument("--token-env", default=TOKEN_ENV, help="environment variable holding the bearer token")
+    rn.add_argument("--no-alerts", action="store_true", help="no alert rules or channels")
+    rn.add_argument("-v", "--verbose", action="store_true")
+    rn.set_defaults(func=cmd_run)
+
+    sv = cmds.add_parser("serve", help="broadcast JSON lines (a feed, or run's output) to WebSocket clients")
+    sv.add_argument("--input", default="-", help="JSONL file or - for stdin")
+    sv.add_argument("--bind", default="127.0.0.1:8765", help="HOST:PORT (port 0: any free port)")
+    sv.add_argument("--rate", type=float, default=0.0, help="messages per second (0: as they come)")
+    sv.add_argument("--history", type=int, default=100_000, help="messages kept for clients that resume")
+    sv.add_argument("--token-env", default=TOKEN_ENV, help="environment variable holding the bearer token")
+    sv.add_argument("-v", "--verbose", action="store_true")
+    sv.set_defaults(func=cmd_serve)

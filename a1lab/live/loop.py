@@ -1,0 +1,372 @@
+"""The live scoring loop: events in, predictions, settlements and alerts out.
+
+The loop is synchronous and clock-free: ``process(event)`` returns the messages
+the event causes, with the event's own time. A match is scored once the quotes
+its model needs (at the model's prediction time) are in, and re-scored when a
+result of an earlier day arrives before its kick-off, so the prediction standing
+at kick-off uses the same information as the batch pipeline's. Results settle
+predictions, feed the :class:`FeatureState` and the rolling analytics.
+
+Idempotent: an event id seen before, a second result for a settled match, odds
+after kick-off and events for unknown matches are rejected with a reason.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+
+from a1lab.betting import Staking, ValueRule, closing_line_value, value_bets
+from a1lab.explain import top_contributions
+from a1lab.features.market import market_features
+from a1lab.features.state import FeatureState, team_match_stats
+from a1lab.live.events import Fixture, Odds, Rejection, Result
+from a1lab.metrics import logloss_per_match, rps_per_match
+from a1lab.models import OUTCOMES, RESULT_CODES
+from a1lab.monitoring.alerts import Alert, AlertBook
+from a1lab.odds import remove_margin
+
+CHECKPOINT_VERSION = 1
+_BOOK_COLUMN = re.compile(r"^mkt_([a-z0-9_]+?)_(open|close)_(?:p_|overround)")
+_SPREAD_COLUMN = re.compile(r"^mkt_(open|close)_disagreement_")
+_MOVE_COLUMN = re.compile(r"^mkt_([a-z0-9_]+?)_move_")
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    """Settings of the loop.
+
+    Attributes:
+        margin_method: margin removal for the market's probabilities.
+        market_book: bookmaker the model is compared with and whose price bets take.
+        value_rule: when a price is a value bet.
+        staking: suggested stake (a fraction of the bankroll).
+        window: settled matches in the rolling analytics.
+        min_window: settled matches before rolling metrics feed the alert rules.
+        top_k: SHAP contributions sent with each prediction.
+    """
+
+    margin_method: str = "multiplicative"
+    market_book: str = "pinnacle"
+    value_rule: ValueRule = ValueRule()
+    staking: Staking = Staking("fractional", fraction=0.25)
+    window: int = 200
+    min_window: int = 30
+    top_k: int = 3
+
+
+def required_quotes(columns: list[str]) -> set[tuple[str, str]]:
+    """(bookmaker, timing) pairs whose prices the given market feature columns are computed from."""
+    need = set()
+    for c in columns:
+        if m := _BOOK_COLUMN.match(c):
+            need.add((m.group(1), m.group(2)))
+        elif m := _SPREAD_COLUMN.match(c):
+            need |= {("max", m.group(1)), ("avg", m.group(1))}
+        elif m := _MOVE_COLUMN.match(c):
+            need |= {(m.group(1), "open"), (m.group(1), "close")}
+    return need
+
+
+def _outcomes(p) -> dict:
+    return {o: float(v) for o, v in zip(OUTCOMES, p, strict=True)}
+
+
+@dataclass
+class Window:
+    """Rolling analytics over the last ``size`` settled matches."""
+
+    size: int
+    rows: deque = field(default_factory=deque)
+
+    def add(self, row: dict) -> None:
+        self.rows.append(row)
+        while len(self.rows) > self.size:
+            self.rows.popleft()
+
+    def summary(self) -> dict:
+        rows = list(self.rows)
+        out = {"n": len(rows)}
+        for key in ("rps", "logloss", "market_rps", "market_logloss", "hit"):
+            vals = [r[key] for r in rows if r.get(key) is not None]
+            out[key] = float(np.mean(vals)) if vals else None
+        out["rps_gap"] = None if out["rps"] is None or out["market_rps"] is None else out["rps"] - out["market_rps"]
+        bets = [r for r in rows if r.get("clv") is not None]
+        out["bets"] = len(bets)
+        out["clv"] = float(np.mean([r["clv"] for r in bets])) if bets else None
+        return out
+
+
+class Loop:
+    """Scores matches from a stream of events.
+
+    Args:
+        models: registered models (``a1lab.registry.load``); several are averaged (soft voting).
+        state: the feature state after the history before the stream's start.
+        config: loop settings.
+        alerts: rules on ``rps_gap`` (rolling model minus market RPS), ``odds_move``
+            (largest move of the market's de-vigged probabilities from open to close)
+            and ``events`` (staleness: a feed gone quiet, see :meth:`heartbeat`).
+        timing: the models' prediction time, ``open`` or ``close``.
+    """
+
+    def __init__(self, models: list, state: FeatureState, config: LoopConfig = LoopConfig(),
+                 alerts: AlertBook | None = None, timing: str = "open"):
+        if not models:
+            raise ValueError("the loop needs at least one model")
+        if timing not in ("open", "close"):
+            raise ValueError(f"timing must be open or close, got {timing!r}")
+        self.models, self.state, self.config, self.alerts, self.timing = models, state, config, alerts, timing
+        columns = [c for m in models for c in m.features + list(getattr(m.estimator, "offset", None) or [])]
+        self.needed = {q for q in required_quotes(columns) if q[1] == timing} or {(config.market_book, timing)}
+        self.seen: set[str] = set()
+        self.matches: dict[str, dict] = {}
+        self.settled: set[str] = set()
+        self.last_day: dict[str, int] = {}
+        self._inputs: dict[str, np.ndarray] = {}  # state features behind each standing prediction
+        self.window = Window(config.window)
+        self.counts = {"events": 0, "duplicates": 0, "rejected": 0, "predictions": 0, "settled": 0, "alerts": 0}
+        self.totals = {"staked": 0.0, "profit": 0.0}
+
+    @property
+    def model_ids(self) -> list[str]:
+        return [f"{m.metadata['name']}:{m.metadata['version']}" for m in self.models]
+
+    # -- events ---------------------------------------------------------------------------------
+    def process(self, event: Fixture | Odds | Result) -> list[dict | Rejection]:
+        """Apply one validated event; return the messages (and rejections) it causes."""
+        if event.id in self.seen:
+            self.counts["duplicates"] += 1
+            return [Rejection("duplicate event id", "", event.id)]
+        if isinstance(event, Fixture):
+            out = self._fixture(event)
+        elif isinstance(event, Odds):
+            out = self._odds(event)
+        else:
+            out = self._result(event)
+        if not (out and isinstance(out[0], Rejection)):
+            self.seen.add(event.id)
+            self.counts["events"] += 1
+        for msg in out:
+            key = "rejected" if isinstance(msg, Rejection) else {"prediction": "predictions", "settlement": "settled",
+                                                                    "alert": "alerts"}.get(msg["type"])
+            if key:
+                self.counts[key] += 1
+        return out
+
+    def heartbeat(self, now: float) -> list[dict]:
+        """Note that the feed is alive at ``now`` (seconds) and check staleness rules; return alerts."""
+        if self.alerts is None:
+            return []
+        self.alerts.last_seen["events"] = now
+        return [self._alert(a) for a in self.alerts.check_staleness(now)]
+
+    def check_quiet(self, now: float) -> list[dict]:
+        """Fire staleness alerts if the feed has been quiet too long at ``now``."""
+        return [] if self.alerts is None else [self._alert(a) for a in self.alerts.check_staleness(now)]
+
+    def _reject(self, event, reason: str) -> list[Rejection]:
+        return [Rejection(reason, "", event.id)]
+
+    def _fixture(self, ev: Fixture) -> list:
+        if ev.match_id in self.settled or ev.match_id in self.matches:
+            return self._reject(ev, f"match {ev.match_id} is already known")
+        if ev.home == ev.away:
+            return self._reject(ev, "home and away are the same team")
+        kickoff = ev.kickoff.astimezone(UTC)
+        day = int(pd.Timestamp(kickoff).normalize().value // 86_400_000_000_000)
+        self.matches[ev.match_id] = {"league": ev.league, "season": ev.season, "home": ev.home, "away": ev.away,
+                                     "kickoff": kickoff.isoformat(), "day": day, "quotes": {},
+                                     "prediction": None, "revision": 0}
+        return []
+
+    def _odds(self, ev: Odds) -> list:
+        m = self.matches.get(ev.match_id)
+        if m is None:
+            why = "already settled" if ev.match_id in self.settled else "no fixture for this match"
+            return self._reject(ev, f"odds for match {ev.match_id}: {why}")
+        if ev.ts >= datetime.fromisoformat(m["kickoff"]):
+            return self._reject(ev, f"odds at {ev.ts.isoformat()} are not before kick-off {m['kickoff']}")
+        timing = ev.timing or ("open" if f"{ev.bookmaker}/open" not in m["quotes"] else "close")
+        m["quotes"][f"{ev.bookmaker}/{timing}"] = [ev.prices.home, ev.prices.draw, ev.prices.away]
+        out = []
+        if timing == "close" and ev.bookmaker == self.config.market_book:
+            move = self._odds_move(m)
+            if move is not None and self.alerts is not None:
+                out += [self._alert(a) for a in self.alerts.observe("odds_move", move, ev.ts.timestamp())]
+        have = {tuple(k.split("/")) for k in m["quotes"]}
+        complete = self.needed <= have
+        late = self.timing == "open" and timing == "close" and m["prediction"] is None
+        relevant = (ev.bookmaker, timing) in self.needed
+        if (complete and relevant) or late:
+            out += self._score([ev.match_id], ev.ts, ev.id)
+        return out
+
+    def _odds_move(self, m: dict) -> float | None:
+        book = self.config.market_book
+        q_open, q_close = m["quotes"].get(f"{book}/open"), m["quotes"].get(f"{book}/close")
+        if q_open is None or q_close is None:
+            return None
+        p = remove_margin(np.array([q_open, q_close]), self.config.margin_method)
+        return float(np.abs(p[1] - p[0]).max())
+
+    def _result(self, ev: Result) -> list:
+        if ev.match_id in self.settled:
+            return self._reject(ev, f"match {ev.match_id} is already settled")
+        m = self.matches.get(ev.match_id)
+        if m is None:
+            return self._reject(ev, f"result for match {ev.match_id}: no fixture for this match")
+        if ev.ts < datetime.fromisoformat(m["kickoff"]):
+            return self._reject(ev, f"result at {ev.ts.isoformat()} is before kick-off {m['kickoff']}")
+        late = m["day"] < self.last_day.get(m["league"], m["day"])  # a later day has settled already
+        self.last_day[m["league"]] = max(m["day"], self.last_day.get(m["league"], m["day"]))
+        row = pd.DataFrame([{"home_goals": ev.home_goals, "away_goals": ev.away_goals, **ev.stats}])
+        home_stats, away_stats = team_match_stats(row)
+        self.state.update(m["league"], m["day"], m["home"], m["away"], ev.home_goals, ev.away_goals,
+                          home_stats[0], away_stats[0])
+        out = [self._settle(ev, m, late)]
+        del self.matches[ev.match_id]
+        self._inputs.pop(ev.match_id, None)
+        self.settled.add(ev.match_id)
+        summary = out[0]["window"]
+        if self.alerts is not None and summary["n"] >= self.config.min_window and summary["rps_gap"] is not None:
+            out += [self._alert(a) for a in self.alerts.observe("rps_gap", summary["rps_gap"], ev.ts.timestamp())]
+        stale = [k for k, o in self.matches.items() if o["league"] == m["league"] and o["day"] > m["day"]
+                 and o["prediction"] is not None and datetime.fromisoformat(o["kickoff"]) > ev.ts]
+        if stale:
+            out += self._score(stale, ev.ts, ev.id, quotes_changed=False)
+        return out
+
+    # -- scoring --------------------------------------------------------------------------------
+    def _frame(self, ids: list[str], rows: list[np.ndarray]) -> pd.DataFrame:
+        odds = [{f"odds_{k.replace('/', '_1x2_')}_{o}": v for k, q in self.matches[mid]["quotes"].items()
+                 for o, v in zip(OUTCOMES, q, strict=True)} for mid in ids]
+        stateful = pd.DataFrame(np.array(rows), columns=self.state.names)
+        quotes = pd.DataFrame(odds, index=stateful.index, dtype=float)
+        return pd.concat([stateful, market_features(quotes, self.config.margin_method)], axis=1)
+
+    def _score(self, ids: list[str], ts: datetime, event_id: str, quotes_changed: bool = True) -> list[dict]:
+        rows = []
+        for mid in list(ids):
+            m = self.matches[mid]
+            row = self.state.features(m["league"], m["season"], m["day"], m["home"], m["away"])
+            if not quotes_changed and np.array_equal(row, self._inputs.get(mid), equal_nan=True):
+                ids.remove(mid)  # same inputs as its standing prediction: nothing to redo
+                continue
+            self._inputs[mid] = row
+            rows.append(row)
+        if not ids:
+            return []
+        frame = self._frame(ids, rows)
+        probs = np.mean([m.predict_proba(frame) for m in self.models], axis=0)
+        shap = self._explain(frame, probs)
+        book, rule = self.config.market_book, self.config.value_rule
+        out = []
+        for i, mid in enumerate(ids):
+            m = self.matches[mid]
+            p = probs[i]
+            old = m["prediction"]
+            if old is not None and list(old["p"].values()) == p.tolist():
+                continue  # nothing new to say
+            quote = m["quotes"].get(f"{book}/{self.timing}")
+            market, value = None, None
+            if quote is not None:
+                market = _outcomes(remove_margin(np.array([quote]), self.config.margin_method)[0])
+                bet = value_bets(p[None, :], np.array([quote]), rule).iloc[0]
+                if bet["outcome"] >= 0:
+                    k = int(bet["outcome"])
+                    stake = float(self.config.staking.fractions(p[[k]], np.array([quote[k]]))[0])
+                    value = {"outcome": OUTCOMES[k], "odds": float(bet["odds"]), "edge": float(bet["edge"]),
+                             "stake": stake}
+            m["revision"] += 1
+            m["prediction"] = {
+                "type": "prediction", "match_id": mid, "league": m["league"], "season": m["season"],
+                "home": m["home"], "away": m["away"], "kickoff": m["kickoff"], "revision": m["revision"],
+                "at": ts.astimezone(UTC).isoformat(), "event_id": event_id, "models": self.model_ids,
+                "p": _outcomes(p), "market": None if market is None else {"book": book, "timing": self.timing,
+                                                                          "p": market},
+                "value": value, "shap": shap[i]}
+            out.append(m["prediction"])
+        return out
+
+    def _explain(self, frame: pd.DataFrame, probs: np.ndarray) -> list:
+        model = next((m for m in self.models if hasattr(m.estimator, "contributions")), None)
+        if model is None or self.config.top_k <= 0:
+            return [None] * len(frame)
+        est = model.estimator
+        contribs = est.contributions(frame)
+        tops = top_contributions(contribs, frame[est.features_], probs.argmax(axis=1), k=self.config.top_k)
+        return [json.loads(t) for t in tops]
+
+    # -- settling -------------------------------------------------------------------------------
+    def _settle(self, ev: Result, m: dict, late: bool) -> dict:
+        result = "H" if ev.home_goals > ev.away_goals else "D" if ev.home_goals == ev.away_goals else "A"
+        y = np.array([RESULT_CODES[result]])
+        pred = m["prediction"]
+        row: dict = {"hit": None, "rps": None, "logloss": None, "market_rps": None, "market_logloss": None,
+                     "clv": None}
+        bet_out = None
+        if pred is not None:
+            p = np.array([list(pred["p"].values())])
+            row.update(rps=float(rps_per_match(p, y)[0]), logloss=float(logloss_per_match(p, y)[0]),
+                       hit=float(p.argmax() == y[0]))
+            if pred["market"] is not None:
+                q = np.array([list(pred["market"]["p"].values())])
+                row.update(market_rps=float(rps_per_match(q, y)[0]), market_logloss=float(logloss_per_match(q, y)[0]))
+            bet = pred["value"]
+            if bet is not None:
+                k = OUTCOMES.index(bet["outcome"])
+                won = k == y[0]
+                profit = bet["stake"] * (bet["odds"] - 1.0) if won else -bet["stake"]
+                close = m["quotes"].get(f"{self.config.market_book}/close")
+                clv = None
+                if close is not None:
+                    fair = 1.0 / remove_margin(np.array([close]), self.config.margin_method)[0, k]
+                    clv = float(closing_line_value(np.array([bet["odds"]]), np.array([fair]))[0])
+                row["clv"] = clv
+                self.totals["staked"] += bet["stake"]
+                self.totals["profit"] += profit
+                bet_out = {**bet, "won": bool(won), "profit": profit, "clv": clv}
+        self.window.add(row)
+        return {"type": "settlement", "match_id": ev.match_id, "league": m["league"], "home": m["home"],
+                "away": m["away"], "at": ev.ts.astimezone(UTC).isoformat(), "event_id": ev.id,
+                "home_goals": ev.home_goals, "away_goals": ev.away_goals, "result": result, "late": late,
+                "predicted": pred is not None, **{k: row[k] for k in ("rps", "logloss", "market_rps",
+                                                                       "market_logloss")},
+                "bet": bet_out, "window": self.window.summary(), "totals": dict(self.totals)}
+
+    def _alert(self, alert: Alert) -> dict:
+        return {"type": "alert", **alert.to_dict()}
+
+    # -- checkpoint -----------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        """Everything needed to resume: feature state, open matches, seen ids, analytics (JSON-safe)."""
+        return {"version": CHECKPOINT_VERSION, "models": self.model_ids, "timing": self.timing,
+                "state": self.state.to_dict(), "matches": self.matches, "seen": sorted(self.seen),
+                "settled": sorted(self.settled), "last_day": self.last_day, "window": list(self.window.rows),
+                "counts": self.counts, "totals": self.totals}
+
+    def restore(self, snapshot: dict) -> None:
+        """Resume from :meth:`to_dict` output written by a loop with the same models.
+
+        Raises:
+            ValueError: the checkpoint has another version, other models or another timing.
+        """
+        if snapshot.get("version") != CHECKPOINT_VERSION:
+            raise ValueError(f"checkpoint version {snapshot.get('version')!r}; this a1lab reads {CHECKPOINT_VERSION}")
+        if snapshot["models"] != self.model_ids or snapshot["timing"] != self.timing:
+            raise ValueError(f"checkpoint was written by {snapshot['models']} ({snapshot['timing']}); "
+                             f"this loop runs {self.model_ids} ({self.timing})")
+        self.state = FeatureState.from_dict(snapshot["state"])
+        self.matches = snapshot["matches"]
+        self.seen, self.settled = set(snapshot["seen"]), set(snapshot["settled"])
+        self.last_day = dict(snapshot["last_day"])
+        self.window = Window(self.config.window, deque(snapshot["window"]))
+        self.counts.update(snapshot["counts"])
+        self.totals.update(snapshot["totals"])

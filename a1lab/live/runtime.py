@@ -1,0 +1,141 @@
+"""The loop's asynchronous edge: read a source, write sinks and the server, checkpoint, stop cleanly.
+
+Delivery: on a clean stop (end of input, SIGINT or SIGTERM) the event being
+processed is finished, sinks are flushed and the checkpoint written, so a
+restart continues exactly (seen event ids are skipped). After a crash the
+restart resumes from the last periodic checkpoint: messages emitted after it
+are emitted again (at least once), results are never counted twice in the
+state because the state comes from the same checkpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from a1lab.live.events import Rejection, parse_event
+from a1lab.live.loop import Loop
+from a1lab.live.server import Broadcaster
+from a1lab.live.streams import JsonlSink
+from a1lab.monitoring.alerts import Alert
+
+log = logging.getLogger("a1lab.live")
+
+
+def write_checkpoint(loop: Loop, path: Path) -> None:
+    """Write the loop's checkpoint atomically (temporary file, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(loop.to_dict(), separators=(",", ":")))
+    os.replace(tmp, path)
+
+
+@dataclass
+class Outputs:
+    """Where the loop's messages go: JSONL sinks, the dead-letter file, a server, alert channels."""
+
+    sinks: list[JsonlSink] = field(default_factory=list)
+    dead_letter: JsonlSink | None = None
+    server: Broadcaster | None = None
+    dispatcher: object | None = None
+    pending: set = field(default_factory=set)
+
+    def emit(self, message: dict) -> None:
+        for sink in self.sinks:
+            sink.write(message)
+        if self.server is not None:
+            self.server.publish(message)
+        if message["type"] == "alert" and self.dispatcher is not None:
+            alert = Alert(**{k: v for k, v in message.items() if k != "type"})
+            task = asyncio.ensure_future(asyncio.to_thread(self.dispatcher.dispatch, alert))
+            self.pending.add(task)
+            task.add_done_callback(self.pending.discard)
+
+    def reject(self, rejection: Rejection) -> None:
+        if self.dead_letter is not None:
+            self.dead_letter.write(rejection.to_dict(datetime.now(UTC)))
+        log.warning("rejected %s: %s", rejection.event_id or rejection.raw[:60], rejection.reason)
+
+    async def flush(self) -> None:
+        if self.pending:
+            await asyncio.gather(*self.pending, return_exceptions=True)
+        for sink in [*self.sinks, self.dead_letter]:
+            if sink is not None:
+                sink.flush()
+
+
+async def _next(it: AsyncIterator[str], stop: asyncio.Event) -> str | None:
+    """The next line, or None at the end of the source or when ``stop`` is set."""
+    if stop.is_set():
+        return None
+    nxt = asyncio.ensure_future(anext(it))
+    stopper = asyncio.ensure_future(stop.wait())
+    done, _ = await asyncio.wait({nxt, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    stopper.cancel()
+    if nxt not in done:
+        nxt.cancel()
+        return None
+    try:
+        return nxt.result()
+    except StopAsyncIteration:
+        return None
+
+
+async def drive(loop: Loop, lines: AsyncIterator[str], outputs: Outputs, stop: asyncio.Event,
+                checkpoint: Path | None = None, checkpoint_every: int = 1000, quiet_check: float = 5.0,
+                clock: Callable[[], float] = time.time) -> dict:
+    """Feed the loop until the source ends or ``stop`` is set; return the loop's counts.
+
+    Args:
+        loop: the scoring loop.
+        lines: raw event lines.
+        outputs: sinks, dead letter, server and alert dispatcher.
+        stop: set it (e.g. from a signal handler) to stop after the event in hand.
+        checkpoint: file written every ``checkpoint_every`` accepted events and at the end.
+        quiet_check: seconds between checks that the feed has not gone quiet.
+        clock: wall clock for the quiet-feed rule.
+    """
+
+    async def watch_quiet() -> None:
+        while True:
+            await asyncio.sleep(quiet_check)
+            for msg in loop.check_quiet(clock()):
+                outputs.emit(msg)
+
+    watcher = asyncio.ensure_future(watch_quiet())
+    since_checkpoint = 0
+    try:
+        it = aiter(lines)
+        while (line := await _next(it, stop)) is not None:
+            event = parse_event(line)
+            if isinstance(event, Rejection):
+                loop.counts["rejected"] += 1
+                outputs.reject(event)
+                continue
+            for msg in loop.heartbeat(clock()) + loop.process(event):
+                if isinstance(msg, Rejection):
+                    if msg.reason != "duplicate event id":
+                        outputs.reject(Rejection(msg.reason, line.strip()[:2000], msg.event_id))
+                else:
+                    outputs.emit(msg)
+            since_checkpoint += 1
+            if checkpoint is not None and since_checkpoint >= checkpoint_every:
+                await outputs.flush()
+                write_checkpoint(loop, checkpoint)
+                since_checkpoint = 0
+            if since_checkpoint % 64 == 0:
+                await asyncio.sleep(0)  # let the server and signal handlers run
+    finally:
+        watcher.cancel()
+        await outputs.flush()
+        if checkpoint is not None:
+            write_checkpoint(loop, checkpoint)
+    log.info("loop stopped: %s", loop.counts)
+    return dict(loop.counts)

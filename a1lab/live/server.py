@@ -1,0 +1,166 @@
+"""The streaming server: broadcasts every published message to every connected WebSocket client.
+
+- Binds 127.0.0.1 unless told otherwise; optional bearer token (``Authorization:
+  Bearer ...`` header or ``?token=``); incoming messages above ``max_size`` close
+  the connection.
+- On connect a client gets ``{"type": "hello", "epoch", "seq", "snapshot"}``: the
+  current prediction of every unsettled match. A client that sends ``?since=N``
+  (and the ``epoch`` it knew) then gets the messages after N it missed; from
+  another epoch (the server restarted), the whole history kept.
+- Each message carries ``seq`` (its number in this epoch) and ``sent`` (server time).
+- A client whose unsent data exceeds ``slow_bytes`` is dropped, with a log line,
+  so it never slows the others.
+- ``GET /health`` answers JSON: clients, seq, published, dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import time
+import uuid
+from collections import deque
+from http import HTTPStatus
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.connection import broadcast
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.http11 import Request, Response
+
+log = logging.getLogger("a1lab.live.server")
+
+
+class Broadcaster:
+    """A WebSocket fan-out with a snapshot, a bounded history and slow-client dropping.
+
+    Args:
+        token: bearer token clients must present (None: no auth).
+        history: messages kept for clients that resume with ``since``.
+        slow_bytes: unsent bytes above which a client is dropped.
+        max_size: largest message a client may send (bytes).
+        max_message: largest message published; bigger ones are refused.
+    """
+
+    def __init__(self, token: str | None = None, history: int = 100_000, slow_bytes: int = 4 * 2**20,
+                 max_size: int = 2**16, max_message: int = 2**20):
+        self.token, self.slow_bytes, self.max_size, self.max_message = token, slow_bytes, max_size, max_message
+        self.epoch = uuid.uuid4().hex[:12]
+        self.seq = 0
+        self.history: deque[tuple[int, str]] = deque(maxlen=history)
+        self.current: dict[str, str] = {}
+        self.clients: set[ServerConnection] = set()
+        self.stats = {"published": 0, "dropped": 0, "refused": 0, "connections": 0}
+        self._server: Server | None = None
+
+    @property
+    def port(self) -> int:
+        return self._server.sockets[0].getsockname()[1]
+
+    async def start(self, host: str = "127.0.0.1", port: int = 8765) -> None:
+        """Listen on host:port (port 0: any free port, see :attr:`port`)."""
+        self._server = await serve(self._handler, host, port, process_request=self._process_request,
+                                   max_size=self.max_size, ping_interval=20, ping_timeout=20,
+                                   write_limit=2**16)
+        log.info("serving on ws://%s:%d/ (epoch %s)", host, self.port, self.epoch)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    def health(self) -> dict:
+        return {"status": "ok", "epoch": self.epoch, "clients": len(self.clients), "seq": self.seq, **self.stats}
+
+    def publish(self, message: dict) -> int | None:
+        """Send a message to every client; return its ``seq`` (None if refused as too big)."""
+        self.seq += 1
+        text = json.dumps({**message, "seq": self.seq, "sent": time.time()}, separators=(",", ":"))
+        if len(text) > self.max_message:
+            self.seq -= 1
+            self.stats["refused"] += 1
+            log.error("refused a %s message of %d bytes (max %d)", message.get("type"), len(text), self.max_message)
+            return None
+        self.history.append((self.seq, text))
+        kind, match = message.get("type"), message.get("match_id")
+        if kind == "prediction" and match:
+            self.current[match] = text
+        elif kind == "settlement" and match:
+            self.current.pop(match, None)
+        self._drop_slow()
+        broadcast(self.clients, text)
+        self.stats["published"] += 1
+        return self.seq
+
+    def _drop_slow(self) -> None:
+        for ws in list(self.clients):
+            buffered = ws.transport.get_write_buffer_size()
+            if buffered > self.slow_bytes:
+                self.clients.discard(ws)
+                self.stats["dropped"] += 1
+                log.warning("dropped slow client %s: %d bytes unsent", ws.remote_address, buffered)
+                ws.transport.abort()
+
+    def _authorised(self, request: Request) -> bool:
+        if self.token is None:
+            return True
+        given = request.headers.get("Authorization", "")
+        query = parse_qs(urlsplit(request.path).query).get("token", [""])[0]
+        candidate = given[7:] if given.startswith("Bearer ") else query
+        return hmac.compare_digest(candidate.encode(), self.token.encode())
+
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        path = urlsplit(request.path).path
+        if path == "/health":
+            body = json.dumps(self.health()).encode()
+            return Response(HTTPStatus.OK, "OK", Headers({"Content-Type": "application/json",
+                                                          "Content-Length": str(len(body))}), body)
+        if not self._authorised(request):
+            return connection.respond(HTTPStatus.UNAUTHORIZED, "a valid bearer token is required\n")
+        return None
+
+    async def _handler(self, ws: ServerConnection) -> None:
+        query = parse_qs(urlsplit(ws.request.path).query)
+        hello = {"type": "hello", "epoch": self.epoch, "seq": self.seq,
+                 "snapshot": [json.loads(t) for t in self.current.values()]}
+        # hello, backlog and registration happen without yielding, so no broadcast slips in between
+        broadcast([ws], json.dumps(hello, separators=(",", ":")))
+        if "since" in query:
+            since = int(query["since"][0]) if query["since"][0].isdigit() else 0
+            if query.get("epoch", [""])[0] != self.epoch:
+                since = 0
+            for seq, text in self.history:
+                if seq > since:
+                    broadcast([ws], text)
+        self.clients.add(ws)
+        self.stats["connections"] += 1
+        try:
+            async for message in ws:  # clients have nothing to say but pings; a health request is answered
+                if message == "health":
+                    await ws.send(json.dumps({"type": "health", **self.health()}))
+        except Exception as exc:  # noqa: BLE001 - one client's failure must not reach the others
+            log.info("client %s closed: %s", ws.remote_address, exc)
+        finally:
+            self.clients.discard(ws)
+
+
+async def serve_lines(broadcaster: Broadcaster, lines, rate: float = 0.0) -> int:
+    """Publish each JSON line of an async line source (``rate`` per second, 0: as they come).
+
+    Lines that are not JSON objects are logged and skipped; returns how many were published.
+    """
+    count = 0
+    async for line in lines:
+        try:
+            message = json.loads(line)
+            if not isinstance(message, dict):
+                raise ValueError("not an object")
+        except ValueError as exc:
+            log.error("skipped a line that is not a JSON object (%s): %.80s", exc, line)
+            continue
+        broadcaster.publish(message)
+        count += 1
+        await asyncio.sleep(1.0 / rate if rate > 0 else 0)
+    return count

@@ -1,0 +1,147 @@
+"""Sources and sinks of the live loop: JSONL files or stdin/stdout, and a WebSocket feed client.
+
+A source yields raw lines (str); validation is the loop's business. The
+WebSocket client reconnects with exponential back-off and full jitter and asks
+the server for what it missed (``since``), so a restart of either side costs no
+event; events seen twice are skipped by id downstream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import sys
+import threading
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidHandshake, InvalidStatus, WebSocketException
+
+log = logging.getLogger("a1lab.live")
+
+
+async def read_lines(path: str) -> AsyncIterator[str]:
+    """Lines of a JSONL file, or of stdin for ``-`` (read by a daemon thread, so a stop never waits on it)."""
+    if path == "-":
+        queue: asyncio.Queue[str | None] = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+
+        def pump() -> None:
+            for line in sys.stdin:
+                loop.call_soon_threadsafe(queue.put_nowait, line)
+            loop.call_soon_threadsafe(queue.put_nowait, None)
+
+        threading.Thread(target=pump, name="a1lab-stdin", daemon=True).start()
+        while (line := await queue.get()) is not None:
+            if line.strip():
+                yield line
+    else:
+        with open(path, encoding="utf-8") as f:
+            for n, line in enumerate(f):
+                if line.strip():
+                    yield line
+                if n % 256 == 0:
+                    await asyncio.sleep(0)  # let signal handlers and the server run
+
+
+@dataclass
+class Backoff:
+    """Exponential back-off with full jitter: a random wait in [0, min(cap, base * 2**attempt)].
+
+    Attributes:
+        base: first ceiling in seconds.
+        cap: largest ceiling.
+        rng: random source (seeded in tests).
+    """
+
+    base: float = 0.1
+    cap: float = 10.0
+    rng: random.Random = field(default_factory=random.Random)
+
+    def delay(self, attempt: int) -> float:
+        return self.rng.uniform(0.0, min(self.cap, self.base * 2.0 ** attempt))
+
+
+def _with_query(url: str, **params) -> str:
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    query.update({k: str(v) for k, v in params.items() if v is not None})
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+async def websocket_lines(url: str, token: str | None = None, backoff: Backoff | None = None,
+                          max_size: int = 2**20, max_attempts: int | None = None) -> AsyncIterator[str]:
+    """Messages of a WebSocket feed served by :class:`a1lab.live.server.Broadcaster`, forever.
+
+    On (re)connect it sends the last sequence number and server epoch it saw, so
+    the server replays what was missed; a restarted server (new epoch) replays
+    its history and the loop skips what it has seen.
+
+    Args:
+        url: ``ws://host:port/``.
+        token: bearer token, if the server wants one.
+        backoff: waits between attempts.
+        max_size: largest message accepted.
+        max_attempts: give up after this many failed attempts in a row (None: never).
+    """
+    backoff = backoff or Backoff()
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    epoch, seq, failures = None, 0, 0
+    while True:
+        try:
+            async with connect(_with_query(url, since=seq, epoch=epoch), additional_headers=headers,
+                               max_size=max_size, open_timeout=5) as ws:
+                failures = 0
+                log.info("connected to %s", url)
+                async for message in ws:
+                    obj = json.loads(message)
+                    if obj.get("type") == "hello":
+                        if obj["epoch"] != epoch:
+                            epoch, seq = obj["epoch"], 0
+                        continue
+                    seq = obj.get("seq", seq)
+                    yield message if isinstance(message, str) else message.decode()
+            log.warning("feed %s closed the connection; reconnecting", url)
+        except InvalidStatus as exc:
+            if exc.response.status_code in (401, 403):
+                raise PermissionError(f"feed {url} refused the token (HTTP {exc.response.status_code})") from None
+            log.warning("feed %s: %s", url, exc)
+        except (TimeoutError, OSError, InvalidHandshake, WebSocketException) as exc:
+            log.warning("feed %s unreachable: %s", url, exc)
+        failures += 1
+        if max_attempts is not None and failures >= max_attempts:
+            raise ConnectionError(f"feed {url}: {failures} failed attempts in a row")
+        wait = backoff.delay(failures - 1)
+        log.info("reconnecting to %s in %.2f s (attempt %d)", url, wait, failures)
+        await asyncio.sleep(wait)
+
+
+class JsonlSink:
+    """Appends one JSON object per line to a file (or stdout for ``-``); ``flush`` makes it durable."""
+
+    def __init__(self, path: str):
+        self.path = path
+        if path == "-":
+            self._file: TextIO = sys.stdout
+        else:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        self.written = 0
+
+    def write(self, message: dict) -> None:
+        self._file.write(json.dumps(message, separators=(",", ":")) + "\n")
+        self.written += 1
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def close(self) -> None:
+        self.flush()
+        if self._file is not sys.stdout:
+            self._file.close()

@@ -1,0 +1,169 @@
+"""The live loop in-process: parity with the batch pipeline, idempotency, time rules, checkpoints, alerts."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from a1lab import registry
+from a1lab.features import build_features
+from a1lab.live.events import Rejection, parse_event
+from a1lab.live.loop import Loop, LoopConfig, required_quotes
+from a1lab.live.replay import Offsets, season_events
+from a1lab.monitoring.alerts import AlertBook, Rule
+
+
+def _loop(lab, events, **kw) -> Loop:
+    start = pd.Timestamp(events[0]["ts"])
+    _, state = build_features(lab["matches"][lab["matches"]["kickoff"] < start], lab["config"])
+    return Loop([registry.load("xgb", root=lab["registry"])], state, **kw)
+
+
+def _feed(loop: Loop, events) -> list:
+    out = []
+    for e in events:
+        out += loop.process(parse_event(json.dumps(e)))
+    return out
+
+
+def _standing(messages) -> dict:
+    """The last prediction of each match (the one standing at kick-off)."""
+    return {m["match_id"]: m for m in messages if isinstance(m, dict) and m["type"] == "prediction"}
+
+
+@pytest.mark.parametrize("open_before", [timedelta(days=2), timedelta(days=6)])
+def test_replay_of_2526_matches_the_batch_model_to_1e9(live_lab, open_before):
+    """Every 2025/26 match gets the batch pipeline's probabilities, also when odds come days early
+    (then results of the days between revise the prediction before kick-off)."""
+    events = season_events(live_lab["matches"], "2526", offsets=Offsets(open=open_before))
+    loop = _loop(live_lab, events)
+    out = _feed(loop, events)
+    assert not [m for m in out if isinstance(m, Rejection)]
+    batch = live_lab["frame"][live_lab["frame"]["season"] == "2526"]
+    expected = registry.load("xgb", root=live_lab["registry"]).predict_proba(batch)
+    standing = _standing(out)
+    got = np.array([list(standing[m]["p"].values()) for m in batch["match_id"]])
+    assert len(standing) == len(batch) == 741
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-9)
+    revised = sum(m["revision"] > 1 for m in standing.values())
+    if open_before > timedelta(days=3):
+        assert revised > 20  # midweek results landed between the odds and kick-off
+    settled = [m for m in out if isinstance(m, dict) and m["type"] == "settlement"]
+    assert len(settled) == 741 and loop.counts["settled"] == 741
+    assert loop.counts["events"] == len(events)
+
+
+def test_prediction_carries_market_value_stake_and_shap(live_lab):
+    events = live_lab["events_e0"]
+    loop = _loop(live_lab, events, config=LoopConfig(top_k=4, value_rule=LoopConfig().value_rule))
+    out = _feed(loop, events)
+    preds = [m for m in out if isinstance(m, dict) and m["type"] == "prediction"]
+    p = preds[0]
+    assert abs(sum(p["p"].values()) - 1) < 1e-6 and abs(sum(p["market"]["p"].values()) - 1) < 1e-9
+    assert len(p["shap"]) == 4 and {"feature", "value", "contribution"} <= set(p["shap"][0])
+    bets = [m["value"] for m in preds if m["value"]]
+    assert bets, "no value bet in a season of E0"
+    for b in bets:
+        assert b["edge"] >= 0.02 and 0 < b["stake"] < 1
+    settlements = [m for m in out if isinstance(m, dict) and m["type"] == "settlement"]
+    last = settlements[-1]["window"]
+    assert last["n"] == len(settlements) and last["rps"] > 0 and last["market_rps"] > 0
+    assert last["bets"] == sum(1 for s in settlements if s["bet"] and s["bet"]["clv"] is not None)
+    staked = sum(s["bet"]["stake"] for s in settlements if s["bet"])
+    assert settlements[-1]["totals"]["staked"] == pytest.approx(staked)
+
+
+def test_required_quotes_follow_the_model_columns():
+    cols = ["elo_home", "mkt_pinnacle_open_p_home", "mkt_open_disagreement_home", "mkt_avg_open_overround",
+            "mkt_betfair_exchange_close_p_draw"]
+    assert required_quotes(cols) == {("pinnacle", "open"), ("max", "open"), ("avg", "open"),
+                                     ("betfair_exchange", "close")}
+
+
+def test_duplicates_change_nothing(live_lab):
+    events = live_lab["events_e0"][:800]
+    once = _loop(live_lab, events)
+    twice = _loop(live_lab, events)
+    out_once = _feed(once, events)
+    out_twice = _feed(twice, [e for e in events for _ in (0, 1)])
+    assert [m for m in out_twice if isinstance(m, dict)] == [m for m in out_once if isinstance(m, dict)]
+    assert twice.counts["duplicates"] == len(events) and twice.counts["events"] == once.counts["events"]
+    assert json.dumps(twice.to_dict()["state"]) == json.dumps(once.to_dict()["state"])
+    # a second result for a settled match under a new id is refused, not counted twice
+    result = next(e for e in events if e["type"] == "result")
+    again = twice.process(parse_event({**result, "id": "another-id", "home_goals": 9}))
+    assert isinstance(again[0], Rejection) and "already settled" in again[0].reason
+    assert twice.counts["settled"] == once.counts["settled"]
+
+
+def test_odds_after_kickoff_and_unknown_matches_are_rejected(live_lab):
+    events = live_lab["events_e0"]
+    loop = _loop(live_lab, events)
+    fixture = events[0]
+    _feed(loop, [fixture])
+    late = {"type": "odds", "id": "late-odds", "ts": fixture["kickoff"], "match_id": fixture["match_id"],
+            "bookmaker": "pinnacle", "timing": "open", "prices": {"home": 2.0, "draw": 3.4, "away": 3.9}}
+    out = loop.process(parse_event(late))
+    assert isinstance(out[0], Rejection) and "not before kick-off" in out[0].reason
+    orphan = loop.process(parse_event({**late, "id": "x", "match_id": "nope", "ts": fixture["ts"]}))
+    assert "no fixture" in orphan[0].reason
+    early = loop.process(parse_event({"type": "result", "id": "r", "ts": fixture["ts"],
+                                      "match_id": fixture["match_id"], "home_goals": 1, "away_goals": 0}))
+    assert "before kick-off" in early[0].reason
+    assert loop.counts["rejected"] == 3 and loop.counts["events"] == 1
+
+
+def test_a_late_result_settles_and_is_flagged(live_lab):
+    events = live_lab["events_e0"][:1500]
+    results = [i for i, e in enumerate(events) if e["type"] == "result"]
+    first, later = results[0], next(i for i in results if events[i]["ts"][:10] > events[results[0]]["ts"][:10])
+    held = events[first]
+    moved = [e for i, e in enumerate(events) if i != first]
+    moved.insert(later, {**held, "ts": events[later]["ts"]})  # arrives after a later day's result
+    loop = _loop(live_lab, events)
+    out = _feed(loop, moved)
+    settle = next(m for m in out if isinstance(m, dict) and m["type"] == "settlement"
+                  and m["match_id"] == held["match_id"])
+    assert settle["late"] is True and settle["predicted"] is True
+    assert loop.counts["settled"] == len(results)
+
+
+def test_checkpoint_restart_gives_the_uninterrupted_outputs(live_lab):
+    events = live_lab["events_e0"]
+    whole = _loop(live_lab, events)
+    expected = [m for m in _feed(whole, events) if isinstance(m, dict)]
+    first = _loop(live_lab, events)
+    cut = len(events) // 2
+    out = _feed(first, events[:cut])
+    snapshot = json.loads(json.dumps(first.to_dict()))  # through JSON, as on disk
+    resumed = Loop(first.models, first.state.__class__(live_lab["config"]))
+    resumed.restore(snapshot)
+    out += _feed(resumed, events)  # the whole input again: the first half is skipped as seen
+    got = [m for m in out if isinstance(m, dict)]
+    assert got == expected
+    assert resumed.counts["settled"] == whole.counts["settled"] and resumed.counts["duplicates"] == cut
+    other = Loop(first.models, first.state, timing="close")
+    with pytest.raises(ValueError, match="checkpoint was written by"):
+        other.restore(snapshot)
+
+
+def test_alerts_fire_on_model_gap_odds_moves_and_a_quiet_feed(live_lab):
+    events = live_lab["events_e0"]
+    rules = [Rule("gap", "rps_gap", threshold=-1.0, cooldown=0),
+             Rule("move", "odds_move", threshold=0.05, cooldown=0),
+             Rule("quiet", "events", kind="staleness", max_age=10.0, severity="critical")]
+    loop = _loop(live_lab, events, config=LoopConfig(min_window=10), alerts=AlertBook(rules))
+    out = _feed(loop, events)
+    alerts = [m for m in out if isinstance(m, dict) and m["type"] == "alert"]
+    settled = loop.counts["settled"]
+    assert sum(a["rule"] == "gap" for a in alerts) == settled - 9  # every settlement once the window has 10
+    moves = [a for a in alerts if a["rule"] == "move"]
+    assert moves and all(a["value"] > 0.05 for a in moves)
+    assert loop.heartbeat(1000.0) == []
+    assert loop.check_quiet(1005.0) == []
+    quiet = loop.check_quiet(1011.0)
+    assert quiet[0]["rule"] == "quiet" and quiet[0]["severity"] == "critical"
