@@ -1,0 +1,83 @@
+"""Live event schema, the season replay and the reconnect back-off."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import datetime
+
+import pytest
+
+from a1lab.live.events import Fixture, Odds, Rejection, Result, parse_event
+from a1lab.live.replay import season_events
+from a1lab.live.streams import Backoff
+
+ODDS = {"type": "odds", "id": "o1", "ts": "2025-08-13T19:00:00Z", "match_id": "m1", "bookmaker": "pinnacle",
+        "market": "1x2", "timing": "open", "prices": {"home": 1.5, "draw": 4.2, "away": 6.5}}
+
+
+def test_valid_events_parse_to_their_types():
+    fx = parse_event('{"type":"fixture","id":"f","ts":"2025-08-08T19:00:00+00:00","match_id":"m1","league":"E0",'
+                     '"season":"2526","home":"A","away":"B","kickoff":"2025-08-15T19:00:00Z"}')
+    assert isinstance(fx, Fixture) and fx.kickoff.utcoffset().total_seconds() == 0
+    assert isinstance(parse_event(json.dumps(ODDS)), Odds)
+    rs = parse_event({"type": "result", "id": "r", "ts": "2025-08-15T21:00:00Z", "match_id": "m1",
+                      "home_goals": 2, "away_goals": 0, "stats": {"home_shots": 12}})
+    assert isinstance(rs, Result) and rs.stats == {"home_shots": 12.0}
+
+
+@pytest.mark.parametrize("raw, reason", [
+    ("{not json", "not JSON"),
+    ("[1, 2]", "must be a JSON object"),
+    (json.dumps({**ODDS, "type": "bet"}), "type"),
+    (json.dumps({k: v for k, v in ODDS.items() if k != "match_id"}), "match_id"),
+    (json.dumps({**ODDS, "ts": "2025-08-13T19:00:00"}), "ts"),  # no time zone: ambiguous
+    (json.dumps({**ODDS, "prices": {"home": 1.0, "draw": 4.2, "away": 6.5}}), "prices.home"),
+    (json.dumps({**ODDS, "prices": {"home": "NaN", "draw": 4.2, "away": 6.5}}), "prices.home"),
+    (json.dumps({**ODDS, "timing": "halftime"}), "timing"),
+    (json.dumps({"type": "result", "id": "r", "ts": "2025-08-15T21:00:00Z", "match_id": "m", "home_goals": -1,
+                 "away_goals": 0}), "home_goals"),
+    (json.dumps({"type": "result", "id": "r", "ts": "2025-08-15T21:00:00Z", "match_id": "m", "home_goals": 1,
+                 "away_goals": 0, "stats": {"xg": 1.2}}), "unknown stats"),
+])
+def test_bad_events_become_rejections_with_a_reason(raw, reason):
+    out = parse_event(raw)
+    assert isinstance(out, Rejection)
+    assert reason in out.reason and out.raw
+    record = out.to_dict(datetime(2025, 1, 1))
+    assert set(record) == {"reason", "event_id", "raw", "received"}
+
+
+def test_season_replay_is_time_ordered_with_stable_ids(real_load):
+    matches = real_load.matches
+    events = season_events(matches, "2526", ["E0", "D1"])
+    again = season_events(matches, "2526", ["E0", "D1"])
+    assert events == again
+    assert len({e["id"] for e in events}) == len(events)
+    ts = [datetime.fromisoformat(e["ts"]) for e in events]
+    assert ts == sorted(ts)
+    assert all(not isinstance(parse_event(e), Rejection) for e in events)
+    season = matches[(matches["season"] == "2526") & matches["league"].isin(["E0", "D1"])]
+    kinds = [e["type"] for e in events]
+    assert kinds.count("fixture") == kinds.count("result") == len(season)
+    pin = [e for e in events if e["type"] == "odds" and e["bookmaker"] == "pinnacle" and e["timing"] == "close"]
+    assert len(pin) == season["odds_pinnacle_1x2_close_home"].notna().sum()
+    first = {}
+    for e in events:  # per match: fixture, opening odds, closing odds, then the result
+        first.setdefault(e["match_id"], []).append((e["type"], e.get("timing")))
+    for seq in first.values():
+        order = [("fixture", None), ("odds", "open"), ("odds", "close"), ("result", None)]
+        ranks = [order.index(s) for s in seq]
+        assert ranks == sorted(ranks)
+    with pytest.raises(ValueError, match="no matches for season"):
+        season_events(matches, "3031")
+
+
+def test_backoff_grows_with_full_jitter_and_a_cap():
+    b = Backoff(base=0.1, cap=2.0, rng=random.Random(3))
+    for attempt in range(10):
+        ceiling = min(2.0, 0.1 * 2 ** attempt)
+        draws = [b.delay(attempt) for _ in range(200)]
+        assert all(0 <= d <= ceiling for d in draws)
+        assert max(draws) > 0.8 * ceiling  # jitter spans the range
+    assert Backoff(rng=random.Random(1)).delay(4) == Backoff(rng=random.Random(1)).delay(4)

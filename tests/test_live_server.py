@@ -1,0 +1,176 @@
+"""The streaming server on 127.0.0.1 with real WebSocket clients: snapshot, resume, auth, health,
+message size and slow clients."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import urllib.request
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from a1lab.live.server import Broadcaster
+from a1lab.live.streams import Backoff, websocket_lines
+
+
+def run(coro):
+    return asyncio.run(asyncio.wait_for(coro, 60))
+
+
+async def _started(**kw) -> Broadcaster:
+    server = Broadcaster(**kw)
+    await server.start("127.0.0.1", 0)
+    return server
+
+
+async def _recv(ws, n: int) -> list[dict]:
+    return [json.loads(await asyncio.wait_for(ws.recv(), 10)) for _ in range(n)]
+
+
+def test_snapshot_on_connect_then_every_broadcast():
+    async def main():
+        server = await _started()
+        url = f"ws://127.0.0.1:{server.port}/"
+        server.publish({"type": "prediction", "match_id": "a", "p": 1})
+        server.publish({"type": "prediction", "match_id": "b", "p": 2})
+        server.publish({"type": "prediction", "match_id": "a", "p": 3})  # a revision replaces a's
+        server.publish({"type": "settlement", "match_id": "b"})
+        async with connect(url) as one, connect(url) as two:
+            hello = (await _recv(one, 1))[0]
+            assert hello["type"] == "hello" and hello["seq"] == 4
+            assert [(m["match_id"], m["p"]) for m in hello["snapshot"]] == [("a", 3)]
+            await _recv(two, 1)
+            for i in range(20):
+                server.publish({"type": "alert", "i": i})
+            for ws in (one, two):
+                got = await _recv(ws, 20)
+                assert [m["i"] for m in got] == list(range(20))
+                assert [m["seq"] for m in got] == list(range(5, 25)) and all("sent" in m for m in got)
+        await server.close()
+
+    run(main())
+
+
+def test_resume_since_a_sequence_number_and_after_a_restart():
+    async def main():
+        server = await _started()
+        url = f"ws://127.0.0.1:{server.port}/"
+        for i in range(10):
+            server.publish({"type": "event", "i": i})
+        async with connect(url + f"?since=6&epoch={server.epoch}") as ws:
+            hello, *missed = await _recv(ws, 4)
+            assert [m["i"] for m in missed] == [6, 7, 8]
+        async with connect(url + "?since=6&epoch=another") as ws:  # a restarted server: all it kept
+            hello, *missed = await _recv(ws, 11)
+            assert [m["i"] for m in missed] == list(range(10))
+        await server.close()
+
+    run(main())
+
+
+def test_client_source_reconnects_with_backoff_and_skips_nothing():
+    async def main():
+        server = await _started()
+        port = server.port
+        url = f"ws://127.0.0.1:{port}/"
+        for i in range(5):
+            server.publish({"id": f"e{i}"})
+        got = []
+
+        async def consume():
+            async for line in websocket_lines(url, backoff=Backoff(base=0.05, cap=0.2)):
+                got.append(json.loads(line)["id"])
+                if len(got) == 13:
+                    return
+
+        task = asyncio.ensure_future(consume())
+        while len(got) < 5:
+            await asyncio.sleep(0.01)
+        await server.close()  # the feed goes away ...
+        await asyncio.sleep(0.3)
+        restarted = Broadcaster()  # ... and comes back (new epoch) on the same port with its history
+        await restarted.start("127.0.0.1", port)
+        for i in range(8):
+            restarted.publish({"id": f"r{i}"})
+        await asyncio.wait_for(task, 10)
+        assert got == [f"e{i}" for i in range(5)] + [f"r{i}" for i in range(8)]
+        await restarted.close()
+
+    run(main())
+
+
+def test_bearer_token_health_and_message_size():
+    async def main():
+        server = await _started(token="s3cret", max_size=1024)
+        url = f"ws://127.0.0.1:{server.port}/"
+        with pytest.raises(InvalidStatus) as denied:
+            async with connect(url):
+                pass
+        assert denied.value.response.status_code == 401
+        with pytest.raises(InvalidStatus):
+            async with connect(url, additional_headers={"Authorization": "Bearer wrong"}):
+                pass
+        async with connect(url, additional_headers={"Authorization": "Bearer s3cret"}) as ws, \
+                connect(url + "?token=s3cret") as ws2:
+            await _recv(ws, 1)
+            await _recv(ws2, 1)
+            health = await asyncio.to_thread(
+                lambda: json.loads(urllib.request.urlopen(f"http://127.0.0.1:{server.port}/health").read()))
+            assert health["status"] == "ok" and health["clients"] == 2
+            await ws.send("health")
+            assert (await _recv(ws, 1))[0]["clients"] == 2
+            await ws.send("x" * 2048)  # over max_size: the server closes with 1009
+            with pytest.raises(ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), 10)
+            assert closed.value.rcvd.code == 1009
+        assert server.publish({"type": "big", "blob": "x" * (2**20 + 1)}) is None
+        assert server.stats["refused"] == 1
+        await server.close()
+
+    run(main())
+
+
+def _stalled_client(port: int) -> socket.socket:
+    """A real WebSocket client that completes the handshake and then never reads."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    sock.sendall(f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(1)
+    assert head.startswith(b"HTTP/1.1 101")
+    return sock
+
+
+def test_a_slow_client_is_dropped_and_the_others_get_everything():
+    async def main():
+        server = await _started(slow_bytes=2**20)
+        url = f"ws://127.0.0.1:{server.port}/"
+        blob = "x" * 100_000
+        slow = await asyncio.to_thread(_stalled_client, server.port)
+        async with connect(url, max_size=2**22) as fast:
+            await _recv(fast, 1)
+            received = 0
+
+            async def read_fast():
+                nonlocal received
+                while received < 400:
+                    await fast.recv()
+                    received += 1
+
+            reader = asyncio.ensure_future(read_fast())
+            for i in range(400):  # 40 MB; the slow client never reads
+                server.publish({"type": "bulk", "i": i, "blob": blob})
+                await asyncio.sleep(0.002)
+            await asyncio.wait_for(reader, 30)
+            assert received == 400
+            assert server.stats["dropped"] == 1 and len(server.clients) == 1
+        slow.close()
+        await server.close()
+
+    run(main())
