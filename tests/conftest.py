@@ -43,7 +43,6 @@ def live_lab(real_load, tmp_path_factory):
     temporary registry, the batch features, the match table on disk and the 2025/26 events."""
     import json
 
-    import pandas as pd
     import yaml
 
     from a1lab import registry

@@ -123,7 +123,8 @@ async def websocket_lines(url: str, token: str | None = None, backoff: Backoff |
 
 
 class JsonlSink:
-    """Appends one JSON object per line to a file (or stdout for ``-``); ``flush`` makes it durable."""
+    """Appends one JSON object per line to a file (or stdout for ``-``), line-buffered so readers see each
+    message as it is emitted."""
 
     def __init__(self, path: str):
         self.path = path
@@ -131,11 +132,13 @@ class JsonlSink:
             self._file: TextIO = sys.stdout
         else:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+            self._file = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - closed in close()
         self.written = 0
 
     def write(self, message: dict) -> None:
         self._file.write(json.dumps(message, separators=(",", ":")) + "\n")
+        if self._file is sys.stdout:
+            self._file.flush()
         self.written += 1
 
     def flush(self) -> None:
