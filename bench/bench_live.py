@@ -1,0 +1,205 @@
+"""Live-loop benchmark: a full-speed replay of 2025/26, then 1,000 WebSocket clients on loopback.
+
+    python bench/bench_live.py [--clients 1000] [--messages 200] [--rate 20]
+
+1. Replay: the 17,781 events of 2025/26 (five leagues) through the loop in this
+   process at full speed. Prints events per second and the p50/p99 latency from
+   reading an event's line to the emitted prediction(s), for the events that
+   score a match; as a reference measured in the same run, the batch path
+   (features of the whole table + one predict call) per match.
+2. Fan-out: ``a1lab live serve`` as its own process, the clients spread over 4
+   processes; ``--messages`` prediction-sized messages at ``--rate`` per second.
+   Prints p50/p99/max delivery latency (server send to client receive) and the
+   lost count (every client must get every message). Bounded: it gives up
+   after 120 s.
+
+Uses models/xgb (``dvc repro``) when present, else trains a small model on
+the real files ($A1LAB_DATA_ROOT) into a temporary registry.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _model_and_matches(tmp: Path):
+    import pandas as pd
+    import yaml
+
+    from a1lab import registry
+    from a1lab.data.footballdata import load_football_data
+    from a1lab.data.source import FileSource
+    from a1lab.features import build_features
+    from a1lab.features.registry import FeatureConfig
+    from a1lab.models import RESULT_CODES
+    from a1lab.models.xgb import XGBModel
+
+    config = FeatureConfig.from_dict(yaml.safe_load((ROOT / "params.yaml").read_text())["features"])
+    if (ROOT / "data/matches.parquet").exists() and registry.versions("xgb", ROOT / "models"):
+        return registry.load("xgb", root=ROOT / "models"), pd.read_parquet(ROOT / "data/matches.parquet"), config
+    root = os.environ.get("A1LAB_DATA_ROOT", str(ROOT.parent / "shared/data/football-data"))
+    seasons = [f"{y % 100:02d}{y % 100 + 1:02d}" for y in range(2015, 2026)]
+    matches = load_football_data(FileSource(root), ["E0", "SP1", "I1", "D1", "F1"], seasons).matches
+    frame, _ = build_features(matches, config)
+    offset = [f"mkt_pinnacle_open_p_{o}" for o in ("home", "draw", "away")]
+    features = [c for c in frame.columns[7:] if "close" not in c and "move" not in c and c not in offset][::6]
+    train, val = frame[frame["season"] <= "2324"], frame[frame["season"] == "2425"]
+    model = XGBModel(features=features, offset=offset, n_estimators=200, early_stopping_rounds=30, seed=1)
+    model.fit(train, train["result"].map(RESULT_CODES), eval_set=(val, val["result"].map(RESULT_CODES)))
+    registry.register(model, "xgb", root=tmp, prediction_time="open")
+    return registry.load("xgb", root=tmp), matches, config
+
+
+def replay_bench(tmp: Path) -> dict:
+    import pandas as pd
+
+    from a1lab.features import build_features
+    from a1lab.live.events import parse_event
+    from a1lab.live.loop import Loop
+    from a1lab.live.replay import season_events
+
+    model, matches, config = _model_and_matches(tmp)
+    events = season_events(matches, "2526")
+    lines = [json.dumps(e) for e in events]
+    _, state = build_features(matches[matches["kickoff"] < pd.Timestamp(events[0]["ts"])], config)
+    loop = Loop([model], state)
+    latencies, started = [], time.perf_counter()
+    for line in lines:
+        t0 = time.perf_counter()
+        out = loop.process(parse_event(line))
+        if any(isinstance(m, dict) and m["type"] == "prediction" for m in out):
+            latencies.append(time.perf_counter() - t0)
+    seconds = time.perf_counter() - started
+    t0 = time.perf_counter()
+    frame, _ = build_features(matches, config)
+    season = frame[frame["season"] == "2526"]
+    model.predict_proba(season)
+    batch = time.perf_counter() - t0
+    lat = np.array(latencies) * 1000
+    return {"events": len(lines), "seconds": seconds, "events_per_s": len(lines) / seconds,
+            "scoring_events": len(lat), "p50_ms": float(np.percentile(lat, 50)),
+            "p99_ms": float(np.percentile(lat, 99)), "batch_ms_per_match": batch / len(season) * 1000,
+            "batch_seconds": batch, "counts": loop.counts}
+
+
+async def _clients(port: int, n: int, messages: int, deadline: float) -> dict:
+    from websockets.asyncio.client import connect
+
+    received = [0] * n
+    latencies: list[float] = []
+
+    async def one(k: int) -> None:
+        async with connect(f"ws://127.0.0.1:{port}/", max_queue=None, open_timeout=60) as ws:
+            await ws.recv()  # hello
+            while received[k] < messages:
+                msg = json.loads(await ws.recv())
+                latencies.append(time.time() - msg["sent"])
+                received[k] += 1
+
+    tasks = [asyncio.ensure_future(one(k)) for k in range(n)]
+    try:
+        await asyncio.wait_for(asyncio.gather(*tasks), timeout=deadline)
+    except (TimeoutError, OSError) as exc:
+        print(f"client process: {type(exc).__name__} {exc}", file=sys.stderr)
+    return {"received": sum(received), "connected": n, "latencies": latencies}
+
+
+def client_main(port: int, n: int, messages: int, deadline: float) -> None:
+    result = asyncio.run(_clients(port, n, messages, deadline))
+    print(json.dumps(result))
+
+
+def _health(port: int) -> dict | None:
+    import urllib.request
+
+    try:
+        return json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2).read())
+    except OSError:
+        return None
+
+
+def fanout_bench(n_clients: int, messages: int, rate: float, processes: int = 4) -> dict:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "a1lab.cli", "live", "serve", "--input", "-", "--bind",
+                               f"127.0.0.1:{port}"], stdin=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    clients = []
+    try:
+        while _health(port) is None:
+            time.sleep(0.1)
+        share = [n_clients // processes + (k < n_clients % processes) for k in range(processes)]
+        clients = [subprocess.Popen([sys.executable, __file__, "--client", str(port), str(n), str(messages)],
+                                    stdout=subprocess.PIPE, text=True) for n in share]
+        t0 = time.monotonic()
+        while (_health(port) or {}).get("clients", 0) < n_clients:
+            if time.monotonic() - t0 > 60:
+                raise RuntimeError(f"only {(_health(port) or {}).get('clients')} of {n_clients} clients connected")
+            time.sleep(0.2)
+        connect_s = time.monotonic() - t0
+        payload = {"type": "prediction", "match_id": "x" * 16, "p": {"home": 0.45, "draw": 0.27, "away": 0.28},
+                   "shap": [{"feature": "home_elo_expected", "value": 0.61, "contribution": 0.031}] * 3,
+                   "market": {"book": "pinnacle", "timing": "open", "p": {"home": 0.44, "draw": 0.28, "away": 0.28}}}
+        for i in range(messages):
+            server.stdin.write(json.dumps({**payload, "i": i}) + "\n")
+            server.stdin.flush()
+            time.sleep(1.0 / rate)
+        results = [json.loads(c.communicate(timeout=120)[0]) for c in clients]
+    finally:
+        for c in clients:
+            if c.poll() is None:
+                c.kill()
+        server.terminate()
+        server.wait(timeout=30)
+    lat = np.concatenate([r["latencies"] for r in results]) * 1000
+    received = sum(r["received"] for r in results)
+    return {"clients": n_clients, "messages": messages, "rate": rate, "connect_s": connect_s,
+            "expected": n_clients * messages, "received": received, "lost": n_clients * messages - received,
+            "p50_ms": float(np.percentile(lat, 50)), "p99_ms": float(np.percentile(lat, 99)),
+            "max_ms": float(lat.max())}
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--client":
+        client_main(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), 120.0)
+        return
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", type=int, default=1000)
+    parser.add_argument("--messages", type=int, default=200)
+    parser.add_argument("--rate", type=float, default=20.0)
+    parser.add_argument("--skip-replay", action="store_true")
+    args = parser.parse_args()
+    if not args.skip_replay:
+        with tempfile.TemporaryDirectory() as tmp:
+            r = replay_bench(Path(tmp))
+        print(f"replay 2025/26: {r['events']} events in {r['seconds']:.1f} s = {r['events_per_s']:.0f} events/s; "
+              f"{r['scoring_events']} scoring events, latency p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms")
+        print(f"  reference (batch, same run): features of all matches + one predict = {r['batch_seconds']:.1f} s, "
+              f"{r['batch_ms_per_match']:.2f} ms per 2025/26 match; live p50 / batch per match = "
+              f"{r['p50_ms'] / r['batch_ms_per_match']:.1f}x")
+        print(json.dumps(r))
+    f = fanout_bench(args.clients, args.messages, args.rate)
+    print(f"fan-out: {f['clients']} clients (connected in {f['connect_s']:.1f} s), {f['messages']} messages at "
+          f"{f['rate']:.0f}/s: received {f['received']}/{f['expected']}, lost {f['lost']}, "
+          f"latency p50 {f['p50_ms']:.1f} ms, p99 {f['p99_ms']:.1f} ms, max {f['max_ms']:.1f} ms")
+    print(json.dumps(f))
+    if f["lost"] or f["p99_ms"] > 250:
+        print("TARGET MISSED: 0 lost and p99 < 250 ms", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
