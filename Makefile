@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: install browser run test demo lint bench lab clean
+.PHONY: install browser run test demo lint bench lab live clean
 
 # torch first and alone, so pip takes the local CPU build (see ../shared/STACK.md),
 # then the rest pinned exactly by constraints.txt (what was tested).
@@ -38,6 +38,10 @@ lint: install
 
 bench: install
 	for b in bench/bench_*.py; do $(PY) $$b || exit 1; done
+
+# replay 2025/26 through the live loop with the registered model (after `make run`)
+live: install
+	a1lab live replay --season 2526 | a1lab live run --source - --out data/live/predictions.jsonl -v
 
 lab: install
 	jupyter lab --ip=127.0.0.1 --no-browser

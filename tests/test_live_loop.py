@@ -162,7 +162,7 @@ def test_alerts_fire_on_model_gap_odds_moves_and_a_quiet_feed(live_lab):
     settled = loop.counts["settled"]
     assert sum(a["rule"] == "gap" for a in alerts) == settled - 9  # every settlement once the window has 10
     moves = [a for a in alerts if a["rule"] == "move"]
-    assert moves and all(a["value"] > 0.05 for a in moves)
+    assert moves and all(a["value"] > 0.05 and a["match_id"] in a["message"] for a in moves)
     assert loop.heartbeat(1000.0) == []
     assert loop.check_quiet(1005.0) == []
     quiet = loop.check_quiet(1011.0)

@@ -179,3 +179,41 @@ def test_run_broadcasts_its_predictions_over_websocket(live_lab, baseline, tmp_p
         m["match_id"] for m in written if m["type"] == "settlement"}
     assert {m["match_id"] for m in hello["snapshot"]} == open_matches and open_matches
     assert written == baseline[:len(written)]
+
+
+def test_alerts_of_the_running_loop_reach_a_webhook(live_lab, tmp_path):
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    hook = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    import yaml
+
+    params = yaml.safe_load(live_lab["params"].read_text())
+    params["live"]["min_window"] = 5
+    params["monitoring"] = {"attempts": 2, "backoff": 0.1, "channels": [{"type": "webhook", "url_env": "HOOK"}],
+                            "rules": [{"name": "gap", "metric": "rps_gap", "threshold": -1.0, "cooldown": 1e12}]}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    args = _run_args(live_lab, tmp_path, str(live_lab["root"] / "events_e0.jsonl"))
+    args[args.index("--params") + 1] = str(tmp_path / "params.yaml")
+    env = {**os.environ, "HOOK": f"http://127.0.0.1:{hook.server_address[1]}/alerts"}
+    try:
+        proc = subprocess.run(args, capture_output=True, text=True, timeout=300, env=env)
+    finally:
+        hook.shutdown()
+        hook.server_close()
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    alerts = [m for m in _lines(tmp_path / "out.jsonl") if m["type"] == "alert"]
+    assert len(alerts) == 1 and alerts[0]["rule"] == "gap"  # fires once, then the cooldown holds it
+    assert len(received) == 1 and received[0]["rule"] == "gap"

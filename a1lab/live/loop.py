@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -199,7 +199,8 @@ class Loop:
         if timing == "close" and ev.bookmaker == self.config.market_book:
             move = self._odds_move(m)
             if move is not None and self.alerts is not None:
-                out += [self._alert(a) for a in self.alerts.observe("odds_move", move, ev.ts.timestamp())]
+                out += [self._alert(a, m, ev.match_id) for a in self.alerts.observe("odds_move", move,
+                                                                                  ev.ts.timestamp())]
         have = {tuple(k.split("/")) for k in m["quotes"]}
         complete = self.needed <= have
         late = self.timing == "open" and timing == "close" and m["prediction"] is None
@@ -341,8 +342,11 @@ class Loop:
                                                                        "market_logloss")},
                 "bet": bet_out, "window": self.window.summary(), "totals": dict(self.totals)}
 
-    def _alert(self, alert: Alert) -> dict:
-        return {"type": "alert", **alert.to_dict()}
+    def _alert(self, alert: Alert, match: dict | None = None, match_id: str | None = None) -> dict:
+        if match is not None:  # say which match, in the text that notifiers send too
+            alert = replace(alert, message=f"{alert.message} ({match['home']} v {match['away']}, "
+                                           f"{match['kickoff']}, {match_id})")
+        return {"type": "alert", **alert.to_dict(), **({"match_id": match_id} if match_id else {})}
 
     # -- checkpoint -----------------------------------------------------------------------------
     def to_dict(self) -> dict:

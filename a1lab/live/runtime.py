@@ -53,7 +53,7 @@ class Outputs:
         if self.server is not None:
             self.server.publish(message)
         if message["type"] == "alert" and self.dispatcher is not None:
-            alert = Alert(**{k: v for k, v in message.items() if k != "type"})
+            alert = Alert(**{k: message[k] for k in ("rule", "severity", "message", "value", "at", "repeat")})
             task = asyncio.ensure_future(asyncio.to_thread(self.dispatcher.dispatch, alert))
             self.pending.add(task)
             task.add_done_callback(self.pending.discard)
