@@ -171,10 +171,14 @@ async def _run(args: argparse.Namespace, params: dict) -> int:
     return 0
 
 
+def _log_to_stderr(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the scoring loop until the source ends or a signal arrives."""
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
+    _log_to_stderr(args.verbose)
     return asyncio.run(_run(args, _params(args.params)))
 
 
@@ -201,8 +205,7 @@ async def _serve(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Broadcast JSON lines to WebSocket clients until a signal arrives."""
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
+    _log_to_stderr(args.verbose)
     return asyncio.run(_serve(args))
 
 

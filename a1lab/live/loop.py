@@ -164,8 +164,7 @@ class Loop:
         """Note that the feed is alive at ``now`` (seconds) and check staleness rules; return alerts."""
         if self.alerts is None:
             return []
-        self.alerts.last_seen["events"] = now
-        return [self._alert(a) for a in self.alerts.check_staleness(now)]
+        return [self._alert(a) for a in self.alerts.observe("events", 1.0, now) + self.alerts.check_staleness(now)]
 
     def check_quiet(self, now: float) -> list[dict]:
         """Fire staleness alerts if the feed has been quiet too long at ``now``."""

@@ -76,7 +76,7 @@ def _with_query(url: str, **params) -> str:
 
 
 async def websocket_lines(url: str, token: str | None = None, backoff: Backoff | None = None,
-                          max_size: int = 2**20, max_attempts: int | None = None) -> AsyncIterator[str]:
+                          max_size: int = 2**24, max_attempts: int | None = None) -> AsyncIterator[str]:
     """Messages of a WebSocket feed served by :class:`a1lab.live.server.Broadcaster`, forever.
 
     On (re)connect it sends the last sequence number and server epoch it saw, so
@@ -87,7 +87,7 @@ async def websocket_lines(url: str, token: str | None = None, backoff: Backoff |
         url: ``ws://host:port/``.
         token: bearer token, if the server wants one.
         backoff: waits between attempts.
-        max_size: largest message accepted.
+        max_size: largest message accepted (the hello carries a snapshot of every open prediction).
         max_attempts: give up after this many failed attempts in a row (None: never).
     """
     backoff = backoff or Backoff()
