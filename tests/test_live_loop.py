@@ -133,14 +133,20 @@ def test_a_late_result_settles_and_is_flagged(live_lab):
 
 
 def test_checkpoint_restart_gives_the_uninterrupted_outputs(live_lab):
+    def rules() -> AlertBook:  # rules with memory: a warm-up window, a cooldown, repeats
+        return AlertBook([Rule("gap_anomaly", "rps_gap", kind="anomaly", sensitivity=1.0, warmup=10, cooldown=0),
+                          Rule("gap", "rps_gap", threshold=-1.0, cooldown=20 * 86400, escalate_after=2)])
+
     events = live_lab["events_e0"]
-    whole = _loop(live_lab, events)
+    config = LoopConfig(min_window=5)
+    whole = _loop(live_lab, events, config=config, alerts=rules())
     expected = [m for m in _feed(whole, events) if isinstance(m, dict)]
-    first = _loop(live_lab, events)
+    assert sum(m["type"] == "alert" for m in expected) > 10
+    first = _loop(live_lab, events, config=config, alerts=rules())
     cut = len(events) // 2
     out = _feed(first, events[:cut])
     snapshot = json.loads(json.dumps(first.to_dict()))  # through JSON, as on disk
-    resumed = Loop(first.models, first.state.__class__(live_lab["config"]))
+    resumed = Loop(first.models, first.state.__class__(live_lab["config"]), config=config, alerts=rules())
     resumed.restore(snapshot)
     out += _feed(resumed, events)  # the whole input again: the first half is skipped as seen
     got = [m for m in out if isinstance(m, dict)]

@@ -349,11 +349,12 @@ class Loop:
 
     # -- checkpoint -----------------------------------------------------------------------------
     def to_dict(self) -> dict:
-        """Everything needed to resume: feature state, open matches, seen ids, analytics (JSON-safe)."""
+        """Everything needed to resume: feature state, open matches, seen ids, analytics, alert rules (JSON-safe)."""
         return {"version": CHECKPOINT_VERSION, "models": self.model_ids, "timing": self.timing,
                 "state": self.state.to_dict(), "matches": self.matches, "seen": sorted(self.seen),
                 "settled": sorted(self.settled), "last_day": self.last_day, "window": list(self.window.rows),
-                "counts": self.counts, "totals": self.totals}
+                "counts": self.counts, "totals": self.totals,
+                "alerts": None if self.alerts is None else self.alerts.to_dict()}
 
     def restore(self, snapshot: dict) -> None:
         """Resume from :meth:`to_dict` output written by a loop with the same models.
@@ -373,3 +374,5 @@ class Loop:
         self.window = Window(self.config.window, deque(snapshot["window"]))
         self.counts.update(snapshot["counts"])
         self.totals.update(snapshot["totals"])
+        if self.alerts is not None and snapshot["alerts"] is not None:
+            self.alerts.restore(snapshot["alerts"])

@@ -129,6 +129,22 @@ class AlertBook:
         self.level[rule.name] = SEVERITIES[level]
         return Alert(rule.name, SEVERITIES[level], f"{rule.name}: {text}", value, now, self.repeats[rule.name])
 
+    def to_dict(self) -> dict:
+        """The rules' state (firing, repeats, last sent, levels, detector windows), JSON-safe, for a checkpoint."""
+        return {"last_seen": self.last_seen, "firing": self.firing, "repeats": self.repeats,
+                "last_sent": self.last_sent, "level": self.level,
+                "detectors": {r.name: list(r._detector.values) for r in self.rules if r._detector is not None}}
+
+    def restore(self, data: dict) -> None:
+        """Resume from :meth:`to_dict` output; rules it does not know start fresh."""
+        names = {r.name for r in self.rules}
+        self.last_seen.update(data["last_seen"])
+        for key in ("firing", "repeats", "last_sent", "level"):
+            getattr(self, key).update({k: v for k, v in data[key].items() if k in names})
+        for rule in self.rules:
+            if rule._detector is not None and rule.name in data["detectors"]:
+                rule._detector.values.extend(data["detectors"][rule.name])
+
     def health(self) -> float:
         """1.0 when no rule fires; each firing rule takes off its severity weight (floor 0)."""
         weights = {"info": 0.05, "warning": 0.2, "critical": 0.5}
