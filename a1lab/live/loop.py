@@ -252,17 +252,18 @@ class Loop:
         return pd.concat([stateful, market_features(quotes, self.config.margin_method)], axis=1)
 
     def _score(self, ids: list[str], ts: datetime, event_id: str, quotes_changed: bool = True) -> list[dict]:
-        rows = []
-        for mid in list(ids):
+        rows, changed = [], []
+        for mid in ids:
             m = self.matches[mid]
             row = self.state.features(m["league"], m["season"], m["day"], m["home"], m["away"])
             if not quotes_changed and np.array_equal(row, self._inputs.get(mid), equal_nan=True):
-                ids.remove(mid)  # same inputs as its standing prediction: nothing to redo
-                continue
+                continue  # same inputs as its standing prediction: nothing to redo
             self._inputs[mid] = row
             rows.append(row)
-        if not ids:
+            changed.append(mid)
+        if not changed:
             return []
+        ids = changed
         frame = self._frame(ids, rows)
         probs = np.mean([m.predict_proba(frame) for m in self.models], axis=0)
         shap = self._explain(frame, probs)
