@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -37,12 +40,39 @@ def synthetic():
     return simulate_league(LeagueSpec(leagues=2, teams=20, seasons=4, seed=11))
 
 
+class _Collector(BaseHTTPRequestHandler):
+    """Records each POST's path and JSON body on its server; answers 503 to the first ``fail_first``."""
+
+    def do_POST(self):  # noqa: N802
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if self.server.fail_first > 0:
+            self.server.fail_first -= 1
+            self.send_response(503)
+            self.end_headers()
+            return
+        self.server.received.append((self.path, json.loads(body)))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture()
+def http_server():
+    """A real HTTP server on 127.0.0.1 collecting webhook posts in ``.received``."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Collector)
+    server.received, server.fail_first = [], 0
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
 @pytest.fixture(scope="session")
 def live_lab(real_load, tmp_path_factory):
     """What the live loop needs, from the real files: a model trained on seasons up to 2024/25 in a
     temporary registry, the batch features, the match table on disk and the 2025/26 events."""
-    import json
-
     import yaml
 
     from a1lab import registry

@@ -181,23 +181,7 @@ def test_run_broadcasts_its_predictions_over_websocket(live_lab, baseline, tmp_p
     assert written == baseline[:len(written)]
 
 
-def test_alerts_of_the_running_loop_reach_a_webhook(live_lab, tmp_path):
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    received = []
-
-    class Hook(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    hook = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=hook.serve_forever, daemon=True).start()
+def test_alerts_of_the_running_loop_reach_a_webhook(live_lab, tmp_path, http_server):
     import yaml
 
     params = yaml.safe_load(live_lab["params"].read_text())
@@ -207,13 +191,10 @@ def test_alerts_of_the_running_loop_reach_a_webhook(live_lab, tmp_path):
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     args = _run_args(live_lab, tmp_path, str(live_lab["root"] / "events_e0.jsonl"))
     args[args.index("--params") + 1] = str(tmp_path / "params.yaml")
-    env = {**os.environ, "HOOK": f"http://127.0.0.1:{hook.server_address[1]}/alerts"}
-    try:
-        proc = subprocess.run(args, capture_output=True, text=True, timeout=300, env=env)
-    finally:
-        hook.shutdown()
-        hook.server_close()
+    env = {**os.environ, "HOOK": f"http://127.0.0.1:{http_server.server_port}/alerts"}
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     alerts = [m for m in _lines(tmp_path / "out.jsonl") if m["type"] == "alert"]
     assert len(alerts) == 1 and alerts[0]["rule"] == "gap"  # fires once, then the cooldown holds it
+    received = [body for _, body in http_server.received]
     assert len(received) == 1 and received[0]["rule"] == "gap"

@@ -1,11 +1,8 @@
 """Anomaly detectors, alert rules, and notifiers sending to real servers on 127.0.0.1."""
 
 import datetime as dt
-import json
 import logging
 import ssl
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
@@ -72,35 +69,6 @@ def test_anomaly_rule():
     assert set(fired) == truth
 
 
-class Collector(BaseHTTPRequestHandler):
-    received: list = []
-    fail_first: int = 0
-
-    def do_POST(self):  # noqa: N802
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        if Collector.fail_first > 0:
-            Collector.fail_first -= 1
-            self.send_response(503)
-            self.end_headers()
-            return
-        Collector.received.append((self.path, json.loads(body)))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture()
-def http_server():
-    Collector.received, Collector.fail_first = [], 0
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Collector)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
 def alert():
     book = AlertBook([Rule("rps_gap", "rps_gap", threshold=0.01)])
     return book.observe("rps_gap", 0.03, now=5)[0]
@@ -113,20 +81,20 @@ def test_webhook_and_slack_reach_a_real_server(http_server, caplog):
     with caplog.at_level(logging.DEBUG):
         out = d.dispatch(alert())
     assert [x.status for x in out] == ["sent", "sent"]
-    (path1, body1), (path2, body2) = Collector.received
+    (path1, body1), (path2, body2) = http_server.received
     assert path1 == "/alerts" and body1["rule"] == "rps_gap" and body1["value"] == 0.03
     assert path2 == secret and "WARNING" in body2["text"] and body2["blocks"][0]["type"] == "section"
     assert "SECRET-TOKEN" not in caplog.text and all("SECRET" not in x.channel for x in out)
 
 
 def test_outage_is_retried_then_delivered(http_server):
-    Collector.fail_first = 2
+    http_server.fail_first = 2
     waits = []
     d = Dispatcher([WebhookNotifier(f"http://127.0.0.1:{http_server.server_port}/a")], attempts=3, backoff=0.1,
                    sleep=waits.append)
     out = d.dispatch(alert())
     assert out[0].status == "sent" and out[0].attempts == 3 and waits == [0.1, 0.2]
-    assert len(Collector.received) == 1
+    assert len(http_server.received) == 1
 
 
 def test_dead_channel_is_recorded_as_failed_and_never_raises(caplog):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from a1lab.data.schema import ODDS_COLUMN, STAT_COLUMNS, validate_matches
+from a1lab.data.schema import ODDS_COLUMN, STAT_COLUMNS, result_code, validate_matches
 
 DEFAULT_KICKOFF_TIME = "15:00"
 REJECTED_COLUMNS = ["source", "line", "reason", "raw"]
@@ -169,7 +169,7 @@ def canonicalise(
     ag = _to_number(frame["away_goals"].astype(object))
     mark(hg.isna() | ag.isna(), "missing_score")
     impossible = (hg < 0) | (ag < 0) | (hg % 1 != 0) | (ag % 1 != 0)
-    result = np.where(hg > ag, "H", np.where(hg < ag, "A", "D"))
+    result = result_code(hg, ag)
     if "result" in frame:
         given = frame["result"].fillna("").astype(str).str.strip()
         impossible |= (given != "") & (given != pd.Series(result, index=frame.index))

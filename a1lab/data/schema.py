@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 ODDS_COLUMN = re.compile(
@@ -22,6 +23,11 @@ STAT_COLUMNS = [
     "home_yellow", "away_yellow", "home_red", "away_red",
 ]
 RESULTS = {"H", "D", "A"}
+
+
+def result_code(home_goals, away_goals) -> np.ndarray:
+    """Full-time result(s) from goals: "H", "D" or "A" (scalars or arrays)."""
+    return np.where(np.greater(home_goals, away_goals), "H", np.where(np.less(home_goals, away_goals), "A", "D"))
 
 
 class SchemaError(ValueError):

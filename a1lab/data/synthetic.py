@@ -17,7 +17,7 @@ import pandas as pd
 from scipy.stats import poisson
 
 from a1lab.data.quarantine import make_match_id, sort_matches
-from a1lab.data.schema import odds_column, validate_matches
+from a1lab.data.schema import odds_column, result_code, validate_matches
 
 MAX_GOALS = 10
 
@@ -130,7 +130,7 @@ def simulate_league(spec: LeagueSpec = LeagueSpec()) -> SyntheticLeague:
         "sport": "football", "league": league, "season": sim["season"].to_numpy(),
         "kickoff": sim["kickoff"], "home": home, "away": away,
         "home_goals": hg.astype("int64"), "away_goals": ag.astype("int64"),
-        "result": np.where(hg > ag, "H", np.where(hg < ag, "A", "D")),
+        "result": result_code(hg, ag),
     }
     for side, goals, lam in (("home", hg, sim["lam_home"].to_numpy()), ("away", ag, sim["lam_away"].to_numpy())):
         shots = rng.poisson(6.0 + 5.0 * lam)

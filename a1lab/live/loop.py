@@ -23,9 +23,10 @@ import numpy as np
 import pandas as pd
 
 from a1lab.betting import Staking, ValueRule, closing_line_value, value_bets
+from a1lab.data.schema import result_code
 from a1lab.explain import top_contributions
 from a1lab.features.market import market_features
-from a1lab.features.state import FeatureState, team_match_stats
+from a1lab.features.state import FeatureState, day_number, team_match_stats
 from a1lab.live.events import Fixture, Odds, Rejection, Result
 from a1lab.metrics import logloss_per_match, rps_per_match
 from a1lab.models import OUTCOMES, RESULT_CODES
@@ -179,7 +180,7 @@ class Loop:
         if ev.home == ev.away:
             return self._reject(ev, "home and away are the same team")
         kickoff = ev.kickoff.astimezone(UTC)
-        day = int(pd.Timestamp(kickoff).normalize().value // 86_400_000_000_000)
+        day = int(day_number(pd.Series([pd.Timestamp(kickoff)]))[0])
         self.matches[ev.match_id] = {"league": ev.league, "season": ev.season, "home": ev.home, "away": ev.away,
                                      "kickoff": kickoff.isoformat(), "day": day, "quotes": {},
                                      "prediction": None, "revision": 0}
@@ -307,7 +308,7 @@ class Loop:
 
     # -- settling -------------------------------------------------------------------------------
     def _settle(self, ev: Result, m: dict, late: bool) -> dict:
-        result = "H" if ev.home_goals > ev.away_goals else "D" if ev.home_goals == ev.away_goals else "A"
+        result = str(result_code(ev.home_goals, ev.away_goals))
         y = np.array([RESULT_CODES[result]])
         pred = m["prediction"]
         row: dict = {"hit": None, "rps": None, "logloss": None, "market_rps": None, "market_logloss": None,
