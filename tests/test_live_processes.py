@@ -28,7 +28,9 @@ def _run_args(lab, tmp: Path, source: str, *extra: str) -> list[str]:
 
 
 def _lines(path: Path) -> list[dict]:
-    return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+    """Complete lines written so far (a line being written by the running loop is left for later)."""
+    text = path.read_text() if path.exists() else ""
+    return [json.loads(x) for x in text[:text.rfind("\n") + 1].splitlines()]
 
 
 def _wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen | None = None) -> None:
