@@ -40,9 +40,11 @@ def load(args: argparse.Namespace) -> LoadResult:
         parts.append(load_extra_leagues(source, args.extra))
     if args.generic:
         from a1lab.data.generic import parse_generic
+        from a1lab.data.source import read_file
 
         for path in args.generic:
-            parts.append(parse_generic(Path(path).read_bytes(), path, args.sport, Path(path).stem))
+            parts.append(parse_generic(read_file(path), path, args.sport, Path(path).stem,
+                                       date_format=args.date_format))
     return concat_results(parts) if len(parts) > 1 else parts[0]
 
 
@@ -70,11 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--provider", choices=["football-data", "synthetic"], default="football-data")
     ingest.add_argument("--root", default="auto",
                         help=f"URL or local mirror of football-data.co.uk (auto: ${DATA_ROOT_ENV}, else the site)")
-    ingest.add_argument("--leagues", nargs="+", default=["E0", "SP1", "I1", "D1", "F1"])
-    ingest.add_argument("--seasons", nargs="+", default=[f"{y % 100:02d}{y % 100 + 1:02d}" for y in range(2015, 2026)])
+    ingest.add_argument("--leagues", nargs="*", default=["E0", "SP1", "I1", "D1", "F1"])
+    ingest.add_argument("--seasons", nargs="*", default=[f"{y % 100:02d}{y % 100 + 1:02d}" for y in range(2015, 2026)])
     ingest.add_argument("--extra", nargs="*", default=[], help="extra-league codes (new/<CODE>.csv), e.g. USA")
     ingest.add_argument("--generic", nargs="*", default=[], help="generic CSV files (date, home, away, ...)")
     ingest.add_argument("--sport", default="football", help="sport of the --generic files")
+    ingest.add_argument("--date-format", default=None,
+                        help="strptime format of the --generic files' dates (default: detected per file)")
     # the dotted spellings are what DVC's ${data} unpacking of params.yaml writes
     ingest.add_argument("--synthetic-leagues", "--synthetic.leagues", dest="synthetic_leagues", type=int, default=5)
     ingest.add_argument("--synthetic-seasons", "--synthetic.seasons", dest="synthetic_seasons", type=int, default=11)

@@ -12,11 +12,12 @@ Kick-off times are UK local time; files without a ``Time`` column get
 
 from __future__ import annotations
 
-import io
 import re
 
+import numpy as np
 import pandas as pd
 
+from a1lab.data.csvrows import RawRows, read_rows
 from a1lab.data.quarantine import DataFileError, LoadResult, canonicalise, concat_results
 from a1lab.data.schema import odds_column
 from a1lab.data.source import FileSource
@@ -67,19 +68,6 @@ def decode_csv(data: bytes, name: str) -> str:
     return text
 
 
-def _read_strings(text: str, name: str, required: tuple[str, ...]) -> pd.DataFrame:
-    try:
-        raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""],
-                          skip_blank_lines=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise DataFileError(f"{name}: not a readable CSV ({exc})") from None
-    raw.columns = [str(c).strip() for c in raw.columns]
-    missing = [c for c in required if c not in raw.columns]
-    if missing:
-        raise DataFileError(f"{name}: wrong columns, missing {missing}; found {list(raw.columns)[:12]}")
-    return raw
-
-
 def map_odds_columns(columns: list[str], force_timing: str | None = None) -> dict[str, str]:
     """Map site column names to canonical odds names (``PSCH`` -> ``odds_pinnacle_1x2_close_home``).
 
@@ -100,26 +88,54 @@ def map_odds_columns(columns: list[str], force_timing: str | None = None) -> dic
     return mapping
 
 
-def _frame(raw: pd.DataFrame, name: str, names: dict[str, str], odds: dict[str, str], **meta) -> pd.DataFrame:
-    cols: dict = {"source": name, "line": range(2, len(raw) + 2), **meta}
+def _frame(raw: RawRows, name: str, names: dict[str, str], odds: dict[str, str], **meta) -> pd.DataFrame:
+    rows = raw.frame
+    cols: dict = {"source": name, "line": rows["line"].to_numpy(), **meta}
     for src, dst in {**names, **_STATS, **odds}.items():
-        if src in raw:
-            cols[dst] = raw[src].to_numpy()
-    return pd.DataFrame(cols, index=range(len(raw)))
+        if src in rows:
+            cols[dst] = rows[src].to_numpy()
+    return pd.DataFrame(cols, index=range(len(rows)))
+
+
+def season_span(label: str, code: bool = False) -> tuple[pd.Timestamp, pd.Timestamp] | tuple[None, None]:
+    """The dates a season label can hold: both calendar years of ``2012/2013`` (or of the site's code
+    ``1213`` when ``code``), the one year of ``2012``; (None, None) for a label that is neither.
+
+    The span is generous (seasons move: 2019/20 ended in August 2020), but a 2019 or 1900 date in a
+    2023/24 file falls outside it.
+    """
+    text = str(label).strip()
+    if m := re.fullmatch(r"(\d{4})\s*[/-]\s*(\d{2}|\d{4})", text):
+        first, second = int(m[1]), int(m[2])
+        last = first + 1 if len(m[2]) == 2 and second == (first + 1) % 100 else second
+    elif code and (m := re.fullmatch(r"(\d{2})(\d{2})", text)) and int(m[2]) == (int(m[1]) + 1) % 100:
+        first = (1900 if int(m[1]) >= 50 else 2000) + int(m[1])
+        last = first + 1
+    elif re.fullmatch(r"\d{4}", text):
+        first = last = int(text)
+    else:
+        return None, None
+    if not 1800 <= first <= last <= first + 1 <= 2200:
+        return None, None
+    return pd.Timestamp(first, 1, 1), pd.Timestamp(last, 12, 31)
 
 
 def parse_main(data: bytes, name: str, league: str, season: str) -> LoadResult:
     """Parse one main-layout file (``mmz4281/<season>/<div>.csv``)."""
-    raw = _read_strings(decode_csv(data, name), name, MAIN_REQUIRED)
+    raw = read_rows(decode_csv(data, name), name, MAIN_REQUIRED)
     names = {"Date": "date", "Time": "time", "HomeTeam": "home", "AwayTeam": "away",
              "FTHG": "home_goals", "FTAG": "away_goals", "FTR": "result", "Referee": "referee"}
     lines = {}
     for col, line_col in (("AHh", "ah_line_open"), ("BbAHh", "ah_line_open"), ("AHCh", "ah_line_close")):
-        if col in raw and line_col not in lines:
-            lines[line_col] = pd.to_numeric(raw[col], errors="coerce").to_numpy()
-    frame = _frame(raw, name, names, map_odds_columns(list(raw.columns)),
-                   sport="football", league=league, season=season, **lines)
-    return canonicalise(frame, DATE_FORMATS, TIMEZONE, extra_keep=("referee", "ah_line_open", "ah_line_close"))
+        if col in raw.frame and line_col not in lines:
+            values = pd.to_numeric(raw.frame[col], errors="coerce").to_numpy(dtype=float)
+            lines[line_col] = np.where(np.isfinite(values), values, np.nan)
+    start, end = season_span(season, code=True)
+    span = {} if start is None else {"season_start": start, "season_end": end}
+    frame = _frame(raw, name, names, map_odds_columns(list(raw.frame.columns)),
+                   sport="football", league=league, season=season, **lines, **span)
+    return canonicalise(frame, DATE_FORMATS, TIMEZONE, extra_keep=("referee", "ah_line_open", "ah_line_close"),
+                        refused=raw.rejected)
 
 
 def normalise_season(value: str) -> str:
@@ -132,14 +148,19 @@ def normalise_season(value: str) -> str:
 
 
 def parse_extra(data: bytes, name: str, code: str) -> LoadResult:
-    """Parse one extra-league file (``new/<CODE>.csv``); every price is a closing price."""
-    raw = _read_strings(decode_csv(data, name), name, EXTRA_REQUIRED)
+    """Parse one extra-league file (``new/<CODE>.csv``); every price is a closing price.
+
+    A row's season label must be a year (``2012``) or a pair (``2012/2013``) and its date must lie in it.
+    """
+    raw = read_rows(decode_csv(data, name), name, EXTRA_REQUIRED)
     names = {"Date": "date", "Time": "time", "Home": "home", "Away": "away",
              "HG": "home_goals", "AG": "away_goals", "Res": "result"}
-    season = raw["Season"].fillna("").map(normalise_season).to_numpy()
-    frame = _frame(raw, name, names, map_odds_columns(list(raw.columns), force_timing="close"),
-                   sport="football", league=code, season=season)
-    return canonicalise(frame, DATE_FORMATS, TIMEZONE)
+    labels = raw.frame["Season"].fillna("")
+    spans = [season_span(label) for label in labels]
+    frame = _frame(raw, name, names, map_odds_columns(list(raw.frame.columns), force_timing="close"),
+                   sport="football", league=code, season=labels.map(normalise_season).to_numpy(),
+                   season_start=pd.to_datetime([s[0] for s in spans]), season_end=pd.to_datetime([s[1] for s in spans]))
+    return canonicalise(frame, DATE_FORMATS, TIMEZONE, refused=raw.rejected)
 
 
 def load_football_data(source: FileSource, leagues: list[str], seasons: list[str]) -> LoadResult:

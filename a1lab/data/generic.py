@@ -1,17 +1,18 @@
 """A generic CSV layout for any sport, two-way (moneyline) or three-way.
 
-Columns: ``date, home, away, home_score, away_score, home_odds, away_odds`` and
-optionally ``draw_odds`` and ``time``. Odds are decimal (``2.19``) or American
-(``+219``, ``-270``); a blank or ``-`` is a missing price.
+Columns (names case-free): ``date, home, away, home_score, away_score,
+home_odds, away_odds`` and optionally ``draw_odds`` and ``time``. Odds are
+decimal (``2.19``) or American (``+219``, ``-270``); a blank or ``-`` is a
+missing price. The date format is one per file: named by the source, or
+detected (an ambiguous file, day-first or month-first, is refused).
 """
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pandas as pd
 
+from a1lab.data.csvrows import read_rows
 from a1lab.data.footballdata import decode_csv
 from a1lab.data.quarantine import DataFileError, LoadResult, canonicalise
 from a1lab.data.schema import odds_column
@@ -22,18 +23,38 @@ DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%m/%d/%Y", "%Y-%m-%dT%H:%M:%S")
 
 
 def parse_price(values: pd.Series) -> pd.Series:
-    """Odds strings to decimal odds as strings; American when signed, else decimal.
+    """Odds text to decimal odds: American when signed (``+219``, ``-270``), else decimal.
 
-    Unparseable text is passed through unchanged so that the quarantine logs it.
+    Anything unreadable, and American odds between -100 and +100, give NaN (the
+    quarantine logs the text).
     """
     text = values.astype("string").str.strip()
-    text = text.mask(text.isin(["", "-"]))
-    signed = text.str.match(r"^[+-]\d+(\.\d+)?$").fillna(False).astype(bool)
-    out = text.astype(object)
-    if signed.any():
-        american = american_to_decimal(pd.to_numeric(text[signed]).to_numpy())
-        out[signed] = np.where(np.isnan(american), "0", american.astype(str))
-    return out.where(text.notna(), None)
+    signed = text.str.match(r"^[+-]\d+(\.\d+)?$").fillna(False).astype(bool).to_numpy()
+    number = pd.to_numeric(text.astype(object), errors="coerce").to_numpy(dtype=float)
+    return pd.Series(np.where(signed, american_to_decimal(number), number), index=values.index)
+
+
+def _price_text(values: pd.Series) -> np.ndarray:
+    """Price text with ``-`` (the layout's missing price) as a blank."""
+    return values.mask(values.astype("string").str.strip() == "-").to_numpy()
+
+
+def detect_date_format(dates: pd.Series, formats: tuple[str, ...], name: str) -> str:
+    """The one format of a file's dates: the format that reads the most of them.
+
+    Raises:
+        DataFileError: two formats read as many dates but disagree on some (day-first or month-first
+            cannot be told apart): the source must name its format.
+    """
+    text = dates.dropna().astype(str).str.strip()
+    parsed = {fmt: pd.to_datetime(text, format=fmt, errors="coerce") for fmt in formats}
+    counts = {fmt: int(p.notna().sum()) for fmt, p in parsed.items()}
+    best = max(formats, key=lambda f: counts[f])
+    for fmt in formats:
+        if fmt != best and counts[fmt] == counts[best] > 0 and not parsed[fmt].equals(parsed[best]):
+            raise DataFileError(f"{name}: dates fit both {best!r} and {fmt!r} (e.g. {text.iloc[0]!r}); "
+                                "name the file's date format (date_format / --date-format)")
+    return best
 
 
 def parse_generic(
@@ -45,6 +66,7 @@ def parse_generic(
     bookmaker: str = "market",
     timing: str = "close",
     timezone: str = "UTC",
+    date_format: str | None = None,
 ) -> LoadResult:
     """Parse a generic CSV into the canonical table.
 
@@ -57,38 +79,35 @@ def parse_generic(
         bookmaker: whose odds these are.
         timing: ``"open"`` or ``"close"``.
         timezone: zone of dates and times.
+        date_format: strptime format of the ``date`` column; default: detected once for the whole file
+            (rows that do not fit it are quarantined as ``bad_date``).
     """
-    text = decode_csv(data, name)
-    try:
-        raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""])
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise DataFileError(f"{name}: not a readable CSV ({exc})") from None
-    raw.columns = [str(c).strip().lower() for c in raw.columns]
-    missing = [c for c in REQUIRED if c not in raw.columns]
-    if missing:
-        raise DataFileError(f"{name}: wrong columns, missing {missing}; found {list(raw.columns)}")
-    three_way = "draw_odds" in raw.columns
+    raw = read_rows(decode_csv(data, name), name, REQUIRED, lower=True)
+    rows = raw.frame
+    fmt = date_format or detect_date_format(rows["date"], DATE_FORMATS, name)
+    three_way = "draw_odds" in rows.columns
     market = "1x2" if three_way else "ml"
     cols = {
         "source": name,
-        "line": range(2, len(raw) + 2),
+        "line": rows["line"].to_numpy(),
         "sport": sport,
         "league": league,
-        "date": raw["date"].to_numpy(),
-        "home": raw["home"].to_numpy(),
-        "away": raw["away"].to_numpy(),
-        "home_goals": raw["home_score"].to_numpy(),
-        "away_goals": raw["away_score"].to_numpy(),
-        odds_column(bookmaker, market, timing, "home"): parse_price(raw["home_odds"]).to_numpy(),
-        odds_column(bookmaker, market, timing, "away"): parse_price(raw["away_odds"]).to_numpy(),
+        "date": rows["date"].to_numpy(),
+        "home": rows["home"].to_numpy(),
+        "away": rows["away"].to_numpy(),
+        "home_goals": rows["home_score"].to_numpy(),
+        "away_goals": rows["away_score"].to_numpy(),
+        odds_column(bookmaker, market, timing, "home"): _price_text(rows["home_odds"]),
+        odds_column(bookmaker, market, timing, "away"): _price_text(rows["away_odds"]),
     }
     if three_way:
-        cols[odds_column(bookmaker, market, timing, "draw")] = parse_price(raw["draw_odds"]).to_numpy()
-    if "time" in raw.columns:
-        cols["time"] = raw["time"].to_numpy()
+        cols[odds_column(bookmaker, market, timing, "draw")] = _price_text(rows["draw_odds"])
+    if "time" in rows.columns:
+        cols["time"] = rows["time"].to_numpy()
     if season is None:
-        years = pd.to_datetime(raw["date"], errors="coerce", format="mixed", dayfirst=False).dt.year
+        years = pd.to_datetime(rows["date"].astype("string").str.strip(), format=fmt, errors="coerce").dt.year
         cols["season"] = years.astype("Int64").astype(str).replace("<NA>", "").to_numpy()
     else:
         cols["season"] = season
-    return canonicalise(pd.DataFrame(cols, index=range(len(raw))), DATE_FORMATS, timezone)
+    return canonicalise(pd.DataFrame(cols, index=range(len(rows))), (fmt,), timezone, refused=raw.rejected,
+                        price=parse_price)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,6 +22,8 @@ DEFAULT_KICKOFF_TIME = "15:00"
 REJECTED_COLUMNS = ["source", "line", "reason", "raw"]
 REJECTED_VALUE_COLUMNS = ["source", "line", "match_id", "column", "value", "reason"]
 _META = ["source", "line", "sport", "league", "season"]
+_SPAN = ["season_start", "season_end"]
+MAX_SCORE = 10_000  # a score above this is no score of any sport (and would overflow on the way)
 
 
 class DataFileError(ValueError):
@@ -120,9 +123,8 @@ def _parse_times(times: pd.Series) -> pd.Series:
 
 
 def _to_number(values: pd.Series) -> pd.Series:
-    if values.dtype == object:
-        values = values.str.strip()
-    return pd.to_numeric(values, errors="coerce")
+    """Numbers from text (blanks around them allowed); anything else NaN."""
+    return pd.to_numeric(values.astype(object), errors="coerce").astype(float)
 
 
 def canonicalise(
@@ -130,23 +132,29 @@ def canonicalise(
     date_formats: tuple[str, ...],
     timezone: str,
     extra_keep: tuple[str, ...] = (),
+    refused: pd.DataFrame | None = None,
+    price: Callable[[pd.Series], pd.Series] | None = None,
 ) -> LoadResult:
     """Validate an intermediate frame of strings and build canonical matches.
 
     Args:
         frame: one row per raw line with columns source, line, sport, league,
             season, date, home, away, home_goals, away_goals and optionally
-            time, result, stat columns and canonical odds columns. Odds must be
-            decimal numbers (or blanks) by now.
-        date_formats: strptime formats tried in order.
+            time, result, stat columns, canonical odds columns (raw text) and
+            ``season_start``/``season_end`` (the dates a row's season spans;
+            a date outside them is quarantined).
+        date_formats: strptime formats tried in order (all of one field order:
+            day-first and month-first are never mixed in one file).
         timezone: zone of the date/time columns (kick-off stored in UTC).
         extra_keep: further columns to carry through unchanged.
+        refused: lines the reader refused already (field count, quoting), counted as read and rejected.
+        price: raw price text to decimal odds (NaN when unreadable); default plain numbers.
 
     Returns:
         The kept matches (schema-validated), rejected rows and nulled values.
     """
     frame = frame.reset_index(drop=True)
-    raw_cols = [c for c in frame.columns if c not in _META]
+    raw_cols = [c for c in frame.columns if c not in _META + _SPAN]
     reason = pd.Series(None, index=frame.index, dtype=object)
 
     def mark(mask: pd.Series, why: str) -> None:
@@ -164,11 +172,17 @@ def canonicalise(
     tod = _parse_times(times.astype("string"))
     mark(day.isna(), "bad_date")
     mark(tod.isna(), "bad_time")
+    season = frame["season"].fillna("").astype(str).str.strip()
+    mark(season == "", "missing_season")
+    if "season_start" in frame:
+        start, end = pd.to_datetime(frame["season_start"]), pd.to_datetime(frame["season_end"])
+        mark(start.isna(), "bad_season")
+        mark((day < start) | (day > end), "date_outside_season")
 
     hg = _to_number(frame["home_goals"].astype(object))
     ag = _to_number(frame["away_goals"].astype(object))
     mark(hg.isna() | ag.isna(), "missing_score")
-    impossible = (hg < 0) | (ag < 0) | (hg % 1 != 0) | (ag % 1 != 0)
+    impossible = (hg < 0) | (ag < 0) | (hg % 1 != 0) | (ag % 1 != 0) | (hg > MAX_SCORE) | (ag > MAX_SCORE)
     result = result_code(hg, ag)
     if "result" in frame:
         given = frame["result"].fillna("").astype(str).str.strip()
@@ -191,8 +205,12 @@ def canonicalise(
                 json.dumps({k: v for k, v in row.items() if isinstance(v, str) or pd.notna(v)}, default=str)
                 for row in frame.loc[bad, raw_cols].to_dict("records")
             ],
-        }
+        },
+        columns=REJECTED_COLUMNS,
     ).reset_index(drop=True)
+    if refused is not None and len(refused):
+        rejected = pd.concat([refused[REJECTED_COLUMNS].astype({"line": int}), rejected], ignore_index=True)
+        rejected = rejected.sort_values("line", kind="mergesort").reset_index(drop=True)
 
     good = ~bad
     kickoff_local = (day + tod)[good]
@@ -203,7 +221,7 @@ def canonicalise(
             "match_id": ids[good].to_numpy(),
             "sport": frame.loc[good, "sport"].astype(str).to_numpy(),
             "league": frame.loc[good, "league"].astype(str).to_numpy(),
-            "season": frame.loc[good, "season"].astype(str).to_numpy(),
+            "season": season[good].to_numpy(),
             "kickoff": kickoff.dt.tz_convert("UTC").reset_index(drop=True),
             "home": home[good].to_numpy(),
             "away": away[good].to_numpy(),
@@ -215,15 +233,21 @@ def canonicalise(
     sub = frame[good].reset_index(drop=True)
     stat_cols = [c for c in STAT_COLUMNS if c in sub]
     odds_cols = [c for c in sub.columns if ODDS_COLUMN.match(c)]
-    raw = sub[stat_cols + odds_cols]
-    nums = raw.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
-    present = raw.notna().to_numpy()
+    raw = sub[stat_cols + odds_cols].astype(object)
+    price = price or _to_number
+    nums = np.column_stack(
+        [_to_number(raw[c]).to_numpy(dtype=float) for c in stat_cols]
+        + [price(raw[c]).to_numpy(dtype=float) for c in odds_cols]
+    ) if len(raw.columns) else np.empty((len(sub), 0))
+    present = raw.notna().to_numpy(dtype=bool)
     not_num = present & np.isnan(nums)
+    infinite = np.isinf(nums)
     n_stats = len(stat_cols)
     why = np.full(nums.shape, "", dtype=object)
-    why[:, :n_stats][not_num[:, :n_stats] | (nums[:, :n_stats] < 0)] = "stat_invalid"
+    why[:, :n_stats][not_num[:, :n_stats] | infinite[:, :n_stats] | (nums[:, :n_stats] < 0)] = "stat_invalid"
     why[:, n_stats:][not_num[:, n_stats:]] = "odds_not_numeric"
     why[:, n_stats:][nums[:, n_stats:] <= 1.0] = "odds_le_1"
+    why[:, n_stats:][infinite[:, n_stats:]] = "odds_not_finite"
     invalid = why != ""
     # a bad price voids its whole quote (bookmaker x market x timing): a partial quote is no quote
     clean = np.where(invalid, np.nan, nums)
@@ -254,4 +278,5 @@ def canonicalise(
     kept["source"] = sub["source"].astype(str).to_numpy()
     kept = pd.DataFrame(kept)
     validate_matches(kept)
-    return LoadResult(kept, rejected, rejected_values, files=1, rows_read=len(frame))
+    n_refused = 0 if refused is None else len(refused)
+    return LoadResult(kept, rejected, rejected_values, files=1, rows_read=len(frame) + n_refused)

@@ -7,7 +7,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from a1lab.data.quarantine import DataUnavailableError
+from a1lab.data.quarantine import DataFileError, DataUnavailableError
 
 DEFAULT_BASE = "https://www.football-data.co.uk"
 _HINT = (
@@ -59,3 +59,19 @@ class FileSource:
                 return response.read()
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
             raise DataUnavailableError(f"could not download {where}: {exc}. {_HINT}") from None
+
+
+def read_file(path: str | Path) -> bytes:
+    """The bytes of a local file named by the user.
+
+    Raises:
+        DataUnavailableError: no such file.
+        DataFileError: it cannot be read (a folder, no permission, an I/O error).
+    """
+    path = Path(path)
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise DataUnavailableError(f"no file {path}") from None
+    except OSError as exc:
+        raise DataFileError(f"{path}: cannot be read ({exc.strerror or exc})") from None

@@ -1,0 +1,112 @@
+"""Reading a CSV match file line by line, so every physical line is accounted for.
+
+A record is one physical line (``\\r\\n``, ``\\n`` or ``\\r`` ends it): a match
+file never needs a quoted field that spans lines, and letting one do so lets a
+stray ``"`` merge several rows into one. A line whose quoting or field count is
+off, or that holds control characters (a NUL byte), is quarantined with its line
+number and raw text instead; every other line becomes a row of strings. So
+physical data lines = rows + rejected, whatever the bytes.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+
+import pandas as pd
+
+from a1lab.data.quarantine import REJECTED_COLUMNS, DataFileError
+
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+RAW_LIMIT = 2000  # characters of a rejected line kept in the quarantine
+
+
+@dataclass
+class RawRows:
+    """The string rows of a file, the lines refused before parsing, and the count of physical data lines.
+
+    Attributes:
+        frame: one row per accepted line, a column per header name (str or None) plus ``line``
+            (1-based physical line number; the header is line 1).
+        rejected: lines refused with ``source``, ``line``, ``reason`` and ``raw``.
+        lines: physical data lines after the header (= len(frame) + len(rejected)).
+    """
+
+    frame: pd.DataFrame
+    rejected: pd.DataFrame
+    lines: int
+
+
+def _fields(line: str) -> list[str]:
+    if '"' not in line:
+        return line.split(",")
+    return next(csv.reader([line], strict=True), [])
+
+
+def _header(line: str, name: str, lower: bool) -> list[str]:
+    try:
+        cols = [c.strip() for c in _fields(line)]
+    except csv.Error as exc:
+        raise DataFileError(f"{name}: unreadable header line ({exc})") from None
+    if lower:
+        cols = [c.lower() for c in cols]
+    seen: dict[str, int] = {}
+    out = []
+    for i, c in enumerate(cols):  # blank or repeated names get pandas-style names; the first copy keeps the name
+        c = c or f"Unnamed: {i}"
+        if c in seen:
+            seen[c] += 1
+            c = f"{c}.{seen[c]}"
+        seen.setdefault(c, 0)
+        out.append(c)
+    return out
+
+
+def read_rows(text: str, name: str, required: tuple[str, ...], lower: bool = False) -> RawRows:
+    """Split a decoded CSV text into string rows, quarantining malformed lines.
+
+    Args:
+        text: the whole file, decoded.
+        name: file name for messages and the quarantine.
+        required: columns the layout needs; a header without them is a :class:`DataFileError`.
+        lower: lower-case the header names (layouts whose names are case-free).
+
+    Raises:
+        DataFileError: no header, an unreadable header or missing required columns.
+    """
+    lines = _NEWLINE.split(text)
+    if lines and lines[-1] == "":
+        lines.pop()  # the newline that ends the last line starts no new one
+    if not lines or not lines[0].strip():
+        raise DataFileError(f"{name}: no header line")
+    header = _header(lines[0], name, lower)
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise DataFileError(f"{name}: wrong columns, missing {missing}; found {header[:12]}")
+    width = len(header)
+    rows, numbers, rejected = [], [], []
+    for number, line in enumerate(lines[1:], start=2):
+        reason = None
+        if _CONTROL.search(line):
+            reason = "control_characters"
+        else:
+            try:
+                fields = _fields(line)
+            except csv.Error:
+                reason = "bad_quoting"
+            else:
+                if not line.strip(", \t"):
+                    fields = [""] * width  # a blank line or only separators: an empty row (quarantined later)
+                elif len(fields) != width:
+                    reason = "field_count"
+        if reason is None:
+            rows.append(fields)
+            numbers.append(number)
+        else:
+            rejected.append((name, number, reason, line[:RAW_LIMIT]))
+    frame = pd.DataFrame(rows, columns=header, dtype=object) if rows else pd.DataFrame(columns=header, dtype=object)
+    frame = frame.mask(frame == "")
+    frame["line"] = numbers
+    return RawRows(frame, pd.DataFrame(rejected, columns=REJECTED_COLUMNS), len(lines) - 1)
