@@ -12,7 +12,7 @@ import pytest
 from a1lab import registry
 from a1lab.features import build_features
 from a1lab.live.events import Rejection, parse_event
-from a1lab.live.loop import Loop, LoopConfig, required_quotes
+from a1lab.live.loop import CheckpointError, Loop, LoopConfig, required_quotes
 from a1lab.live.replay import Offsets, season_events
 from a1lab.monitoring.alerts import AlertBook, Rule
 
@@ -151,9 +151,10 @@ def test_checkpoint_restart_gives_the_uninterrupted_outputs(live_lab):
     out += _feed(resumed, events)  # the whole input again: the first half is skipped as seen
     got = [m for m in out if isinstance(m, dict)]
     assert got == expected
-    assert resumed.counts["settled"] == whole.counts["settled"] and resumed.counts["duplicates"] == cut
+    assert resumed.counts["settled"] == whole.counts["settled"]
+    assert resumed.counts["seen_before_restart"] == cut and resumed.counts["duplicates"] == 0
     other = Loop(first.models, first.state, timing="close")
-    with pytest.raises(ValueError, match="checkpoint was written by"):
+    with pytest.raises(CheckpointError, match="checkpoint was written by"):
         other.restore(snapshot)
 
 

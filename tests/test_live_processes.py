@@ -200,3 +200,114 @@ def test_alerts_of_the_running_loop_reach_a_webhook(live_lab, tmp_path, http_ser
     assert len(alerts) == 1 and alerts[0]["rule"] == "gap"  # fires once, then the cooldown holds it
     received = [body for _, body in http_server.received]
     assert len(received) == 1 and received[0]["rule"] == "gap"
+
+
+def _hostile_lines(good: list[str]) -> list[bytes]:
+    """Lines that crashed or fooled `live run` before (issue 11), each about a real match of ``good``."""
+    events = [json.loads(x) for x in good]
+    result = next(e for e in events if e["type"] == "result")
+    odds = next(e for e in events if e["type"] == "odds")
+    fixture = events[0]
+    dumps = lambda e: json.dumps(e).encode()  # noqa: E731
+    return [
+        dumps({**result, "id": "inf-stats"}).replace(b"}}", b', "away_corners": Infinity}}')
+        if result.get("stats") else dumps({**result, "id": "inf-stats", "stats": {}}).replace(
+            b'"stats": {}', b'"stats": {"home_shots": Infinity}'),
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"a":' * 100_000 + b"1" + b"}" * 100_000,
+        b'{"type": "fixture", "id": "\xff\xfe", "ts": "2025-08-01T00:00:00Z"}',
+        *[dumps({**fixture, "id": f"year-{y}", "match_id": f"m-{y}", "kickoff": f"{y}-01-01T00:00:00Z"})
+          for y in ("9999", "0001", "1600")],
+        b'{"type": "hello"}',
+        dumps({**result, "id": "bool-goals", "home_goals": True, "away_goals": False}),
+        dumps({**odds, "prices": {"home": 1.01, "draw": 50.0, "away": 90.0}}),  # same id, other content
+        dumps({**odds, "id": "nan-price"}).replace(b'"home": ', b'"home": NaN, "x": '),
+        b'{"type": "odds", "pad": "' + b"x" * (2**20 + 10) + b'"}',
+    ]
+
+
+def test_poisonous_lines_are_dead_lettered_and_the_stream_goes_on(live_lab, tmp_path):
+    good = (live_lab["root"] / "events_e0.jsonl").read_text().splitlines()[:300]
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    (clean / "events.jsonl").write_text("\n".join(good) + "\n")
+    proc = subprocess.run(_run_args(live_lab, clean, str(clean / "events.jsonl")), capture_output=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    hostile = _hostile_lines(good)
+    lines = [x.encode() for x in good[:150]] + hostile + [x.encode() for x in good[150:]]
+    src = tmp_path / "events.jsonl"
+    src.write_bytes(b"\n".join(lines) + b"\n")
+    for run in (1, 2):  # the second run restarts from the checkpoint on the same input: no crash either
+        proc = subprocess.run(_run_args(live_lab, tmp_path, str(src)), capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        counts = json.loads(proc.stderr.strip().splitlines()[-1].split(": ", 1)[1])
+        dead = _lines(tmp_path / "dead.jsonl")
+        assert len(dead) == run * len(hostile)
+        if run == 1:
+            assert counts["events"] + counts["duplicates"] + counts["rejected"] == len(lines)
+            assert counts["rejected"] == len(hostile) and counts["seen_before_restart"] == 0
+            first = counts
+        else:  # seen before the restart is counted apart from true duplicates
+            assert counts["seen_before_restart"] == first["events"] == len(good)
+            assert counts["duplicates"] == 0 and counts["rejected"] == 2 * len(hostile)
+    reasons = [d["reason"] for d in dead[:len(hostile)]]
+    assert "Infinity" in reasons[0] and "nested too deeply" in reasons[1] == reasons[2]
+    assert reasons[3].startswith("not UTF-8") and all("time" in r for r in reasons[4:7])
+    assert "hello" in reasons[7] and "valid integer" in reasons[8] and "conflicting duplicate" in reasons[9]
+    assert "NaN" in reasons[10] and "longer than" in reasons[11]
+    assert _lines(tmp_path / "out.jsonl") == _lines(clean / "out.jsonl")  # nothing poisoned the state
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("damage, words", [
+    (lambda text: text[: len(text) // 2], "unreadable"),
+    (lambda text: json.dumps({**json.loads(text), "version": 1}), "another a1lab"),
+    (lambda text: json.dumps({**json.loads(text), "models": ["lgbm:v9"]}), "written by"),
+    (lambda text: json.dumps({**json.loads(text), "state": {"leagues": 3}}), "damaged checkpoint"),
+])
+def test_a_checkpoint_it_cannot_resume_from_is_one_clear_line(live_lab, tmp_path, damage, words):
+    good = (live_lab["root"] / "events_e0.jsonl").read_text().splitlines()[:60]
+    src = tmp_path / "events.jsonl"
+    src.write_text("\n".join(good) + "\n")
+    assert subprocess.run(_run_args(live_lab, tmp_path, str(src)), capture_output=True, timeout=300).returncode == 0
+    checkpoint = tmp_path / "checkpoint.json"
+    checkpoint.write_text(damage(checkpoint.read_text()))
+    proc = subprocess.run(_run_args(live_lab, tmp_path, str(src)), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    last = proc.stderr.strip().splitlines()
+    assert "Traceback" not in proc.stderr and len(last) == 1
+    assert words in last[0] and "start over" in last[0] and str(checkpoint) in last[0]
+
+
+def test_serve_skips_lines_that_are_not_json_objects_and_keeps_serving(tmp_path):
+    good = [json.dumps({"type": "note", "i": i}) for i in range(3)]
+    lines = [good[0].encode(), b"[" * 100_000 + b"]" * 100_000, b'{"x": "\xff"}', b'{"x": NaN}', b"[1]",
+             good[1].encode(), b'{"a":' * 100_000 + b"1" + b"}" * 100_000, good[2].encode()]
+    src = tmp_path / "feed.jsonl"
+    src.write_bytes(b"\n".join(lines) + b"\n")
+    port = _free_port()
+    proc = subprocess.Popen([*A1LAB, "live", "serve", "--input", str(src), "--bind", f"127.0.0.1:{port}"],
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        def health() -> dict | None:
+            try:
+                return json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2).read())
+            except OSError:
+                return None
+
+        _wait_for(lambda: (h := health()) is not None and h["published"] + h["skipped"] == len(lines), 60,
+                  "the feed to be read", proc)
+        assert health()["published"] == 3 and health()["skipped"] == 5
+
+        async def collect():
+            async with connect(f"ws://127.0.0.1:{port}/?since=0") as ws:
+                return [json.loads(await asyncio.wait_for(ws.recv(), 10)) for _ in range(4)]
+
+        got = asyncio.run(collect())
+        assert [m.get("i") for m in got[1:]] == [0, 1, 2]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        assert "Traceback" not in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()

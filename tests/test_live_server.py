@@ -174,3 +174,28 @@ def test_a_slow_client_is_dropped_and_the_others_get_everything():
         await server.close()
 
     run(main())
+
+
+def test_feed_client_passes_malformed_messages_on_instead_of_crashing():
+    """A feed that sends a hello without an epoch, non-JSON text, invalid UTF-8 bytes and a JSON array:
+    the client hands each to the loop (which dead-letters them) and keeps reading."""
+    from websockets.asyncio.server import serve
+
+    sent = ['{"type": "hello"}', "not json", b"\xff\xfe{", "[1, 2]", '{"type": "hello", "epoch": 5}',
+            '{"type": "hello", "epoch": "e1", "seq": 0}', '{"type": "odds", "seq": "x"}', '{"type": "odds", "seq": 7}']
+
+    async def feed(ws):
+        for message in sent:
+            await ws.send(message)
+        await ws.wait_closed()
+
+    async def main():
+        async with serve(feed, "127.0.0.1", 0) as server:
+            port = server.sockets[0].getsockname()[1]
+            lines = websocket_lines(f"ws://127.0.0.1:{port}/", max_attempts=1)
+            got = [await asyncio.wait_for(anext(lines), 10) for _ in range(7)]
+            await lines.aclose()
+        return got
+
+    got = run(main())
+    assert got == [m for m in sent if "e1" not in str(m)]  # only a well-formed hello is the client's own

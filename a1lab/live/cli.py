@@ -77,10 +77,27 @@ def _source(spec: str, token: str | None) -> AsyncIterator[str]:
     return read_lines(spec)
 
 
-async def _prepend(first: str, rest: AsyncIterator[str]) -> AsyncIterator[str]:
-    yield first
+async def _prepend(first: list, rest: AsyncIterator) -> AsyncIterator:
+    for line in first:
+        yield line
     async for line in rest:
         yield line
+
+
+def read_checkpoint(loop, path: Path) -> None:
+    """Resume ``loop`` from a checkpoint file.
+
+    Raises:
+        CheckpointError: the file is unreadable, not JSON or not a checkpoint this loop can resume from,
+            with how to start over.
+    """
+    from a1lab.live.loop import CheckpointError
+
+    try:
+        loop.restore(json.loads(path.read_bytes()))
+    except (OSError, ValueError, RecursionError) as exc:
+        why = str(exc) if isinstance(exc, CheckpointError) else f"unreadable ({type(exc).__name__}: {exc})"
+        raise CheckpointError(f"checkpoint {path}: {why}. To start over, delete it or pass --checkpoint ''") from None
 
 
 def history_state(matches_path: str | None, cutoff, config):
@@ -134,21 +151,26 @@ async def _run(args: argparse.Namespace, params: dict) -> int:
     checkpoint = Path(args.checkpoint) if args.checkpoint else None
     if checkpoint is not None and checkpoint.is_file():
         loop = Loop(models, FeatureState(feature_config), config, alerts, timings.pop())
-        loop.restore(json.loads(checkpoint.read_text()))
+        read_checkpoint(loop, checkpoint)
         log.info("resumed from %s: %s", checkpoint, loop.counts)
     else:
-        first = await anext(aiter(lines), None)
-        if first is None:
+        # the stream starts at the first valid event (bad lines before it go to the dead letter as usual)
+        head, cutoff = [], datetime.fromisoformat(args.start) if args.start else None
+        it = aiter(lines)
+        while cutoff is None and (line := await anext(it, None)) is not None:
+            head.append(line)
+            event = parse_event(line)
+            cutoff = None if isinstance(event, Rejection) else event.ts
+        if not head and cutoff is None:
             print("a1lab live run: the source is empty", file=sys.stderr)
             return 0
-        event = parse_event(first)
-        cutoff = datetime.fromisoformat(args.start) if args.start else (
-            None if isinstance(event, Rejection) else event.ts)
         if cutoff is None:
-            raise ValueError(f"the first event is invalid ({event.reason}); give --start")
-        state = await asyncio.to_thread(history_state, args.history, cutoff, feature_config)
+            log.warning("no valid event in the source: every line goes to the dead letter")
+            state = FeatureState(feature_config)
+        else:
+            state = await asyncio.to_thread(history_state, args.history, cutoff, feature_config)
         loop = Loop(models, state, config, alerts, timings.pop())
-        lines = _prepend(first, lines)
+        lines = _prepend(head, it)
     server = None
     if args.serve:
         server = Broadcaster(token=os.environ.get(args.token_env) or None)
@@ -177,9 +199,16 @@ def _log_to_stderr(verbose: bool) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Run the scoring loop until the source ends or a signal arrives."""
+    """Run the scoring loop until the source ends or a signal arrives; a checkpoint it cannot resume from
+    is one line on stderr and exit code 2."""
+    from a1lab.live.loop import CheckpointError
+
     _log_to_stderr(args.verbose)
-    return asyncio.run(_run(args, _params(args.params)))
+    try:
+        return asyncio.run(_run(args, _params(args.params)))
+    except CheckpointError as exc:
+        print(f"a1lab live run: {exc}", file=sys.stderr)
+        return 2
 
 
 # -- serve --------------------------------------------------------------------------------------

@@ -21,72 +21,101 @@ quote of a match counts as its opening price, any later one as its latest
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 
 STAT_KEYS = ("home_shots", "away_shots", "home_shots_on_target", "away_shots_on_target", "home_corners",
              "away_corners", "home_yellow", "away_yellow", "home_red", "away_red")
+MAX_LINE = 2**20  # bytes: a longer line is refused unread
+RAW_LIMIT = 2000  # characters of a refused line kept in the dead letter
+EARLIEST, LATEST = datetime(1900, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def _in_range(value: datetime) -> datetime:
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("time out of range") from None
+    if not EARLIEST <= utc < LATEST:
+        raise ValueError(f"time must lie in {EARLIEST.year}..{LATEST.year - 1}")
+    return value
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_in_range)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Price = Annotated[float, Field(strict=True, gt=1.0, le=10_000.0, allow_inf_nan=False)]
+Stat = Annotated[float, Field(strict=True, ge=0.0, le=1_000.0, allow_inf_nan=False)]
+Goals = Annotated[StrictInt, Field(ge=0, le=999)]
 
 
 class _Event(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=True)
 
-    id: str = Field(min_length=1, max_length=200)
-    ts: AwareDatetime
-    match_id: str = Field(min_length=1, max_length=200)
+    id: Name
+    ts: Instant
+    match_id: Name
 
 
 class Fixture(_Event):
     """A match is scheduled: league, season, teams and kick-off."""
 
     type: Literal["fixture"]
-    league: str = Field(min_length=1)
+    league: Name
     season: str = Field(pattern=r"^\d{4}$")
-    home: str = Field(min_length=1)
-    away: str = Field(min_length=1)
-    kickoff: AwareDatetime
+    home: Name
+    away: Name
+    kickoff: Instant
 
 
 class Prices(BaseModel):
-    """Decimal odds of the three outcomes; each above 1."""
+    """Decimal odds of the three outcomes; each a number above 1 (and at most 10,000)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    home: float = Field(gt=1.0, allow_inf_nan=False)
-    draw: float = Field(gt=1.0, allow_inf_nan=False)
-    away: float = Field(gt=1.0, allow_inf_nan=False)
+    home: Price
+    draw: Price
+    away: Price
 
 
 class Odds(_Event):
     """One bookmaker's 1x2 prices for a match, opening, closing or as of ``ts``."""
 
     type: Literal["odds"]
-    bookmaker: str = Field(min_length=1, pattern=r"^[a-z0-9_]+$")
+    bookmaker: str = Field(min_length=1, max_length=50, pattern=r"^[a-z0-9_]+$")
     market: Literal["1x2"] = "1x2"
     timing: Literal["open", "close"] | None = None
     prices: Prices
 
 
 class Result(_Event):
-    """Full-time goals, and optionally the match statistics the feature engine uses."""
+    """Full-time goals (integers, not booleans), and optionally the match statistics the feature engine uses."""
 
     type: Literal["result"]
-    home_goals: int = Field(ge=0, le=99)
-    away_goals: int = Field(ge=0, le=99)
-    stats: dict[str, float] = Field(default_factory=dict)
+    home_goals: Goals
+    away_goals: Goals
+    stats: dict[str, Stat] = Field(default_factory=dict)
 
     @field_validator("stats")
     @classmethod
     def _known_stats(cls, value: dict[str, float]) -> dict[str, float]:
         unknown = sorted(set(value) - set(STAT_KEYS))
         if unknown:
-            raise ValueError(f"unknown stats {unknown}; known: {list(STAT_KEYS)}")
-        if any(v != v or v < 0 for v in value.values()):
-            raise ValueError("stats must be non-negative numbers")
+            raise ValueError(f"unknown stats {unknown[:5]}; known: {list(STAT_KEYS)}")
         return value
 
 
@@ -96,37 +125,87 @@ _ADAPTER = TypeAdapter(Event)
 
 @dataclass(frozen=True)
 class Rejection:
-    """An input that the loop did not act on, and why (it goes to the dead-letter file)."""
+    """An input that the loop did not act on, and why.
+
+    Attributes:
+        reason: what is wrong, for a person.
+        raw: the input (cut to ``RAW_LIMIT`` characters).
+        event_id: the event's id, when it has one.
+        dead: False for an expected skip (a duplicate, an event seen before a restart) that is counted
+            but not written to the dead-letter file.
+    """
 
     reason: str
     raw: str
     event_id: str | None = None
+    dead: bool = True
 
     def to_dict(self, received: datetime) -> dict:
         return {"reason": self.reason, "event_id": self.event_id, "raw": self.raw,
                 "received": received.isoformat()}
 
 
-def parse_event(raw: str | bytes | dict) -> Fixture | Odds | Result | Rejection:
-    """Validate one event (a JSON line or a decoded object); a Rejection says what is wrong."""
-    text = raw if isinstance(raw, str) else raw.decode("utf-8", "replace") if isinstance(raw, bytes) else None
-    if text is not None:
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def line_text(raw: str | bytes) -> str:
+    """A line for messages and the dead letter: undecodable bytes shown as escapes, cut to ``RAW_LIMIT``."""
+    text = raw.decode("utf-8", "backslashreplace") if isinstance(raw, bytes) else raw
+    return text.strip()[:RAW_LIMIT]
+
+
+def decode_object(raw: str | bytes) -> dict | str:
+    """One JSON object from a line, or the reason it is not one (never raises).
+
+    Strict: UTF-8 only, no ``NaN``/``Infinity``, at most ``MAX_LINE`` bytes; nesting too deep to decode
+    is refused like any other malformed line.
+    """
+    if len(raw) > MAX_LINE:
+        return f"line of {len(raw)} bytes is longer than {MAX_LINE}"
+    if isinstance(raw, bytes):
         try:
-            raw = json.loads(text)
-        except json.JSONDecodeError as exc:
-            return Rejection(f"not JSON: {exc.msg} at column {exc.colno}", text[:2000])
-    else:
-        text = json.dumps(raw, default=str)
-    if not isinstance(raw, dict):
-        return Rejection(f"an event must be a JSON object, got {type(raw).__name__}", text[:2000])
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return f"not UTF-8: invalid byte at position {exc.start}"
     try:
-        return _ADAPTER.validate_python(raw)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'event'}: {e['msg']}" for e in exc.errors()[:5])
-        event_id = raw.get("id") if isinstance(raw.get("id"), str) else None
-        return Rejection(f"invalid event: {problems}", text[:2000], event_id)
+        value = json.loads(raw, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        return f"not JSON: {exc.msg} at column {exc.colno}"
+    except RecursionError:
+        return "not JSON: nested too deeply"
+    except ValueError as exc:
+        return f"not JSON: {exc}"
+    if not isinstance(value, dict):
+        return f"an event must be a JSON object, got {type(value).__name__}"
+    return value
+
+
+def parse_event(raw: str | bytes | dict) -> Fixture | Odds | Result | Rejection:
+    """Validate one event (a JSON line or a decoded object); a Rejection says what is wrong. Never raises."""
+    try:
+        if isinstance(raw, dict):
+            obj, text = raw, line_text(json.dumps(raw, default=str))
+        else:
+            obj, text = decode_object(raw), line_text(raw)
+        if isinstance(obj, str):
+            return Rejection(obj, text)
+        event_id = obj.get("id") if isinstance(obj.get("id"), str) else None
+        try:
+            return _ADAPTER.validate_python(obj)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'event'}: {e['msg']}" for e in exc.errors()[:5])
+            return Rejection(f"invalid event: {problems}", text, event_id[:200] if event_id else None)
+    except Exception as exc:  # noqa: BLE001 - one bad line must never stop the stream
+        return Rejection(f"unreadable event: {type(exc).__name__}: {exc}"[:500], line_text(str(raw)))
 
 
 def event_dict(event: Fixture | Odds | Result) -> dict:
     """The event as a JSON-safe dict (timestamps in ISO 8601, UTC)."""
     return event.model_dump(mode="json", exclude_none=True)
+
+
+def fingerprint(event: Fixture | Odds | Result) -> str:
+    """A short hash of the event's content: two events under one id either match or conflict."""
+    text = json.dumps(event_dict(event), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha1(text.encode()).hexdigest()[:16]

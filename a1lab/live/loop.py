@@ -7,12 +7,16 @@ result of an earlier day arrives before its kick-off, so the prediction standing
 at kick-off uses the same information as the batch pipeline's. Results settle
 predictions, feed the :class:`FeatureState` and the rolling analytics.
 
-Idempotent: an event id seen before, a second result for a settled match, odds
-after kick-off and events for unknown matches are rejected with a reason.
+Idempotent: an event id seen before with the same content is skipped (with other
+content it is a conflict and rejected), and a second result for a settled match,
+odds after kick-off and events for unknown matches are rejected with a reason.
+Atomic: an exception while applying one event rolls the loop back to where it
+was before that event, which is rejected with the exception as its reason.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections import deque
@@ -27,13 +31,13 @@ from a1lab.data.schema import result_code
 from a1lab.explain import top_contributions
 from a1lab.features.market import market_features
 from a1lab.features.state import FeatureState, day_number, team_match_stats
-from a1lab.live.events import Fixture, Odds, Rejection, Result
+from a1lab.live.events import Fixture, Odds, Rejection, Result, fingerprint
 from a1lab.metrics import logloss_per_match, rps_per_match
 from a1lab.models import OUTCOMES, RESULT_CODES
 from a1lab.monitoring.alerts import Alert, AlertBook
 from a1lab.odds import remove_margin
 
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2  # 2: seen event ids keep a fingerprint of their content
 _BOOK_COLUMN = re.compile(r"^mkt_([a-z0-9_]+?)_(open|close)_(?:p_|overround)")
 _SPREAD_COLUMN = re.compile(r"^mkt_(open|close)_disagreement_")
 _MOVE_COLUMN = re.compile(r"^mkt_([a-z0-9_]+?)_move_")
@@ -60,6 +64,10 @@ class LoopConfig:
     window: int = 200
     min_window: int = 30
     top_k: int = 3
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that this loop cannot resume from (corrupt, another version, other models)."""
 
 
 def required_quotes(columns: list[str]) -> set[tuple[str, str]]:
@@ -126,13 +134,15 @@ class Loop:
         self.models, self.state, self.config, self.alerts, self.timing = models, state, config, alerts, timing
         columns = [c for m in models for c in m.features + list(getattr(m.estimator, "offset", None) or [])]
         self.needed = {q for q in required_quotes(columns) if q[1] == timing} or {(config.market_book, timing)}
-        self.seen: set[str] = set()
+        self.seen: dict[str, str] = {}  # event id -> fingerprint of its content
+        self.seen_before_restart: set[str] = set()
         self.matches: dict[str, dict] = {}
         self.settled: set[str] = set()
         self.last_day: dict[str, int] = {}
         self._inputs: dict[str, np.ndarray] = {}  # state features behind each standing prediction
         self.window = Window(config.window)
-        self.counts = {"events": 0, "duplicates": 0, "rejected": 0, "predictions": 0, "settled": 0, "alerts": 0}
+        self.counts = {"events": 0, "duplicates": 0, "seen_before_restart": 0, "rejected": 0, "predictions": 0,
+                       "settled": 0, "alerts": 0}
         self.totals = {"staked": 0.0, "profit": 0.0}
 
     @property
@@ -141,18 +151,29 @@ class Loop:
 
     # -- events ---------------------------------------------------------------------------------
     def process(self, event: Fixture | Odds | Result) -> list[dict | Rejection]:
-        """Apply one validated event; return the messages (and rejections) it causes."""
+        """Apply one validated event; return the messages (and rejections) it causes.
+
+        Never raises: an exception while applying the event leaves the loop as it was before the event
+        and comes back as a Rejection naming it.
+        """
+        content = fingerprint(event)
         if event.id in self.seen:
-            self.counts["duplicates"] += 1
-            return [Rejection("duplicate event id", "", event.id)]
-        if isinstance(event, Fixture):
-            out = self._fixture(event)
-        elif isinstance(event, Odds):
-            out = self._odds(event)
-        else:
-            out = self._result(event)
+            if self.seen[event.id] != content:
+                self.counts["rejected"] += 1
+                return [Rejection(f"conflicting duplicate: event id {event.id} was seen with other content; "
+                                  "the first version stands", "", event.id)]
+            key = "seen_before_restart" if event.id in self.seen_before_restart else "duplicates"
+            self.counts[key] += 1
+            return [Rejection(key.replace("_", " "), "", event.id, dead=False)]
+        saved = self._savepoint(event)
+        try:
+            out = self._fixture(event) if isinstance(event, Fixture) else (
+                self._odds(event) if isinstance(event, Odds) else self._result(event))
+        except Exception as exc:  # noqa: BLE001 - one poisonous event must not stop the stream
+            self._rollback(saved)
+            out = [Rejection(f"failed to apply: {type(exc).__name__}: {exc}"[:500], "", event.id)]
         if not (out and isinstance(out[0], Rejection)):
-            self.seen.add(event.id)
+            self.seen[event.id] = content
             self.counts["events"] += 1
         for msg in out:
             key = "rejected" if isinstance(msg, Rejection) else {"prediction": "predictions", "settlement": "settled",
@@ -160,6 +181,31 @@ class Loop:
             if key:
                 self.counts[key] += 1
         return out
+
+    def _savepoint(self, event) -> dict:
+        """What applying ``event`` may change: its league's feature state, open matches, analytics, alerts.
+
+        Shallow copies where the loop replaces values rather than mutating them (predictions, inputs).
+        """
+        m = self.matches.get(event.match_id)
+        league = event.league if isinstance(event, Fixture) else (m or {}).get("league")
+        return {"league": league, "league_state": copy.deepcopy(self.state.leagues.get(league)),
+                "matches": {k: {**v, "quotes": dict(v["quotes"])} for k, v in self.matches.items()},
+                "inputs": dict(self._inputs), "match_id": event.match_id,
+                "was_settled": event.match_id in self.settled, "last_day": dict(self.last_day),
+                "window": self.window.rows.copy(), "counts": dict(self.counts), "totals": dict(self.totals),
+                "alerts": copy.deepcopy(self.alerts)}
+
+    def _rollback(self, saved: dict) -> None:
+        if saved["league_state"] is None:
+            self.state.leagues.pop(saved["league"], None)
+        else:
+            self.state.leagues[saved["league"]] = saved["league_state"]
+        if not saved["was_settled"]:
+            self.settled.discard(saved["match_id"])
+        self.matches, self._inputs, self.last_day = saved["matches"], saved["inputs"], saved["last_day"]
+        self.window.rows, self.counts, self.totals = saved["window"], saved["counts"], saved["totals"]
+        self.alerts = saved["alerts"]
 
     def heartbeat(self, now: float) -> list[dict]:
         """Note that the feed is alive at ``now`` (seconds) and check staleness rules; return alerts."""
@@ -266,7 +312,12 @@ class Loop:
             return []
         ids = changed
         frame = self._frame(ids, rows)
+        bad = [c for c, v in zip(frame.columns, np.isinf(frame.to_numpy(dtype=float)).any(axis=0), strict=True) if v]
+        if bad:
+            raise ValueError(f"infinite feature values in {bad[:5]}")
         probs = np.mean([m.predict_proba(frame) for m in self.models], axis=0)
+        if not (np.isfinite(probs).all() and np.allclose(probs.sum(axis=1), 1.0, atol=1e-6)):
+            raise ValueError("the model returned probabilities that are not finite or do not sum to 1")
         shap = self._explain(frame, probs)
         book, rule = self.config.market_book, self.config.value_rule
         out = []
@@ -353,7 +404,7 @@ class Loop:
     def to_dict(self) -> dict:
         """Everything needed to resume: feature state, open matches, seen ids, analytics, alert rules (JSON-safe)."""
         return {"version": CHECKPOINT_VERSION, "models": self.model_ids, "timing": self.timing,
-                "state": self.state.to_dict(), "matches": self.matches, "seen": sorted(self.seen),
+                "state": self.state.to_dict(), "matches": self.matches, "seen": dict(sorted(self.seen.items())),
                 "settled": sorted(self.settled), "last_day": self.last_day, "window": list(self.window.rows),
                 "counts": self.counts, "totals": self.totals,
                 "alerts": None if self.alerts is None else self.alerts.to_dict()}
@@ -361,20 +412,37 @@ class Loop:
     def restore(self, snapshot: dict) -> None:
         """Resume from :meth:`to_dict` output written by a loop with the same models.
 
+        Everything is read and checked before the loop changes, so a bad checkpoint leaves it as it was.
+
         Raises:
-            ValueError: the checkpoint has another version, other models or another timing.
+            CheckpointError: not a checkpoint of this version, written for other models or another timing,
+                or damaged.
         """
-        if snapshot.get("version") != CHECKPOINT_VERSION:
-            raise ValueError(f"checkpoint version {snapshot.get('version')!r}; this a1lab reads {CHECKPOINT_VERSION}")
-        if snapshot["models"] != self.model_ids or snapshot["timing"] != self.timing:
-            raise ValueError(f"checkpoint was written by {snapshot['models']} ({snapshot['timing']}); "
-                             f"this loop runs {self.model_ids} ({self.timing})")
-        self.state = FeatureState.from_dict(snapshot["state"])
-        self.matches = snapshot["matches"]
-        self.seen, self.settled = set(snapshot["seen"]), set(snapshot["settled"])
-        self.last_day = dict(snapshot["last_day"])
-        self.window = Window(self.config.window, deque(snapshot["window"]))
-        self.counts.update(snapshot["counts"])
-        self.totals.update(snapshot["totals"])
-        if self.alerts is not None and snapshot["alerts"] is not None:
-            self.alerts.restore(snapshot["alerts"])
+        if not isinstance(snapshot, dict) or "version" not in snapshot:
+            raise CheckpointError("not a live-loop checkpoint")
+        if snapshot["version"] != CHECKPOINT_VERSION:
+            raise CheckpointError(f"written by another a1lab (checkpoint version {snapshot['version']!r}; "
+                                  f"this one reads {CHECKPOINT_VERSION})")
+        if snapshot.get("models") != self.model_ids or snapshot.get("timing") != self.timing:
+            raise CheckpointError(f"checkpoint was written by {snapshot.get('models')} ({snapshot.get('timing')}); "
+                                  f"this loop runs {self.model_ids} ({self.timing})")
+        try:
+            state = FeatureState.from_dict(snapshot["state"])
+            matches = {str(k): dict(v) for k, v in snapshot["matches"].items()}
+            seen = {str(k): str(v) for k, v in snapshot["seen"].items()}
+            settled = {str(k) for k in snapshot["settled"]}
+            last_day = {str(k): int(v) for k, v in snapshot["last_day"].items()}
+            window = deque(dict(r) for r in snapshot["window"])
+            counts = {str(k): int(v) for k, v in snapshot["counts"].items()}
+            totals = {str(k): float(v) for k, v in snapshot["totals"].items()}
+            alerts = copy.deepcopy(self.alerts)
+            if alerts is not None and snapshot["alerts"] is not None:
+                alerts.restore(snapshot["alerts"])
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            raise CheckpointError(f"damaged checkpoint ({type(exc).__name__}: {exc})") from None
+        self.state, self.matches, self.seen, self.settled, self.last_day = state, matches, seen, settled, last_day
+        self.seen_before_restart = set(seen)
+        self.window = Window(self.config.window, window)
+        self.counts.update(counts)
+        self.totals.update(totals)
+        self.alerts = alerts

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from a1lab.live.events import Rejection, parse_event
+from a1lab.live.events import Rejection, line_text, parse_event
 from a1lab.live.loop import Loop
 from a1lab.live.server import Broadcaster
 from a1lab.live.streams import JsonlSink
@@ -71,7 +71,7 @@ class Outputs:
                 sink.flush()
 
 
-async def _next(it: AsyncIterator[str], stop: asyncio.Event) -> str | None:
+async def _next(it: AsyncIterator[str | bytes], stop: asyncio.Event) -> str | bytes | None:
     """The next line, or None at the end of the source or when ``stop`` is set."""
     if stop.is_set():
         return None
@@ -88,14 +88,14 @@ async def _next(it: AsyncIterator[str], stop: asyncio.Event) -> str | None:
         return None
 
 
-async def drive(loop: Loop, lines: AsyncIterator[str], outputs: Outputs, stop: asyncio.Event,
+async def drive(loop: Loop, lines: AsyncIterator[str | bytes], outputs: Outputs, stop: asyncio.Event,
                 checkpoint: Path | None = None, checkpoint_every: int = 1000, quiet_check: float = 5.0,
                 clock: Callable[[], float] = time.time) -> dict:
     """Feed the loop until the source ends or ``stop`` is set; return the loop's counts.
 
     Args:
         loop: the scoring loop.
-        lines: raw event lines.
+        lines: raw event lines (undecoded bytes from files and stdin).
         outputs: sinks, dead letter, server and alert dispatcher.
         stop: set it (e.g. from a signal handler) to stop after the event in hand.
         checkpoint: file written every ``checkpoint_every`` accepted events and at the end.
@@ -121,8 +121,8 @@ async def drive(loop: Loop, lines: AsyncIterator[str], outputs: Outputs, stop: a
                 continue
             for msg in loop.heartbeat(clock()) + loop.process(event):
                 if isinstance(msg, Rejection):
-                    if msg.reason != "duplicate event id":
-                        outputs.reject(Rejection(msg.reason, line.strip()[:2000], msg.event_id))
+                    if msg.dead:
+                        outputs.reject(Rejection(msg.reason, line_text(line), msg.event_id))
                 else:
                     outputs.emit(msg)
             since_checkpoint += 1

@@ -30,6 +30,8 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
+from a1lab.live.events import decode_object, line_text
+
 log = logging.getLogger("a1lab.live.server")
 
 
@@ -52,7 +54,7 @@ class Broadcaster:
         self.history: deque[tuple[int, str]] = deque(maxlen=history)
         self.current: dict[str, str] = {}
         self.clients: set[ServerConnection] = set()
-        self.stats = {"published": 0, "dropped": 0, "refused": 0, "connections": 0}
+        self.stats = {"published": 0, "dropped": 0, "refused": 0, "skipped": 0, "connections": 0}
         self._server: Server | None = None
 
     @property
@@ -77,11 +79,17 @@ class Broadcaster:
     def publish(self, message: dict) -> int | None:
         """Send a message to every client; return its ``seq`` (None if refused as too big)."""
         self.seq += 1
-        text = json.dumps({**message, "seq": self.seq, "sent": time.time()}, separators=(",", ":"))
-        if len(text) > self.max_message:
+        try:
+            text = json.dumps({**message, "seq": self.seq, "sent": time.time()}, separators=(",", ":"),
+                              allow_nan=False)
+        except (ValueError, TypeError, RecursionError) as exc:
+            text, why = "", f"not encodable ({type(exc).__name__})"
+        else:
+            why = f"{len(text)} bytes (max {self.max_message})" if len(text) > self.max_message else None
+        if not text or why:
             self.seq -= 1
             self.stats["refused"] += 1
-            log.error("refused a %s message of %d bytes (max %d)", message.get("type"), len(text), self.max_message)
+            log.error("refused a %s message: %s", str(message.get("type"))[:40], why)
             return None
         self.history.append((self.seq, text))
         kind, match = message.get("type"), message.get("match_id")
@@ -128,7 +136,8 @@ class Broadcaster:
         # hello, backlog and registration happen without yielding, so no broadcast slips in between
         broadcast([ws], json.dumps(hello, separators=(",", ":")))
         if "since" in query:
-            since = int(query["since"][0]) if query["since"][0].isdigit() else 0
+            given = query["since"][0]
+            since = int(given) if given.isascii() and given.isdigit() and len(given) < 19 else 0
             if query.get("epoch", [""])[0] != self.epoch:
                 since = 0
             for seq, text in self.history:
@@ -147,18 +156,17 @@ class Broadcaster:
 
 
 async def serve_lines(broadcaster: Broadcaster, lines, rate: float = 0.0) -> int:
-    """Publish each JSON line of an async line source (``rate`` per second, 0: as they come).
+    """Publish each JSON object line of an async line source (``rate`` per second, 0: as they come).
 
-    Lines that are not JSON objects are logged and skipped; returns how many were published.
+    A line that is not a strict JSON object (not UTF-8, not JSON, NaN or Infinity, nested too deeply,
+    not an object) is logged and skipped; returns how many were published.
     """
     count = 0
     async for line in lines:
-        try:
-            message = json.loads(line)
-            if not isinstance(message, dict):
-                raise ValueError("not an object")
-        except ValueError as exc:
-            log.error("skipped a line that is not a JSON object (%s): %.80s", exc, line)
+        message = decode_object(line)
+        if isinstance(message, str):
+            broadcaster.stats["skipped"] += 1
+            log.error("skipped a line (%s): %.80s", message, line_text(line))
             continue
         broadcaster.publish(message)
         count += 1

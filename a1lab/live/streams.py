@@ -1,6 +1,6 @@
 """Sources and sinks of the live loop: JSONL files or stdin/stdout, and a WebSocket feed client.
 
-A source yields raw lines (str); validation is the loop's business. The
+A source yields raw lines (str, or bytes not yet decoded); validation is the loop's business. The
 WebSocket client reconnects with exponential back-off and full jitter and asks
 the server for what it missed (``since``), so a restart of either side costs no
 event; events seen twice are skipped by id downstream.
@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import random
 import sys
 import threading
@@ -23,18 +24,27 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidHandshake, InvalidStatus, WebSocketException
 
+from a1lab.live.events import decode_object
+
 log = logging.getLogger("a1lab.live")
 
 
-async def read_lines(path: str) -> AsyncIterator[str]:
-    """Lines of a JSONL file, or of stdin for ``-`` (read by a daemon thread, so a stop never waits on it)."""
+async def read_lines(path: str) -> AsyncIterator[bytes]:
+    """Lines of a JSONL file, or of stdin for ``-``, as undecoded bytes (decoding is the reader's business,
+    so a line of invalid UTF-8 is one bad line, not the end of the stream). Stdin is read by a daemon
+    thread, so a stop never waits on it."""
     if path == "-":
-        queue: asyncio.Queue[str | None] = asyncio.Queue()
+        queue: asyncio.Queue[bytes | None] = asyncio.Queue()
         loop = asyncio.get_running_loop()
 
-        def pump() -> None:
-            for line in sys.stdin:
-                loop.call_soon_threadsafe(queue.put_nowait, line)
+        def pump() -> None:  # reads the file descriptor: a buffered reader's lock would hang interpreter exit
+            fd, pending = sys.stdin.fileno(), b""
+            while chunk := os.read(fd, 1 << 16):
+                *complete, pending = (pending + chunk).split(b"\n")
+                for line in complete:
+                    loop.call_soon_threadsafe(queue.put_nowait, line + b"\n")
+            if pending:
+                loop.call_soon_threadsafe(queue.put_nowait, pending)
             loop.call_soon_threadsafe(queue.put_nowait, None)
 
         threading.Thread(target=pump, name="a1lab-stdin", daemon=True).start()
@@ -42,7 +52,7 @@ async def read_lines(path: str) -> AsyncIterator[str]:
             if line.strip():
                 yield line
     else:
-        with open(path, encoding="utf-8") as f:
+        with open(path, "rb") as f:
             for n, line in enumerate(f):
                 if line.strip():
                     yield line
@@ -76,7 +86,7 @@ def _with_query(url: str, **params) -> str:
 
 
 async def websocket_lines(url: str, token: str | None = None, backoff: Backoff | None = None,
-                          max_size: int = 2**24, max_attempts: int | None = None) -> AsyncIterator[str]:
+                          max_size: int = 2**24, max_attempts: int | None = None) -> AsyncIterator[str | bytes]:
     """Messages of a WebSocket feed served by :class:`a1lab.live.server.Broadcaster`, forever.
 
     On (re)connect it sends the last sequence number and server epoch it saw, so
@@ -100,13 +110,14 @@ async def websocket_lines(url: str, token: str | None = None, backoff: Backoff |
                 failures = 0
                 log.info("connected to %s", url)
                 async for message in ws:
-                    obj = json.loads(message)
-                    if obj.get("type") == "hello":
+                    obj = decode_object(message)
+                    if isinstance(obj, dict) and obj.get("type") == "hello" and isinstance(obj.get("epoch"), str):
                         if obj["epoch"] != epoch:
                             epoch, seq = obj["epoch"], 0
                         continue
-                    seq = obj.get("seq", seq)
-                    yield message if isinstance(message, str) else message.decode()
+                    if isinstance(obj, dict) and type(obj.get("seq")) is int:
+                        seq = obj["seq"]
+                    yield message  # anything else is the loop's to validate (and dead-letter)
             log.warning("feed %s closed the connection; reconnecting", url)
         except InvalidStatus as exc:
             if exc.response.status_code in (401, 403):

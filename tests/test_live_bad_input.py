@@ -1,0 +1,184 @@
+"""Hostile input to the live event schema and loop, in-process: strict types, conflicting duplicates,
+atomic events (an exception rolls the loop back) and properties over arbitrary input (issue 11)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from datetime import timedelta
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from a1lab import registry
+from a1lab.features import build_features
+from a1lab.live.events import Fixture, Odds, Rejection, Result, parse_event
+from a1lab.live.loop import Loop
+from a1lab.live.replay import Offsets, season_events
+
+RESULT = {"type": "result", "id": "r", "ts": "2025-08-15T21:00:00Z", "match_id": "m", "home_goals": 1,
+          "away_goals": 0, "stats": {"home_shots": 12}}
+ODDS = {"type": "odds", "id": "o", "ts": "2025-08-13T19:00:00Z", "match_id": "m", "bookmaker": "pinnacle",
+        "timing": "open", "prices": {"home": 1.5, "draw": 4.2, "away": 6.5}}
+FIXTURE = {"type": "fixture", "id": "f", "ts": "2025-08-08T19:00:00Z", "match_id": "m", "league": "E0",
+           "season": "2526", "home": "A", "away": "B", "kickoff": "2025-08-15T19:00:00Z"}
+
+
+@pytest.mark.parametrize("raw, words", [
+    (json.dumps(RESULT).replace("12}", "Infinity}"), "Infinity"),
+    (json.dumps(RESULT).replace("12}", "1e999}"), "stats.home_shots"),
+    (json.dumps({**RESULT, "home_goals": True}), "valid integer"),
+    (json.dumps({**RESULT, "away_goals": False}), "valid integer"),
+    (json.dumps({**RESULT, "home_goals": 1.0}), "valid integer"),
+    (json.dumps({**RESULT, "stats": {"home_shots": True}}), "stats.home_shots"),
+    (json.dumps({**ODDS, "prices": {"home": True, "draw": 4.2, "away": 6.5}}), "prices.home"),
+    (json.dumps({**ODDS, "prices": {"home": "2.0", "draw": 4.2, "away": 6.5}}), "prices.home"),
+    (json.dumps({**FIXTURE, "kickoff": "9999-12-31T23:59:59-23:59"}), "kickoff"),
+    (json.dumps({**FIXTURE, "kickoff": "0001-01-01T00:00:00Z"}), "kickoff"),
+    (json.dumps({**FIXTURE, "ts": "1600-01-01T00:00:00Z"}), "ts"),
+    (json.dumps({**FIXTURE, "home": "x" * 500}), "home"),
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    (b'{"id": "\xc3\x28"}', "not UTF-8"),
+    ('{"type": "hello"}', "hello"),
+])
+def test_hostile_events_are_rejections_with_a_reason(raw, words):
+    out = parse_event(raw)
+    assert isinstance(out, Rejection) and words in out.reason
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=20)
+
+
+def _finite_event(event) -> bool:
+    numbers = [event.home_goals, event.away_goals, *event.stats.values()] if isinstance(event, Result) else (
+        [event.prices.home, event.prices.draw, event.prices.away] if isinstance(event, Odds) else [])
+    return all(type(n) in (int, float) and math.isfinite(n) for n in numbers)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(JSON, st.binary(max_size=200), st.text(max_size=200)))
+def test_parse_event_never_raises_on_arbitrary_input(raw):
+    inputs = [raw] if isinstance(raw, (str, bytes)) else [json.dumps(raw), *([raw] if isinstance(raw, dict) else [])]
+    for value in inputs:
+        assert isinstance(parse_event(value), (Rejection, Fixture, Odds, Result))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.sampled_from([RESULT, ODDS, FIXTURE]), st.text(max_size=12), JSON)
+def test_any_field_set_to_any_value_gives_a_finite_event_or_a_rejection(base, key, value):
+    for target in (base, {**base, "prices": {**ODDS["prices"]}, "stats": {**RESULT["stats"]}}):
+        event = {**target}
+        if key in ("home", "draw", "away") and "prices" in base:
+            event["prices"] = {**base["prices"], key: value}
+        else:
+            event[key or "id"] = value
+        for raw in (event, json.dumps(event, default=str)):
+            out = parse_event(raw)
+            assert isinstance(out, Rejection) or _finite_event(out)
+
+
+@pytest.fixture(scope="module")
+def lab_loop(live_lab):
+    """A loop factory over E0 2025/26 with opening odds six days early (so results revise predictions):
+    the feature state after the history is built once and copied."""
+    events = season_events(live_lab["matches"], "2526", ["E0"], offsets=Offsets(open=timedelta(days=6)))
+    history = live_lab["matches"][live_lab["matches"]["kickoff"] < pd.Timestamp(events[0]["ts"])]
+    _, state = build_features(history, live_lab["config"])
+    model = registry.load("xgb", root=live_lab["registry"])
+    return lambda models=None: Loop(models or [model], copy.deepcopy(state)), events
+
+
+def _feed(loop: Loop, events) -> list:
+    out = []
+    for e in events:
+        out += loop.process(parse_event(json.dumps(e)))
+    return [m for m in out if isinstance(m, dict)]
+
+
+def test_a_conflicting_duplicate_is_rejected_and_an_identical_one_skipped(lab_loop):
+    make, events = lab_loop
+    loop = make()
+    _feed(loop, events[:40])
+    odds = next(e for e in events[:40] if e["type"] == "odds")
+    fake = {**odds, "prices": {"home": 1.01, "draw": 40.0, "away": 80.0}}
+    out = loop.process(parse_event(fake))
+    assert isinstance(out[0], Rejection) and out[0].dead and "conflicting duplicate" in out[0].reason
+    same = loop.process(parse_event(odds))
+    assert isinstance(same[0], Rejection) and not same[0].dead
+    assert loop.counts["duplicates"] == 1 and loop.counts["rejected"] == 1
+
+
+class _Failing:
+    """A registered model that raises on demand: stands in for any fault while an event is applied."""
+
+    def __init__(self, model):
+        self.model, self.fail = model, False
+
+    def __getattr__(self, name):
+        return getattr(self.model, name)
+
+    def predict_proba(self, frame):
+        if self.fail:
+            raise RuntimeError("model crashed")
+        return self.model.predict_proba(frame)
+
+
+def test_an_exception_while_applying_an_event_leaves_the_loop_as_it_was(lab_loop):
+    make, events = lab_loop
+    reference = make()
+    expected = _feed(reference, events)
+    # a result that re-scores later matches: the state is updated before the model is called
+    rescored = {m["event_id"] for m in expected if m["type"] == "prediction"} & {
+        e["id"] for e in events if e["type"] == "result"}
+    k = next(i for i, e in enumerate(events) if e["id"] in rescored)
+    failing = _Failing(reference.models[0])
+    loop = make([failing])
+    got = _feed(loop, events[:k])
+    before = json.dumps(loop.to_dict(), sort_keys=True)
+    failing.fail = True
+    out = loop.process(parse_event(events[k]))
+    assert len(out) == 1 and isinstance(out[0], Rejection) and "RuntimeError: model crashed" in out[0].reason
+    after = loop.to_dict()
+    after["counts"]["rejected"] -= 1
+    assert json.dumps(after, sort_keys=True) == before
+    failing.fail = False
+    got += _feed(loop, events[k:])  # the same event again, now that it can be applied
+    assert got == expected
+
+
+ANY_LINE = st.one_of(st.binary(max_size=80), st.text(max_size=80), JSON.map(lambda v: json.dumps(v)))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_stream_is_accounted_for_and_never_crashes_the_loop(lab_loop, data):
+    make, events = lab_loop
+    good = [json.dumps(e) for e in events[:120]]
+    picks = data.draw(st.lists(st.integers(0, len(good) - 1), max_size=60))
+    mutated = data.draw(st.lists(st.tuples(st.integers(0, len(good) - 1), st.text(max_size=8), JSON), max_size=10))
+    lines = [good[i] for i in sorted(picks)]
+    for i, key, value in mutated:
+        lines.append(json.dumps({**json.loads(good[i]), key or "id": value}, default=str))
+    lines += data.draw(st.lists(ANY_LINE, max_size=10))
+    lines = data.draw(st.permutations(lines))
+    loop = make()
+    rejected = 0
+    for line in lines:
+        event = parse_event(line)
+        if isinstance(event, Rejection):
+            rejected += 1
+            continue
+        for msg in loop.process(event):
+            assert isinstance(msg, (Rejection, dict))
+            if isinstance(msg, dict):
+                assert all(math.isfinite(v) for v in (msg.get("p") or {}).values())
+    c = loop.counts
+    assert c["events"] + c["duplicates"] + c["seen_before_restart"] + c["rejected"] + rejected == len(lines)
+    make().restore(json.loads(json.dumps(loop.to_dict())))  # and its checkpoint can be resumed from
