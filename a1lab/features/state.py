@@ -9,6 +9,7 @@ arrays (team x side x window x stat), so reading a match costs a few array ops.
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import asdict
 from pathlib import Path
@@ -79,6 +80,16 @@ class LeagueState:
         self.prior = np.tile(_PRIOR, (3, 1))
         self.pending: list[list] = []
         self.pending_day: int | None = None
+
+    def copy(self) -> LeagueState:
+        """An independent copy (a savepoint): containers are copied, the immutable values in them shared."""
+        out = copy.copy(self)
+        out.index, out.pending = dict(self.index), list(self.pending)
+        for k in _SCALARS:
+            setattr(out, k, list(getattr(self, k)))
+        for k in (*_ARRAYS, "sums", "counts", "prior"):
+            setattr(out, k, getattr(self, k).copy())
+        return out
 
     def add_team(self, name: str, elo: float, pi: float, promoted: bool) -> int:
         i = len(self.index)

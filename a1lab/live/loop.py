@@ -189,7 +189,8 @@ class Loop:
         """
         m = self.matches.get(event.match_id)
         league = event.league if isinstance(event, Fixture) else (m or {}).get("league")
-        return {"league": league, "league_state": copy.deepcopy(self.state.leagues.get(league)),
+        league_state = self.state.leagues.get(league)
+        return {"league": league, "league_state": None if league_state is None else league_state.copy(),
                 "matches": {k: {**v, "quotes": dict(v["quotes"])} for k, v in self.matches.items()},
                 "inputs": dict(self._inputs), "match_id": event.match_id,
                 "was_settled": event.match_id in self.settled, "last_day": dict(self.last_day),
