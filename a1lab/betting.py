@@ -158,22 +158,53 @@ def closing_line_value(odds_taken: np.ndarray, fair_close_odds: np.ndarray) -> n
     return np.asarray(odds_taken, dtype=float) / np.asarray(fair_close_odds, dtype=float) - 1.0
 
 
-def summarise(log: pd.DataFrame, start: float = 100.0, n_boot: int = 2000, seed: int = 0) -> dict:
-    """Bets, turnover, profit, ROI with a bootstrap 95% CI, drawdown, Sharpe, CLV."""
+def daily_returns(log: pd.DataFrame, start: float = 100.0) -> pd.DataFrame:
+    """Per betting day (UTC date of kick-off): stake, profit, bankroll at the day's start and its return.
+
+    The return is the day's profit over the bankroll at the day's start, so it depends on the staking:
+    the same bets staked two ways give two return series.
+    """
     staked = log[log["stake"] > 0]
     if staked.empty:
-        return {"bets": 0, "turnover": 0.0, "profit": 0.0, "roi": 0.0, "roi_ci95": [0.0, 0.0], "max_drawdown": 0.0,
-                "sharpe": 0.0, "clv_mean": None, "beat_close_share": None, "final_bankroll": start}
-    stake, profit = staked["stake"].to_numpy(), staked["profit"].to_numpy()
+        return pd.DataFrame(columns=["day", "stake", "profit", "bankroll_start", "ret"])
+    day = staked["kickoff"].dt.tz_convert("UTC").dt.normalize()
+    days = staked.groupby(day, sort=True).agg(stake=("stake", "sum"), profit=("profit", "sum"))
+    days["bankroll_start"] = start + days["profit"].cumsum().shift(1, fill_value=0.0)
+    days["ret"] = days["profit"] / days["bankroll_start"].where(days["bankroll_start"] > 0)
+    return days.rename_axis("day").reset_index()
+
+
+def risk_ratios(ret: np.ndarray, total_return: float, drawdown: float) -> dict:
+    """Sharpe and Sortino of per-day returns (not annualised) and Calmar (total return over max drawdown)."""
+    ret = np.asarray(ret, dtype=float)
+    ret = ret[np.isfinite(ret)]
+    sd = ret.std(ddof=1) if len(ret) > 1 else 0.0
+    downside = np.sqrt(np.mean(np.minimum(ret, 0.0) ** 2)) if len(ret) else 0.0
+    return {"sharpe": float(ret.mean() / sd) if sd > 0 else 0.0,
+            "sortino": float(ret.mean() / downside) if downside > 0 else 0.0,
+            "calmar": float(total_return / drawdown) if drawdown > 0 else 0.0}
+
+
+def summarise(log: pd.DataFrame, start: float = 100.0, n_boot: int = 2000, seed: int = 0) -> dict:
+    """Bets, betting days, turnover, profit, ROI with a 95% CI from resampling betting days, drawdown,
+    Sharpe/Sortino/Calmar on the bankroll's per-day returns, CLV."""
+    staked = log[log["stake"] > 0]
+    if staked.empty:
+        return {"bets": 0, "days": 0, "turnover": 0.0, "profit": 0.0, "roi": 0.0, "roi_ci95": [0.0, 0.0],
+                "max_drawdown": 0.0, "sharpe": 0.0, "sortino": 0.0, "calmar": 0.0, "clv_mean": None,
+                "beat_close_share": None, "final_bankroll": start}
+    days = daily_returns(log, start)
+    stake, profit = days["stake"].to_numpy(), days["profit"].to_numpy()
     rng = np.random.default_rng(seed)
-    boots = [profit[i].sum() / stake[i].sum() for i in (rng.integers(0, len(stake), len(stake)) for _ in range(n_boot))]
-    ret = profit / stake
-    out = {"bets": int(len(staked)), "turnover": float(stake.sum()), "profit": float(profit.sum()),
-           "roi": float(profit.sum() / stake.sum()), "roi_ci95": [float(np.quantile(boots, 0.025)),
-                                                                 float(np.quantile(boots, 0.975))],
-           "max_drawdown": max_drawdown(log["bankroll"].to_numpy(), start),
-           "sharpe": float(ret.mean() / ret.std() * np.sqrt(len(ret))) if ret.std() > 0 else 0.0,
-           "final_bankroll": float(log["bankroll"].iloc[-1])}
+    picks = rng.integers(0, len(days), (n_boot, len(days)))
+    boots = profit[picks].sum(axis=1) / stake[picks].sum(axis=1)
+    final = float(log["bankroll"].iloc[-1])
+    drawdown = max_drawdown(log["bankroll"].to_numpy(), start)
+    out = {"bets": int(len(staked)), "days": int(len(days)), "turnover": float(stake.sum()),
+           "profit": float(profit.sum()), "roi": float(profit.sum() / stake.sum()),
+           "roi_ci95": [float(np.quantile(boots, 0.025)), float(np.quantile(boots, 0.975))],
+           "max_drawdown": drawdown, **risk_ratios(days["ret"].to_numpy(), final / start - 1.0, drawdown),
+           "final_bankroll": final}
     if "close_odds" in staked:
         clv = closing_line_value(staked["odds"], staked["close_odds"])
         out["clv_mean"] = float(np.nanmean(clv))

@@ -52,6 +52,22 @@ def test_flat_staking_sequence_by_hand():
     assert s["max_drawdown"] == pytest.approx(10 / 115)
     assert s["clv_mean"] == pytest.approx(np.mean([2.5 / 2.4 - 1, 2.0 / 2.1 - 1, 3.0 / 2.8 - 1]))
     assert s["beat_close_share"] == pytest.approx(2 / 3)
+    ret = np.array([15 / 100, -10 / 115, 20 / 105])  # each day's profit over the bankroll at its start
+    assert s["days"] == 3
+    assert s["sharpe"] == pytest.approx(ret.mean() / ret.std(ddof=1))
+    assert s["sortino"] == pytest.approx(ret.mean() / np.sqrt(np.mean(np.minimum(ret, 0) ** 2)))
+    assert s["calmar"] == pytest.approx(0.25 / (10 / 115))
+
+
+def test_two_stakings_of_the_same_bets_have_different_risk_figures():
+    rows = [(DAY + pd.Timedelta(days=i), 0.55, odds, won, odds)
+            for i, (odds, won) in enumerate([(2.2, True), (2.5, False), (1.9, True), (3.0, False), (2.1, True),
+                                             (2.4, True), (2.0, False), (2.6, True)])]
+    flat = betting.summarise(betting.backtest(bets(rows), Staking("flat", unit=0.05)), 100.0)
+    kelly = betting.summarise(betting.backtest(bets(rows), Staking("kelly")), 100.0)
+    for key in ("roi", "sharpe", "sortino", "calmar", "max_drawdown"):
+        assert flat[key] != pytest.approx(kelly[key]), key
+    assert flat["bets"] == kelly["bets"] == 8 and flat["days"] == 8
 
 
 def test_kelly_sequence_uses_bankroll_at_day_start():
@@ -109,4 +125,17 @@ def test_true_probabilities_beat_a_noisy_book_with_margin():
     _, summary = betting.run_strategy(m, truth, odds, close, ValueRule(min_edge=0.03), Staking("flat", unit=0.005))
     assert summary["roi"] > 0 and summary["clv_mean"] > 0
     assert summary["stress"]["3%"]["roi"] < summary["roi"]
-    assert 0.0 <= summary["risk_of_ruin"] <= 1.0
+
+
+def test_risk_of_ruin_counts_reshuffled_paths_below_the_line():
+    rows = [(DAY + pd.Timedelta(days=i), 0.6, 2.0, won, 2.0) for i, won in enumerate([False] * 3 + [True] * 3)]
+    log = betting.backtest(bets(rows), Staking("kelly"), bankroll=100.0)  # 20 % of the bankroll a bet
+    # any order of 3 losses and 3 wins: the bankroll never falls below 0.8**3 = 51 % of the start
+    assert betting.risk_of_ruin(log, 100.0, ruin=0.5, n_sims=200) == 0.0
+    # ruin at 60 %: only orders that put all three losses before the third... count them exactly
+    paths = 0
+    from itertools import permutations
+    for order in set(permutations([0.8] * 3 + [1.2] * 3)):
+        paths += bool((np.cumprod(order) < 0.6).any())
+    share = paths / len(set(permutations([0.8] * 3 + [1.2] * 3)))
+    assert betting.risk_of_ruin(log, 100.0, ruin=0.6, n_sims=4000, seed=1) == pytest.approx(share, abs=0.03)

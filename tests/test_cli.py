@@ -1,4 +1,5 @@
 import json
+import re
 import subprocess
 import sys
 
@@ -9,9 +10,10 @@ from a1lab.cli import main, resolve_root
 
 
 def test_help_lists_commands(capsys):
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as stop:
         main(["--help"])
-    assert "ingest" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert stop.value.code == 0 and {"ingest", "live"} <= set(re.findall(r"^    (\w+)", out, re.M))
 
 
 def test_resolve_root(monkeypatch):

@@ -1,3 +1,5 @@
+import functools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -115,3 +117,33 @@ def test_conformal_by_season_reports_split_and_adaptive():
         assert abs(summary[s]["adaptive"]["coverage"] - 0.9) <= 0.03
         own = coverage_and_size(sets[season == s], y[:4000][season == s])[0]
         assert summary[s]["adaptive"]["coverage"] == pytest.approx(own, abs=1e-4)
+
+
+def _seasons_world():
+    X, y, _ = world(n=6000, seed=5)
+    X = X.copy()
+    X["season"] = np.repeat(["2122", "2223", "2324", "2425"], 1500)
+    X["kickoff"] = pd.Timestamp("2021-08-01", tz="UTC") + pd.to_timedelta(np.arange(6000) // 10, unit="D")
+    X["match_id"] = [f"m{i}" for i in range(6000)]
+    X["result"] = np.array(["H", "D", "A"])[y]
+    return X
+
+
+def test_no_choice_looks_at_the_test_seasons():
+    """Every test-season result altered: the chosen kind, its selection scores and the first fold's fit stay."""
+    from a1lab.models.ensemble import select_ensemble, walk_forward_ensembles
+
+    wide = _seasons_world()
+    members = ("sharp", "poor", "flat")
+    make = {name: functools.partial(lambda cls, m: cls(members=m), cls) for name, cls in ENSEMBLES.items()}
+    altered = wide.copy()
+    test = altered["season"].isin(["2324", "2425"])
+    altered.loc[test, "result"] = altered.loc[test, "result"].map({"H": "A", "D": "H", "A": "D"})
+    best, scores = select_ensemble(wide, members, "2223", make)
+    assert (best, scores) == select_ensemble(altered, members, "2223", make)
+    assert best in ("weighted", "stacking", "dynamic") and scores["voting"]["rps"] > scores[best]["rps"]
+    _, fitted = walk_forward_ensembles(wide, members, ["2324", "2425"], make)
+    _, refitted = walk_forward_ensembles(altered, members, ["2324", "2425"], make)
+    np.testing.assert_array_equal(fitted["weighted"]["2324"].weights_, refitted["weighted"]["2324"].weights_)
+    with pytest.raises(ValueError, match="too few"):
+        select_ensemble(wide.iloc[:50], members, "2122", make)

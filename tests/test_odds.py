@@ -1,7 +1,7 @@
-import math
-
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from a1lab import odds
 
@@ -32,28 +32,26 @@ def test_overround_by_hand():
     assert odds.overround([[2.0, 3.5, 4.0]])[0] == pytest.approx(0.5 + 1 / 3.5 + 0.25 - 1)
 
 
-def test_multiplicative_by_hand():
-    p = odds.multiplicative([[2.0, 4.0, 4.0]])[0]
-    # implied 0.5, 0.25, 0.25 sum to 1 already
-    assert p == pytest.approx([0.5, 0.25, 0.25])
-    p = odds.multiplicative([[1.9, 1.9]])[0]
-    assert p == pytest.approx([0.5, 0.5])
-    pi = 1 / np.array([2.0, 3.5, 4.0])
-    assert odds.multiplicative([[2.0, 3.5, 4.0]])[0] == pytest.approx(pi / pi.sum())
+def test_multiplicative_known_values_and_ratios():
+    assert odds.multiplicative([[2.0, 4.0, 4.0]])[0] == pytest.approx([0.5, 0.25, 0.25])  # a fair book stays
+    assert odds.multiplicative([[1.9, 1.9]])[0] == pytest.approx([0.5, 0.5])
+    # 2.0 / 3.5 / 4.0: implied 0.5, 0.2857, 0.25 sum to 1.0357; worked out by hand to 4 places
+    assert odds.multiplicative([[2.0, 3.5, 4.0]])[0] == pytest.approx([0.4828, 0.2759, 0.2414], abs=1e-4)
 
 
-def test_additive_by_hand():
-    pi = 1 / np.array([2.0, 3.5, 4.0])
-    expected = pi - (pi.sum() - 1) / 3
-    assert odds.additive([[2.0, 3.5, 4.0]])[0] == pytest.approx(expected)
-
-
-def test_power_by_hand():
-    p = odds.power([[2.0, 3.5, 4.0]])[0]
-    pi = 1 / np.array([2.0, 3.5, 4.0])
-    k = math.log(p[0]) / math.log(pi[0])
-    assert p == pytest.approx(pi**k)
-    assert k > 1  # overround > 0 needs k > 1
+@given(st.lists(st.floats(1.05, 30.0), min_size=2, max_size=4))
+def test_margin_removal_properties(prices):
+    pi = 1 / np.array(prices)
+    if pi.sum() <= 1.0:
+        return  # a book without margin
+    mult, add, pow_ = (f([prices])[0] for f in (odds.multiplicative, odds.additive, odds.power))
+    for p in (mult, add, pow_):
+        assert p.sum() == pytest.approx(1.0) and (np.diff(p[np.argsort(pi)]) >= -1e-12).all()  # order kept
+    assert mult / mult[0] == pytest.approx(pi / pi[0])  # multiplicative keeps ratios
+    if (add > 0).all():  # (a long shot pushed below 0 is clipped, and the row renormalised)
+        assert np.ptp(pi - add) == pytest.approx(0.0, abs=1e-12)  # additive takes the same amount from each
+    k = np.log(pow_) / np.log(pi)
+    assert np.ptp(k) == pytest.approx(0.0, abs=1e-6) and k[0] > 1  # power: one exponent above 1
 
 
 def test_shin_two_outcomes_closed_form():

@@ -171,3 +171,30 @@ def walk_forward_ensembles(wide, members, test_seasons, make: dict) -> tuple[dic
             out[name][rows] = model.predict_proba(wide[rows])
             fitted[name][season] = model
     return {k: v[test_mask] for k, v in out.items()}, fitted
+
+
+def select_ensemble(wide: pd.DataFrame, members, season: str, make: dict) -> tuple[str, dict]:
+    """Choose the ensemble kind on one season before the test period, never on the test seasons.
+
+    Each kind is fitted on the first half of ``season`` (by kick-off day) and scored (RPS) on the second.
+
+    Args:
+        wide: output of :func:`member_frame`; only the rows of ``season`` are read.
+        members: member names.
+        season: the selection season (the last one before the first test season).
+        make: ensemble name -> callable(members) returning an unfitted ensemble.
+
+    Returns:
+        (the kind with the lowest RPS, name -> {"rps", "logloss"} on the second half).
+    """
+    rows = wide[wide["season"] == season].sort_values(["kickoff", "match_id"], kind="mergesort")
+    if len(rows) < 100:
+        raise ValueError(f"season {season} has {len(rows)} out-of-sample predictions; too few to choose an ensemble")
+    day = rows["kickoff"].dt.floor("D")
+    fit = (day < day.iloc[len(rows) // 2]).to_numpy()
+    y = rows["result"].map(RESULT_CODES).to_numpy()
+    scores = {}
+    for name, factory in make.items():
+        p = factory(tuple(members)).fit(rows[fit], y[fit]).predict_proba(rows[~fit])
+        scores[name] = {"rps": float(rps_per_match(p, y[~fit]).mean()), "logloss": float(log_loss(p, y[~fit]))}
+    return min(scores, key=lambda n: scores[n]["rps"]), scores
