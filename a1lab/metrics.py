@@ -114,7 +114,7 @@ def scores(p: np.ndarray, y: np.ndarray) -> dict:
 
 def compare_with_market(p: np.ndarray, y: np.ndarray, market_open: np.ndarray, market_close: np.ndarray,
                         seed: int = 0) -> dict:
-    """A model's scores beside the market's on the same matches (DESIGN.md metrics keys)."""
+    """A model's scores beside the market's on the same matches (the metrics contract of docs/design.md)."""
     own = scores(p, y)
     mo, mc = scores(market_open, y), scores(market_close, y)
     return {

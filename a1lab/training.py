@@ -78,7 +78,7 @@ def walk_forward(frame: pd.DataFrame, make_model: Callable[[], object], splitter
 
 
 def evaluate(predictions: pd.DataFrame, frame: pd.DataFrame, seed: int = 0) -> dict:
-    """``overall`` and ``by_season`` scores beside Pinnacle open and close (DESIGN.md keys)."""
+    """``overall`` and ``by_season`` scores beside Pinnacle open and close (the metrics contract of docs/design.md)."""
     market = frame.set_index("match_id").loc[predictions["match_id"]]
     y = predictions["result"].map(RESULT_CODES).to_numpy()
     p = predictions[PRED_COLUMNS].to_numpy()
