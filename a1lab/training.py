@@ -10,13 +10,10 @@ import numpy as np
 import pandas as pd
 
 from a1lab.calibration import Identity, choose_calibration
+from a1lab.columns import ID_COLUMNS, PRED_COLUMNS, market_columns
 from a1lab.metrics import compare_with_market
-from a1lab.models import OUTCOMES, RESULT_CODES
-from a1lab.models.market import market_columns
+from a1lab.models import RESULT_CODES
 from a1lab.splits import WalkForwardSplit, check_time_ordered
-
-PRED_COLUMNS = [f"p_{o}" for o in OUTCOMES]
-ID_COLUMNS = ["match_id", "league", "season", "kickoff", "home", "away", "result"]
 
 
 def has_market(frame: pd.DataFrame) -> pd.Series:

@@ -6,16 +6,13 @@ two-way CSV, the synthetic league) writes this one table.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-ODDS_COLUMN = re.compile(
-    r"^odds_(?P<book>[a-z0-9_]+?)_(?P<market>1x2|ml|ou25|ah)_(?P<timing>open|close)_"
-    r"(?P<outcome>home|draw|away|over|under)$"
-)
+from a1lab.columns import ODDS_COLUMN, odds_column  # noqa: F401 - the loaders' names
+
 STAT_COLUMNS = [
     "ht_home_goals", "ht_away_goals",
     "home_shots", "away_shots", "home_shots_on_target", "away_shots_on_target",
@@ -55,11 +52,6 @@ CORE_COLUMNS: tuple[Column, ...] = (
     Column("away_goals", "int"),
     Column("result", "str"),
 )
-
-
-def odds_column(book: str, market: str, timing: str, outcome: str) -> str:
-    """Canonical name of one price, e.g. ``odds_pinnacle_1x2_close_home``."""
-    return f"odds_{book}_{market}_{timing}_{outcome}"
 
 
 def odds_columns(df: pd.DataFrame) -> list[str]:

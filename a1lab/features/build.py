@@ -10,11 +10,10 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 
+from a1lab.columns import ID_COLUMNS
 from a1lab.features.market import market_features
 from a1lab.features.registry import FeatureConfig, all_specs
 from a1lab.features.state import FeatureState, day_number, team_match_stats
-
-ID_COLUMNS = ["match_id", "league", "season", "kickoff", "home", "away", "result"]
 
 
 def replay(matches: pd.DataFrame, state: FeatureState) -> np.ndarray:

@@ -8,12 +8,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from a1lab.columns import (
+    TIMINGS,
+    market_disagreement,
+    market_move,
+    market_overround,
+    market_prob,
+    quote_columns,
+)
 from a1lab.models import OUTCOMES
 from a1lab.odds import overround, remove_margin
 
 
 def _quote(matches: pd.DataFrame, book: str, timing: str) -> np.ndarray:
-    cols = [f"odds_{book}_1x2_{timing}_{o}" for o in OUTCOMES]
+    cols = quote_columns(book, timing)
     if not all(c in matches for c in cols):
         return np.full((len(matches), 3), np.nan)
     return np.column_stack([matches[c].to_numpy(dtype=float) for c in cols])  # cheaper than a frame take
@@ -23,19 +31,19 @@ def market_features(matches: pd.DataFrame, method: str = "multiplicative") -> pd
     """De-vigged probabilities, overround, best-vs-average disagreement and the open-to-close move."""
     out: dict[str, np.ndarray] = {}
     probs = {}
-    for timing in ("open", "close"):
+    for timing in TIMINGS:
         for book in ("pinnacle", "avg"):
             quote = _quote(matches, book, timing)
             p = remove_margin(quote, method)
             probs[(book, timing)] = p
             for k, o in enumerate(OUTCOMES):
-                out[f"mkt_{book}_{timing}_p_{o}"] = p[:, k]
+                out[market_prob(book, timing, o)] = p[:, k]
             with np.errstate(invalid="ignore"):
-                out[f"mkt_{book}_{timing}_overround"] = np.where(np.isfinite(p[:, 0]), overround(quote), np.nan)
+                out[market_overround(book, timing)] = np.where(np.isfinite(p[:, 0]), overround(quote), np.nan)
         best, avg = _quote(matches, "max", timing), _quote(matches, "avg", timing)
         for k, o in enumerate(OUTCOMES):
-            out[f"mkt_{timing}_disagreement_{o}"] = best[:, k] / avg[:, k] - 1.0
+            out[market_disagreement(timing, o)] = best[:, k] / avg[:, k] - 1.0
     move = probs[("pinnacle", "close")] - probs[("pinnacle", "open")]
     for k, o in enumerate(OUTCOMES):
-        out[f"mkt_pinnacle_move_{o}"] = move[:, k]
+        out[market_move("pinnacle", o)] = move[:, k]
     return pd.DataFrame(out, index=matches.index)

@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass, field
 
 import pandas as pd
 
+from a1lab.columns import market_disagreement, market_move, market_overround, market_prob
+
 # per team-match, from the team's point of view
 STATS: tuple[tuple[str, str], ...] = (
     ("goals_for", "goals scored"),
@@ -116,15 +118,15 @@ def market_specs() -> list[FeatureSpec]:
     for timing in ("open", "close"):
         for book in ("pinnacle", "avg"):
             for o in ("home", "draw", "away"):
-                specs.append(FeatureSpec(f"mkt_{book}_{timing}_p_{o}", "market", timing,
+                specs.append(FeatureSpec(market_prob(book, timing, o), "market", timing,
                                          f"de-vigged {book} {timing} probability of {o}"))
-            specs.append(FeatureSpec(f"mkt_{book}_{timing}_overround", "market", timing,
+            specs.append(FeatureSpec(market_overround(book, timing), "market", timing,
                                      f"{book} {timing} 1X2 overround (margin)"))
         for o in ("home", "draw", "away"):
-            specs.append(FeatureSpec(f"mkt_{timing}_disagreement_{o}", "market", timing,
+            specs.append(FeatureSpec(market_disagreement(timing, o), "market", timing,
                                      f"best price over average price minus 1 at {timing} ({o})"))
     for o in ("home", "draw", "away"):
-        specs.append(FeatureSpec(f"mkt_pinnacle_move_{o}", "market", "close",
+        specs.append(FeatureSpec(market_move("pinnacle", o), "market", "close",
                                  f"Pinnacle de-vigged probability move open to close ({o})"))
     return specs
 

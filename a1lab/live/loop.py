@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 from collections import deque
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -27,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from a1lab.betting import Staking, ValueRule, closing_line_value, value_bets
+from a1lab.columns import quote_columns, quotes_behind
 from a1lab.data.schema import result_code
 from a1lab.explain import top_contributions
 from a1lab.features.market import market_features
@@ -38,9 +38,6 @@ from a1lab.monitoring.alerts import Alert, AlertBook
 from a1lab.odds import remove_margin
 
 CHECKPOINT_VERSION = 2  # 2: seen event ids keep a fingerprint of their content
-_BOOK_COLUMN = re.compile(r"^mkt_([a-z0-9_]+?)_(open|close)_(?:p_|overround)")
-_SPREAD_COLUMN = re.compile(r"^mkt_(open|close)_disagreement_")
-_MOVE_COLUMN = re.compile(r"^mkt_([a-z0-9_]+?)_move_")
 
 
 @dataclass(frozen=True)
@@ -72,15 +69,7 @@ class CheckpointError(ValueError):
 
 def required_quotes(columns: list[str]) -> set[tuple[str, str]]:
     """(bookmaker, timing) pairs whose prices the given market feature columns are computed from."""
-    need = set()
-    for c in columns:
-        if m := _BOOK_COLUMN.match(c):
-            need.add((m.group(1), m.group(2)))
-        elif m := _SPREAD_COLUMN.match(c):
-            need |= {("max", m.group(1)), ("avg", m.group(1))}
-        elif m := _MOVE_COLUMN.match(c):
-            need |= {(m.group(1), "open"), (m.group(1), "close")}
-    return need
+    return set().union(*(quotes_behind(c) for c in columns))
 
 
 def _outcomes(p) -> dict:
@@ -293,8 +282,8 @@ class Loop:
 
     # -- scoring --------------------------------------------------------------------------------
     def _frame(self, ids: list[str], rows: list[np.ndarray]) -> pd.DataFrame:
-        odds = [{f"odds_{k.replace('/', '_1x2_')}_{o}": v for k, q in self.matches[mid]["quotes"].items()
-                 for o, v in zip(OUTCOMES, q, strict=True)} for mid in ids]
+        odds = [{c: v for k, q in self.matches[mid]["quotes"].items()
+                 for c, v in zip(quote_columns(*k.split("/")), q, strict=True)} for mid in ids]
         stateful = pd.DataFrame(np.array(rows), columns=self.state.names)
         quotes = pd.DataFrame(odds, index=stateful.index, dtype=float)
         return pd.concat([stateful, market_features(quotes, self.config.margin_method)], axis=1)

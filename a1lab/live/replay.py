@@ -8,17 +8,15 @@ so replaying twice gives the same ids (and the loop skips what it has seen).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import timedelta
 
 import numpy as np
 import pandas as pd
 
+from a1lab.columns import ODDS_COLUMN, quote_columns
 from a1lab.live.events import STAT_KEYS
 from a1lab.models import OUTCOMES
-
-_ODDS = re.compile(r"^odds_([a-z0-9_]+)_1x2_(open|close)_home$")
 
 
 @dataclass(frozen=True)
@@ -54,7 +52,8 @@ def season_events(matches: pd.DataFrame, season: str, leagues: list[str] | None 
     if rows.empty:
         raise ValueError(f"no matches for season {season!r}" + (f" in leagues {leagues}" if leagues else ""))
     rows = rows.sort_values(["kickoff", "league", "match_id"], kind="mergesort")
-    books = sorted({(m.group(1), m.group(2)) for c in rows.columns if (m := _ODDS.match(c))})
+    books = sorted({(m["book"], m["timing"]) for c in rows.columns
+                    if (m := ODDS_COLUMN.match(c)) and m["market"] == "1x2" and m["outcome"] == "home"})
     out = []
     for rank, r in enumerate(rows.itertuples(index=False)):
         mid, kickoff = r.match_id, r.kickoff
@@ -62,7 +61,7 @@ def season_events(matches: pd.DataFrame, season: str, leagues: list[str] | None 
             "type": "fixture", "id": f"{mid}:fixture", "ts": _iso(kickoff - offsets.fixture), "match_id": mid,
             "league": r.league, "season": r.season, "home": r.home, "away": r.away, "kickoff": _iso(kickoff)}))
         for book, timing in books:
-            prices = [getattr(r, f"odds_{book}_1x2_{timing}_{o}") for o in OUTCOMES]
+            prices = [getattr(r, c) for c in quote_columns(book, timing)]
             if not all(p == p and p > 1.0 for p in prices):
                 continue  # the file has no (valid) quote from this book
             at = kickoff - (offsets.open if timing == "open" else offsets.close)

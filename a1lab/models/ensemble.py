@@ -14,6 +14,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
+from a1lab.columns import ID_COLUMNS
 from a1lab.metrics import log_loss, rps_per_match
 from a1lab.models import OUTCOMES, RESULT_CODES
 from a1lab.models.base import encode_labels
@@ -126,8 +127,7 @@ class DynamicSelection(_Ensemble):
 ENSEMBLES = {"weighted": WeightedAverage, "voting": SoftVoting, "stacking": Stacking, "dynamic": DynamicSelection}
 
 
-def member_frame(predictions: dict, id_columns=("match_id", "league", "season", "kickoff", "home", "away", "result"),
-                 ) -> pd.DataFrame:
+def member_frame(predictions: dict, id_columns=tuple(ID_COLUMNS)) -> pd.DataFrame:
     """One row per match predicted by every member, with ``<member>_p_*`` columns.
 
     Args:

@@ -9,13 +9,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from a1lab.models import OUTCOMES
+from a1lab.columns import market_columns
 from a1lab.models.base import as_frame, encode_labels, nan_tags
-
-
-def market_columns(book: str, timing: str) -> tuple[str, str, str]:
-    """Feature-table columns of a bookmaker's de-vigged probabilities."""
-    return tuple(f"mkt_{book}_{timing}_p_{o}" for o in OUTCOMES)
 
 
 class MarketModel(ClassifierMixin, BaseEstimator):

@@ -1,0 +1,71 @@
+"""Column names: the one place that spells them, and parses them back.
+
+- Prices in the match table: ``odds_<book>_<market>_<timing>_<outcome>``
+  (``odds_pinnacle_1x2_close_home``).
+- Market features: ``mkt_<book>_<timing>_p_<outcome>``, ``mkt_<book>_<timing>_overround``,
+  ``mkt_<timing>_disagreement_<outcome>`` (best over average price) and
+  ``mkt_<book>_move_<outcome>`` (open to close).
+- Ids of a match in feature tables and predictions (``ID_COLUMNS``) and the
+  probability columns of a prediction (``PRED_COLUMNS``).
+"""
+
+from __future__ import annotations
+
+import re
+
+from a1lab.models import OUTCOMES
+
+ID_COLUMNS = ["match_id", "league", "season", "kickoff", "home", "away", "result"]
+PRED_COLUMNS = [f"p_{o}" for o in OUTCOMES]
+TIMINGS = ("open", "close")
+
+ODDS_COLUMN = re.compile(
+    r"^odds_(?P<book>[a-z0-9_]+?)_(?P<market>1x2|ml|ou25|ah)_(?P<timing>open|close)_"
+    r"(?P<outcome>home|draw|away|over|under)$"
+)
+_BOOK_FEATURE = re.compile(r"^mkt_(?P<book>[a-z0-9_]+?)_(?P<timing>open|close)_(?:p_[a-z]+|overround)$")
+_SPREAD_FEATURE = re.compile(r"^mkt_(?P<timing>open|close)_disagreement_[a-z]+$")
+_MOVE_FEATURE = re.compile(r"^mkt_(?P<book>[a-z0-9_]+?)_move_[a-z]+$")
+SPREAD_BOOKS = ("max", "avg")  # the disagreement features compare the best price with the average
+
+
+def odds_column(book: str, market: str, timing: str, outcome: str) -> str:
+    """Name of one price, e.g. ``odds_pinnacle_1x2_close_home``."""
+    return f"odds_{book}_{market}_{timing}_{outcome}"
+
+
+def quote_columns(book: str, timing: str, market: str = "1x2") -> list[str]:
+    """The prices of one quote (a bookmaker's 1X2 at a timing), in outcome order."""
+    return [odds_column(book, market, timing, o) for o in OUTCOMES]
+
+
+def market_prob(book: str, timing: str, outcome: str) -> str:
+    return f"mkt_{book}_{timing}_p_{outcome}"
+
+
+def market_columns(book: str, timing: str) -> tuple[str, str, str]:
+    """Feature-table columns of a bookmaker's de-vigged probabilities, in outcome order."""
+    return tuple(market_prob(book, timing, o) for o in OUTCOMES)
+
+
+def market_overround(book: str, timing: str) -> str:
+    return f"mkt_{book}_{timing}_overround"
+
+
+def market_disagreement(timing: str, outcome: str) -> str:
+    return f"mkt_{timing}_disagreement_{outcome}"
+
+
+def market_move(book: str, outcome: str) -> str:
+    return f"mkt_{book}_move_{outcome}"
+
+
+def quotes_behind(column: str) -> set[tuple[str, str]]:
+    """(bookmaker, timing) pairs whose prices a market feature is computed from; empty for other columns."""
+    if m := _BOOK_FEATURE.match(column):
+        return {(m["book"], m["timing"])}
+    if m := _SPREAD_FEATURE.match(column):
+        return {(book, m["timing"]) for book in SPREAD_BOOKS}
+    if m := _MOVE_FEATURE.match(column):
+        return {(m["book"], timing) for timing in TIMINGS}
+    return set()

@@ -1,0 +1,41 @@
+"""Column names are spelled once (a1lab.columns) and parse back to the quotes each market feature reads."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from a1lab.columns import ODDS_COLUMN, odds_column, quote_columns, quotes_behind
+from a1lab.features.market import market_features
+from a1lab.features.registry import FeatureConfig, all_specs
+
+BOOKS = ("pinnacle", "avg", "max", "bet365")
+
+
+def _quotes() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    cols = {c: rng.uniform(1.5, 6.0, 4) for b in BOOKS for t in ("open", "close") for c in quote_columns(b, t)}
+    return pd.DataFrame(cols)
+
+
+def test_each_market_feature_reads_exactly_the_quotes_its_name_says():
+    quotes = _quotes()
+    base = market_features(quotes)
+    market = [s.name for s in all_specs(FeatureConfig()) if s.group == "market"]
+    assert list(base.columns) == market
+    for name in market:
+        need = quotes_behind(name)
+        assert need, name
+        for book in BOOKS:
+            for timing in ("open", "close"):
+                gone = quotes.copy()
+                gone[quote_columns(book, timing)] = np.nan
+                moved = market_features(gone)[name].isna().all()
+                assert moved == ((book, timing) in need), (name, book, timing)
+
+
+def test_odds_names_round_trip_and_other_columns_need_no_quote():
+    name = odds_column("betfair_exchange", "1x2", "close", "draw")
+    m = ODDS_COLUMN.match(name)
+    assert (m["book"], m["market"], m["timing"], m["outcome"]) == ("betfair_exchange", "1x2", "close", "draw")
+    assert quotes_behind("home_elo") == set() and quotes_behind("mkt_pinnacle_open_p_home_x") == set()
