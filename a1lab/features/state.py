@@ -127,8 +127,19 @@ class FeatureState:
         self.leaving = self.depth - np.array(config.windows)  # buffer slot that drops out of each window
         self.alphas = np.array([2.0 / (s + 1.0) for s in config.ewm_spans])[None, :, None]
         self.leagues: dict[str, LeagueState] = {}
-        self.names = [s.name for s in STATE_SPECS] + [s.name for s in rolling_specs(config)]
+        self._state_names = [s.name for s in STATE_SPECS]
+        rolling = rolling_specs(config)
+        self.names = self._state_names + [s.name for s in rolling]
         self._k = len(config.windows) + len(config.ewm_spans)
+        self._rolling_at = np.array([self._block_index(s.params) for s in rolling])
+
+    def _block_index(self, spec: dict) -> int:
+        """Where a rolling feature sits in the flat block that :meth:`features` computes, from its spec."""
+        role = ("home", "away").index(spec["role"])
+        side = ("all", "venue").index(spec["side"])
+        slot = (self.config.windows.index(spec["window"]) if spec["agg"] == "mean"
+                else len(self.config.windows) + self.config.ewm_spans.index(spec["window"]))
+        return ((role * 2 + side) * self._k + slot) * N_STATS + STAT_NAMES.index(spec["stat"])
 
     def _league(self, league: str) -> LeagueState:
         if league not in self.leagues:
@@ -170,22 +181,25 @@ class FeatureState:
             last = lg.last_day[i]
             return cfg.rest_prior_days if last is None else min(float(day - last), cfg.rest_cap_days)
 
-        head = [
-            lg.elo[h], lg.elo[a], lg.elo[h] + self.elo.home_advantage - lg.elo[a],
-            elo_expected(lg.elo[h], lg.elo[a], self.elo.home_advantage),
-            lg.pi_home[h], lg.pi_away[h], lg.pi_home[a], lg.pi_away[a],
-            pi_expected_goal_difference(lg.pi_home[h], lg.pi_away[a], self.pi),
-            rest(h), rest(a), float(lg.played[h]), float(lg.played[a]),
-            float(lg.history[h]), float(lg.history[a]), float(lg.promoted[h]), float(lg.promoted[a]),
-        ]
+        head = {
+            "home_elo": lg.elo[h], "away_elo": lg.elo[a], "elo_diff": lg.elo[h] + self.elo.home_advantage - lg.elo[a],
+            "elo_expected_home": elo_expected(lg.elo[h], lg.elo[a], self.elo.home_advantage),
+            "home_pi_home": lg.pi_home[h], "home_pi_away": lg.pi_away[h],
+            "away_pi_home": lg.pi_home[a], "away_pi_away": lg.pi_away[a],
+            "pi_expected_gd": pi_expected_goal_difference(lg.pi_home[h], lg.pi_away[a], self.pi),
+            "home_rest_days": rest(h), "away_rest_days": rest(a),
+            "home_played_season": float(lg.played[h]), "away_played_season": float(lg.played[a]),
+            "home_history": float(lg.history[h]), "away_history": float(lg.history[a]),
+            "home_promoted": float(lg.promoted[h]), "away_promoted": float(lg.promoted[a]),
+        }
         teams, sides = [h, h, a, a], [_ALL, _HOME, _ALL, _AWAY]
         prior = lg.prior[sides][:, None, :]
         counts = lg.wcnt[teams, sides]
         means = np.where(counts > 0, lg.wsum[teams, sides] / np.maximum(counts, 1.0), prior)
         ewm = lg.ewm[teams, sides]
         ewm = np.where(np.isnan(ewm), prior, ewm)
-        block = np.concatenate([means, ewm], axis=1).reshape(2, 2, self._k, N_STATS)
-        return np.concatenate([head, block.transpose(0, 3, 1, 2).ravel()])  # role, stat, side, window
+        block = np.concatenate([means, ewm], axis=1)  # (role x side, window or span, stat), see _block_index
+        return np.concatenate([[head[name] for name in self._state_names], block.ravel()[self._rolling_at]])
 
     def update(self, league: str, day: int, home: str, away: str, home_goals: int, away_goals: int,
                home_stats: np.ndarray, away_stats: np.ndarray) -> None:
