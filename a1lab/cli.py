@@ -22,6 +22,71 @@ def resolve_root(root: str | None) -> str:
     return os.environ.get(DATA_ROOT_ENV) or DEFAULT_BASE
 
 
+_SECTION_KEYS = {"provider", "root", "leagues", "seasons", "extra", "generic", "sport", "date_format", "synthetic"}
+_SYNTHETIC_KEYS = {"leagues": "synthetic_leagues", "seasons": "synthetic_seasons", "seed": "seed"}
+
+
+def apply_params(args: argparse.Namespace, path: str, section: str) -> argparse.Namespace:
+    """Take the ingest settings from a params.yaml section (how the DVC stage runs it).
+
+    Raises:
+        DataFileError: no such file or section, or a key the section may not have.
+    """
+    import yaml
+
+    try:
+        params = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise DataFileError(f"{path}: cannot be read as YAML ({exc})") from None
+    values = params.get(section)
+    if not isinstance(values, dict):
+        raise DataFileError(f"{path}: no mapping section {section!r}")
+    unknown = sorted(set(values) - _SECTION_KEYS) + sorted(
+        f"synthetic.{k}" for k in set(values.get("synthetic") or {}) - set(_SYNTHETIC_KEYS))
+    if unknown:
+        raise DataFileError(f"{path}: unknown keys in {section!r}: {unknown}; known: {sorted(_SECTION_KEYS)}")
+    for key, value in values.items():
+        if key == "synthetic":
+            for k, v in (value or {}).items():
+                setattr(args, _SYNTHETIC_KEYS[k], int(v))
+        elif key in ("leagues", "seasons", "extra", "generic"):
+            setattr(args, key, [str(v) for v in value or []])
+        else:
+            setattr(args, key, value)
+    return args
+
+
+def source_files(args: argparse.Namespace) -> list[str]:
+    """The files a data selection reads: main-layout, extra-league (under the root) and generic paths."""
+    if args.provider == "synthetic":
+        return []
+    return ([f"mmz4281/{s}/{lg}.csv" for s in args.seasons for lg in args.leagues]
+            + [f"new/{code}.csv" for code in args.extra] + list(args.generic))
+
+
+def cmd_manifest(args: argparse.Namespace) -> int:
+    """Write the SHA-256 of every file the data selection reads, so DVC reruns ingest when one changes."""
+    import hashlib
+
+    if args.params:
+        apply_params(args, args.params, args.section)
+    root = resolve_root(args.root)
+    files = {}
+    for rel in source_files(args):
+        path = Path(rel) if rel in args.generic else Path(root) / rel
+        if root.startswith(("http://", "https://")) and rel not in args.generic:
+            files[rel] = "remote: not hashed"
+        else:
+            files[rel] = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
+    manifest = {"provider": args.provider, "files": files}
+    if args.provider == "synthetic":
+        manifest["synthetic"] = {"leagues": args.synthetic_leagues, "seasons": args.synthetic_seasons,
+                                 "seed": args.seed}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    return 0
+
+
 def load(args: argparse.Namespace) -> LoadResult:
     """Run the loader that ``--provider`` names."""
     if args.provider == "synthetic":
@@ -50,6 +115,8 @@ def load(args: argparse.Namespace) -> LoadResult:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     """Load matches, write the canonical table, the quarantine and the counts."""
+    if args.params:
+        apply_params(args, args.params, args.section)
     result = load(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -64,28 +131,38 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data_arguments(parser: argparse.ArgumentParser) -> None:
+    """The data selection, shared by ``ingest`` and ``manifest``."""
+    parser.add_argument("--params", default=None, help="take the data selection from this params.yaml")
+    parser.add_argument("--section", default="data", help="the params.yaml section of the data set")
+    parser.add_argument("--provider", choices=["football-data", "synthetic"], default="football-data")
+    parser.add_argument("--root", default="auto",
+                        help=f"URL or local mirror of football-data.co.uk (auto: ${DATA_ROOT_ENV}, else the site)")
+    parser.add_argument("--leagues", nargs="*", default=["E0", "SP1", "I1", "D1", "F1"])
+    parser.add_argument("--seasons", nargs="*", default=[f"{y % 100:02d}{y % 100 + 1:02d}" for y in range(2015, 2026)])
+    parser.add_argument("--extra", nargs="*", default=[], help="extra-league codes (new/<CODE>.csv), e.g. USA")
+    parser.add_argument("--generic", nargs="*", default=[], help="generic CSV files (date, home, away, ...)")
+    parser.add_argument("--sport", default="football", help="sport of the --generic files")
+    parser.add_argument("--date-format", default=None,
+                        help="strptime format of the --generic files' dates (default: detected per file)")
+    parser.add_argument("--synthetic-leagues", dest="synthetic_leagues", type=int, default=5)
+    parser.add_argument("--synthetic-seasons", dest="synthetic_seasons", type=int, default=11)
+    parser.add_argument("--seed", dest="seed", type=int, default=0)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``a1lab`` command."""
     parser = argparse.ArgumentParser(prog="a1lab", description="a1lab: sports forecasting research lab")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     ingest = sub.add_parser("ingest", help="read match files into data/matches.parquet with a quarantine")
-    ingest.add_argument("--provider", choices=["football-data", "synthetic"], default="football-data")
-    ingest.add_argument("--root", default="auto",
-                        help=f"URL or local mirror of football-data.co.uk (auto: ${DATA_ROOT_ENV}, else the site)")
-    ingest.add_argument("--leagues", nargs="*", default=["E0", "SP1", "I1", "D1", "F1"])
-    ingest.add_argument("--seasons", nargs="*", default=[f"{y % 100:02d}{y % 100 + 1:02d}" for y in range(2015, 2026)])
-    ingest.add_argument("--extra", nargs="*", default=[], help="extra-league codes (new/<CODE>.csv), e.g. USA")
-    ingest.add_argument("--generic", nargs="*", default=[], help="generic CSV files (date, home, away, ...)")
-    ingest.add_argument("--sport", default="football", help="sport of the --generic files")
-    ingest.add_argument("--date-format", default=None,
-                        help="strptime format of the --generic files' dates (default: detected per file)")
-    # the dotted spellings are what DVC's ${data} unpacking of params.yaml writes
-    ingest.add_argument("--synthetic-leagues", "--synthetic.leagues", dest="synthetic_leagues", type=int, default=5)
-    ingest.add_argument("--synthetic-seasons", "--synthetic.seasons", dest="synthetic_seasons", type=int, default=11)
-    ingest.add_argument("--seed", "--synthetic.seed", dest="seed", type=int, default=0)
+    _data_arguments(ingest)
     ingest.add_argument("--out", default="data", help="output folder")
     ingest.add_argument("--metrics", default="metrics/ingest.json", help="counts JSON ('' for none)")
     ingest.set_defaults(func=cmd_ingest)
+    manifest = sub.add_parser("manifest", help="hash the files a data selection reads (the ingest stage's input)")
+    _data_arguments(manifest)
+    manifest.add_argument("--out", default="data/sources.json", help="manifest JSON")
+    manifest.set_defaults(func=cmd_manifest)
     from a1lab.live.cli import add_parser
 
     add_parser(sub)

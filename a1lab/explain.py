@@ -51,7 +51,12 @@ def summary_plots(shap_values: np.ndarray, X: pd.DataFrame, folder: Path, prefix
     paths = []
     for k, outcome in enumerate(OUTCOMES[: shap_values.shape[2]]):
         plt.figure()
-        shap.summary_plot(shap_values[:, :, k], X, show=False, max_display=max_display)
+        state = np.random.get_state()
+        np.random.seed(0)  # the beeswarm jitters points with numpy's global RNG: same plot, same bytes
+        try:
+            shap.summary_plot(shap_values[:, :, k], X, show=False, max_display=max_display)
+        finally:
+            np.random.set_state(state)
         plt.title(f"SHAP: {outcome}")
         path = folder / f"{prefix}_shap_{outcome}.png"
         plt.savefig(path, dpi=90, bbox_inches="tight", metadata={"Software": None})

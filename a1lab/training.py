@@ -101,7 +101,7 @@ def _rounded(value):
 def write_outputs(name: str, results: list[FoldResult], metrics: dict, predictions_dir: str, metrics_path: str,
                   report_dir: str, scored_seasons: list[str] | None = None) -> pd.DataFrame:
     """Write walk-forward predictions (every fold), the metrics JSON, the reliability table of the
-    scored seasons (for dvc plots) and timings of a model."""
+    scored seasons (for dvc plots), the calibration each fold chose, and (out of git) the fold timings."""
     import json
     from pathlib import Path
 
@@ -117,7 +117,17 @@ def write_outputs(name: str, results: list[FoldResult], metrics: dict, predictio
     scored = pred if scored_seasons is None else pred[pred["season"].isin(scored_seasons)]
     y = scored["result"].map(RESULT_CODES).to_numpy()
     reliability_table(scored[PRED_COLUMNS].to_numpy(), y).to_csv(report / "reliability.csv", index=False)
-    timing = {r.name: {"seconds": round(r.seconds, 1), "calibration": r.calibrator.to_dict()["method"],
-                       "calibration_oof_logloss": r.calibration_losses} for r in results}
-    (report / "timing.json").write_text(json.dumps(timing, indent=2) + "\n")
+    calibration = {r.name: {"calibration": r.calibrator.to_dict()["method"],
+                            "calibration_oof_logloss": r.calibration_losses} for r in results}
+    (report / "calibration.json").write_text(json.dumps(calibration, indent=2) + "\n")
+    write_timing(name, {r.name: r.seconds for r in results})
     return pred
+
+
+def write_timing(stage: str, seconds: dict, folder: str = "reports/timings") -> None:
+    """Wall-clock seconds of a stage's steps, kept out of git and DVC (they change on every run)."""
+    import json
+    from pathlib import Path
+
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    (Path(folder) / f"{stage}.json").write_text(json.dumps({k: round(v, 2) for k, v in seconds.items()}) + "\n")

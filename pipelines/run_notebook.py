@@ -11,6 +11,7 @@ notebook variables (they override the literal defaults of the `parameters` cell)
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -50,7 +51,11 @@ def run(stage: str, section: str, params_file: Path, out_dir: Path, extra: tuple
     )
     body, _ = HTMLExporter().from_notebook_node(nbformat.read(executed, as_version=4))
     (out_dir / f"{stage}.html").write_text(body, encoding="utf-8")
-    print(f"{stage}: executed in {time.perf_counter() - started:.1f} s -> {executed}")
+    seconds = time.perf_counter() - started
+    timings = ROOT / "reports" / "timings"  # git-ignored: wall-clock times change on every run
+    timings.mkdir(parents=True, exist_ok=True)
+    (timings / f"stage_{stage}.json").write_text(json.dumps({"seconds": round(seconds, 2)}) + "\n")
+    print(f"{stage}: executed in {seconds:.1f} s -> {executed}")
     return executed
 
 

@@ -52,3 +52,37 @@ def test_synthetic_provider(tmp_path):
                "--out", str(tmp_path), "--metrics", str(tmp_path / "m.json")])
     assert rc == 0
     assert json.loads((tmp_path / "m.json").read_text())["rows_kept"] == 760
+
+
+def test_ingest_reads_its_params_section_and_refuses_unknown_keys(tmp_path, capsys):
+    import yaml
+
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({"data": {"provider": "synthetic", "synthetic": {"leagues": 1, "seasons": 2,
+                                                                                   "seed": 3}}}))
+    assert main(["ingest", "--params", str(params), "--out", str(tmp_path), "--metrics", ""]) == 0
+    assert pd.read_parquet(tmp_path / "matches.parquet")["season"].nunique() == 2
+    params.write_text(yaml.safe_dump({"data": {"provider": "synthetic", "leagus": ["E0"]}}))
+    assert main(["ingest", "--params", str(params), "--out", str(tmp_path), "--metrics", ""]) == 2
+    assert "unknown keys in 'data': ['leagus']" in capsys.readouterr().err
+
+
+def test_manifest_hashes_what_ingest_reads(tmp_path):
+    import yaml
+
+    root = tmp_path / "mirror"
+    (root / "mmz4281" / "2324").mkdir(parents=True)
+    (root / "mmz4281" / "2324" / "E0.csv").write_text("Div,Date\n")
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({"data": {"root": str(root), "leagues": ["E0", "D1"], "seasons": ["2324"]}}))
+    out = tmp_path / "sources.json"
+
+    def manifest() -> dict:
+        assert main(["manifest", "--params", str(params), "--out", str(out)]) == 0
+        return json.loads(out.read_text())
+
+    first = manifest()
+    assert first["files"]["mmz4281/2324/D1.csv"] == "missing" and len(first["files"]["mmz4281/2324/E0.csv"]) == 64
+    assert manifest() == first  # same bytes, same manifest: DVC skips ingest
+    (root / "mmz4281" / "2324" / "E0.csv").write_text("Div,Date\nE0,12/08/2023\n")
+    assert manifest()["files"]["mmz4281/2324/E0.csv"] != first["files"]["mmz4281/2324/E0.csv"]

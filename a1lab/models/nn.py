@@ -147,10 +147,15 @@ class LightningMLP(ClassifierMixin, BaseEstimator):
         trainer = pl.Trainer(max_epochs=self.max_epochs, accelerator=self.accelerator, devices=1,
                              deterministic=True, logger=False, enable_checkpointing=False,
                              enable_progress_bar=False, enable_model_summary=False, callbacks=callbacks)
-        with warnings.catch_warnings():
-            for message in (".*LeafSpec.*", ".*does not have many workers.*", ".*no `val_dataloader`.*"):
-                warnings.filterwarnings("ignore", message=message)
-            trainer.fit(self.module_, train, val)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # with two threads a CPU run's float sums could differ from run to run
+        try:
+            with warnings.catch_warnings():
+                for message in (".*LeafSpec.*", ".*does not have many workers.*", ".*no `val_dataloader`.*"):
+                    warnings.filterwarnings("ignore", message=message)
+                trainer.fit(self.module_, train, val)
+        finally:
+            torch.set_num_threads(threads)
         if best.state is not None:
             self.module_.load_state_dict(best.state)
         self.module_.to("cpu").double().eval()  # predict in float64: row results independent of batch size
