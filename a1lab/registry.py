@@ -28,13 +28,26 @@ class FeatureMismatchError(ValueError):
     """The data handed to a model lacks features it was trained on (or orders them differently)."""
 
 
-def _estimator_classes() -> dict:
-    from a1lab.models.market import MarketModel
-    from a1lab.models.nn import LightningMLP
-    from a1lab.models.ratings import RatingsLogit
-    from a1lab.models.xgb import XGBModel
+def estimator_classes() -> dict[str, type]:
+    """Every model a module of ``a1lab.models`` defines that the registry can store, by class name.
 
-    return {c.__name__: c for c in (XGBModel, LightningMLP, MarketModel, RatingsLogit)}
+    A model registers itself by living in its own module there with ``fit``, ``predict_proba``, ``save``,
+    ``load`` and ``get_test_params`` (small settings the tests fit it with): nothing lists models by hand.
+    """
+    import importlib
+    import inspect
+    import pkgutil
+
+    from a1lab import models
+
+    found = {}
+    for info in pkgutil.iter_modules(models.__path__):
+        module = importlib.import_module(f"a1lab.models.{info.name}")
+        for name, cls in inspect.getmembers(module, inspect.isclass):
+            needs = ("fit", "predict_proba", "save", "load", "get_test_params")
+            if cls.__module__ == module.__name__ and all(callable(getattr(cls, m, None)) for m in needs):
+                found[name] = cls
+    return found
 
 
 def data_hash(frame: pd.DataFrame) -> str:
@@ -133,5 +146,9 @@ def load(name: str, version: str = "latest", root: str | Path = "models") -> Reg
         raise FileNotFoundError(f"model {name!r} has no version {version!r}; versions: {known}")
     folder = Path(root) / name / version
     meta = json.loads((folder / "metadata.json").read_text())
-    estimator = _estimator_classes()[meta["estimator"]].load(folder)
+    classes = estimator_classes()
+    if meta["estimator"] not in classes:
+        raise FileNotFoundError(f"model {name!r} {version} is a {meta['estimator']}, which this a1lab does not "
+                                f"define; known: {sorted(classes)}")
+    estimator = classes[meta["estimator"]].load(folder)
     return RegisteredModel(estimator, load_calibrator(folder / "calibration.json"), meta)

@@ -30,7 +30,10 @@ def _imports(source: str) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module)
             names |= {f"{node.module}.{a.name}" for a in node.names}  # `from pkg import module`
-    return {n for n in names if n == "a1lab" or n.startswith("a1lab.")}
+    names = {n for n in names if n == "a1lab" or n.startswith("a1lab.")}
+    if "a1lab.registry" in names:  # registry.estimator_classes imports every module of a1lab.models
+        names |= {f"a1lab.models.{p.stem}" for p in (ROOT / "a1lab" / "models").glob("*.py")}
+    return names
 
 
 def _closure(source: str) -> set[Path]:

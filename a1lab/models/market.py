@@ -30,6 +30,11 @@ class MarketModel(ClassifierMixin, BaseEstimator):
     def __sklearn_tags__(self):
         return nan_tags(super().__sklearn_tags__())
 
+    @classmethod
+    def get_test_params(cls) -> dict:
+        """Settings small enough for the tests that every registered model goes through."""
+        return {}
+
     def fit(self, X, y):
         """Store classes and base rates (used where no quote exists)."""
         self.classes_, codes = encode_labels(y, X)

@@ -113,6 +113,11 @@ class LightningMLP(ClassifierMixin, BaseEstimator):
     def __sklearn_tags__(self):
         return nan_tags(super().__sklearn_tags__())
 
+    @classmethod
+    def get_test_params(cls) -> dict:
+        """Settings small enough for the tests that every registered model goes through."""
+        return {"max_epochs": 2, "hidden": (16,)}
+
     def fit(self, X, y, eval_set=None):
         """Fit; ``eval_set=(X_val, y_val)`` enables early stopping and best-epoch weights."""
         from torch.utils.data import DataLoader, TensorDataset

@@ -33,6 +33,11 @@ class RatingsLogit(ClassifierMixin, BaseEstimator):
     def __sklearn_tags__(self):
         return nan_tags(super().__sklearn_tags__())
 
+    @classmethod
+    def get_test_params(cls) -> dict:
+        """Settings small enough for the tests that every registered model goes through."""
+        return {}
+
     def fit(self, X, y):
         """Fit the logit on standardised inputs."""
         X = as_frame(X)

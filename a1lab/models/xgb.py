@@ -60,6 +60,11 @@ class XGBModel(ClassifierMixin, BaseEstimator):
     def __sklearn_tags__(self):
         return nan_tags(super().__sklearn_tags__())
 
+    @classmethod
+    def get_test_params(cls) -> dict:
+        """Settings small enough for the tests that every registered model goes through."""
+        return {"n_estimators": 20}
+
     def fit(self, X, y, eval_set=None):
         """Fit on (X, y); ``eval_set=(X_val, y_val)`` enables early stopping."""
         X = as_frame(X)
