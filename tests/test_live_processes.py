@@ -237,8 +237,11 @@ def test_poisonous_lines_are_dead_lettered_and_the_stream_goes_on(live_lab, tmp_
     lines = [x.encode() for x in good[:150]] + hostile + [x.encode() for x in good[150:]]
     src = tmp_path / "events.jsonl"
     src.write_bytes(b"\n".join(lines) + b"\n")
-    for run in (1, 2):  # the second run restarts from the checkpoint on the same input: no crash either
-        proc = subprocess.run(_run_args(live_lab, tmp_path, str(src)), capture_output=True, text=True, timeout=300)
+    for run in (1, 2):  # the second run restarts from the checkpoint on the same bytes, from stdin: no crash either
+        source = str(src) if run == 1 else "-"
+        proc = subprocess.run(_run_args(live_lab, tmp_path, source), input=src.read_bytes() if run == 2 else None,
+                              capture_output=True, timeout=300)
+        proc.stderr = proc.stderr.decode()
         assert proc.returncode == 0, proc.stderr[-3000:]
         counts = json.loads(proc.stderr.strip().splitlines()[-1].split(": ", 1)[1])
         dead = _lines(tmp_path / "dead.jsonl")
