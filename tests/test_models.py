@@ -16,6 +16,7 @@ from a1lab.explain import permutation_shap, top_contributions, tree_shap_values
 from a1lab.features import FeatureConfig, build_features, feature_set
 from a1lab.metrics import log_loss, rank_probability_score
 from a1lab.models import RESULT_CODES
+from a1lab.models.lgbm import LGBMModel
 from a1lab.models.market import MarketModel, market_columns
 from a1lab.models.nn import LightningMLP
 from a1lab.models.ratings import RatingsLogit
@@ -30,8 +31,8 @@ OFFSET = market_columns("pinnacle", "open")
 
 @pytest.mark.parametrize("estimator", [
     XGBModel(n_estimators=20), RatingsLogit(features=None),
-    LightningMLP(max_epochs=50, hidden=(32,), lr=0.01, dropout=0.0),
-], ids=["xgb", "ratings", "nn"])
+    LightningMLP(max_epochs=50, hidden=(32,), lr=0.01, dropout=0.0), LGBMModel(n_estimators=20, min_child_samples=2),
+], ids=["xgb", "ratings", "nn", "lgbm"])
 def test_scikit_learn_estimator_checks(estimator):
     check_estimator(estimator)
 
@@ -61,6 +62,7 @@ def test_models_learn_toward_the_truth(league):
         "nn": LightningMLP(features=FEATURES, seed=1, max_epochs=15).fit(xtr, ytr, eval_set=(xva, yva)),
         "ratings": RatingsLogit().fit(xtr, ytr),
         "market": MarketModel().fit(xtr, ytr),
+        "lgbm": LGBMModel(features=FEATURES, seed=1).fit(xtr, ytr, eval_set=(xva, yva)),
     }
     for name, model in fitted.items():
         p = model.predict_proba(xte)
@@ -75,8 +77,15 @@ def test_offset_starts_from_the_market(league):
     frame, _ = league
     xtr, ytr, xva, yva, xte, _ = split(frame)
     market = MarketModel().fit(xtr, ytr).predict_proba(xte)
-    model = XGBModel(features=FEATURES, offset=OFFSET, n_estimators=1, learning_rate=1e-9).fit(xtr, ytr)
-    np.testing.assert_allclose(model.predict_proba(xte), market, atol=1e-5)
+    for cls in (XGBModel, LGBMModel):
+        model = cls(features=FEATURES, offset=OFFSET, n_estimators=1, learning_rate=1e-9).fit(xtr, ytr)
+        np.testing.assert_allclose(model.predict_proba(xte), market, atol=1e-5, err_msg=cls.__name__)
+    # and the trees' SHAP values add up to their part of the logit: the offset is outside them
+    model = LGBMModel(features=FEATURES, offset=OFFSET, n_estimators=30).fit(xtr, ytr)
+    logit = np.log(model.predict_proba(xte)) - np.log(market)
+    parts = model.contributions(xte).sum(axis=2)
+    np.testing.assert_allclose(logit - logit.mean(axis=1, keepdims=True),
+                               parts - parts.mean(axis=1, keepdims=True), atol=1e-6)
 
 
 def test_network_is_deterministic(league):
@@ -88,7 +97,8 @@ def test_network_is_deterministic(league):
 
 
 def test_every_model_module_is_found():
-    assert {"XGBModel", "LightningMLP", "RatingsLogit", "MarketModel"} <= set(registry.estimator_classes())
+    assert {"XGBModel", "LGBMModel", "LightningMLP", "RatingsLogit", "MarketModel"} <= set(
+        registry.estimator_classes())
 
 
 @pytest.mark.parametrize("name", sorted(registry.estimator_classes()))
