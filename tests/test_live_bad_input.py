@@ -182,3 +182,16 @@ def test_any_stream_is_accounted_for_and_never_crashes_the_loop(lab_loop, data):
     c = loop.counts
     assert c["events"] + c["duplicates"] + c["seen_before_restart"] + c["rejected"] + rejected == len(lines)
     make().restore(json.loads(json.dumps(loop.to_dict())))  # and its checkpoint can be resumed from
+
+
+def test_stdin_lines_are_read_whole_across_chunks_and_without_a_final_newline():
+    """The stdin reader splits on newlines itself (it reads the descriptor): long lines, lines across
+    64 KiB reads and a last line without a newline all come through once, blank lines do not."""
+    import subprocess
+    import sys
+
+    code = ("import asyncio\nfrom a1lab.live.streams import read_lines\n"
+            "async def main():\n    print([len(x) async for x in read_lines('-')])\nasyncio.run(main())\n")
+    data = b"a\n" + b"x" * (3 * 2**20) + b"\n\n\xff\xfe\n" + b"y" * 70_000 + b"\ntail"
+    out = subprocess.run([sys.executable, "-c", code], input=data, capture_output=True, timeout=60, check=True)
+    assert out.stdout.decode().strip() == str([2, 3 * 2**20 + 1, 3, 70_001, 4])

@@ -38,13 +38,15 @@ async def read_lines(path: str) -> AsyncIterator[bytes]:
         loop = asyncio.get_running_loop()
 
         def pump() -> None:  # reads the file descriptor: a buffered reader's lock would hang interpreter exit
-            fd, pending = sys.stdin.fileno(), b""
+            fd, parts = sys.stdin.fileno(), []  # parts of the line being read (joined once: linear in its length)
             while chunk := os.read(fd, 1 << 16):
-                *complete, pending = (pending + chunk).split(b"\n")
+                *complete, rest = chunk.split(b"\n")
                 for line in complete:
-                    loop.call_soon_threadsafe(queue.put_nowait, line + b"\n")
-            if pending:
-                loop.call_soon_threadsafe(queue.put_nowait, pending)
+                    loop.call_soon_threadsafe(queue.put_nowait, b"".join([*parts, line, b"\n"]))
+                    parts = []
+                parts.append(rest)
+            if any(parts):
+                loop.call_soon_threadsafe(queue.put_nowait, b"".join(parts))
             loop.call_soon_threadsafe(queue.put_nowait, None)
 
         threading.Thread(target=pump, name="a1lab-stdin", daemon=True).start()
