@@ -41,7 +41,7 @@ bench: install
 
 # replay 2025/26 through the live loop with the registered model (after `make run`)
 live: install
-	a1lab live replay --season 2526 | a1lab live run --source - --out data/live/predictions.jsonl -v
+	a1lab live replay | a1lab live run --source - --out data/live/predictions.jsonl -v
 
 lab: install
 	jupyter lab --ip=127.0.0.1 --no-browser

@@ -26,8 +26,31 @@ _SECTION_KEYS = {"provider", "root", "leagues", "seasons", "extra", "generic", "
 _SYNTHETIC_KEYS = {"leagues": "synthetic_leagues", "seasons": "synthetic_seasons", "seed": "seed"}
 
 
+_FALLBACK = {"provider": "football-data", "root": "auto", "leagues": [], "seasons": [], "extra": [], "generic": [],
+             "sport": "football", "date_format": None, "synthetic_leagues": 5, "synthetic_seasons": 11, "seed": 0}
+
+
+def settle_data_args(args: argparse.Namespace) -> argparse.Namespace:
+    """The data selection: flags given on the command line, else the params.yaml section (``--params``, or
+    ./params.yaml when present), else neutral defaults. The code names no league or season of its own.
+
+    Raises:
+        DataFileError: an unreadable params file or section, or nothing selected to read.
+    """
+    path = args.params or ("params.yaml" if Path("params.yaml").is_file() else None)
+    if path:
+        apply_params(args, path, args.section)
+    for key, value in _FALLBACK.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    if args.provider != "synthetic" and not (args.leagues and args.seasons) and not args.extra and not args.generic:
+        raise DataFileError("nothing to read: name the data set in params.yaml (--params) or with --leagues and "
+                            "--seasons, --extra or --generic")
+    return args
+
+
 def apply_params(args: argparse.Namespace, path: str, section: str) -> argparse.Namespace:
-    """Take the ingest settings from a params.yaml section (how the DVC stage runs it).
+    """Fill the data selection a params.yaml section gives, where the command line left it unset.
 
     Raises:
         DataFileError: no such file or section, or a key the section may not have.
@@ -45,13 +68,12 @@ def apply_params(args: argparse.Namespace, path: str, section: str) -> argparse.
         f"synthetic.{k}" for k in set(values.get("synthetic") or {}) - set(_SYNTHETIC_KEYS))
     if unknown:
         raise DataFileError(f"{path}: unknown keys in {section!r}: {unknown}; known: {sorted(_SECTION_KEYS)}")
+    given = {_SYNTHETIC_KEYS[k]: int(v) for k, v in (values.get("synthetic") or {}).items()}
     for key, value in values.items():
-        if key == "synthetic":
-            for k, v in (value or {}).items():
-                setattr(args, _SYNTHETIC_KEYS[k], int(v))
-        elif key in ("leagues", "seasons", "extra", "generic"):
-            setattr(args, key, [str(v) for v in value or []])
-        else:
+        if key != "synthetic":
+            given[key] = [str(v) for v in value or []] if key in ("leagues", "seasons", "extra", "generic") else value
+    for key, value in given.items():
+        if getattr(args, key, None) is None:
             setattr(args, key, value)
     return args
 
@@ -68,8 +90,7 @@ def cmd_manifest(args: argparse.Namespace) -> int:
     """Write the SHA-256 of every file the data selection reads, so DVC reruns ingest when one changes."""
     import hashlib
 
-    if args.params:
-        apply_params(args, args.params, args.section)
+    settle_data_args(args)
     root = resolve_root(args.root)
     files = {}
     for rel in source_files(args):
@@ -115,8 +136,7 @@ def load(args: argparse.Namespace) -> LoadResult:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     """Load matches, write the canonical table, the quarantine and the counts."""
-    if args.params:
-        apply_params(args, args.params, args.section)
+    settle_data_args(args)
     result = load(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -132,22 +152,22 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def _data_arguments(parser: argparse.ArgumentParser) -> None:
-    """The data selection, shared by ``ingest`` and ``manifest``."""
-    parser.add_argument("--params", default=None, help="take the data selection from this params.yaml")
+    """The data selection, shared by ``ingest`` and ``manifest`` (unset flags come from params.yaml)."""
+    parser.add_argument("--params", default=None, help="params.yaml naming the data set (default: ./params.yaml)")
     parser.add_argument("--section", default="data", help="the params.yaml section of the data set")
-    parser.add_argument("--provider", choices=["football-data", "synthetic"], default="football-data")
-    parser.add_argument("--root", default="auto",
+    parser.add_argument("--provider", choices=["football-data", "synthetic"], default=None)
+    parser.add_argument("--root", default=None,
                         help=f"URL or local mirror of football-data.co.uk (auto: ${DATA_ROOT_ENV}, else the site)")
-    parser.add_argument("--leagues", nargs="*", default=["E0", "SP1", "I1", "D1", "F1"])
-    parser.add_argument("--seasons", nargs="*", default=[f"{y % 100:02d}{y % 100 + 1:02d}" for y in range(2015, 2026)])
-    parser.add_argument("--extra", nargs="*", default=[], help="extra-league codes (new/<CODE>.csv), e.g. USA")
-    parser.add_argument("--generic", nargs="*", default=[], help="generic CSV files (date, home, away, ...)")
-    parser.add_argument("--sport", default="football", help="sport of the --generic files")
+    parser.add_argument("--leagues", nargs="*", default=None, help="main-layout league codes")
+    parser.add_argument("--seasons", nargs="*", default=None, help="main-layout season codes")
+    parser.add_argument("--extra", nargs="*", default=None, help="extra-league codes (new/<CODE>.csv)")
+    parser.add_argument("--generic", nargs="*", default=None, help="generic CSV files (date, home, away, ...)")
+    parser.add_argument("--sport", default=None, help="sport of the --generic files (default football)")
     parser.add_argument("--date-format", default=None,
                         help="strptime format of the --generic files' dates (default: detected per file)")
-    parser.add_argument("--synthetic-leagues", dest="synthetic_leagues", type=int, default=5)
-    parser.add_argument("--synthetic-seasons", dest="synthetic_seasons", type=int, default=11)
-    parser.add_argument("--seed", dest="seed", type=int, default=0)
+    parser.add_argument("--synthetic-leagues", dest="synthetic_leagues", type=int, default=None)
+    parser.add_argument("--synthetic-seasons", dest="synthetic_seasons", type=int, default=None)
+    parser.add_argument("--seed", dest="seed", type=int, default=None)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -33,7 +33,7 @@ class WalkForwardSplit:
     """For each test season: train on every earlier season but the last, validate on the last.
 
     Args:
-        test_seasons: seasons to forecast, e.g. ``("2324", "2425")``.
+        test_seasons: seasons to forecast, as the data set labels them.
         by: ``"season"`` (one fold per test season) or ``"month"`` (one fold per
             calendar month of a test season; earlier months of that season join
             the training rows).

@@ -86,3 +86,16 @@ def test_manifest_hashes_what_ingest_reads(tmp_path):
     assert manifest() == first  # same bytes, same manifest: DVC skips ingest
     (root / "mmz4281" / "2324" / "E0.csv").write_text("Div,Date\nE0,12/08/2023\n")
     assert manifest()["files"]["mmz4281/2324/E0.csv"] != first["files"]["mmz4281/2324/E0.csv"]
+
+
+def test_flags_win_over_params_and_nothing_selected_is_a_clear_error(tmp_path, capsys, monkeypatch):
+    import yaml
+
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({"data": {"provider": "synthetic", "synthetic": {"leagues": 1, "seasons": 2}}}))
+    assert main(["ingest", "--params", str(params), "--synthetic-seasons", "3", "--out", str(tmp_path),
+                 "--metrics", ""]) == 0
+    assert pd.read_parquet(tmp_path / "matches.parquet")["season"].nunique() == 3
+    monkeypatch.chdir(tmp_path / "..")  # no params.yaml here: the code names no league or season itself
+    assert main(["ingest", "--out", str(tmp_path), "--metrics", ""]) == 2
+    assert "nothing to read" in capsys.readouterr().err

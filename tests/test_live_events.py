@@ -9,7 +9,7 @@ from datetime import datetime
 import pytest
 
 from a1lab.live.events import Fixture, Odds, Rejection, Result, parse_event
-from a1lab.live.replay import season_events
+from a1lab.live.replay import latest_season, season_events
 from a1lab.live.streams import Backoff
 
 ODDS = {"type": "odds", "id": "o1", "ts": "2025-08-13T19:00:00Z", "match_id": "m1", "bookmaker": "pinnacle",
@@ -69,6 +69,7 @@ def test_season_replay_is_time_ordered_with_stable_ids(real_load):
         order = [("fixture", None), ("odds", "open"), ("odds", "close"), ("result", None)]
         ranks = [order.index(s) for s in seq]
         assert ranks == sorted(ranks)
+    assert latest_season(matches) == "2526"  # the mirror's newest season, found from the dates
     with pytest.raises(ValueError, match="no matches for season"):
         season_events(matches, "3031")
 

@@ -19,9 +19,10 @@ from a1lab.models import RESULT_CODES
 
 @dataclass(frozen=True)
 class SelectionConfig:
-    """Which season to select on, how many features to keep, the near-duplicate threshold."""
+    """Which season to select on (the data set's, from params.yaml), how many features to keep, the
+    near-duplicate threshold."""
 
-    validation_season: str = "2223"
+    validation_season: str
     top_k: int = 40
     corr_threshold: float = 0.95
     seed: int = 0

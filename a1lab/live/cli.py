@@ -46,9 +46,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
     """Write a season's events as JSONL, optionally paced."""
     import pandas as pd
 
-    from a1lab.live.replay import season_events
+    from a1lab.live.replay import latest_season, season_events
 
-    events = season_events(pd.read_parquet(args.matches), args.season, args.leagues or None)
+    matches = pd.read_parquet(args.matches)
+    args.season = args.season or latest_season(matches)
+    events = season_events(matches, args.season, args.leagues or None)
     out = sys.stdout if args.out == "-" else open(args.out, "w", encoding="utf-8")  # noqa: SIM115
     started, first = time.monotonic(), datetime.fromisoformat(events[0]["ts"])
     try:
@@ -245,7 +247,7 @@ def add_parser(sub) -> None:
 
     rp = cmds.add_parser("replay", help="a season of the match table as time-ordered JSONL events")
     rp.add_argument("--matches", default="data/matches.parquet")
-    rp.add_argument("--season", default="2526")
+    rp.add_argument("--season", default=None, help="season label (default: the season of the last kick-off)")
     rp.add_argument("--leagues", nargs="*", default=[])
     rp.add_argument("--out", default="-", help="JSONL file, or - for stdout")
     rp.add_argument("--speed", type=float, default=0.0,

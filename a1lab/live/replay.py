@@ -33,13 +33,20 @@ def _iso(ts: pd.Timestamp) -> str:
     return ts.tz_convert("UTC").isoformat().replace("+00:00", "Z")
 
 
+def latest_season(matches: pd.DataFrame) -> str:
+    """The season of the table's last kick-off (the data's latest, whatever its labels)."""
+    if matches.empty:
+        raise ValueError("the match table is empty")
+    return str(matches.loc[matches["kickoff"].idxmax(), "season"])
+
+
 def season_events(matches: pd.DataFrame, season: str, leagues: list[str] | None = None,
                   offsets: Offsets = Offsets()) -> list[dict]:
     """The events of one season, ordered by time (then fixture, odds, result; then kick-off order).
 
     Args:
         matches: canonical match table (``a1lab ingest`` output).
-        season: e.g. ``"2526"``.
+        season: a season label of the table (see :func:`latest_season`).
         leagues: restrict to these leagues (default: all in the season).
         offsets: event times relative to kick-off.
 
