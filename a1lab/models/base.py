@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 from sklearn.utils.multiclass import check_classification_targets
@@ -63,3 +66,22 @@ def offset_logits(X: pd.DataFrame, offset, prior: np.ndarray) -> np.ndarray | No
     missing = ~np.isfinite(p).all(axis=1)
     p[missing] = prior
     return np.log(np.clip(p, 1e-6, 1.0))
+
+
+def save_tree_state(model, folder: Path) -> None:
+    """The fitted state a boosted-tree wrapper keeps beside its booster (``estimator.json``)."""
+    state = {"params": model.get_params(), "classes": model.classes_.tolist(), "features": model.features_,
+             "prior": model.prior_.tolist(), "best_iteration": model.best_iteration_}
+    (folder / "estimator.json").write_text(json.dumps(state, indent=2))
+
+
+def load_tree_state(cls, folder: Path):
+    """A wrapper of ``cls`` with the state :func:`save_tree_state` wrote; the caller loads the booster."""
+    state = json.loads((folder / "estimator.json").read_text())
+    model = cls(**state["params"])
+    model.classes_ = np.array(state["classes"])
+    model.features_ = state["features"]
+    model.n_features_in_ = len(model.features_)
+    model.prior_ = np.array(state["prior"])
+    model.best_iteration_ = state["best_iteration"]
+    return model

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import lightgbm as lgb
@@ -10,7 +9,15 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from a1lab.models.base import as_frame, encode_labels, feature_columns, nan_tags, offset_logits
+from a1lab.models.base import (
+    as_frame,
+    encode_labels,
+    feature_columns,
+    load_tree_state,
+    nan_tags,
+    offset_logits,
+    save_tree_state,
+)
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -117,19 +124,11 @@ class LGBMModel(ClassifierMixin, BaseEstimator):
         """Write the booster as LightGBM's text model plus the wrapper's fitted state as JSON."""
         folder.mkdir(parents=True, exist_ok=True)
         self.booster_.save_model(str(folder / "model.txt"), num_iteration=self.best_iteration_)
-        state = {"params": self.get_params(), "classes": self.classes_.tolist(), "features": self.features_,
-                 "prior": self.prior_.tolist(), "best_iteration": self.best_iteration_}
-        (folder / "estimator.json").write_text(json.dumps(state, indent=2))
+        save_tree_state(self, folder)
 
     @classmethod
     def load(cls, folder: Path) -> LGBMModel:
         """Rebuild a model written by :meth:`save` (no pickle)."""
-        state = json.loads((folder / "estimator.json").read_text())
-        model = cls(**state["params"])
-        model.classes_ = np.array(state["classes"])
-        model.features_ = state["features"]
-        model.n_features_in_ = len(model.features_)
-        model.prior_ = np.array(state["prior"])
-        model.best_iteration_ = state["best_iteration"]
+        model = load_tree_state(cls, folder)
         model.booster_ = lgb.Booster(model_file=str(folder / "model.txt"))
         return model
