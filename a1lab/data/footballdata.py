@@ -44,6 +44,7 @@ _STATS = {
     "AF": "away_fouls", "HC": "home_corners", "AC": "away_corners", "HY": "home_yellow",
     "AY": "away_yellow", "HR": "home_red", "AR": "away_red",
 }
+_SEASON_PAIR = re.compile(r"(\d{4})\s*[/-]\s*(\d{2}|\d{4})")  # 2012/2013, 2012-13
 MAIN_REQUIRED = ("Date", "HomeTeam", "AwayTeam", "FTHG", "FTAG")
 EXTRA_REQUIRED = ("Season", "Date", "Home", "Away", "HG", "AG")
 
@@ -105,7 +106,7 @@ def season_span(label: str, code: bool = False) -> tuple[pd.Timestamp, pd.Timest
     2023/24 file falls outside it.
     """
     text = str(label).strip()
-    if m := re.fullmatch(r"(\d{4})\s*[/-]\s*(\d{2}|\d{4})", text):
+    if m := _SEASON_PAIR.fullmatch(text):
         first, second = int(m[1]), int(m[2])
         last = first + 1 if len(m[2]) == 2 and second == (first + 1) % 100 else second
     elif code and (m := re.fullmatch(r"(\d{2})(\d{2})", text)) and int(m[2]) == (int(m[1]) + 1) % 100:
@@ -141,8 +142,7 @@ def parse_main(data: bytes, name: str, league: str, season: str) -> LoadResult:
 def normalise_season(value: str) -> str:
     """``2012/2013`` -> ``1213`` (the site's code); a single year such as ``2012`` stays."""
     text = str(value).strip()
-    m = re.fullmatch(r"(\d{4})\s*[/-]\s*(\d{2,4})", text)
-    if m:
+    if m := _SEASON_PAIR.fullmatch(text):
         return m[1][2:] + m[2][-2:]
     return text
 
