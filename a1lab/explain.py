@@ -1,4 +1,4 @@
-"""Explanations: exact tree SHAP for XGBoost, a model-agnostic explainer for the network."""
+"""Explanations: exact tree SHAP for tree models, a model-agnostic (permutation) explainer for the others."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def top_contributions(contribs: np.ndarray, values: pd.DataFrame, outcome: np.nd
 
 
 def tree_shap_values(model, X: pd.DataFrame) -> np.ndarray:
-    """Exact SHAP values of an XGBModel as (n, features, classes), shap's layout."""
+    """Exact SHAP values of a tree model (``contributions``) as (n, features, classes), shap's layout."""
     c = model.contributions(X)
     return np.transpose(c[:, :, :-1], (0, 2, 1))
 
@@ -74,3 +74,49 @@ def permutation_shap(predict_proba, X: pd.DataFrame, background: pd.DataFrame, s
                                           seed=seed)
     values = explainer(X.to_numpy(dtype=float), max_evals=2 * X.shape[1] + 1, silent=True).values
     return np.transpose(values, (0, 2, 1))
+
+
+def explain_folds(results, features: pd.DataFrame, top_k: int = 5, sample: int = 40, seed: int = 0,
+                  folder: Path | None = None, prefix: str = "model") -> list[Path]:
+    """Store each test prediction's top SHAP contributions and plot the last fold's SHAP summaries.
+
+    A model with exact contributions (``contributions(X)``: the tree models) explains every prediction
+    of every fold; any other model is explained by the permutation explainer on the first ``sample``
+    predictions of the last fold (against 50 validation-season rows), the others holding none.
+
+    Args:
+        results: walk-forward folds (``a1lab.training.FoldResult``); their ``predictions`` gain ``top_features``.
+        features: the feature table the folds were fitted on (``match_id``, ``season`` and the model's columns).
+        top_k: contributions kept per prediction.
+        sample: rows the permutation explainer explains.
+        seed: the permutation explainer's seed.
+        folder: where the summary PNGs go (none written when None).
+        prefix: file name prefix of the PNGs.
+
+    Returns:
+        The PNG paths written.
+    """
+    from a1lab.columns import PRED_COLUMNS
+
+    frame = features.set_index("match_id")
+    last = results[-1]
+    if callable(getattr(last.model, "contributions", None)):
+        for r in results:
+            rows = frame.loc[r.predictions["match_id"]]  # features and offset columns
+            chosen = r.predictions[PRED_COLUMNS].to_numpy().argmax(axis=1)
+            r.predictions["top_features"] = top_contributions(r.model.contributions(rows), rows[r.model.features_],
+                                                              chosen, top_k)
+        rows = frame.loc[last.predictions["match_id"]]
+        values, X = tree_shap_values(last.model, rows), rows[last.model.features_]
+    else:
+        for r in results:
+            r.predictions["top_features"] = None
+        offset = list(getattr(last.model, "offset", None) or [])
+        cols = list(dict.fromkeys(last.model.features_ + offset))  # the model's features, then its offset columns
+        X = frame.loc[last.predictions["match_id"].iloc[:sample], cols]
+        background = frame.loc[frame["season"] == last.validation_season, cols].head(50)
+        contribs = permutation_shap(last.model.predict_proba, X, background, seed=seed)
+        chosen = last.predictions[PRED_COLUMNS].to_numpy()[: len(X)].argmax(axis=1)
+        last.predictions.loc[: len(X) - 1, "top_features"] = top_contributions(contribs, X, chosen, top_k)
+        values = np.transpose(contribs, (0, 2, 1))
+    return [] if folder is None else summary_plots(values, X.reset_index(drop=True), Path(folder), prefix)

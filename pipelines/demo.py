@@ -28,17 +28,23 @@ def project_files(root: Path) -> list[str]:
     return [line for line in out.splitlines() if line and (root / line).is_file()]
 
 
+def merge(base: dict, overrides: dict) -> dict:
+    """``base`` with ``overrides`` applied key by key, nested mappings merged rather than replaced."""
+    out = dict(base)
+    for key, value in overrides.items():
+        out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
 def prepare(target: Path, overrides: dict[str, dict] | None = None) -> Path:
-    """Copy the project into target and apply params.yaml overrides (section -> keys)."""
+    """Copy the project into target and apply params.yaml overrides (nested mappings merged)."""
     if target.exists():
         shutil.rmtree(target)
     for rel in project_files(ROOT):
         dst = target / rel
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / rel, dst)
-    params = yaml.safe_load((target / "params.yaml").read_text())
-    for section, values in (overrides or {}).items():
-        params.setdefault(section, {}).update(values)
+    params = merge(yaml.safe_load((target / "params.yaml").read_text()), overrides or {})
     (target / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     subprocess.run(["git", "init", "-q"], cwd=target, check=True)
     return target

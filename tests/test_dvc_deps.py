@@ -63,10 +63,22 @@ def _stage_source(stage: dict) -> str:
 
 @pytest.mark.parametrize("name", sorted(STAGES))
 def test_stage_depends_on_every_module_it_imports(name):
-    stage = STAGES[name]
+    stage = STAGES[name].get("do", STAGES[name])  # a foreach stage: its template
     if stage.get("always_changed"):
         return
     deps = [ROOT / d for d in stage.get("deps", [])]
     missing = sorted(str(f.relative_to(ROOT)) for f in _closure(_stage_source(stage))
                      if not any(f == d or d in f.parents for d in deps))
     assert not missing, f"stage {name} imports {missing} but does not depend on them"
+
+
+def test_every_model_entry_names_a_registered_estimator_and_feeds_the_ensemble():
+    from a1lab.registry import estimator_classes
+
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    classes = estimator_classes()
+    assert {entry["estimator"] for entry in params["models"].values()} <= set(classes)
+    assert set(params["ensemble"]["members"]) - {"market"} <= set(params["models"])
+    train = STAGES["train"]
+    assert train["foreach"] == "${models}" and "data/predictions/${key}.parquet" in train["do"]["outs"]
+    assert "data/predictions" in STAGES["ensemble"]["deps"]  # the folder: a new model needs no new dependency

@@ -4,6 +4,7 @@ import json
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pipelines"))
@@ -19,8 +20,8 @@ def demo_repo(tmp_path_factory):
     demo.prepare(target, {
         "data": {"provider": "synthetic", "synthetic": {"leagues": 2, "seasons": 4, "seed": 5}},
         "features": {"selection": {"validation_season": "1617", "top_k": 20, "corr_threshold": 0.95, "seed": 1}},
-        "train_xgb": {"test_seasons": ["1819"], "oos_seasons": ["1718"], "n_estimators": 200},
-        "train_nn": {"test_seasons": ["1819"], "oos_seasons": ["1718"], "max_epochs": 4, "explain_sample": 5},
+        "train": {"test_seasons": ["1819"], "oos_seasons": ["1718"], "explain_sample": 5},
+        "models": {"xgb": {"n_estimators": 200}, "nn": {"max_epochs": 4}, "lgbm": {"n_estimators": 200}},
         "ensemble": {"test_seasons": ["1819"]},
         "drift": {"seasons": ["1819"], "min_month_matches": 100, "reference_sample": 1000},
     })
@@ -45,22 +46,24 @@ def test_repro_writes_every_output(demo_repo):
 
 
 def test_models_are_trained_registered_and_scored(demo_repo):
-    for name in ("xgb", "nn"):
+    for name in ("xgb", "nn", "lgbm"):  # one stage per entry of params.yaml `models`
         metrics = json.loads((demo_repo / "metrics" / f"train_{name}.json").read_text())
         assert metrics["overall"]["n"] == metrics["by_season"]["1819"]["n"] == 2 * 380
         assert 0.9 < metrics["overall"]["rps_ratio_open"] < 1.1
         meta = json.loads((demo_repo / "models" / name / "v1" / "metadata.json").read_text())
         assert meta["training_seasons"] == ["1516", "1617"] and meta["validation_season"] == "1718"
         assert len(meta["features"]) == 20
-    assert len(list((demo_repo / "reports" / "train_xgb" / "shap").glob("*.png"))) == 3
+        assert len(list((demo_repo / "reports" / f"train_{name}" / "shap").glob("*.png"))) == 3
+        predictions = pd.read_parquet(demo_repo / "data" / "predictions" / f"{name}.parquet")
+        explained = predictions["top_features"].notna()
+        assert explained.all() if name != "nn" else explained.sum() == 5  # tree SHAP for all, else a sample
+    assert json.loads((demo_repo / "models" / "lgbm" / "v1" / "metadata.json").read_text())["estimator"] == "LGBMModel"
 
 
 def test_ensemble_and_backtest_outputs(demo_repo):
-    import pandas as pd
-
     ens = json.loads((demo_repo / "metrics" / "ensemble.json").read_text())
     assert ens["best"] in ("weighted", "voting", "stacking", "dynamic")
-    assert set(ens["candidates"]) == {"xgb", "nn", "market", "weighted", "voting", "stacking", "dynamic"}
+    assert set(ens["candidates"]) == {"xgb", "nn", "lgbm", "market", "weighted", "voting", "stacking", "dynamic"}
     assert ens["overall"]["n"] == 2 * 380 and ens["overall"]["rps"] == ens["candidates"][ens["best"]]["rps"]
     for level in ("0.8", "0.9"):
         assert abs(ens["conformal"][level]["1819"]["adaptive"]["coverage"] - float(level)) < 0.06
@@ -88,7 +91,7 @@ def test_drift_reports_and_index(demo_repo):
 
 
 def test_forced_repro_gives_identical_metrics(demo_repo):
-    names = ["ingest", "train_xgb", "train_nn", "ensemble", "backtest"]
+    names = ["ingest", "train_xgb", "train_nn", "train_lgbm", "ensemble", "backtest"]
     before = {n: (demo_repo / "metrics" / f"{n}.json").read_text() for n in names}
     demo.repro(demo_repo)  # nothing changed: a no-op
     demo.repro(demo_repo, "--force")
@@ -101,3 +104,10 @@ def test_stage_parameters_come_from_params_yaml(tmp_path):
     assert run_notebook.stage_parameters(tmp_path / "params.yaml", "data") == {"leagues": ["E0"], "root": "auto"}
     with pytest.raises(SystemExit, match="no section"):
         run_notebook.stage_parameters(tmp_path / "params.yaml", "features")
+
+
+def test_overrides_merge_nested_sections():
+    base = {"models": {"xgb": {"estimator": "XGBModel", "max_depth": 3}}, "train": {"seed": 1}}
+    merged = demo.merge(base, {"models": {"xgb": {"max_depth": 2}, "lgbm": {"estimator": "LGBMModel"}}})
+    assert merged == {"models": {"xgb": {"estimator": "XGBModel", "max_depth": 2}, "lgbm": {"estimator": "LGBMModel"}},
+                      "train": {"seed": 1}}

@@ -120,6 +120,11 @@ class LGBMModel(ClassifierMixin, BaseEstimator):
         out = self.booster_.predict(values, pred_contrib=True, num_iteration=self.best_iteration_)
         return np.asarray(out, dtype=float).reshape(len(values), len(self.classes_), len(self.features_) + 1)
 
+    @property
+    def iterations_(self) -> int:
+        """Boosting rounds kept (early stopping's choice)."""
+        return self.best_iteration_
+
     def save(self, folder: Path) -> None:
         """Write the booster as LightGBM's text model plus the wrapper's fitted state as JSON."""
         folder.mkdir(parents=True, exist_ok=True)

@@ -178,6 +178,11 @@ class LightningMLP(ClassifierMixin, BaseEstimator):
         proba = self.predict_proba(X)
         return self.classes_[proba.argmax(axis=1)]
 
+    @property
+    def iterations_(self) -> int:
+        """Epochs trained before early stopping."""
+        return self.epochs_
+
     def save(self, folder: Path) -> None:
         """state_dict (tensors only) plus the wrapper's fitted arrays as JSON."""
         folder.mkdir(parents=True, exist_ok=True)

@@ -107,6 +107,11 @@ class XGBModel(ClassifierMixin, BaseEstimator):
         return self.booster_.predict(self._matrix(X), pred_contribs=True,
                                      iteration_range=(0, self.best_iteration_ + 1))
 
+    @property
+    def iterations_(self) -> int:
+        """Boosting rounds kept (early stopping's choice)."""
+        return self.best_iteration_ + 1
+
     def save(self, folder: Path) -> None:
         """Write the booster as JSON plus the wrapper's fitted state as JSON."""
         folder.mkdir(parents=True, exist_ok=True)
