@@ -11,6 +11,26 @@ import pandas as pd
 from a1lab.models import OUTCOMES
 
 
+def _shap():
+    """shap, first imported with numba's JIT off for the duration of the import.
+
+    The permutation explainer's helpers are numba functions that are not cached, so every new process
+    compiled them again: about 10 s before the first explanation, against about 1 s to explain 40 rows
+    with them as plain Python. Only shap's own functions are affected; the flag is restored at once.
+    """
+    import sys
+
+    if "shap" not in sys.modules:
+        import numba
+
+        previous, numba.config.DISABLE_JIT = numba.config.DISABLE_JIT, True
+        try:
+            import shap  # noqa: F401
+        finally:
+            numba.config.DISABLE_JIT = previous
+    return sys.modules["shap"]
+
+
 def top_contributions(contribs: np.ndarray, values: pd.DataFrame, outcome: np.ndarray, k: int = 5) -> list[str]:
     """Per row, the k features that pushed the given outcome most (by |SHAP|), as JSON strings.
 
@@ -41,11 +61,9 @@ def tree_shap_values(model, X: pd.DataFrame) -> np.ndarray:
 def summary_plots(shap_values: np.ndarray, X: pd.DataFrame, folder: Path, prefix: str, max_display: int = 15,
                   ) -> list[Path]:
     """One SHAP beeswarm summary PNG per outcome."""
-    import matplotlib
+    import matplotlib.pyplot as plt  # any backend: the figures are saved and closed, never shown
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import shap
+    shap = _shap()
 
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -67,7 +85,7 @@ def summary_plots(shap_values: np.ndarray, X: pd.DataFrame, folder: Path, prefix
 
 def permutation_shap(predict_proba, X: pd.DataFrame, background: pd.DataFrame, seed: int = 0) -> np.ndarray:
     """Model-agnostic SHAP values (permutation explainer) as (n, classes, features)."""
-    import shap
+    shap = _shap()
 
     masker = shap.maskers.Independent(background.to_numpy(dtype=float), max_samples=len(background))
     explainer = shap.PermutationExplainer(lambda a: predict_proba(pd.DataFrame(a, columns=X.columns)), masker,
@@ -77,7 +95,7 @@ def permutation_shap(predict_proba, X: pd.DataFrame, background: pd.DataFrame, s
 
 
 def explain_folds(results, features: pd.DataFrame, top_k: int = 5, sample: int = 40, seed: int = 0,
-                  folder: Path | None = None, prefix: str = "model") -> list[Path]:
+                  folder: Path | None = None, prefix: str = "model", plot_rows: int = 600) -> list[Path]:
     """Store each test prediction's top SHAP contributions and plot the last fold's SHAP summaries.
 
     A model with exact contributions (``contributions(X)``: the tree models) explains every prediction
@@ -92,6 +110,8 @@ def explain_folds(results, features: pd.DataFrame, top_k: int = 5, sample: int =
         seed: the permutation explainer's seed.
         folder: where the summary PNGs go (none written when None).
         prefix: file name prefix of the PNGs.
+        plot_rows: the summary plots show a seeded sample of at most this many explained rows (a beeswarm
+            of every test match costs seconds and shows the same).
 
     Returns:
         The PNG paths written.
@@ -119,4 +139,9 @@ def explain_folds(results, features: pd.DataFrame, top_k: int = 5, sample: int =
         chosen = last.predictions[PRED_COLUMNS].to_numpy()[: len(X)].argmax(axis=1)
         last.predictions.loc[: len(X) - 1, "top_features"] = top_contributions(contribs, X, chosen, top_k)
         values = np.transpose(contribs, (0, 2, 1))
-    return [] if folder is None else summary_plots(values, X.reset_index(drop=True), Path(folder), prefix)
+    if folder is None:
+        return []
+    keep = np.arange(len(X))
+    if len(keep) > plot_rows:
+        keep = np.sort(np.random.default_rng(seed).choice(len(keep), plot_rows, replace=False))
+    return summary_plots(values[keep], X.iloc[keep].reset_index(drop=True), Path(folder), prefix)

@@ -28,26 +28,58 @@ class FeatureMismatchError(ValueError):
     """The data handed to a model lacks features it was trained on (or orders them differently)."""
 
 
+_ESTIMATOR_METHODS = ("fit", "predict_proba", "save", "load", "get_test_params")
+
+
+def _model_modules() -> list[str]:
+    import pkgutil
+
+    from a1lab import models
+
+    return [info.name for info in pkgutil.iter_modules(models.__path__)]
+
+
+def _is_estimator(cls: type, module: str) -> bool:
+    return cls.__module__ == module and all(callable(getattr(cls, m, None)) for m in _ESTIMATOR_METHODS)
+
+
 def estimator_classes() -> dict[str, type]:
     """Every model a module of ``a1lab.models`` defines that the registry can store, by class name.
 
     A model registers itself by living in its own module there with ``fit``, ``predict_proba``, ``save``,
     ``load`` and ``get_test_params`` (small settings the tests fit it with): nothing lists models by hand.
+    This imports every model module (torch, xgboost, lightgbm); :func:`estimator_class` imports one.
     """
     import importlib
     import inspect
-    import pkgutil
+
+    found = {}
+    for name in _model_modules():
+        module = importlib.import_module(f"a1lab.models.{name}")
+        for cls_name, cls in inspect.getmembers(module, inspect.isclass):
+            if _is_estimator(cls, module.__name__):
+                found[cls_name] = cls
+    return found
+
+
+def estimator_class(name: str) -> type:
+    """The model class ``name`` of :func:`estimator_classes`, importing only the module that defines it.
+
+    Raises:
+        KeyError: no module of ``a1lab.models`` defines such a model (the message lists those that do).
+    """
+    import ast
+    import importlib
 
     from a1lab import models
 
-    found = {}
-    for info in pkgutil.iter_modules(models.__path__):
-        module = importlib.import_module(f"a1lab.models.{info.name}")
-        for name, cls in inspect.getmembers(module, inspect.isclass):
-            needs = ("fit", "predict_proba", "save", "load", "get_test_params")
-            if cls.__module__ == module.__name__ and all(callable(getattr(cls, m, None)) for m in needs):
-                found[name] = cls
-    return found
+    for module in _model_modules():
+        tree = ast.parse((Path(models.__path__[0]) / f"{module}.py").read_text())
+        if any(isinstance(node, ast.ClassDef) and node.name == name for node in tree.body):
+            cls = getattr(importlib.import_module(f"a1lab.models.{module}"), name)
+            if _is_estimator(cls, f"a1lab.models.{module}"):
+                return cls
+    raise KeyError(f"no model {name!r} in a1lab.models; known: {sorted(estimator_classes())}")
 
 
 def data_hash(frame: pd.DataFrame) -> str:
@@ -146,9 +178,10 @@ def load(name: str, version: str = "latest", root: str | Path = "models") -> Reg
         raise FileNotFoundError(f"model {name!r} has no version {version!r}; versions: {known}")
     folder = Path(root) / name / version
     meta = json.loads((folder / "metadata.json").read_text())
-    classes = estimator_classes()
-    if meta["estimator"] not in classes:
+    try:
+        cls = estimator_class(meta["estimator"])
+    except KeyError as err:
         raise FileNotFoundError(f"model {name!r} {version} is a {meta['estimator']}, which this a1lab does not "
-                                f"define; known: {sorted(classes)}")
-    estimator = classes[meta["estimator"]].load(folder)
+                                f"define; known: {sorted(estimator_classes())}") from err
+    estimator = cls.load(folder)
     return RegisteredModel(estimator, load_calibrator(folder / "calibration.json"), meta)

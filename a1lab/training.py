@@ -37,8 +37,18 @@ class FoldResult:
     extra: dict = field(default_factory=dict)
 
 
+def model_factory(estimator: type, hyper: dict | None = None, **common) -> Callable[[], object]:
+    """A function returning a fresh, unfitted ``estimator(**hyper)``, given those of the ``common``
+    arguments (e.g. ``features``, ``offset``, ``seed``) its constructor accepts."""
+    import inspect
+
+    accepted = inspect.signature(estimator).parameters
+    args = {**{k: v for k, v in common.items() if k in accepted}, **(hyper or {})}
+    return lambda: estimator(**args)
+
+
 def walk_forward(frame: pd.DataFrame, make_model: Callable[[], object], splitter: WalkForwardSplit,
-                 calibrate: bool = True, early_stopping: bool = True) -> list[FoldResult]:
+                 calibrate: bool = True, early_stopping: bool | None = None) -> list[FoldResult]:
     """Fit a fresh model per fold on earlier seasons, calibrate on the validation season, predict the test season.
 
     Args:
@@ -46,8 +56,10 @@ def walk_forward(frame: pd.DataFrame, make_model: Callable[[], object], splitter
         make_model: returns an unfitted estimator.
         splitter: the walk-forward split.
         calibrate: choose and fit a calibrator on the validation season.
-        early_stopping: pass the validation season as ``eval_set`` to ``fit``.
+        early_stopping: pass the validation season as ``eval_set`` to ``fit``; None: when ``fit`` takes one.
     """
+    import inspect
+
     check_time_ordered(splitter)
     y = frame["result"].map(RESULT_CODES).to_numpy()
     results = []
@@ -55,7 +67,7 @@ def walk_forward(frame: pd.DataFrame, make_model: Callable[[], object], splitter
         started = time.perf_counter()
         train, val = frame.iloc[fold.train], frame.iloc[fold.validation]
         model = make_model()
-        if early_stopping:
+        if early_stopping or (early_stopping is None and "eval_set" in inspect.signature(model.fit).parameters):
             model.fit(train, y[fold.train], eval_set=(val, y[fold.validation]))
         else:
             model.fit(train, y[fold.train])

@@ -12,7 +12,7 @@ from sklearn.utils.estimator_checks import check_estimator
 from a1lab import registry
 from a1lab.calibration import TemperatureScaling
 from a1lab.data.synthetic import LeagueSpec, simulate_league
-from a1lab.explain import permutation_shap, top_contributions, tree_shap_values
+from a1lab.explain import explain_folds, permutation_shap, top_contributions, tree_shap_values
 from a1lab.features import FeatureConfig, build_features, feature_set
 from a1lab.metrics import log_loss, rank_probability_score
 from a1lab.models import RESULT_CODES
@@ -22,7 +22,7 @@ from a1lab.models.nn import LightningMLP
 from a1lab.models.ratings import RatingsLogit
 from a1lab.models.xgb import XGBModel
 from a1lab.splits import WalkForwardSplit
-from a1lab.training import evaluate, walk_forward
+from a1lab.training import evaluate, model_factory, walk_forward
 
 FEATURES = ["elo_diff", "pi_expected_gd", "home_goals_for_ewm15_all", "away_goals_for_ewm15_all",
             "home_points_mean10_all", "away_points_mean10_all", "home_sot_for_ewm15_all", "away_sot_for_ewm15_all"]
@@ -101,6 +101,20 @@ def test_every_model_module_is_found():
         registry.estimator_classes())
 
 
+def test_one_model_class_is_found_without_importing_the_others():
+    import subprocess
+    import sys
+
+    for name, cls in registry.estimator_classes().items():
+        assert registry.estimator_class(name) is cls
+    with pytest.raises(KeyError, match="known: .*XGBModel"):
+        registry.estimator_class("NoSuchModel")
+    code = ("import sys; from a1lab import registry; registry.estimator_class('XGBModel'); "
+            "print(sorted(m for m in ('torch', 'lightgbm', 'pytorch_lightning') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"  # a tree stage does not pay for importing torch and Lightning
+
+
 @pytest.mark.parametrize("name", sorted(registry.estimator_classes()))
 def test_registry_round_trip(league, tmp_path, name):
     """Every model of a1lab.models (found, not listed) saves, loads and predicts the same."""
@@ -172,3 +186,20 @@ def test_walk_forward_refuses_a_shuffled_splitter(league):
 def test_open_models_never_see_closing_columns():
     open_set = feature_set(FeatureConfig(), "open")
     assert all("close" not in c for c in open_set) and all(c in open_set for c in OFFSET)
+
+
+@pytest.mark.parametrize("cls, hyper", [(XGBModel, {"n_estimators": 20}), (RatingsLogit, {})], ids=["tree", "other"])
+def test_every_model_is_trained_and_explained_by_the_same_code(league, tmp_path, cls, hyper):
+    """The training notebook's path: common arguments a model does not take are left out, early stopping
+    only where fit takes a validation set, tree SHAP for every prediction, else a permutation sample."""
+    frame, _ = league
+    make = model_factory(cls, hyper, features=FEATURES, offset=OFFSET, seed=3)
+    results = walk_forward(frame, make, WalkForwardSplit(("1819", "1920")))
+    paths = explain_folds(results, frame, top_k=3, sample=7, seed=3, folder=tmp_path, prefix="m", plot_rows=100)
+    assert [p.name for p in paths] == ["m_shap_home.png", "m_shap_draw.png", "m_shap_away.png"]
+    explained = pd.concat([r.predictions for r in results])["top_features"].dropna()
+    assert len(explained) == (sum(len(r.predictions) for r in results) if cls is XGBModel else 7)
+    top = json.loads(explained.iloc[0])
+    assert len(top) == 3 and {t["feature"] for t in top} <= set(FEATURES) | set(OFFSET)
+    if cls is RatingsLogit:
+        assert "seed" not in make().get_params()
