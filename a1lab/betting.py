@@ -126,23 +126,24 @@ def backtest(bets: pd.DataFrame, staking: Staking, bankroll: float = 100.0) -> p
         bankroll: starting bankroll.
     """
     log = bets.sort_values("kickoff", kind="mergesort").reset_index(drop=True).copy()
-    log["stake"] = 0.0
-    log["profit"] = 0.0
-    log["bankroll"] = 0.0
-    day = log["kickoff"].dt.tz_convert("UTC").dt.normalize() if len(log) else log["kickoff"]
-    start = bankroll
-    for _, rows in log.groupby(day, sort=True).groups.items():
-        idx = np.asarray(rows)
-        frac = staking.fractions(log.loc[idx, "prob"].to_numpy(), log.loc[idx, "odds"].to_numpy())
-        stakes = frac * (start if staking.method == "flat" else bankroll)
-        if stakes.sum() > bankroll:  # flat units can exceed a shrunken bankroll
-            stakes *= bankroll / stakes.sum()
-        won = log.loc[idx, "won"].to_numpy(dtype=bool)
-        profit = np.where(won, stakes * (log.loc[idx, "odds"].to_numpy() - 1.0), -stakes)
-        log.loc[idx, "stake"] = stakes
-        log.loc[idx, "profit"] = profit
-        log.loc[idx, "bankroll"] = bankroll + np.cumsum(profit)
-        bankroll = max(bankroll + profit.sum(), 0.0)
+    n = len(log)
+    stake, profit, after = np.zeros(n), np.zeros(n), np.zeros(n)
+    if n:  # kick-offs are sorted, so each UTC day is one run of rows
+        day = log["kickoff"].dt.tz_convert("UTC").dt.normalize().to_numpy()
+        prob, odds = log["prob"].to_numpy(dtype=float), log["odds"].to_numpy(dtype=float)
+        won = log["won"].to_numpy(dtype=bool)
+        bounds = np.append(np.flatnonzero(np.r_[True, day[1:] != day[:-1]]), n)
+        start = bankroll
+        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+            frac = staking.fractions(prob[lo:hi], odds[lo:hi])
+            stakes = frac * (start if staking.method == "flat" else bankroll)
+            if stakes.sum() > bankroll:  # flat units can exceed a shrunken bankroll
+                stakes *= bankroll / stakes.sum()
+            day_profit = np.where(won[lo:hi], stakes * (odds[lo:hi] - 1.0), -stakes)
+            stake[lo:hi], profit[lo:hi] = stakes, day_profit
+            after[lo:hi] = bankroll + np.cumsum(day_profit)
+            bankroll = max(bankroll + day_profit.sum(), 0.0)
+    log["stake"], log["profit"], log["bankroll"] = stake, profit, after
     return log
 
 
