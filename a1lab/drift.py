@@ -2,8 +2,10 @@
 
 Evidently (0.7 API) runs a two-sample test per column (Kolmogorov-Smirnov for
 numbers: a p-value below the threshold is drift) and writes a self-contained
-HTML report; a JSON summary and the population stability index (PSI) of every
-column sit beside it, so figures compare between runs.
+HTML report for each season; a JSON summary and the population stability index
+(PSI) of every column sit beside it, so figures compare between runs. Months get
+the same test (scipy's ``ks_2samp`` on the finite values, as Evidently runs it)
+without a 6 MB page each: one compact ``months.html`` lists them all.
 """
 
 from __future__ import annotations
@@ -36,9 +38,34 @@ def psi(reference: np.ndarray, current: np.ndarray, bins: int = 10) -> float:
     return float(((c - r) * np.log(c / r)).sum())
 
 
+def ks_p_values(reference: pd.DataFrame, current: pd.DataFrame, columns: list[str]) -> dict[str, float]:
+    """Two-sample Kolmogorov-Smirnov p-value per column on its finite values (NaN when a side has none):
+    the test Evidently's ``num_method="ks"`` runs."""
+    from scipy.stats import ks_2samp
+
+    out = {}
+    for c in columns:
+        ref, cur = reference[c].to_numpy(dtype=float), current[c].to_numpy(dtype=float)
+        ref, cur = ref[np.isfinite(ref)], cur[np.isfinite(cur)]
+        out[c] = float(ks_2samp(ref, cur)[1]) if len(ref) and len(cur) else float("nan")
+    return out
+
+
+def _summary(name: str, reference: pd.DataFrame, current: pd.DataFrame, columns: list[str], p_values: dict,
+             threshold: float) -> dict:
+    features = {c: {"test": "ks", "p_value": p_values.get(c, float("nan")),
+                    "drifted": bool(p_values.get(c, 1.0) < threshold),
+                    "psi": psi(reference[c].to_numpy(), current[c].to_numpy())} for c in columns}
+    ranked = sorted(columns, key=lambda c: (features[c]["p_value"], -features[c]["psi"]))
+    n_drifted = sum(f["drifted"] for f in features.values())
+    return {"name": name, "rows_reference": len(reference), "rows_current": len(current),
+            "n_drifted": n_drifted, "share_drifted": n_drifted / len(columns),
+            "most_drifted": [c for c in ranked if features[c]["drifted"]][:5], "features": features}
+
+
 def drift_report(reference: pd.DataFrame, current: pd.DataFrame, columns: list[str], name: str,
                  html_path: Path | None = None, threshold: float = 0.05) -> dict:
-    """Test every column for drift; optionally write Evidently's HTML report.
+    """Test every column for drift with Evidently; optionally write its HTML report.
 
     Returns:
         ``name``, row counts, ``share_drifted``, ``n_drifted``, per-column
@@ -56,24 +83,47 @@ def drift_report(reference: pd.DataFrame, current: pd.DataFrame, columns: list[s
         column = metric["config"].get("column")
         if metric["config"]["type"].endswith("ValueDrift") and column is not None:
             p_values[column] = float(metric["value"])
-    features = {c: {"test": "ks", "p_value": p_values.get(c, float("nan")),
-                    "drifted": bool(p_values.get(c, 1.0) < threshold),
-                    "psi": psi(reference[c].to_numpy(), current[c].to_numpy())} for c in columns}
-    ranked = sorted(columns, key=lambda c: (features[c]["p_value"], -features[c]["psi"]))
-    n_drifted = sum(f["drifted"] for f in features.values())
     if html_path is not None:
         html_path.parent.mkdir(parents=True, exist_ok=True)
         snapshot.save_html(str(html_path))
-    return {"name": name, "rows_reference": len(reference), "rows_current": len(current),
-            "n_drifted": n_drifted, "share_drifted": n_drifted / len(columns),
-            "most_drifted": [c for c in ranked if features[c]["drifted"]][:5], "features": features}
+    return _summary(name, reference, current, columns, p_values, threshold)
+
+
+def ks_report(reference: pd.DataFrame, current: pd.DataFrame, columns: list[str], name: str,
+              threshold: float = 0.05) -> dict:
+    """:func:`drift_report`'s summary from :func:`ks_p_values`, without Evidently or a page."""
+    return _summary(name, reference, current, columns, ks_p_values(reference, current, columns), threshold)
+
+
+def write_months(summaries: list[dict], folder: Path, threshold: float) -> Path:
+    """One compact page for the monthly tests: per month, the drifted columns with p-value and PSI."""
+    rows = []
+    for s in summaries:
+        cells = "".join(f"<li>{html.escape(c)}: p={s['features'][c]['p_value']:.2g}, "
+                        f"PSI={s['features'][c]['psi']:.3f}</li>" for c in s["most_drifted"]) or "none"
+        rows.append(f"<tr id=\"{html.escape(s['name'])}\"><td>{html.escape(s['name'][len('month_'):])}</td>"
+                    f"<td>{s['rows_current']}</td><td>{s['n_drifted']} / {len(s['features'])}</td>"
+                    f"<td>{s['share_drifted']:.0%}</td><td><ul>{cells}</ul></td></tr>")
+    page = ("<!doctype html><html><head><meta charset=\"utf-8\"><title>a1lab drift by month</title>"
+            "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+            "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}ul{margin:0}</style>"
+            "</head><body><h1>Drift by month</h1><p>Kolmogorov-Smirnov test of each month against the reference "
+            f"(the model's training seasons); a column drifts when p &lt; {threshold}. The five most drifted "
+            "columns of each month (lowest p, then highest PSI).</p><table id=\"months\"><thead><tr><th>month</th>"
+            "<th>matches</th><th>drifted columns</th><th>share</th><th>most drifted</th></tr></thead><tbody>"
+            + "".join(rows) + "</tbody></table><p><a href=\"index.html\">all reports</a></p></body></html>")
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "months.html"
+    path.write_text(page, encoding="utf-8")
+    return path
 
 
 def write_index(summaries: list[dict], folder: Path, title: str = "a1lab drift reports") -> Path:
     """An offline index.html linking every report with its headline."""
     rows = []
     for s in summaries:
-        link = html.escape(f"{s['name']}.html")
+        page = "months.html#" + s["name"] if s["name"].startswith("month_") else f"{s['name']}.html"
+        link = html.escape(page)
         most = ", ".join(html.escape(c) for c in s["most_drifted"]) or "none"
         rows.append(f"<tr><td><a href=\"{link}\">{html.escape(s['name'])}</a></td><td>{s['rows_current']}</td>"
                     f"<td>{s['n_drifted']} / {len(s['features'])}</td><td>{s['share_drifted']:.0%}</td>"
@@ -121,18 +171,23 @@ def rolling_performance(predictions: pd.DataFrame, market: np.ndarray, window: i
 
 def season_and_month_reports(reference: pd.DataFrame, frame: pd.DataFrame, seasons: list[str], columns: list[str],
                              folder: Path, threshold: float = 0.05, min_month_matches: int = 30) -> list[dict]:
-    """A report (HTML and JSON) per season and per month of it with enough matches, plus the index page."""
-    summaries = []
+    """An Evidently report (HTML and JSON) per season, the same test per month with enough matches (JSON, and
+    all months on ``months.html``), and the index page."""
+    summaries, months = [], []
     for season in seasons:
         current = frame[frame["season"] == season]
         if current.empty:
             continue
-        parts = [(f"season_{season}", current)]
-        parts += [(f"month_{month}", rows) for month, rows in current.groupby(current["kickoff"].dt.strftime("%Y-%m"))
-                  if len(rows) >= min_month_matches]
-        for name, rows in parts:
-            summary = drift_report(reference, rows, columns, name, folder / f"{name}.html", threshold)
-            write_summary(summary, folder)
-            summaries.append(summary)
+        summary = drift_report(reference, current, columns, f"season_{season}", folder / f"season_{season}.html",
+                               threshold)
+        write_summary(summary, folder)
+        summaries.append(summary)
+        for month, rows in current.groupby(current["kickoff"].dt.strftime("%Y-%m")):
+            if len(rows) >= min_month_matches:
+                summary = ks_report(reference, rows, columns, f"month_{month}", threshold)
+                write_summary(summary, folder)
+                summaries.append(summary)
+                months.append(summary)
+    write_months(months, folder, threshold)
     write_index(summaries, folder)
     return summaries
