@@ -3,7 +3,8 @@
     python pipelines/run_notebook.py STAGE [--section NAME] [--params params.yaml]
     python pipelines/run_notebook.py train --model NAME
 
-Executes notebooks/STAGE.ipynb and writes the executed copy to
+Executes notebooks/STAGE.ipynb (with papermill; in this process by default, see
+InProcessEngine, or in a Jupyter kernel with --kernel) and writes the executed copy to
 reports/notebooks/STAGE.ipynb and .html. The section's top-level keys become
 notebook variables (they override the literal defaults of the `parameters` cell);
 `--with SECTION` passes another whole section as one variable of that name.
@@ -14,6 +15,7 @@ and names the executed copy STAGE_NAME (one notebook, one run per model).
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 import time
@@ -22,6 +24,103 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+class _Outputs:
+    """The outputs of the cell being run, in order (consecutive stream writes merged)."""
+
+    def __init__(self) -> None:
+        self.items: list[dict] = []
+
+    def stream(self, name: str, text: str) -> None:
+        if self.items and self.items[-1]["output_type"] == "stream" and self.items[-1]["name"] == name:
+            self.items[-1]["text"] += text
+        elif text:
+            self.items.append({"output_type": "stream", "name": name, "text": text})
+
+
+class _Stream(io.TextIOBase):
+    def __init__(self, outputs: _Outputs, name: str) -> None:
+        self.outputs, self.name_ = outputs, name
+
+    def write(self, text: str) -> int:
+        self.outputs.stream(self.name_, text)
+        return len(text)
+
+    def writable(self) -> bool:
+        return True
+
+
+def _shell(outputs: _Outputs):
+    """An IPython shell whose results, displays and tracebacks become notebook outputs (as ipykernel's do)."""
+    from IPython.core.displayhook import DisplayHook
+    from IPython.core.displaypub import DisplayPublisher
+    from IPython.core.interactiveshell import InteractiveShell
+
+    class Publisher(DisplayPublisher):
+        def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **kwargs):
+            outputs.items.append({"output_type": "display_data", "data": data, "metadata": metadata or {}})
+
+        def clear_output(self, wait=False):
+            outputs.items.clear()
+
+    class Hook(DisplayHook):
+        def write_output_prompt(self):
+            pass
+
+        def write_format_data(self, format_dict, md_dict=None):
+            outputs.items.append({"output_type": "execute_result", "data": format_dict,
+                                  "metadata": md_dict or {}, "execution_count": self.shell.execution_count})
+
+        def finish_displayhook(self):
+            pass
+
+    class Shell(InteractiveShell):
+        display_pub_class = Publisher
+        displayhook_class = Hook
+
+        def enable_gui(self, gui=None):  # "inline" needs no event loop
+            pass
+
+        def _showtraceback(self, etype, evalue, stb):
+            outputs.items.append({"output_type": "error", "ename": etype.__name__, "evalue": str(evalue),
+                                  "traceback": stb})
+
+    shell = Shell.instance()
+    shell.enable_matplotlib("inline")
+    return shell
+
+
+def _engine():
+    """papermill's engine that runs the cells in this process: the same outputs as a kernel's, without
+    starting one (about a second per stage; every stage is its own `python run_notebook.py` process)."""
+    import nbformat
+    from papermill.engines import Engine
+
+    class InProcessEngine(Engine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, **kwargs):
+            outputs = _Outputs()
+            shell = _shell(outputs)
+            saved = sys.stdout, sys.stderr
+            for index, cell in enumerate(nb_man.nb.cells):
+                nb_man.cell_start(cell, index)
+                if cell.cell_type == "code":
+                    outputs.items.clear()
+                    sys.stdout, sys.stderr = _Stream(outputs, "stdout"), _Stream(outputs, "stderr")
+                    try:
+                        result = shell.run_cell(cell.source, store_history=True)
+                    finally:
+                        sys.stdout, sys.stderr = saved
+                    cell.execution_count = result.execution_count
+                    cell.outputs = [nbformat.from_dict(o) for o in outputs.items]
+                    if not result.success:
+                        nb_man.cell_exception(cell, index)
+                        nb_man.cell_complete(cell, index)
+                        break
+                nb_man.cell_complete(cell, index)
+
+    return InProcessEngine
 
 
 def stage_parameters(params_file: Path, section: str) -> dict:
@@ -36,8 +135,11 @@ def stage_parameters(params_file: Path, section: str) -> dict:
 
 
 def run(stage: str, section: str, params_file: Path, out_dir: Path, extra: tuple[str, ...] = (),
-        model: str | None = None) -> Path:
+        model: str | None = None, kernel: bool = False) -> Path:
     """Execute the stage notebook and export it as .ipynb and .html; return the .ipynb path."""
+    # jsonschema (under nbformat) imports rfc3987_syntax, which builds a Lark grammar in about 1 s, for an
+    # "iri" format check no notebook schema uses: skip it (jsonschema treats it as not installed).
+    sys.modules.setdefault("rfc3987_syntax", None)
     import nbformat
     import papermill
     from nbconvert import HTMLExporter
@@ -56,8 +158,10 @@ def run(stage: str, section: str, params_file: Path, out_dir: Path, extra: tuple
     out_dir.mkdir(parents=True, exist_ok=True)
     executed = out_dir / f"{name}.ipynb"
     started = time.perf_counter()
+    if not kernel:
+        papermill.engines.papermill_engines.register("inprocess", _engine())
     papermill.execute_notebook(str(notebook), str(executed), parameters=parameters, kernel_name="python3",
-                               progress_bar=False, cwd=str(Path.cwd()))
+                               progress_bar=False, cwd=str(Path.cwd()), engine_name=None if kernel else "inprocess")
     body, _ = HTMLExporter().from_notebook_node(nbformat.read(executed, as_version=4))
     (out_dir / f"{name}.html").write_text(body, encoding="utf-8")
     seconds = time.perf_counter() - started
@@ -77,8 +181,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--with", dest="extra", action="append", default=[],
                         help="another params.yaml section, passed whole as a parameter of that name")
     parser.add_argument("--model", default=None, help="an entry of the params.yaml `models` section")
+    parser.add_argument("--kernel", action="store_true", help="run the cells in a Jupyter kernel, not in this process")
     args = parser.parse_args(argv)
-    run(args.stage, args.section or args.stage, Path(args.params), Path(args.out), tuple(args.extra), args.model)
+    run(args.stage, args.section or args.stage, Path(args.params), Path(args.out), tuple(args.extra), args.model,
+        args.kernel)
     return 0
 
 
