@@ -10,8 +10,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from a1lab.drift import (drift_report, ks_report, psi, rolling_performance, season_and_month_reports, write_index,
-                         write_months, write_summary)
+from a1lab.drift import (
+    drift_report,
+    ks_report,
+    psi,
+    rolling_performance,
+    season_and_month_reports,
+    write_index,
+    write_months,
+    write_summary,
+)
 
 
 @pytest.fixture(scope="module")
