@@ -85,8 +85,10 @@ def test_drift_reports_and_index(demo_repo):
     folder = demo_repo / "reports" / "drift"
     index = (folder / "index.html").read_text()
     for name in drift["headlines"]:
-        assert f'href="{name}.html"' in index and (folder / f"{name}.html").is_file()
+        page = f"months.html#{name}" if name.startswith("month_") else f"{name}.html"
+        assert f'href="{page}"' in index and (folder / page.split("#")[0]).is_file()
         assert json.loads((folder / f"{name}.json").read_text())["name"] == name
+    assert len(list(folder.glob("*.html"))) == 3  # index, months, one Evidently page for the one season
     assert (folder / "performance.png").is_file()
 
 
