@@ -20,66 +20,13 @@ import numpy as np
 import pandas as pd
 
 from a1lab.calibration import Identity, load_calibrator, save_calibrator
+from a1lab.models import estimator_arguments, estimator_class, estimator_classes  # noqa: F401 (the registry's API)
 
 LIBRARIES = ("a1lab", "numpy", "pandas", "scikit-learn", "xgboost", "torch", "pytorch-lightning", "shap")
 
 
 class FeatureMismatchError(ValueError):
     """The data handed to a model lacks features it was trained on (or orders them differently)."""
-
-
-_ESTIMATOR_METHODS = ("fit", "predict_proba", "save", "load", "get_test_params")
-
-
-def _model_modules() -> list[str]:
-    import pkgutil
-
-    from a1lab import models
-
-    return [info.name for info in pkgutil.iter_modules(models.__path__)]
-
-
-def _is_estimator(cls: type, module: str) -> bool:
-    return cls.__module__ == module and all(callable(getattr(cls, m, None)) for m in _ESTIMATOR_METHODS)
-
-
-def estimator_classes() -> dict[str, type]:
-    """Every model a module of ``a1lab.models`` defines that the registry can store, by class name.
-
-    A model registers itself by living in its own module there with ``fit``, ``predict_proba``, ``save``,
-    ``load`` and ``get_test_params`` (small settings the tests fit it with): nothing lists models by hand.
-    This imports every model module (torch, xgboost, lightgbm); :func:`estimator_class` imports one.
-    """
-    import importlib
-    import inspect
-
-    found = {}
-    for name in _model_modules():
-        module = importlib.import_module(f"a1lab.models.{name}")
-        for cls_name, cls in inspect.getmembers(module, inspect.isclass):
-            if _is_estimator(cls, module.__name__):
-                found[cls_name] = cls
-    return found
-
-
-def estimator_class(name: str) -> type:
-    """The model class ``name`` of :func:`estimator_classes`, importing only the module that defines it.
-
-    Raises:
-        KeyError: no module of ``a1lab.models`` defines such a model (the message lists those that do).
-    """
-    import ast
-    import importlib
-
-    from a1lab import models
-
-    for module in _model_modules():
-        tree = ast.parse((Path(models.__path__[0]) / f"{module}.py").read_text())
-        if any(isinstance(node, ast.ClassDef) and node.name == name for node in tree.body):
-            cls = getattr(importlib.import_module(f"a1lab.models.{module}"), name)
-            if _is_estimator(cls, f"a1lab.models.{module}"):
-                return cls
-    raise KeyError(f"no model {name!r} in a1lab.models; known: {sorted(estimator_classes())}")
 
 
 def data_hash(frame: pd.DataFrame) -> str:

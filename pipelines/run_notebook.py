@@ -21,8 +21,6 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
-
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -124,14 +122,17 @@ def _engine():
 
 
 def stage_parameters(params_file: Path, section: str) -> dict:
-    """The params.yaml section for a stage, as a dict of notebook parameters."""
-    params = yaml.safe_load(params_file.read_text()) or {}
-    if section not in params:
-        raise SystemExit(f"params.yaml has no section {section!r}; sections: {sorted(params)}")
-    value = params[section]
-    if not isinstance(value, dict):
-        raise SystemExit(f"params.yaml section {section!r} must be a mapping")
-    return value
+    """The params.yaml section for a stage, validated (a1lab.params), as a dict of notebook parameters."""
+    from a1lab.params import ParamsError, check_section, read_params
+
+    try:
+        params = read_params(params_file)
+        if section not in params:
+            raise SystemExit(f"{params_file} has no section {section!r}; sections: {sorted(params)}")
+        check_section(section, params[section], str(params_file))
+    except ParamsError as exc:
+        raise SystemExit(str(exc)) from None
+    return params[section]
 
 
 def run(stage: str, section: str, params_file: Path, out_dir: Path, extra: tuple[str, ...] = (),
@@ -147,6 +148,12 @@ def run(stage: str, section: str, params_file: Path, out_dir: Path, extra: tuple
     notebook = ROOT / "notebooks" / f"{stage}.ipynb"
     if not notebook.is_file():
         raise SystemExit(f"no notebook {notebook}")
+    from a1lab.params import ParamsError, load_params
+
+    try:
+        load_params(params_file)  # every section, and that they agree, before any work
+    except ParamsError as exc:
+        raise SystemExit(str(exc)) from None
     parameters = {**stage_parameters(params_file, section), **{s: stage_parameters(params_file, s) for s in extra}}
     name = stage
     if model is not None:

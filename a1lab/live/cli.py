@@ -24,10 +24,17 @@ TOKEN_ENV = "A1LAB_LIVE_TOKEN"
 
 
 def _params(path: str) -> dict:
-    import yaml
+    """The params file (none: every default), each section the loop reads validated (a1lab.params)."""
+    from a1lab.params import check_section, read_params
 
     p = Path(path)
-    return yaml.safe_load(p.read_text()) or {} if p.is_file() else {}
+    if not p.is_file():
+        return {}
+    params = read_params(p)
+    for name in ("live", "backtest", "features", "monitoring"):
+        if name in params:
+            check_section(name, params[name], str(p))
+    return params
 
 
 def _stop_on_signals(stop: asyncio.Event) -> None:
@@ -201,14 +208,15 @@ def _log_to_stderr(verbose: bool) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Run the scoring loop until the source ends or a signal arrives; a checkpoint it cannot resume from
-    is one line on stderr and exit code 2."""
+    """Run the scoring loop until the source ends or a signal arrives; a checkpoint it cannot resume from,
+    or a bad params file, is one line on stderr and exit code 2."""
     from a1lab.live.loop import CheckpointError
+    from a1lab.params import ParamsError
 
     _log_to_stderr(args.verbose)
     try:
         return asyncio.run(_run(args, _params(args.params)))
-    except CheckpointError as exc:
+    except (CheckpointError, ParamsError) as exc:
         print(f"a1lab live run: {exc}", file=sys.stderr)
         return 2
 

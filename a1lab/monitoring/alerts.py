@@ -64,6 +64,8 @@ class Rule:
             raise ValueError(f"rule {self.name}: unknown kind {self.kind!r}")
         if self.severity not in SEVERITIES:
             raise ValueError(f"rule {self.name}: severity must be one of {SEVERITIES}")
+        if self.detector not in ("zscore", "iqr"):
+            raise ValueError(f"rule {self.name}: detector must be zscore or iqr, not {self.detector!r}")
         if self.kind == "anomaly":
             cls = RollingZScore if self.detector == "zscore" else RollingIQR
             self._detector = cls(self.window, self.sensitivity, self.warmup)

@@ -1,0 +1,309 @@
+"""params.yaml, validated: one pydantic model per section.
+
+params.yaml is the one home of every value: the models here say what each key
+may hold (types, ranges, choices) and have no defaults of their own, except for
+keys that are optional by nature (``None`` = not used). Unknown keys and bad
+values fail at once, naming the key (``monitoring.rules.1.detector: Input should
+be 'zscore' or 'iqr'``), and the sections must agree with each other (the same
+test seasons everywhere, members that are models, ...).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
+
+Probability = Annotated[float, Field(gt=0, lt=1)]
+Seasons = list[Annotated[str, Field(min_length=1)]]
+Timing = Literal["open", "close"]
+
+
+class ParamsError(ValueError):
+    """params.yaml is unreadable, lacks a section, or a key is unknown, missing or has a bad value."""
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SyntheticParams(Section):
+    leagues: int = Field(ge=1)
+    seasons: int = Field(ge=2)
+    seed: int
+
+
+class DataParams(Section):
+    provider: Literal["football-data", "synthetic"]
+    root: str
+    leagues: list[str] = []
+    seasons: Seasons = []
+    extra: list[str] = []
+    generic: list[str] = []
+    sport: str | None = None
+    date_format: str | None = None
+    synthetic: SyntheticParams | None = None
+
+
+class SelectionParams(Section):
+    validation_season: str = Field(min_length=1)
+    top_k: int = Field(ge=1)
+    corr_threshold: float = Field(gt=0, le=1)
+    seed: int
+
+
+class FeaturesParams(Section):
+    windows: list[Annotated[int, Field(ge=1)]] = Field(min_length=1)
+    ewm_spans: list[Annotated[int, Field(ge=1)]] = Field(min_length=1)
+    elo_k: float = Field(gt=0)
+    elo_home_advantage: float
+    elo_season_regression: float = Field(ge=0, le=1)
+    elo_promoted_gap: float = Field(ge=0)
+    pi_learning_rate: float = Field(gt=0)
+    pi_cross_rate: float = Field(ge=0, le=1)
+    pi_promoted_gap: float = Field(ge=0)
+    rest_prior_days: float = Field(gt=0)
+    rest_cap_days: float = Field(gt=0)
+    margin_method: Literal["multiplicative", "additive", "power", "shin", "odds_ratio"]
+    n_jobs: int = Field(ge=1)
+    selection: SelectionParams
+
+
+class TrainParams(Section):
+    prediction_time: Timing
+    test_seasons: Seasons = Field(min_length=1)
+    oos_seasons: Seasons
+    offset: str
+    top_k: int = Field(ge=1)
+    explain_sample: int = Field(ge=1)
+    seed: int
+
+
+class ModelEntry(BaseModel):
+    """One ``models:`` entry: an estimator of ``a1lab.models`` and the hyper-parameters its constructor takes."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    estimator: str
+
+    @model_validator(mode="after")
+    def _known_estimator_and_arguments(self) -> ModelEntry:
+        from a1lab.models import estimator_arguments
+
+        try:
+            accepted = estimator_arguments(self.estimator)
+        except KeyError as err:
+            raise ValueError(str(err).strip("'\"")) from None
+        passed_by_training = {"features", "offset", "seed"}
+        unknown = sorted(set(self.model_extra or {}) - (set(accepted) - passed_by_training))
+        if unknown:
+            raise ValueError(f"{self.estimator} takes no {unknown}; its hyper-parameters: "
+                             f"{sorted(set(accepted) - passed_by_training)}")
+        return self
+
+
+class EnsembleParams(Section):
+    members: list[str] = Field(min_length=1)
+    test_seasons: Seasons = Field(min_length=1)
+    dynamic_window: int = Field(ge=1)
+    stacking_c: float = Field(gt=0)
+    conformal_levels: list[Probability] = Field(min_length=1)
+    mondrian: bool
+    conformal_gamma: float = Field(ge=0)
+    conformal_window: int = Field(ge=1)
+    interval_level: Probability
+    seed: int
+
+
+class StakingParams(Section):
+    method: Literal["flat", "kelly", "fractional", "capped", "simultaneous"]
+    unit: float | None = Field(default=None, gt=0, le=1)
+    fraction: float | None = Field(default=None, gt=0, le=1)
+    cap: float | None = Field(default=None, gt=0, le=1)
+
+    def staking(self):
+        """The :class:`a1lab.betting.Staking` these settings describe (unset keys take its defaults)."""
+        from a1lab.betting import Staking
+
+        return Staking(**self.model_dump(exclude_none=True))
+
+
+class BacktestParams(Section):
+    model: str
+    odds_book: str
+    odds_timing: Timing
+    best_price: bool
+    min_edge: float = Field(ge=0)
+    min_prob: float = Field(ge=0, le=1)
+    max_prob: float = Field(ge=0, le=1)
+    max_odds: float = Field(gt=1)
+    bankroll: float = Field(gt=0)
+    strategies: dict[str, StakingParams] = Field(min_length=1)
+    stress: list[Annotated[float, Field(ge=0, lt=1)]]
+    ruin_level: Probability
+    ruin_sims: int = Field(ge=1)
+    seed: int
+
+
+class DriftParams(Section):
+    model: str
+    seasons: Seasons = Field(min_length=1)
+    threshold: Probability
+    reference_sample: int = Field(ge=1)
+    min_month_matches: int = Field(ge=1)
+    rolling_window: int = Field(ge=2)
+    seed: int
+
+
+class RuleParams(Section):
+    """An alert rule; keys left out take :class:`a1lab.monitoring.alerts.Rule`'s defaults."""
+
+    name: str = Field(min_length=1)
+    metric: str = Field(min_length=1)
+    kind: Literal["threshold", "anomaly", "staleness"] | None = None
+    threshold: float | None = None
+    below: bool | None = None
+    detector: Literal["zscore", "iqr"] | None = None
+    sensitivity: float | None = Field(default=None, gt=0)
+    window: int | None = Field(default=None, ge=2)
+    warmup: int | None = Field(default=None, ge=0)
+    max_age: float | None = Field(default=None, gt=0)
+    severity: Literal["info", "warning", "critical"] | None = None
+    cooldown: float | None = Field(default=None, ge=0)
+    escalate_after: int | None = Field(default=None, ge=1)
+
+
+class WebhookChannel(Section):
+    type: Literal["webhook", "slack"]
+    url_env: str = Field(min_length=1)
+
+
+class EmailChannel(Section):
+    type: Literal["email"]
+    host: str | None = None
+    host_env: str | None = None
+    port: int = Field(ge=1, le=65535)
+    starttls: bool = False
+    sender: str = Field(min_length=1)
+    recipients: list[str] = Field(min_length=1)
+    username: str | None = None
+    password_env: str | None = None
+
+
+class MonitoringParams(Section):
+    attempts: int = Field(ge=1)
+    backoff: float = Field(ge=0)
+    rules: list[RuleParams]
+    channels: list[Annotated[WebhookChannel | EmailChannel, Field(discriminator="type")]]
+
+    @field_validator("rules")
+    @classmethod
+    def _unique_names(cls, rules: list[RuleParams]) -> list[RuleParams]:
+        names = [r.name for r in rules]
+        if len(set(names)) != len(names):
+            raise ValueError(f"rule names must be unique: {names}")
+        return rules
+
+
+class LiveParams(Section):
+    models: list[str] = Field(min_length=1)
+    market_book: str
+    staking: StakingParams
+    window: int = Field(ge=1)
+    min_window: int = Field(ge=1)
+    top_k: int = Field(ge=0)
+    checkpoint_every: int = Field(ge=1)
+    quiet_check: float = Field(gt=0)
+
+
+class Params(Section):
+    """The whole params.yaml, its sections checked against each other."""
+
+    data: DataParams
+    features: FeaturesParams
+    train: TrainParams
+    models: dict[str, ModelEntry] = Field(min_length=1)
+    ensemble: EnsembleParams
+    backtest: BacktestParams
+    drift: DriftParams
+    monitoring: MonitoringParams
+    live: LiveParams
+
+    @model_validator(mode="after")
+    def _sections_agree(self) -> Params:
+        models = set(self.models)
+        problems = []
+        if unknown := sorted(set(self.ensemble.members) - models - {"market"}):
+            problems.append(f"ensemble.members {unknown} are not entries of models ({sorted(models)}) or market")
+        if self.ensemble.test_seasons != self.train.test_seasons:
+            problems.append(f"ensemble.test_seasons {self.ensemble.test_seasons} differ from train.test_seasons "
+                            f"{self.train.test_seasons}")
+        if overlap := sorted(set(self.train.oos_seasons) & set(self.train.test_seasons)):
+            problems.append(f"train.oos_seasons and train.test_seasons share {overlap}")
+        if self.features.selection.validation_season in self.train.test_seasons:
+            problems.append(f"features.selection.validation_season {self.features.selection.validation_season!r} "
+                            "is a test season: features would be chosen on test results")
+        if self.backtest.model not in models | {"ensemble"}:
+            problems.append(f"backtest.model {self.backtest.model!r} is neither ensemble nor an entry of models")
+        if self.drift.model not in models:
+            problems.append(f"drift.model {self.drift.model!r} is not an entry of models ({sorted(models)})")
+        if unknown := sorted(set(self.live.models) - models):
+            problems.append(f"live.models {unknown} are not entries of models ({sorted(models)})")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+def _message(err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        where = ".".join(str(p) for p in e["loc"])
+        lines.append(f"{where}: {e['msg']}" if where else e["msg"])
+    return "; ".join(lines)
+
+
+def read_params(path: str | Path) -> dict[str, Any]:
+    """The YAML mapping of a params file.
+
+    Raises:
+        ParamsError: the file is missing, not YAML, or not a mapping.
+    """
+    try:
+        values = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ParamsError(f"{path}: cannot be read as YAML ({exc})") from None
+    if not isinstance(values, dict):
+        raise ParamsError(f"{path}: not a mapping of sections")
+    return values
+
+
+def validate(values: dict[str, Any], source: str = "params.yaml") -> Params:
+    """Every section of a params mapping, checked.
+
+    Raises:
+        ParamsError: one line naming each bad key.
+    """
+    try:
+        return Params.model_validate(values)
+    except ValidationError as err:
+        raise ParamsError(f"{source}: {_message(err)}") from None
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate a params file (see :func:`validate`)."""
+    return validate(read_params(path), str(path))
+
+
+def check_section(name: str, values: Any, source: str = "params.yaml") -> Any:
+    """One section on its own (for tools that read only part of the file, like the live loop).
+
+    Raises:
+        ParamsError: an unknown section, or the section's bad keys.
+    """
+    if name not in Params.model_fields:
+        raise ParamsError(f"{source}: no section {name!r} is known; sections: {sorted(Params.model_fields)}")
+    try:
+        return TypeAdapter(Params.model_fields[name].annotation).validate_python(values)
+    except ValidationError as err:
+        raise ParamsError(f"{source}: {name}: {_message(err)}") from None
