@@ -22,121 +22,73 @@ def resolve_root(root: str | None) -> str:
     return os.environ.get(DATA_ROOT_ENV) or DEFAULT_BASE
 
 
-_SECTION_KEYS = {"provider", "root", "leagues", "seasons", "extra", "generic", "sport", "date_format", "synthetic"}
-_SYNTHETIC_KEYS = {"leagues": "synthetic_leagues", "seasons": "synthetic_seasons", "seed": "seed"}
-
-
-_FALLBACK = {"provider": "football-data", "root": "auto", "leagues": [], "seasons": [], "extra": [], "generic": [],
-             "sport": "football", "date_format": None, "synthetic_leagues": 5, "synthetic_seasons": 11, "seed": 0}
-
-
-def settle_data_args(args: argparse.Namespace) -> argparse.Namespace:
-    """The data selection: flags given on the command line, else the params.yaml section (``--params``, or
-    ./params.yaml when present), else neutral defaults. The code names no league or season of its own.
+def data_selection(args: argparse.Namespace):
+    """The data set: sources named by flags (``--leagues``/``--seasons``, ``--extra``, ``--generic``,
+    ``--provider synthetic``) replace those of the params file (``--params``, or ./params.yaml when present);
+    ``--root`` overrides its root. The code names no league, season or file of its own.
 
     Raises:
-        DataFileError: an unreadable params file or section, or nothing selected to read.
+        DataFileError: an unreadable or invalid params file, or nothing selected to read.
     """
+    from a1lab.params import DataParams, ParamsError, check_section, read_params
+
     path = args.params or ("params.yaml" if Path("params.yaml").is_file() else None)
+    data = None
     if path:
-        apply_params(args, path, args.section)
-    for key, value in _FALLBACK.items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
-    if args.provider != "synthetic" and not (args.leagues and args.seasons) and not args.extra and not args.generic:
-        raise DataFileError("nothing to read: name the data set in params.yaml (--params) or with --leagues and "
-                            "--seasons, --extra or --generic")
-    return args
+        try:
+            values = read_params(path)
+            if args.section not in values:
+                raise ParamsError(f"{path}: no section {args.section!r}")
+            data = check_section("data", values[args.section], path)
+        except ParamsError as exc:
+            raise DataFileError(str(exc)) from None
+    flagged = _flag_sources(args)
+    sources = flagged if flagged else (list(data.sources) if data else [])
+    root = args.root or (data.root if data else "auto")
+    if not sources:
+        raise DataFileError("nothing to read: name the data set's sources in params.yaml (data.sources, --params) "
+                            "or with --leagues and --seasons, --extra, --generic or --provider synthetic")
+    return DataParams(root=root, sources=sources)
 
 
-def apply_params(args: argparse.Namespace, path: str, section: str) -> argparse.Namespace:
-    """Fill the data selection a params.yaml section gives, where the command line left it unset.
+def _flag_sources(args: argparse.Namespace) -> list:
+    from a1lab.params import ExtraSource, GenericSource, MainSource, SyntheticSource
 
-    Raises:
-        DataFileError: no such file or section, or a key the section may not have.
-    """
-    import yaml
-
-    try:
-        params = yaml.safe_load(Path(path).read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise DataFileError(f"{path}: cannot be read as YAML ({exc})") from None
-    values = params.get(section)
-    if not isinstance(values, dict):
-        raise DataFileError(f"{path}: no mapping section {section!r}")
-    unknown = sorted(set(values) - _SECTION_KEYS) + sorted(
-        f"synthetic.{k}" for k in set(values.get("synthetic") or {}) - set(_SYNTHETIC_KEYS))
-    if unknown:
-        raise DataFileError(f"{path}: unknown keys in {section!r}: {unknown}; known: {sorted(_SECTION_KEYS)}")
-    given = {_SYNTHETIC_KEYS[k]: int(v) for k, v in (values.get("synthetic") or {}).items()}
-    for key, value in values.items():
-        if key != "synthetic":
-            given[key] = [str(v) for v in value or []] if key in ("leagues", "seasons", "extra", "generic") else value
-    for key, value in given.items():
-        if getattr(args, key, None) is None:
-            setattr(args, key, value)
-    return args
-
-
-def source_files(args: argparse.Namespace) -> list[str]:
-    """The files a data selection reads: main-layout, extra-league (under the root) and generic paths."""
+    sources: list = []
     if args.provider == "synthetic":
-        return []
-    return ([f"mmz4281/{s}/{lg}.csv" for s in args.seasons for lg in args.leagues]
-            + [f"new/{code}.csv" for code in args.extra] + list(args.generic))
+        sources.append(SyntheticSource(layout="synthetic", leagues=args.synthetic_leagues or 5,
+                                       seasons=args.synthetic_seasons or 11, seed=args.seed or 0))
+    if args.leagues and args.seasons:
+        sources.append(MainSource(layout="football-data", leagues=args.leagues, seasons=args.seasons))
+    if args.extra:
+        sources.append(ExtraSource(layout="football-data-extra", leagues=args.extra))
+    for path in args.generic or []:
+        sources.append(GenericSource(layout="generic", path=path, sport=args.sport or "football",
+                                     date_format=args.date_format))
+    return sources
 
 
 def cmd_manifest(args: argparse.Namespace) -> int:
     """Write the SHA-256 of every file the data selection reads, so DVC reruns ingest when one changes."""
-    import hashlib
+    from a1lab.data.dataset import manifest
 
-    settle_data_args(args)
-    root = resolve_root(args.root)
-    files = {}
-    for rel in source_files(args):
-        path = Path(rel) if rel in args.generic else Path(root) / rel
-        if root.startswith(("http://", "https://")) and rel not in args.generic:
-            files[rel] = "remote: not hashed"
-        else:
-            files[rel] = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
-    manifest = {"provider": args.provider, "files": files}
-    if args.provider == "synthetic":
-        manifest["synthetic"] = {"leagues": args.synthetic_leagues, "seasons": args.synthetic_seasons,
-                                 "seed": args.seed}
+    data = data_selection(args)
+    out = manifest(resolve_root(data.root), data.sources)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    Path(args.out).write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
     return 0
 
 
 def load(args: argparse.Namespace) -> LoadResult:
-    """Run the loader that ``--provider`` names."""
-    if args.provider == "synthetic":
-        from a1lab.data.synthetic import LeagueSpec, simulate_league
+    """Read the data set the flags or the params file name."""
+    from a1lab.data.dataset import load_dataset
 
-        spec = LeagueSpec(leagues=args.synthetic_leagues, seasons=args.synthetic_seasons, seed=args.seed)
-        league = simulate_league(spec)
-        return LoadResult(league.matches, files=0, rows_read=len(league.matches))
-    from a1lab.data.footballdata import load_extra_leagues, load_football_data
-    from a1lab.data.quarantine import concat_results
-    from a1lab.data.source import FileSource
-
-    source = FileSource(resolve_root(args.root))
-    parts = [load_football_data(source, args.leagues, args.seasons)]
-    if args.extra:
-        parts.append(load_extra_leagues(source, args.extra))
-    if args.generic:
-        from a1lab.data.generic import parse_generic
-        from a1lab.data.source import read_file
-
-        for path in args.generic:
-            parts.append(parse_generic(read_file(path), path, args.sport, Path(path).stem,
-                                       date_format=args.date_format))
-    return concat_results(parts) if len(parts) > 1 else parts[0]
+    data = data_selection(args)
+    return load_dataset(resolve_root(data.root), data.sources)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     """Load matches, write the canonical table, the quarantine and the counts."""
-    settle_data_args(args)
     result = load(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -152,22 +104,25 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def _data_arguments(parser: argparse.ArgumentParser) -> None:
-    """The data selection, shared by ``ingest`` and ``manifest`` (unset flags come from params.yaml)."""
+    """The data selection, shared by ``ingest`` and ``manifest`` (without source flags: params.yaml's)."""
     parser.add_argument("--params", default=None, help="params.yaml naming the data set (default: ./params.yaml)")
     parser.add_argument("--section", default="data", help="the params.yaml section of the data set")
-    parser.add_argument("--provider", choices=["football-data", "synthetic"], default=None)
+    parser.add_argument("--provider", choices=["football-data", "synthetic"], default=None,
+                        help="synthetic: the simulated league (with --synthetic-leagues/-seasons, --seed)")
     parser.add_argument("--root", default=None,
                         help=f"URL or local mirror of football-data.co.uk (auto: ${DATA_ROOT_ENV}, else the site)")
-    parser.add_argument("--leagues", nargs="*", default=None, help="main-layout league codes")
-    parser.add_argument("--seasons", nargs="*", default=None, help="main-layout season codes")
+    parser.add_argument("--leagues", nargs="*", default=None, help="main-layout league codes (with --seasons)")
+    parser.add_argument("--seasons", nargs="*", default=None, help="main-layout season codes (with --leagues)")
     parser.add_argument("--extra", nargs="*", default=None, help="extra-league codes (new/<CODE>.csv)")
     parser.add_argument("--generic", nargs="*", default=None, help="generic CSV files (date, home, away, ...)")
     parser.add_argument("--sport", default=None, help="sport of the --generic files (default football)")
     parser.add_argument("--date-format", default=None,
                         help="strptime format of the --generic files' dates (default: detected per file)")
-    parser.add_argument("--synthetic-leagues", dest="synthetic_leagues", type=int, default=None)
-    parser.add_argument("--synthetic-seasons", dest="synthetic_seasons", type=int, default=None)
-    parser.add_argument("--seed", dest="seed", type=int, default=None)
+    parser.add_argument("--synthetic-leagues", dest="synthetic_leagues", type=int, default=None,
+                        help="leagues of the synthetic data set (default 5)")
+    parser.add_argument("--synthetic-seasons", dest="synthetic_seasons", type=int, default=None,
+                        help="seasons of the synthetic data set (default 11)")
+    parser.add_argument("--seed", dest="seed", type=int, default=None, help="seed of the synthetic data set")
 
 
 def build_parser() -> argparse.ArgumentParser:

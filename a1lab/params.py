@@ -29,22 +29,64 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class SyntheticParams(Section):
+class MainSource(Section):
+    """football-data.co.uk main-layout files ``mmz4281/<season>/<league>.csv`` under ``data.root``."""
+
+    layout: Literal["football-data"]
+    leagues: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1)
+    seasons: Seasons = Field(min_length=1)
+
+
+class ExtraSource(Section):
+    """football-data.co.uk extra-league files ``new/<league>.csv`` under ``data.root`` (closing odds only)."""
+
+    layout: Literal["football-data-extra"]
+    leagues: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1)
+
+
+class GenericSource(Section):
+    """A CSV of the generic layout (``date, home, away, home_score, away_score, home_odds, away_odds`` and
+    optionally ``draw_odds``, ``time``), ``columns`` naming the file's own names where they differ."""
+
+    layout: Literal["generic"]
+    path: str = Field(min_length=1)
+    sport: str = Field(min_length=1)
+    league: str | None = None  # default: the file's stem
+    season: str | None = None  # default: the year of each date
+    date_format: str | None = None  # default: detected per file
+    columns: dict[str, str] | None = None
+    bookmaker: str = "market"
+    timing: Timing = "close"
+
+
+class OddsPortalSource(Section):
+    """An OddsPortal moneyline file (``date, season_type, neutral, team_1, team_2, points_1, points_2,
+    moneyline_1, moneyline_2, game_url``): market-average prices of unstated timing."""
+
+    layout: Literal["oddsportal"]
+    path: str = Field(min_length=1)
+    sport: str = Field(min_length=1)
+    league: str = Field(min_length=1)
+
+
+class SyntheticSource(Section):
+    """The simulated league (offline demo and tests)."""
+
+    layout: Literal["synthetic"]
     leagues: int = Field(ge=1)
     seasons: int = Field(ge=2)
     seed: int
 
 
+Source = Annotated[MainSource | ExtraSource | GenericSource | OddsPortalSource | SyntheticSource,
+                   Field(discriminator="layout")]
+
+
 class DataParams(Section):
-    provider: Literal["football-data", "synthetic"]
-    root: str
-    leagues: list[str] = []
-    seasons: Seasons = []
-    extra: list[str] = []
-    generic: list[str] = []
-    sport: str | None = None
-    date_format: str | None = None
-    synthetic: SyntheticParams | None = None
+    """The data set: where football-data files live, and the sources to read (nothing else is read)."""
+
+    root: str = Field(min_length=1)
+    sources: list[Source]
 
 
 class SelectionParams(Section):

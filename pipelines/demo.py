@@ -3,7 +3,7 @@
     python pipelines/demo.py [--dir build/demo]
 
 Copies the project's files (tracked and untracked, not ignored) into DIR, sets
-`data.provider: synthetic` in that copy's params.yaml and runs `dvc repro`
+the synthetic league as the only source in that copy's params.yaml and runs `dvc repro`
 there, so the demo never touches this workspace's data or params.
 """
 
@@ -19,6 +19,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+SYNTHETIC = {"layout": "synthetic", "leagues": 5, "seasons": 11, "seed": 20240801}
 
 
 def project_files(root: Path) -> list[str]:
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dir", default=str(ROOT / "build" / "demo"))
     args = parser.parse_args(argv)
-    target = prepare(Path(args.dir), {"data": {"provider": "synthetic"}})
+    target = prepare(Path(args.dir), {"data": {"sources": [SYNTHETIC]}})
     repro(target)
     print(f"demo pipeline ran in {target}; metrics in {target / 'metrics'}")
     return 0

@@ -58,13 +58,16 @@ def test_ingest_reads_its_params_section_and_refuses_unknown_keys(tmp_path, caps
     import yaml
 
     params = tmp_path / "params.yaml"
-    params.write_text(yaml.safe_dump({"data": {"provider": "synthetic", "synthetic": {"leagues": 1, "seasons": 2,
-                                                                                   "seed": 3}}}))
+    synthetic = {"layout": "synthetic", "leagues": 1, "seasons": 2, "seed": 3}
+    params.write_text(yaml.safe_dump({"data": {"root": "auto", "sources": [synthetic]}}))
     assert main(["ingest", "--params", str(params), "--out", str(tmp_path), "--metrics", ""]) == 0
     assert pd.read_parquet(tmp_path / "matches.parquet")["season"].nunique() == 2
-    params.write_text(yaml.safe_dump({"data": {"provider": "synthetic", "leagus": ["E0"]}}))
+    params.write_text(yaml.safe_dump({"data": {"root": "auto", "sources": [{**synthetic, "leagus": 2}]}}))
     assert main(["ingest", "--params", str(params), "--out", str(tmp_path), "--metrics", ""]) == 2
-    assert "unknown keys in 'data': ['leagus']" in capsys.readouterr().err
+    assert "data: sources.0.synthetic.leagus: Extra inputs are not permitted" in capsys.readouterr().err
+    params.write_text(yaml.safe_dump({"data": {"root": "auto", "sources": [{"layout": "fbref", "path": "x"}]}}))
+    assert main(["ingest", "--params", str(params), "--out", str(tmp_path), "--metrics", ""]) == 2
+    assert "sources.0: Input tag 'fbref' found using 'layout' does not match" in capsys.readouterr().err
 
 
 def test_manifest_hashes_what_ingest_reads(tmp_path):
@@ -74,7 +77,8 @@ def test_manifest_hashes_what_ingest_reads(tmp_path):
     (root / "mmz4281" / "2324").mkdir(parents=True)
     (root / "mmz4281" / "2324" / "E0.csv").write_text("Div,Date\n")
     params = tmp_path / "params.yaml"
-    params.write_text(yaml.safe_dump({"data": {"root": str(root), "leagues": ["E0", "D1"], "seasons": ["2324"]}}))
+    params.write_text(yaml.safe_dump({"data": {"root": str(root), "sources": [
+        {"layout": "football-data", "leagues": ["E0", "D1"], "seasons": ["2324"]}]}}))
     out = tmp_path / "sources.json"
 
     def manifest() -> dict:
@@ -88,14 +92,41 @@ def test_manifest_hashes_what_ingest_reads(tmp_path):
     assert manifest()["files"]["mmz4281/2324/E0.csv"] != first["files"]["mmz4281/2324/E0.csv"]
 
 
+@pytest.mark.realdata
+def test_every_layout_in_one_data_set(data_root, tmp_path):
+    """A data set is its list of sources: main, extra-league and OddsPortal files together, counts adding up."""
+    import yaml
+
+    oddsportal = data_root.parent / "oddsportal" / "oddsportal_nhl.csv"
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({"data": {"root": str(data_root), "sources": [
+        {"layout": "football-data", "leagues": ["E0"], "seasons": ["2324"]},
+        {"layout": "football-data-extra", "leagues": ["ARG"]},
+        {"layout": "oddsportal", "path": str(oddsportal), "sport": "ice_hockey", "league": "NHL"}]}}))
+    assert main(["ingest", "--params", str(params), "--out", str(tmp_path), "--metrics", str(tmp_path / "m.json")]) == 0
+    counts = json.loads((tmp_path / "m.json").read_text())
+    matches = pd.read_parquet(tmp_path / "matches.parquet")
+    assert counts["files"] == 3 and counts["rows_read"] == counts["rows_kept"] + counts["rows_rejected"]
+    assert set(matches["league"]) == {"E0", "ARG", "NHL"} and set(matches["sport"]) == {"football", "ice_hockey"}
+    nhl = matches[matches["league"] == "NHL"]
+    assert nhl["odds_market_ml_close_home"].notna().mean() > 0.85 and set(nhl["season"]) >= {"0809", "2425"}
+    assert {"not_competitive", "neutral_venue"} <= set(counts["rejected_by_reason"])
+    assert main(["manifest", "--params", str(params), "--out", str(tmp_path / "s.json")]) == 0
+    manifest = json.loads((tmp_path / "s.json").read_text())
+    assert set(manifest["files"]) == {"mmz4281/2324/E0.csv", "new/ARG.csv", str(oddsportal)}
+    assert all(len(h) == 64 for h in manifest["files"].values())
+
+
 def test_flags_win_over_params_and_nothing_selected_is_a_clear_error(tmp_path, capsys, monkeypatch):
     import yaml
 
     params = tmp_path / "params.yaml"
-    params.write_text(yaml.safe_dump({"data": {"provider": "synthetic", "synthetic": {"leagues": 1, "seasons": 2}}}))
-    assert main(["ingest", "--params", str(params), "--synthetic-seasons", "3", "--out", str(tmp_path),
-                 "--metrics", ""]) == 0
-    assert pd.read_parquet(tmp_path / "matches.parquet")["season"].nunique() == 3
+    params.write_text(yaml.safe_dump({"data": {"root": "auto", "sources": [
+        {"layout": "synthetic", "leagues": 1, "seasons": 2, "seed": 1}]}}))
+    assert main(["ingest", "--params", str(params), "--provider", "synthetic", "--synthetic-leagues", "2",
+                 "--synthetic-seasons", "3", "--out", str(tmp_path), "--metrics", ""]) == 0
+    matches = pd.read_parquet(tmp_path / "matches.parquet")  # the flags' sources replace the params' sources
+    assert matches["season"].nunique() == 3 and matches["league"].nunique() == 2
     monkeypatch.chdir(tmp_path / "..")  # no params.yaml here: the code names no league or season itself
     assert main(["ingest", "--out", str(tmp_path), "--metrics", ""]) == 2
     assert "nothing to read" in capsys.readouterr().err

@@ -80,3 +80,54 @@ def test_generic_three_way_with_draw_odds():
 def test_generic_wrong_columns():
     with pytest.raises(DataFileError, match="missing"):
         parse_generic(b"date,home\n2024-01-01,A\n", "x.csv", "tennis", "ATP")
+
+
+ODDSPORTAL_HEADER = "date,season_type,neutral,team_1,team_2,points_1,points_2,moneyline_1,moneyline_2,game_url\n"
+
+
+def test_oddsportal_layout_seasons_from_urls_and_reasons():
+    from a1lab.data.generic import parse_oddsportal
+
+    url = "https://www.oddsportal.com/basketball/usa/nba-{}/a-b-X/"
+    text = ODDSPORTAL_HEADER + "".join([
+        f"22 Jun 2025,Play Offs,0,Thunder,Pacers,103,91,-270,+219,{url.format('2024-2025')}\n",
+        f"02 Jan 2009,Regular,0,Nets,Knicks,99,101,+150,-170,{url.format('2008-2009')}\n",
+        f"05 Oct 2024,Pre-season,0,Nets,Knicks,99,101,-,-,{url.format('2024-2025')}\n",
+        f"16 Feb 2025,All Stars,1,East,West,150,160,+110,-130,{url.format('2024-2025')}\n",
+        f"10 Jan 2025,Regular,1,Spurs,Magic,110,100,+110,-130,{url.format('2024-2025')}\n",
+        "11 Jan 2025,Regular,0,Spurs,Magic,110,100,+110,-130,https://example.com/no-season/\n",
+        f"12 Jan 2025,Regular,0,Spurs,Magic,110,100,+11x,-130,{url.format('2024-2025')}\n",
+    ])
+    result = parse_oddsportal(text.encode(), "nba.csv", "basketball", "NBA")
+    counts = result.counts()
+    assert counts["rows_read"] == 7 == counts["rows_kept"] + counts["rows_rejected"]
+    assert counts["rejected_by_reason"] == {"not_competitive": 2, "neutral_venue": 1, "missing_season": 1}
+    m = result.matches.sort_values("kickoff")
+    assert list(m["season"]) == ["0809", "2425", "2425"] and set(m["result"]) == {"H", "A"}
+    home = m["odds_market_ml_close_home"].round(3).tolist()
+    assert home[0] == 2.5 and np.isnan(home[1]) and home[2] == 1.37  # "+11x" nulled, logged with its text
+    assert "+11x" in set(result.rejected_values["value"].astype(str))
+
+
+def test_oddsportal_missing_column_is_named():
+    from a1lab.data.generic import parse_oddsportal
+    from a1lab.data.quarantine import DataFileError
+
+    text = ODDSPORTAL_HEADER.replace(",game_url", "") + "22 Jun 2025,Play Offs,0,A,B,1,2,-270,+219\n"
+    with pytest.raises(DataFileError, match=r"nba.csv: wrong columns for the OddsPortal layout, missing \['game_url"):
+        parse_oddsportal(text.encode(), "nba.csv", "basketball", "NBA")
+    with pytest.raises(DataFileError, match=r"nba.csv: wrong columns, missing \['team_2'\]"):
+        parse_oddsportal(ODDSPORTAL_HEADER.replace("team_2", "team2").encode(), "nba.csv", "basketball", "NBA")
+
+
+def test_generic_column_mapping():
+    from a1lab.data.generic import parse_generic
+    from a1lab.data.quarantine import DataFileError
+
+    text = "Day,Host,Guest,HS,GS,HO,GO\n2024-01-05,A,B,3,1,1.8,2.1\n"
+    columns = {"date": "Day", "home": "Host", "away": "Guest", "home_score": "HS", "away_score": "GS",
+               "home_odds": "HO", "away_odds": "GO"}
+    m = parse_generic(text.encode(), "x.csv", "handball", "HB", columns=columns).matches
+    assert (m["home"].iloc[0], m["result"].iloc[0], m["odds_market_ml_close_away"].iloc[0]) == ("A", "H", 2.1)
+    with pytest.raises(DataFileError, match=r"the column mapping names \['hosts'\]"):
+        parse_generic(text.encode(), "x.csv", "handball", "HB", columns={"hosts": "Host"})

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 def demo_repo(tmp_path_factory):
     target = tmp_path_factory.mktemp("demo") / "repo"
     demo.prepare(target, {
-        "data": {"provider": "synthetic", "synthetic": {"leagues": 2, "seasons": 4, "seed": 5}},
+        "data": {"sources": [{"layout": "synthetic", "leagues": 2, "seasons": 4, "seed": 5}]},
         "features": {"selection": {"validation_season": "1617", "top_k": 20, "corr_threshold": 0.95, "seed": 1}},
         "train": {"test_seasons": ["1819"], "oos_seasons": ["1718"], "explain_sample": 5},
         "models": {"xgb": {"n_estimators": 200}, "nn": {"max_epochs": 4}, "lgbm": {"n_estimators": 200}},
@@ -102,8 +102,10 @@ def test_forced_repro_gives_identical_metrics(demo_repo):
 
 
 def test_stage_parameters_come_from_params_yaml(tmp_path):
-    (tmp_path / "params.yaml").write_text("data:\n  leagues: [E0]\n  root: auto\n")
-    assert run_notebook.stage_parameters(tmp_path / "params.yaml", "data") == {"leagues": ["E0"], "root": "auto"}
+    (tmp_path / "params.yaml").write_text(
+        "data:\n  root: auto\n  sources: [{layout: football-data-extra, leagues: [ARG]}]\n")
+    assert run_notebook.stage_parameters(tmp_path / "params.yaml", "data") == {
+        "root": "auto", "sources": [{"layout": "football-data-extra", "leagues": ["ARG"]}]}
     with pytest.raises(SystemExit, match="no section"):
         run_notebook.stage_parameters(tmp_path / "params.yaml", "features")
 

@@ -5,7 +5,7 @@ goals are independent Poisson with a home advantage. Because the true outcome
 probabilities are known, tests can check models and scoring rules against the
 truth. Two bookmakers publish opening and closing 1X2 odds: the truth with
 logit noise (smaller at the close, so closing odds are more accurate) and a
-margin. This is also the offline demo (``data.provider: synthetic``).
+margin. This is also the offline demo (a ``layout: synthetic`` source).
 """
 
 from __future__ import annotations
