@@ -1,6 +1,8 @@
 """Walk-forward splits: train on the past, validate on the season before, test on the next.
 
-Never shuffled. A shuffled or random splitter handed to a1lab is refused.
+Seasons are ordered by their dates (each label's first kick-off), never by their text: "1920" is not
+before "2012", "9900" is before "0001". Never shuffled. A shuffled or random splitter handed to a1lab
+is refused.
 """
 
 from __future__ import annotations
@@ -14,6 +16,24 @@ import pandas as pd
 
 class LeakageError(ValueError):
     """A split that would let a model see the future."""
+
+
+def season_order(frame: pd.DataFrame) -> list[str]:
+    """The season labels of a frame (``season``, ``kickoff``) in time order: by first kick-off, then label."""
+    first = frame.groupby("season", sort=False)["kickoff"].min()
+    return [str(s) for s in sorted(first.index, key=lambda s: (first[s], str(s)))]
+
+
+def season_before(frame: pd.DataFrame, season: str) -> str:
+    """The season that starts last before ``season`` starts.
+
+    Raises:
+        ValueError: ``season`` is not in the frame or is its first.
+    """
+    order = season_order(frame)
+    if season not in order or order.index(season) == 0:
+        raise ValueError(f"no season before {season!r}; seasons in time order: {order}")
+    return order[order.index(season) - 1]
 
 
 @dataclass(frozen=True)
@@ -43,19 +63,28 @@ class WalkForwardSplit:
     by: str = "season"
 
     def split(self, frame: pd.DataFrame) -> Iterator[Fold]:
-        """Yield folds over a frame with ``season`` and ``kickoff`` columns."""
+        """Yield folds over a frame with ``season`` and ``kickoff`` columns.
+
+        Earlier seasons are those that start before the test season (:func:`season_order`), and only their
+        matches that kick off before the test season's first match are used, so seasons that overlap in
+        time (a calendar-year league beside an autumn-to-spring one) cannot leak results.
+        """
         if self.by not in ("season", "month"):
             raise ValueError(f"by must be 'season' or 'month', got {self.by!r}")
-        seasons = sorted(frame["season"].unique())
-        season = frame["season"].to_numpy()
+        seasons = season_order(frame)
+        season = frame["season"].astype(str).to_numpy()
+        kickoff = frame["kickoff"].to_numpy()
         for test in self.test_seasons:
-            earlier = [s for s in seasons if s < test]
+            if test not in seasons:
+                raise ValueError(f"test season {test!r} has no matches; seasons in time order: {seasons}")
+            earlier = seasons[:seasons.index(test)]
             if len(earlier) < 2:
                 raise ValueError(f"test season {test} needs at least two earlier seasons, has {earlier}")
             val, train = earlier[-1], earlier[:-1]
-            train_rows = np.flatnonzero(np.isin(season, train))
-            val_rows = np.flatnonzero(season == val)
             test_rows = np.flatnonzero(season == test)
+            before = kickoff < kickoff[test_rows].min()
+            train_rows = np.flatnonzero(np.isin(season, train) & before)
+            val_rows = np.flatnonzero((season == val) & before)
             if self.by == "season":
                 yield Fold(test, train_rows, val_rows, test_rows, tuple(train), val)
                 continue

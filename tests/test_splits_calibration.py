@@ -11,7 +11,7 @@ from a1lab.calibration import (
     save_calibrator,
 )
 from a1lab.metrics import log_loss
-from a1lab.splits import LeakageError, WalkForwardSplit, check_time_ordered
+from a1lab.splits import LeakageError, WalkForwardSplit, check_time_ordered, season_before, season_order
 
 
 def frame(seasons=("1920", "2021", "2122", "2223")):
@@ -33,6 +33,50 @@ def test_walk_forward_by_season():
     for fold in folds:  # never a row of the future in training or validation
         assert f.iloc[fold.train]["kickoff"].max() < f.iloc[fold.validation]["kickoff"].min()
         assert f.iloc[fold.validation]["kickoff"].max() < f.iloc[fold.test]["kickoff"].min()
+
+
+def test_seasons_are_ordered_by_their_dates_not_their_labels():
+    """Before: labels were compared as text, so 1999/2000 ("9900") came after 2000/01 ("0001")."""
+    rows = [{"season": s, "kickoff": pd.Timestamp(f"{y}-09-01", tz="UTC") + pd.Timedelta(days=d)}
+            for s, y in (("9899", 1998), ("9900", 1999), ("0001", 2000), ("0102", 2001)) for d in (0, 30, 60)]
+    f = pd.DataFrame(rows)
+    assert season_order(f) == ["9899", "9900", "0001", "0102"] and season_before(f, "0001") == "9900"
+    fold = next(WalkForwardSplit(("0001",)).split(f))
+    assert fold.train_seasons == ("9899",) and fold.validation_season == "9900"
+    with pytest.raises(ValueError, match="no season before '9899'"):
+        season_before(f, "9899")
+
+
+def test_overlapping_seasons_never_leak_into_training():
+    """A calendar-year league (2019) beside an autumn-spring one (1920): rows of earlier-starting seasons
+    that kick off after the first test match stay out of training and validation."""
+    f = pd.DataFrame({
+        "season": ["1718"] * 2 + ["1819"] * 2 + ["2019"] * 3 + ["1920"] * 2,
+        "kickoff": pd.to_datetime(["2017-09-01", "2018-04-01", "2018-09-01", "2019-04-01", "2019-02-01",
+                                   "2019-06-01", "2019-11-01", "2019-09-01", "2020-04-01"], utc=True)})
+    fold = next(WalkForwardSplit(("1920",)).split(f))
+    assert fold.validation_season == "2019" and fold.train_seasons == ("1718", "1819")
+    assert list(f.iloc[fold.validation]["kickoff"].dt.month) == [2, 6]  # November 2019 is after the test starts
+    assert f.iloc[np.concatenate([fold.train, fold.validation])]["kickoff"].max() < f.iloc[fold.test]["kickoff"].min()
+
+
+@pytest.mark.realdata
+def test_no_fold_trains_on_the_future_on_real_data_sets(data_root):
+    """Every fold of every season on the main leagues and on the extra leagues (ARG switches from
+    2012/2013 labels to calendar years) uses only matches before the fold's first test match."""
+    from a1lab.data.footballdata import load_extra_leagues, load_football_data
+    from a1lab.data.source import FileSource
+
+    source = FileSource(str(data_root))
+    extra = load_extra_leagues(source, ["ARG", "BRA", "USA"]).matches
+    main = load_football_data(source, ["E0", "D1"], ["1516", "1617", "1718", "1819", "1920", "2021"]).matches
+    for matches in (extra, main, pd.concat([main, extra], ignore_index=True)):
+        order = season_order(matches)
+        for test in order[2:]:
+            for fold in WalkForwardSplit((test,)).split(matches):
+                used = matches.iloc[np.concatenate([fold.train, fold.validation])]["kickoff"]
+                assert used.max() < matches.iloc[fold.test]["kickoff"].min(), (test, fold.validation_season)
+    assert order.index("2019") > order.index("1819")  # a calendar year sorts by its dates
 
 
 def test_walk_forward_by_month():

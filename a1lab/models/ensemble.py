@@ -18,6 +18,7 @@ from a1lab.columns import ID_COLUMNS
 from a1lab.metrics import log_loss, rps_per_match
 from a1lab.models import OUTCOMES, RESULT_CODES
 from a1lab.models.base import encode_labels
+from a1lab.splits import season_order
 
 
 def member_columns(member: str) -> list[str]:
@@ -155,16 +156,17 @@ def walk_forward_ensembles(wide, members, test_seasons, make: dict) -> tuple[dic
         (name -> probabilities on the test rows (n, 3) in ``wide`` order restricted to the
         test seasons, name -> {test season: fitted ensemble}).
     """
-    seasons = sorted(wide["season"].unique())
+    seasons = season_order(wide)
     y = wide["result"].map(RESULT_CODES).to_numpy()
     test_mask = wide["season"].isin(test_seasons).to_numpy()
     out = {name: np.full((len(wide), 3), np.nan) for name in make}
     fitted: dict = {name: {} for name in make}
     for season in test_seasons:
-        earlier = [s for s in seasons if s < season]
+        earlier = seasons[:seasons.index(season)] if season in seasons else []
         if not earlier:
             raise ValueError(f"no member predictions before {season}: add it to the train stages' oos_seasons")
-        fit_rows = (wide["season"] == earlier[-1]).to_numpy()
+        first = wide.loc[(wide["season"] == season).to_numpy(), "kickoff"].min()
+        fit_rows = ((wide["season"] == earlier[-1]) & (wide["kickoff"] < first)).to_numpy()
         rows = (wide["season"] == season).to_numpy()
         for name, factory in make.items():
             model = factory(tuple(members)).fit(wide[fit_rows], y[fit_rows])
