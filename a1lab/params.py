@@ -4,8 +4,9 @@ params.yaml is the one home of every value: the models here say what each key
 may hold (types, ranges, choices) and have no defaults of their own, except for
 keys that are optional by nature (``None`` = not used). Unknown keys and bad
 values fail at once, naming the key (``monitoring.rules.1.detector: Input should
-be 'zscore' or 'iqr'``), and the sections must agree with each other (the same
-test seasons everywhere, members that are models, ...).
+be 'zscore' or 'iqr'``), and the sections must agree with each other (members,
+backtest, drift and live models that are ``models`` entries). The evaluation
+protocol (test, out-of-sample and validation seasons) is one section.
 """
 
 from __future__ import annotations
@@ -89,8 +90,24 @@ class DataParams(Section):
     sources: list[Source]
 
 
-class SelectionParams(Section):
+class ProtocolParams(Section):
+    """The evaluation protocol, defined once (the features, train and ensemble stages read it)."""
+
+    test_seasons: Seasons = Field(min_length=1)
+    oos_seasons: Seasons
     validation_season: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> ProtocolParams:
+        if overlap := sorted(set(self.oos_seasons) & set(self.test_seasons)):
+            raise ValueError(f"oos_seasons and test_seasons share {overlap}")
+        if self.validation_season in self.test_seasons:
+            raise ValueError(f"validation_season {self.validation_season!r} is a test season: features would be "
+                             "chosen on test results")
+        return self
+
+
+class SelectionParams(Section):
     top_k: int = Field(ge=1)
     corr_threshold: float = Field(gt=0, le=1)
     seed: int
@@ -115,8 +132,6 @@ class FeaturesParams(Section):
 
 class TrainParams(Section):
     prediction_time: Timing
-    test_seasons: Seasons = Field(min_length=1)
-    oos_seasons: Seasons
     offset: str
     top_k: int = Field(ge=1)
     explain_sample: int = Field(ge=1)
@@ -147,7 +162,6 @@ class ModelEntry(BaseModel):
 
 class EnsembleParams(Section):
     members: list[str] = Field(min_length=1)
-    test_seasons: Seasons = Field(min_length=1)
     dynamic_window: int = Field(ge=1)
     stacking_c: float = Field(gt=0)
     conformal_levels: list[Probability] = Field(min_length=1)
@@ -263,6 +277,7 @@ class Params(Section):
     """The whole params.yaml, its sections checked against each other."""
 
     data: DataParams
+    protocol: ProtocolParams
     features: FeaturesParams
     train: TrainParams
     models: dict[str, ModelEntry] = Field(min_length=1)
@@ -278,14 +293,6 @@ class Params(Section):
         problems = []
         if unknown := sorted(set(self.ensemble.members) - models - {"market"}):
             problems.append(f"ensemble.members {unknown} are not entries of models ({sorted(models)}) or market")
-        if self.ensemble.test_seasons != self.train.test_seasons:
-            problems.append(f"ensemble.test_seasons {self.ensemble.test_seasons} differ from train.test_seasons "
-                            f"{self.train.test_seasons}")
-        if overlap := sorted(set(self.train.oos_seasons) & set(self.train.test_seasons)):
-            problems.append(f"train.oos_seasons and train.test_seasons share {overlap}")
-        if self.features.selection.validation_season in self.train.test_seasons:
-            problems.append(f"features.selection.validation_season {self.features.selection.validation_season!r} "
-                            "is a test season: features would be chosen on test results")
         if self.backtest.model not in models | {"ensemble"}:
             problems.append(f"backtest.model {self.backtest.model!r} is neither ensemble nor an entry of models")
         if self.drift.model not in models:

@@ -35,13 +35,13 @@ def changed(path: str, value) -> dict:
 
 def test_the_shipped_params_are_valid():
     params = load_params(ROOT / "params.yaml")
-    assert params.models["lgbm"].estimator == "LGBMModel" and params.train.test_seasons == ["2324", "2425"]
+    assert params.models["lgbm"].estimator == "LGBMModel" and params.protocol.test_seasons == ["2324", "2425"]
 
 
 @pytest.mark.parametrize("path, value, message", [
     ("train.tets_seasons", ["2324"], "train.tets_seasons: Extra inputs are not permitted"),
     ("monitoring.rules.1.detector", "zcore", "monitoring.rules.1.detector: Input should be 'zscore' or 'iqr'"),
-    ("train.test_seasons", [2324], "train.test_seasons.0: Input should be a valid string"),
+    ("protocol.test_seasons", [2324], "protocol.test_seasons.0: Input should be a valid string"),
     ("train.prediction_time", "kickoff", "train.prediction_time: Input should be 'open' or 'close'"),
     ("backtest.strategies.kelly.method", "martingale", "backtest.strategies.kelly.method"),
     ("ensemble.conformal_levels", [0.8, 1.5], "ensemble.conformal_levels.1: Input should be less than 1"),
@@ -57,10 +57,10 @@ def test_a_bad_key_fails_at_once_by_name(path, value, message):
 
 
 @pytest.mark.parametrize("path, value, message", [
-    ("ensemble.test_seasons", ["2425"], "ensemble.test_seasons ['2425'] differ from train.test_seasons"),
     ("ensemble.members", ["xgb", "catboost"], "ensemble.members ['catboost'] are not entries of models"),
-    ("features.selection.validation_season", "2324", "is a test season: features would be chosen on test results"),
-    ("train.oos_seasons", ["2324"], "train.oos_seasons and train.test_seasons share ['2324']"),
+    ("protocol.validation_season", "2324", "is a test season: features would be chosen on test results"),
+    ("protocol.oos_seasons", ["2324"], "protocol: Value error, oos_seasons and test_seasons share ['2324']"),
+    ("ensemble.test_seasons", ["2425"], "ensemble.test_seasons: Extra inputs are not permitted"),
     ("drift.model", "rf", "drift.model 'rf' is not an entry of models"),
     ("backtest.model", "rf", "backtest.model 'rf' is neither ensemble nor an entry of models"),
 ])

@@ -19,10 +19,10 @@ def demo_repo(tmp_path_factory):
     target = tmp_path_factory.mktemp("demo") / "repo"
     demo.prepare(target, {
         "data": {"sources": [{"layout": "synthetic", "leagues": 2, "seasons": 4, "seed": 5}]},
-        "features": {"selection": {"validation_season": "1617", "top_k": 20, "corr_threshold": 0.95, "seed": 1}},
-        "train": {"test_seasons": ["1819"], "oos_seasons": ["1718"], "explain_sample": 5},
+        "protocol": {"test_seasons": ["1819"], "oos_seasons": ["1718"], "validation_season": "1617"},
+        "features": {"selection": {"top_k": 20, "corr_threshold": 0.95, "seed": 1}},
+        "train": {"explain_sample": 5},
         "models": {"xgb": {"n_estimators": 200}, "nn": {"max_epochs": 4}, "lgbm": {"n_estimators": 200}},
-        "ensemble": {"test_seasons": ["1819"]},
         "drift": {"seasons": ["1819"], "min_month_matches": 100, "reference_sample": 1000},
     })
     demo.repro(target)
