@@ -96,6 +96,7 @@ class ProtocolParams(Section):
     test_seasons: Seasons = Field(min_length=1)
     oos_seasons: Seasons
     validation_season: str = Field(min_length=1)
+    reference: str = Field(min_length=1)
 
     @model_validator(mode="after")
     def _disjoint(self) -> ProtocolParams:

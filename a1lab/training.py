@@ -10,15 +10,23 @@ import numpy as np
 import pandas as pd
 
 from a1lab.calibration import Identity, choose_calibration
-from a1lab.columns import ID_COLUMNS, PRED_COLUMNS, market_columns
+from a1lab.columns import ID_COLUMNS, PRED_COLUMNS, TIMINGS, market_columns
 from a1lab.metrics import compare_with_market
 from a1lab.models import RESULT_CODES
 from a1lab.splits import WalkForwardSplit, check_time_ordered
 
 
-def has_market(frame: pd.DataFrame) -> pd.Series:
-    """Rows with Pinnacle opening and closing probabilities: the evaluation protocol's test matches."""
-    cols = list(market_columns("pinnacle", "open")) + list(market_columns("pinnacle", "close"))
+def has_market(frame: pd.DataFrame, reference: str = "pinnacle") -> pd.Series:
+    """Rows with the reference bookmaker's opening and closing probabilities: the protocol's test matches.
+
+    Raises:
+        ValueError: the frame has no such columns (the message lists the bookmakers it has).
+    """
+    cols = list(market_columns(reference, "open")) + list(market_columns(reference, "close"))
+    if not all(c in frame for c in cols):
+        books = sorted({c.split("_")[1] for c in frame.columns if c.startswith("mkt_") and c.endswith("_p_home")})
+        raise ValueError(f"the reference bookmaker {reference!r} (protocol.reference) has no market columns; "
+                         f"the features have: {books}")
     return frame[cols].notna().all(axis=1)
 
 
@@ -48,7 +56,8 @@ def model_factory(estimator: type, hyper: dict | None = None, **common) -> Calla
 
 
 def walk_forward(frame: pd.DataFrame, make_model: Callable[[], object], splitter: WalkForwardSplit,
-                 calibrate: bool = True, early_stopping: bool | None = None) -> list[FoldResult]:
+                 calibrate: bool = True, early_stopping: bool | None = None,
+                 reference: str = "pinnacle") -> list[FoldResult]:
     """Fit a fresh model per fold on earlier seasons, calibrate on the validation season, predict the test season.
 
     Args:
@@ -57,6 +66,10 @@ def walk_forward(frame: pd.DataFrame, make_model: Callable[[], object], splitter
         splitter: the walk-forward split.
         calibrate: choose and fit a calibrator on the validation season.
         early_stopping: pass the validation season as ``eval_set`` to ``fit``; None: when ``fit`` takes one.
+        reference: the bookmaker whose opening and closing prices a test match needs (:func:`has_market`).
+
+    Raises:
+        ValueError: a test season without a match that has the reference's prices.
     """
     import inspect
 
@@ -75,7 +88,10 @@ def walk_forward(frame: pd.DataFrame, make_model: Callable[[], object], splitter
         if calibrate:
             calibrator, losses = choose_calibration(model.predict_proba(val), y[fold.validation])
         test = frame.iloc[fold.test]
-        test = test[has_market(test)]
+        test = test[has_market(test, reference)]
+        if test.empty:
+            raise ValueError(f"test season {fold.name}: no match has {reference} opening and closing prices "
+                             "(protocol.reference names the market every model is compared with)")
         raw = model.predict_proba(test)
         p = calibrator.transform(raw)
         pred = test[ID_COLUMNS].reset_index(drop=True)
@@ -86,14 +102,25 @@ def walk_forward(frame: pd.DataFrame, make_model: Callable[[], object], splitter
     return results
 
 
-def evaluate(predictions: pd.DataFrame, frame: pd.DataFrame, seed: int = 0) -> dict:
-    """``overall`` and ``by_season`` scores beside Pinnacle open and close (the metrics contract of docs/design.md)."""
+def evaluate(predictions: pd.DataFrame, frame: pd.DataFrame, seed: int = 0, reference: str = "pinnacle") -> dict:
+    """``overall`` and ``by_season`` scores beside the reference bookmaker's opening and closing forecasts
+    on the same matches, which ``reference`` names (the metrics contract of docs/design.md).
+
+    Raises:
+        ValueError: no predictions, or predictions of matches without the reference's prices.
+    """
+    if predictions.empty:
+        raise ValueError("no predictions to evaluate")
     market = frame.set_index("match_id").loc[predictions["match_id"]]
+    if not has_market(market, reference).all():
+        raise ValueError(f"{int((~has_market(market, reference)).sum())} predictions are of matches without "
+                         f"{reference} opening and closing prices: they cannot be compared with the market")
     y = predictions["result"].map(RESULT_CODES).to_numpy()
     p = predictions[PRED_COLUMNS].to_numpy()
-    mo = market[list(market_columns("pinnacle", "open"))].to_numpy()
-    mc = market[list(market_columns("pinnacle", "close"))].to_numpy()
-    out = {"overall": _rounded(compare_with_market(p, y, mo, mc, seed)), "by_season": {}}
+    mo = market[list(market_columns(reference, "open"))].to_numpy()
+    mc = market[list(market_columns(reference, "close"))].to_numpy()
+    out = {"reference": {"book": reference, "timings": list(TIMINGS), "n": int(len(predictions))},
+           "overall": _rounded(compare_with_market(p, y, mo, mc, seed)), "by_season": {}}
     for season in sorted(predictions["season"].unique()):
         m = (predictions["season"] == season).to_numpy()
         out["by_season"][str(season)] = _rounded(compare_with_market(p[m], y[m], mo[m], mc[m], seed))

@@ -172,6 +172,25 @@ def test_walk_forward_and_evaluation(league):
     assert {"rps", "logloss", "brier", "accuracy", "ece", "market_open", "market_close", "rps_ratio_open",
             "rps_ratio_close", "rps_diff_close_ci95"} <= set(m["overall"])
     assert log_loss(pred[["p_home", "p_draw", "p_away"]].to_numpy(), pred["result"].map(RESULT_CODES)) < 1.1
+    assert m["reference"] == {"book": "pinnacle", "timings": ["open", "close"], "n": len(pred)}
+    with pytest.raises(ValueError, match=f"{len(pred)} predictions are of matches without avg opening and closing"):
+        evaluate(pred, frame, reference="avg")  # the synthetic league quotes no market average
+
+
+def test_the_market_never_falls_back_to_base_rates(league):
+    """Before: rows without a quote silently got the base rates, and 'the market' scored as base rates."""
+    frame, _ = league
+    xtr, ytr, *_ = split(frame)
+    rows = frame.head(10).copy()
+    rows.loc[rows.index[:3], list(OFFSET) + list(market_columns("avg", "open"))] = np.nan
+    with pytest.raises(ValueError, match="3 of 10 rows have no pinnacle or avg open quote"):
+        MarketModel().fit(xtr, ytr).predict_proba(rows)
+    with pytest.raises(ValueError, match=r"reference bookmaker 'betfair' \(protocol.reference\) has no market"):
+        walk_forward(frame, lambda: MarketModel(), WalkForwardSplit(("1920",)), reference="betfair")
+    no_prices = frame.copy()
+    no_prices.loc[no_prices["season"] == "1920", list(market_columns("pinnacle", "close"))] = np.nan
+    with pytest.raises(ValueError, match="test season 1920: no match has pinnacle opening and closing prices"):
+        walk_forward(no_prices, lambda: MarketModel(), WalkForwardSplit(("1920",)))
 
 
 def test_walk_forward_refuses_a_shuffled_splitter(league):

@@ -1,4 +1,4 @@
-"""The market as a forecast: de-vigged odds, with a fallback quote and base rates."""
+"""The market as a forecast: de-vigged odds, with a fallback quote; never base rates in its name."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from a1lab.models.base import as_frame, encode_labels, nan_tags
 
 
 class MarketModel(ClassifierMixin, BaseEstimator):
-    """Predicts the de-vigged probabilities of a quote (``fit`` learns only fallback base rates).
+    """Predicts the de-vigged probabilities of a quote (``fit`` learns only the classes).
 
     Args:
         timing: ``"open"`` or ``"close"``.
@@ -36,22 +36,31 @@ class MarketModel(ClassifierMixin, BaseEstimator):
         return {}
 
     def fit(self, X, y):
-        """Store classes and base rates (used where no quote exists)."""
-        self.classes_, codes = encode_labels(y, X)
-        self.prior_ = np.bincount(codes, minlength=len(self.classes_)) / len(codes)
+        """Store the classes (the market needs no fitting)."""
+        self.classes_, _ = encode_labels(y, X)
         self.n_features_in_ = as_frame(X).shape[1]
         return self
 
     def predict_proba(self, X) -> np.ndarray:
-        """The quote's probabilities, else the fallback's, else base rates."""
-        check_is_fitted(self, "prior_")
+        """The quote's probabilities, else the fallback's.
+
+        Raises:
+            ValueError: rows with neither quote (or the columns absent): a market forecast that silently
+                became base rates would make every comparison with "the market" meaningless.
+        """
+        check_is_fitted(self, "classes_")
         X = as_frame(X)
-        p = X[list(market_columns(self.book, self.timing))].to_numpy(dtype=float)
-        if self.fallback:
-            missing = ~np.isfinite(p).all(axis=1)
-            p[missing] = X[list(market_columns(self.fallback, self.timing))].to_numpy(dtype=float)[missing]
+        p = np.full((len(X), len(self.classes_)), np.nan)
+        books = [self.book] + ([self.fallback] if self.fallback else [])
+        for book in books:
+            cols = list(market_columns(book, self.timing))
+            if all(c in X for c in cols):
+                missing = ~np.isfinite(p).all(axis=1)
+                p[missing] = X.loc[missing, cols].to_numpy(dtype=float)
         missing = ~np.isfinite(p).all(axis=1)
-        p[missing] = self.prior_
+        if missing.any():
+            raise ValueError(f"{int(missing.sum())} of {len(X)} rows have no {' or '.join(books)} {self.timing} "
+                             "quote: the market cannot forecast them")
         return p
 
     def predict(self, X) -> np.ndarray:
@@ -62,11 +71,11 @@ class MarketModel(ClassifierMixin, BaseEstimator):
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "estimator.json").write_text(json.dumps(
-            {"params": self.get_params(), "classes": self.classes_.tolist(), "prior": self.prior_.tolist()}))
+            {"params": self.get_params(), "classes": self.classes_.tolist()}))
 
     @classmethod
     def load(cls, folder: Path) -> MarketModel:
         state = json.loads((folder / "estimator.json").read_text())
         model = cls(**state["params"])
-        model.classes_, model.prior_ = np.array(state["classes"]), np.array(state["prior"])
+        model.classes_ = np.array(state["classes"])
         return model
