@@ -96,6 +96,7 @@ class ProtocolParams(Section):
     test_seasons: Seasons = Field(min_length=1)
     oos_seasons: Seasons
     validation_season: str = Field(min_length=1)
+    prediction_time: Timing
     reference: str = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -132,7 +133,6 @@ class FeaturesParams(Section):
 
 
 class TrainParams(Section):
-    prediction_time: Timing
     offset: str
     top_k: int = Field(ge=1)
     explain_sample: int = Field(ge=1)

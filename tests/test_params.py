@@ -42,7 +42,7 @@ def test_the_shipped_params_are_valid():
     ("train.tets_seasons", ["2324"], "train.tets_seasons: Extra inputs are not permitted"),
     ("monitoring.rules.1.detector", "zcore", "monitoring.rules.1.detector: Input should be 'zscore' or 'iqr'"),
     ("protocol.test_seasons", [2324], "protocol.test_seasons.0: Input should be a valid string"),
-    ("train.prediction_time", "kickoff", "train.prediction_time: Input should be 'open' or 'close'"),
+    ("protocol.prediction_time", "kickoff", "protocol.prediction_time: Input should be 'open' or 'close'"),
     ("backtest.strategies.kelly.method", "martingale", "backtest.strategies.kelly.method"),
     ("ensemble.conformal_levels", [0.8, 1.5], "ensemble.conformal_levels.1: Input should be less than 1"),
     ("features.margin_method", "proportional", "features.margin_method"),

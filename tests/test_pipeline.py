@@ -115,3 +115,25 @@ def test_overrides_merge_nested_sections():
     merged = demo.merge(base, {"models": {"xgb": {"max_depth": 2}, "lgbm": {"estimator": "LGBMModel"}}})
     assert merged == {"models": {"xgb": {"estimator": "XGBModel", "max_depth": 2}, "lgbm": {"estimator": "LGBMModel"}},
                       "train": {"seed": 1}}
+
+
+def test_close_time_forecasts_run_and_are_scored_against_the_close(demo_repo, tmp_path):
+    """protocol.prediction_time: close reruns the stages after ingest with closing-time features, a
+    closing-price offset and the close as the ensemble's market member."""
+    import shutil
+
+    import yaml
+
+    repo = tmp_path / "close"
+    shutil.copytree(demo_repo, repo, symlinks=True)
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["protocol"]["prediction_time"] = "close"
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    demo.repro(repo)
+    xgb = json.loads((repo / "metrics" / "train_xgb.json").read_text())["overall"]
+    opening = json.loads((demo_repo / "metrics" / "train_xgb.json").read_text())["overall"]
+    assert abs(xgb["rps_ratio_close"] - 1) < abs(opening["rps_ratio_close"] - 1)  # it starts from the close now
+    meta = json.loads((repo / "models" / "xgb" / "v1" / "metadata.json").read_text())
+    assert meta["prediction_time"] == "close" and any("close" in f for f in meta["features"])
+    ens = json.loads((repo / "metrics" / "ensemble.json").read_text())
+    assert ens["candidates"]["market"]["rps"] == ens["overall"]["market_close"]["rps"]
