@@ -7,8 +7,12 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from a1lab.data.quarantine import DataFileError, DataUnavailableError, LoadResult
+
+if TYPE_CHECKING:
+    from a1lab.params import DataParams, Source
 
 DATA_ROOT_ENV = "A1LAB_DATA_ROOT"
 
@@ -22,7 +26,7 @@ def resolve_root(root: str | None) -> str:
     return os.environ.get(DATA_ROOT_ENV) or DEFAULT_BASE
 
 
-def data_selection(args: argparse.Namespace):
+def data_selection(args: argparse.Namespace) -> DataParams:
     """The data set: sources named by flags (``--leagues``/``--seasons``, ``--extra``, ``--generic``,
     ``--provider synthetic``) replace those of the params file (``--params``, or ./params.yaml when present);
     ``--root`` overrides its root. The code names no league, season or file of its own.
@@ -51,10 +55,10 @@ def data_selection(args: argparse.Namespace):
     return DataParams(root=root, sources=sources)
 
 
-def _flag_sources(args: argparse.Namespace) -> list:
+def _flag_sources(args: argparse.Namespace) -> list[Source]:
     from a1lab.params import ExtraSource, GenericSource, MainSource, SyntheticSource
 
-    sources: list = []
+    sources: list[Source] = []
     if args.provider == "synthetic":
         sources.append(SyntheticSource(layout="synthetic", leagues=args.synthetic_leagues or 5,
                                        seasons=args.synthetic_seasons or 11, seed=args.seed or 0))

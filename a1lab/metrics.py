@@ -112,15 +112,21 @@ def scores(p: np.ndarray, y: np.ndarray) -> dict:
             "accuracy": accuracy(p, y)}
 
 
-def compare_with_market(p: np.ndarray, y: np.ndarray, market_open: np.ndarray, market_close: np.ndarray,
+def compare_with_market(p: np.ndarray, y: np.ndarray, market_open: np.ndarray | None, market_close: np.ndarray,
                         seed: int = 0) -> dict:
-    """A model's scores beside the market's on the same matches (the metrics contract of docs/design.md)."""
+    """A model's scores beside the market's on the same matches (the metrics contract of docs/design.md);
+    without opening prices (``market_open`` None: closing-only data, or a close-time forecast) the
+    ``market_open`` and ``rps_ratio_open`` keys are left out."""
     own = scores(p, y)
-    mo, mc = scores(market_open, y), scores(market_close, y)
-    return {
-        "n": int(len(y)), **own, "ece": expected_calibration_error(p, y),
-        "market_open": mo, "market_close": mc,
-        "rps_ratio_open": own["rps"] / mo["rps"], "rps_ratio_close": own["rps"] / mc["rps"],
-        "rps_diff_close_ci95": list(paired_bootstrap_ci(rps_per_match(p, y), rps_per_match(market_close, y),
-                                                        seed=seed)),
-    }
+    mc = scores(market_close, y)
+    out = {"n": int(len(y)), **own, "ece": expected_calibration_error(p, y)}
+    if market_open is not None:
+        mo = scores(market_open, y)
+        out |= {"market_open": mo}
+    out |= {"market_close": mc}
+    if market_open is not None:
+        out |= {"rps_ratio_open": own["rps"] / mo["rps"]}
+    out |= {"rps_ratio_close": own["rps"] / mc["rps"],
+            "rps_diff_close_ci95": list(paired_bootstrap_ci(rps_per_match(p, y), rps_per_match(market_close, y),
+                                                            seed=seed))}
+    return out

@@ -16,13 +16,19 @@ from a1lab.models import RESULT_CODES
 from a1lab.splits import WalkForwardSplit, check_time_ordered
 
 
-def has_market(frame: pd.DataFrame, reference: str = "pinnacle") -> pd.Series:
-    """Rows with the reference bookmaker's opening and closing probabilities: the protocol's test matches.
+def reference_timings(prediction_time: str) -> tuple[str, ...]:
+    """The reference prices a test match needs: an opening forecast is scored beside the open and the
+    close; a closing forecast beside the close only (so closing-only data can be tested)."""
+    return TIMINGS if prediction_time == "open" else ("close",)
+
+
+def has_market(frame: pd.DataFrame, reference: str = "pinnacle", timings: tuple[str, ...] = TIMINGS) -> pd.Series:
+    """Rows with the reference bookmaker's probabilities at the given timings: the protocol's test matches.
 
     Raises:
         ValueError: the frame has no such columns (the message lists the bookmakers it has).
     """
-    cols = list(market_columns(reference, "open")) + list(market_columns(reference, "close"))
+    cols = [c for t in timings for c in market_columns(reference, t)]
     if not all(c in frame for c in cols):
         books = sorted({c.split("_")[1] for c in frame.columns if c.startswith("mkt_") and c.endswith("_p_home")})
         raise ValueError(f"the reference bookmaker {reference!r} (protocol.reference) has no market columns; "
@@ -57,7 +63,7 @@ def model_factory(estimator: type, hyper: dict | None = None, **common) -> Calla
 
 def walk_forward(frame: pd.DataFrame, make_model: Callable[[], object], splitter: WalkForwardSplit,
                  calibrate: bool = True, early_stopping: bool | None = None,
-                 reference: str = "pinnacle") -> list[FoldResult]:
+                 reference: str = "pinnacle", timings: tuple[str, ...] = TIMINGS) -> list[FoldResult]:
     """Fit a fresh model per fold on earlier seasons, calibrate on the validation season, predict the test season.
 
     Args:
@@ -66,7 +72,8 @@ def walk_forward(frame: pd.DataFrame, make_model: Callable[[], object], splitter
         splitter: the walk-forward split.
         calibrate: choose and fit a calibrator on the validation season.
         early_stopping: pass the validation season as ``eval_set`` to ``fit``; None: when ``fit`` takes one.
-        reference: the bookmaker whose opening and closing prices a test match needs (:func:`has_market`).
+        reference: the bookmaker whose prices a test match needs (:func:`has_market`).
+        timings: the reference's timings a test match needs (:func:`reference_timings`).
 
     Raises:
         ValueError: a test season without a match that has the reference's prices.
@@ -88,10 +95,11 @@ def walk_forward(frame: pd.DataFrame, make_model: Callable[[], object], splitter
         if calibrate:
             calibrator, losses = choose_calibration(model.predict_proba(val), y[fold.validation])
         test = frame.iloc[fold.test]
-        test = test[has_market(test, reference)]
+        test = test[has_market(test, reference, timings)]
         if test.empty:
-            raise ValueError(f"test season {fold.name}: no match has {reference} opening and closing prices "
-                             "(protocol.reference names the market every model is compared with)")
+            raise ValueError(f"test season {fold.name}: no match has {reference} {' and '.join(timings)} prices "
+                             "(protocol.reference names the market every model is compared with; closing-only "
+                             "data needs protocol.prediction_time: close)")
         raw = model.predict_proba(test)
         p = calibrator.transform(raw)
         pred = test[ID_COLUMNS].reset_index(drop=True)
@@ -102,8 +110,9 @@ def walk_forward(frame: pd.DataFrame, make_model: Callable[[], object], splitter
     return results
 
 
-def evaluate(predictions: pd.DataFrame, frame: pd.DataFrame, seed: int = 0, reference: str = "pinnacle") -> dict:
-    """``overall`` and ``by_season`` scores beside the reference bookmaker's opening and closing forecasts
+def evaluate(predictions: pd.DataFrame, frame: pd.DataFrame, seed: int = 0, reference: str = "pinnacle",
+             timings: tuple[str, ...] = TIMINGS) -> dict:
+    """``overall`` and ``by_season`` scores beside the reference bookmaker's forecasts at the given timings
     on the same matches, which ``reference`` names (the metrics contract of docs/design.md).
 
     Raises:
@@ -112,18 +121,19 @@ def evaluate(predictions: pd.DataFrame, frame: pd.DataFrame, seed: int = 0, refe
     if predictions.empty:
         raise ValueError("no predictions to evaluate")
     market = frame.set_index("match_id").loc[predictions["match_id"]]
-    if not has_market(market, reference).all():
-        raise ValueError(f"{int((~has_market(market, reference)).sum())} predictions are of matches without "
-                         f"{reference} opening and closing prices: they cannot be compared with the market")
+    if not (covered := has_market(market, reference, timings)).all():
+        raise ValueError(f"{int((~covered).sum())} predictions are of matches without {reference} "
+                         f"{' and '.join(timings)} prices: they cannot be compared with the market")
     y = predictions["result"].map(RESULT_CODES).to_numpy()
     p = predictions[PRED_COLUMNS].to_numpy()
-    mo = market[list(market_columns(reference, "open"))].to_numpy()
+    mo = market[list(market_columns(reference, "open"))].to_numpy() if "open" in timings else None
     mc = market[list(market_columns(reference, "close"))].to_numpy()
-    out = {"reference": {"book": reference, "timings": list(TIMINGS), "n": int(len(predictions))},
+    out = {"reference": {"book": reference, "timings": list(timings), "n": int(len(predictions))},
            "overall": _rounded(compare_with_market(p, y, mo, mc, seed)), "by_season": {}}
     for season in sorted(predictions["season"].unique()):
         m = (predictions["season"] == season).to_numpy()
-        out["by_season"][str(season)] = _rounded(compare_with_market(p[m], y[m], mo[m], mc[m], seed))
+        out["by_season"][str(season)] = _rounded(compare_with_market(p[m], y[m], None if mo is None else mo[m],
+                                                                     mc[m], seed))
     return out
 
 

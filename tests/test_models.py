@@ -173,7 +173,7 @@ def test_walk_forward_and_evaluation(league):
             "rps_ratio_close", "rps_diff_close_ci95"} <= set(m["overall"])
     assert log_loss(pred[["p_home", "p_draw", "p_away"]].to_numpy(), pred["result"].map(RESULT_CODES)) < 1.1
     assert m["reference"] == {"book": "pinnacle", "timings": ["open", "close"], "n": len(pred)}
-    with pytest.raises(ValueError, match=f"{len(pred)} predictions are of matches without avg opening and closing"):
+    with pytest.raises(ValueError, match=f"{len(pred)} predictions are of matches without avg open and close prices"):
         evaluate(pred, frame, reference="avg")  # the synthetic league quotes no market average
 
 
@@ -187,9 +187,17 @@ def test_the_market_never_falls_back_to_base_rates(league):
         MarketModel().fit(xtr, ytr).predict_proba(rows)
     with pytest.raises(ValueError, match=r"reference bookmaker 'betfair' \(protocol.reference\) has no market"):
         walk_forward(frame, lambda: MarketModel(), WalkForwardSplit(("1920",)), reference="betfair")
+    closing_only = frame.copy()  # the extra leagues' shape: no opening prices at all
+    closing_only[[c for c in closing_only if c.startswith("mkt_") and "_open" in c]] = np.nan
+    with pytest.raises(ValueError, match=r"no match has pinnacle open and close prices .* prediction_time: close\)"):
+        walk_forward(closing_only, lambda: MarketModel("close"), WalkForwardSplit(("1920",)))
+    results = walk_forward(closing_only, lambda: MarketModel("close"), WalkForwardSplit(("1920",)), timings=("close",))
+    m = evaluate(results[0].predictions, closing_only, timings=("close",))
+    assert m["reference"]["timings"] == ["close"] and "market_open" not in m["overall"]
+    assert m["overall"]["rps_ratio_close"] == pytest.approx(1.0, abs=1e-3)  # the close forecasting itself (calibrated)
     no_prices = frame.copy()
     no_prices.loc[no_prices["season"] == "1920", list(market_columns("pinnacle", "close"))] = np.nan
-    with pytest.raises(ValueError, match="test season 1920: no match has pinnacle opening and closing prices"):
+    with pytest.raises(ValueError, match="test season 1920: no match has pinnacle open and close prices"):
         walk_forward(no_prices, lambda: MarketModel(), WalkForwardSplit(("1920",)))
 
 
