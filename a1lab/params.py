@@ -128,6 +128,8 @@ class FeaturesParams(Section):
     rest_prior_days: float = Field(gt=0)
     rest_cap_days: float = Field(gt=0)
     margin_method: Literal["multiplicative", "additive", "power", "shin", "odds_ratio"]
+    market_books: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1)
+    move_books: list[Annotated[str, Field(min_length=1)]]
     n_jobs: int = Field(ge=1)
     selection: SelectionParams
 

@@ -20,7 +20,7 @@ def _quotes() -> pd.DataFrame:
 
 def test_each_market_feature_reads_exactly_the_quotes_its_name_says():
     quotes = _quotes()
-    base = market_features(quotes)
+    base = market_features(quotes, FeatureConfig())
     market = [s.name for s in all_specs(FeatureConfig()) if s.group == "market"]
     assert list(base.columns) == market
     for name in market:
@@ -30,8 +30,18 @@ def test_each_market_feature_reads_exactly_the_quotes_its_name_says():
             for timing in ("open", "close"):
                 gone = quotes.copy()
                 gone[quote_columns(book, timing)] = np.nan
-                moved = market_features(gone)[name].isna().all()
+                moved = market_features(gone, FeatureConfig())[name].isna().all()
                 assert moved == ((book, timing) in need), (name, book, timing)
+
+
+def test_the_market_features_follow_the_configured_bookmakers():
+    """Bookmakers are configuration (features.market_books / move_books), not names in the code."""
+    config = FeatureConfig(market_books=("bet365",), move_books=("bet365",))
+    features = market_features(_quotes(), config)
+    assert list(features.columns) == [s.name for s in all_specs(config) if s.group == "market"]
+    assert {quotes_behind(c) and next(iter(quotes_behind(c)))[0] for c in features if "disagreement" not in c} == {
+        "bet365"}
+    assert not [c for c in features if "pinnacle" in c] and features.notna().all().all()
 
 
 def test_odds_names_round_trip_and_other_columns_need_no_quote():

@@ -66,7 +66,7 @@ def build_features(matches: pd.DataFrame, config: FeatureConfig = FeatureConfig(
         state.leagues.update(FeatureState.from_dict(snapshot).leagues)
     stateful = pd.DataFrame(values, columns=state.names, copy=False)
     del values
-    frame = pd.concat([order[ID_COLUMNS], stateful, market_features(order, config.margin_method)], axis=1)
+    frame = pd.concat([order[ID_COLUMNS], stateful, market_features(order, config)], axis=1)
     expected = [s.name for s in all_specs(config)]
     assert list(frame.columns[len(ID_COLUMNS):]) == expected, "feature columns out of registry order"
     return frame, state

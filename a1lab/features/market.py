@@ -16,6 +16,7 @@ from a1lab.columns import (
     market_prob,
     quote_columns,
 )
+from a1lab.features.registry import FeatureConfig
 from a1lab.models import OUTCOMES
 from a1lab.odds import overround, remove_margin
 
@@ -27,15 +28,21 @@ def _quote(matches: pd.DataFrame, book: str, timing: str) -> np.ndarray:
     return np.column_stack([matches[c].to_numpy(dtype=float) for c in cols])  # cheaper than a frame take
 
 
-def market_features(matches: pd.DataFrame, method: str = "multiplicative") -> pd.DataFrame:
-    """De-vigged probabilities, overround, best-vs-average disagreement and the open-to-close move."""
+def market_features(matches: pd.DataFrame, config: FeatureConfig) -> pd.DataFrame:
+    """De-vigged probabilities and overround of ``config.market_books``, best-vs-average disagreement, and
+    the open-to-close move of ``config.move_books`` (margins removed by ``config.margin_method``)."""
     out: dict[str, np.ndarray] = {}
     probs = {}
+
+    def fair(book: str, timing: str) -> np.ndarray:
+        if (book, timing) not in probs:
+            probs[(book, timing)] = remove_margin(_quote(matches, book, timing), config.margin_method)
+        return probs[(book, timing)]
+
     for timing in TIMINGS:
-        for book in ("pinnacle", "avg"):
+        for book in config.market_books:
             quote = _quote(matches, book, timing)
-            p = remove_margin(quote, method)
-            probs[(book, timing)] = p
+            p = fair(book, timing)
             for k, o in enumerate(OUTCOMES):
                 out[market_prob(book, timing, o)] = p[:, k]
             with np.errstate(invalid="ignore"):
@@ -43,7 +50,8 @@ def market_features(matches: pd.DataFrame, method: str = "multiplicative") -> pd
         best, avg = _quote(matches, "max", timing), _quote(matches, "avg", timing)
         for k, o in enumerate(OUTCOMES):
             out[market_disagreement(timing, o)] = best[:, k] / avg[:, k] - 1.0
-    move = probs[("pinnacle", "close")] - probs[("pinnacle", "open")]
-    for k, o in enumerate(OUTCOMES):
-        out[market_move("pinnacle", o)] = move[:, k]
+    for book in config.move_books:
+        move = fair(book, "close") - fair(book, "open")
+        for k, o in enumerate(OUTCOMES):
+            out[market_move(book, o)] = move[:, k]
     return pd.DataFrame(out, index=matches.index)

@@ -49,6 +49,8 @@ class FeatureConfig:
     rest_prior_days: float = 7.0
     rest_cap_days: float = 30.0
     margin_method: str = "multiplicative"
+    market_books: tuple[str, ...] = ("pinnacle", "avg")  # de-vigged probabilities and overround of each quote
+    move_books: tuple[str, ...] = ("pinnacle",)  # open-to-close probability move of each (close-time features)
 
     @classmethod
     def from_dict(cls, values: dict) -> FeatureConfig:
@@ -57,6 +59,9 @@ class FeatureConfig:
         for key in ("windows", "ewm_spans"):
             if key in known:
                 known[key] = tuple(int(v) for v in known[key])
+        for key in ("market_books", "move_books"):
+            if key in known:
+                known[key] = tuple(str(v) for v in known[key])
         return cls(**known)
 
 
@@ -112,11 +117,11 @@ STATE_SPECS: tuple[FeatureSpec, ...] = (
 )
 
 
-def market_specs() -> list[FeatureSpec]:
+def market_specs(config: FeatureConfig) -> list[FeatureSpec]:
     """Features from odds known at the prediction time; closing ones only for ``close``."""
     specs = []
     for timing in ("open", "close"):
-        for book in ("pinnacle", "avg"):
+        for book in config.market_books:
             for o in ("home", "draw", "away"):
                 specs.append(FeatureSpec(market_prob(book, timing, o), "market", timing,
                                          f"de-vigged {book} {timing} probability of {o}"))
@@ -125,15 +130,16 @@ def market_specs() -> list[FeatureSpec]:
         for o in ("home", "draw", "away"):
             specs.append(FeatureSpec(market_disagreement(timing, o), "market", timing,
                                      f"best price over average price minus 1 at {timing} ({o})"))
-    for o in ("home", "draw", "away"):
-        specs.append(FeatureSpec(market_move("pinnacle", o), "market", "close",
-                                 f"Pinnacle de-vigged probability move open to close ({o})"))
+    for book in config.move_books:
+        for o in ("home", "draw", "away"):
+            specs.append(FeatureSpec(market_move(book, o), "market", "close",
+                                     f"{book} de-vigged probability move open to close ({o})"))
     return specs
 
 
 def all_specs(config: FeatureConfig) -> list[FeatureSpec]:
     """Every candidate feature the engine computes, in column order."""
-    return [*STATE_SPECS, *rolling_specs(config), *market_specs()]
+    return [*STATE_SPECS, *rolling_specs(config), *market_specs(config)]
 
 
 def feature_set(config: FeatureConfig, time: str) -> list[str]:

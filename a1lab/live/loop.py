@@ -286,7 +286,7 @@ class Loop:
                  for c, v in zip(quote_columns(*k.split("/")), q, strict=True)} for mid in ids]
         stateful = pd.DataFrame(np.array(rows), columns=self.state.names)
         quotes = pd.DataFrame(odds, index=stateful.index, dtype=float)
-        return pd.concat([stateful, market_features(quotes, self.config.margin_method)], axis=1)
+        return pd.concat([stateful, market_features(quotes, self.state.config)], axis=1)
 
     def _score(self, ids: list[str], ts: datetime, event_id: str, quotes_changed: bool = True) -> list[dict]:
         rows, changed = [], []
