@@ -189,7 +189,7 @@ def test_the_market_never_falls_back_to_base_rates(league):
         walk_forward(frame, lambda: MarketModel(), WalkForwardSplit(("1920",)), reference="betfair")
     closing_only = frame.copy()  # the extra leagues' shape: no opening prices at all
     closing_only[[c for c in closing_only if c.startswith("mkt_") and "_open" in c]] = np.nan
-    with pytest.raises(ValueError, match=r"no match has pinnacle open and close prices .* prediction_time: close\)"):
+    with pytest.raises(ValueError, match=r"no match has pinnacle open and close prices .*prediction_time: close\)"):
         walk_forward(closing_only, lambda: MarketModel("close"), WalkForwardSplit(("1920",)))
     results = walk_forward(closing_only, lambda: MarketModel("close"), WalkForwardSplit(("1920",)), timings=("close",))
     m = evaluate(results[0].predictions, closing_only, timings=("close",))
