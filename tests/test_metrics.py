@@ -73,3 +73,15 @@ def test_truth_scores_best_on_synthetic_league():
     comparison = metrics.compare_with_market(truth, y, opening, opening)
     assert comparison["rps_ratio_open"] < 1 and comparison["rps_diff_close_ci95"][1] < 0
     assert comparison["n"] == len(y) and comparison["market_open"]["rps"] == comparison["market_close"]["rps"]
+
+
+def test_two_outcomes_rps_is_the_published_two_way_brier():
+    """For a two-way sport RPS reduces to (p_home - home_won)^2, the Brier score the NBA/NHL references
+    quote (0.199 / 0.236 for the market); a1lab's `brier` sums over outcomes, twice that."""
+    from a1lab.metrics import rank_probability_score, scores
+
+    p = np.array([[0.7, 0.3], [0.4, 0.6], [0.55, 0.45]])
+    y = np.array([0, 0, 1])  # home won, home won, away won
+    published = np.mean((p[:, 0] - (y == 0)) ** 2)
+    assert rank_probability_score(p, y) == pytest.approx(published)
+    assert scores(p, y)["brier"] == pytest.approx(2 * published)
