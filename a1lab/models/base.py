@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_consistent_length, column_or_1d
 
@@ -66,6 +67,34 @@ def offset_logits(X: pd.DataFrame, offset, prior: np.ndarray) -> np.ndarray | No
     missing = ~np.isfinite(p).all(axis=1)
     p[missing] = prior
     return np.log(np.clip(p, 1e-6, 1.0))
+
+
+class BoostedTrees(ClassifierMixin, BaseEstimator):
+    """What the boosted-tree wrappers share (subclasses list their own hyper-parameters in ``__init__``):
+    the fitted columns, class codes and base rates, the feature matrix with its market offset, ``predict``."""
+
+    def __sklearn_tags__(self):
+        return nan_tags(super().__sklearn_tags__())
+
+    def _start(self, X, y) -> tuple[pd.DataFrame, np.ndarray]:
+        """Set ``classes_``, ``features_``, ``n_features_in_`` and ``prior_``; return X as a frame and y's codes."""
+        X = as_frame(X)
+        self.classes_, codes = encode_labels(y, X)
+        self.features_ = feature_columns(X, self.features, self.offset)
+        self.n_features_in_ = len(self.features_)
+        self.prior_ = np.bincount(codes, minlength=len(self.classes_)) / len(codes)
+        return X, codes
+
+    def _values(self, X) -> tuple[np.ndarray, np.ndarray | None]:
+        """The feature matrix (no frame copy) and the offset's log-probabilities (None without one)."""
+        X = as_frame(X, self)
+        margin = offset_logits(X, self.offset, self.prior_) if self.offset else None
+        return np.column_stack([X[c].to_numpy(dtype=float) for c in self.features_]), margin
+
+    def predict(self, X) -> np.ndarray:
+        """Most likely class."""
+        proba = self.predict_proba(X)  # checks that the model is fitted
+        return self.classes_[proba.argmax(axis=1)]
 
 
 def save_tree_state(model, folder: Path) -> None:

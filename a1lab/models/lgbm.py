@@ -6,16 +6,11 @@ from pathlib import Path
 
 import lightgbm as lgb
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from a1lab.models.base import (
-    as_frame,
-    encode_labels,
-    feature_columns,
+    BoostedTrees,
     load_tree_state,
-    nan_tags,
-    offset_logits,
     save_tree_state,
 )
 
@@ -26,7 +21,7 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-class LGBMModel(ClassifierMixin, BaseEstimator):
+class LGBMModel(BoostedTrees):
     """Leaf-wise gradient-boosted trees with early stopping on a validation set.
 
     Args:
@@ -64,14 +59,6 @@ class LGBMModel(ClassifierMixin, BaseEstimator):
                 "feature_fraction": self.colsample_bytree, "lambda_l2": self.reg_lambda, "seed": self.seed,
                 "num_threads": self.n_jobs, "deterministic": True, "force_col_wise": True, "verbosity": -1}
 
-    def _values(self, X) -> tuple[np.ndarray, np.ndarray | None]:
-        X = as_frame(X, self)
-        margin = offset_logits(X, self.offset, self.prior_) if self.offset else None
-        return np.column_stack([X[c].to_numpy(dtype=float) for c in self.features_]), margin
-
-    def __sklearn_tags__(self):
-        return nan_tags(super().__sklearn_tags__())
-
     @classmethod
     def get_test_params(cls) -> dict:
         """Settings small enough for the tests that every registered model goes through."""
@@ -79,11 +66,7 @@ class LGBMModel(ClassifierMixin, BaseEstimator):
 
     def fit(self, X, y, eval_set=None):
         """Fit on (X, y); ``eval_set=(X_val, y_val)`` enables early stopping."""
-        X = as_frame(X)
-        self.classes_, codes = encode_labels(y, X)
-        self.features_ = feature_columns(X, self.features, self.offset)
-        self.n_features_in_ = len(self.features_)
-        self.prior_ = np.bincount(codes, minlength=len(self.classes_)) / len(codes)
+        X, codes = self._start(X, y)
         values, margin = self._values(X)
         names = [str(f) for f in self.features_]
         train = lgb.Dataset(values, codes, init_score=margin, feature_name=names, free_raw_data=False)
@@ -106,11 +89,6 @@ class LGBMModel(ClassifierMixin, BaseEstimator):
         raw = self.booster_.predict(values, raw_score=True, num_iteration=self.best_iteration_)
         raw = np.asarray(raw, dtype=float).reshape(len(values), len(self.classes_))
         return _softmax(raw if margin is None else raw + margin)
-
-    def predict(self, X) -> np.ndarray:
-        """Most likely class."""
-        proba = self.predict_proba(X)
-        return self.classes_[proba.argmax(axis=1)]
 
     def contributions(self, X) -> np.ndarray:
         """Exact tree SHAP values, shape (n, classes, features + 1); the last column is the bias

@@ -6,21 +6,16 @@ from pathlib import Path
 
 import numpy as np
 import xgboost as xgb
-from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from a1lab.models.base import (
-    as_frame,
-    encode_labels,
-    feature_columns,
+    BoostedTrees,
     load_tree_state,
-    nan_tags,
-    offset_logits,
     save_tree_state,
 )
 
 
-class XGBModel(ClassifierMixin, BaseEstimator):
+class XGBModel(BoostedTrees):
     """Gradient-boosted trees (hist) with early stopping on a validation set.
 
     Args:
@@ -58,14 +53,9 @@ class XGBModel(ClassifierMixin, BaseEstimator):
                 "eval_metric": "mlogloss", "seed": self.seed, "nthread": self.n_jobs}
 
     def _matrix(self, X, label=None) -> xgb.DMatrix:
-        X = as_frame(X, self)
-        margin = offset_logits(X, self.offset, self.prior_) if self.offset else None
-        values = np.column_stack([X[c].to_numpy(dtype=float) for c in self.features_])  # no frame copy
+        values, margin = self._values(X)
         return xgb.DMatrix(values, label=label, base_margin=margin,
                            feature_names=[str(f) for f in self.features_])
-
-    def __sklearn_tags__(self):
-        return nan_tags(super().__sklearn_tags__())
 
     @classmethod
     def get_test_params(cls) -> dict:
@@ -74,11 +64,7 @@ class XGBModel(ClassifierMixin, BaseEstimator):
 
     def fit(self, X, y, eval_set=None):
         """Fit on (X, y); ``eval_set=(X_val, y_val)`` enables early stopping."""
-        X = as_frame(X)
-        self.classes_, codes = encode_labels(y, X)
-        self.features_ = feature_columns(X, self.features, self.offset)
-        self.n_features_in_ = len(self.features_)
-        self.prior_ = np.bincount(codes, minlength=len(self.classes_)) / len(codes)
+        X, codes = self._start(X, y)
         train = self._matrix(X, codes)
         evals, stop = [], None
         if eval_set is not None:
@@ -95,11 +81,6 @@ class XGBModel(ClassifierMixin, BaseEstimator):
         """Outcome probabilities, columns in ``classes_`` order (home, draw, away)."""
         check_is_fitted(self, "booster_")
         return self.booster_.predict(self._matrix(X), iteration_range=(0, self.best_iteration_ + 1))
-
-    def predict(self, X) -> np.ndarray:
-        """Most likely class."""
-        proba = self.predict_proba(X)
-        return self.classes_[proba.argmax(axis=1)]
 
     def contributions(self, X) -> np.ndarray:
         """Exact tree SHAP values, shape (n, classes, features + 1); the last column is the bias."""
