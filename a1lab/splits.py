@@ -1,8 +1,8 @@
 """Walk-forward splits: train on the past, validate on the season before, test on the next.
 
-Seasons are ordered by their dates (each label's first kick-off), never by their text: "1920" is not
-before "2012", "9900" is before "0001". Never shuffled. A shuffled or random splitter handed to a1lab
-is refused.
+Seasons are ordered by their dates (each label's first kick-off), never by their text: a label that
+sorts first as text may start later in time. Never shuffled. A shuffled or random splitter handed to
+a1lab is refused.
 """
 
 from __future__ import annotations

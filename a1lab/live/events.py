@@ -8,7 +8,8 @@ writes to the dead-letter file with the reason; the stream goes on.
 Examples::
 
     {"type": "fixture", "id": "fx-1", "ts": "2025-08-08T19:00:00Z", "match_id": "m-0001",
-     "league": "L1", "season": "2025", "home": "Home FC", "away": "Away FC", "kickoff": "2025-08-15T19:00:00Z"}
+     "league": "<league>", "season": "<season>", "home": "Home FC", "away": "Away FC",
+     "kickoff": "2025-08-15T19:00:00Z"}
     {"type": "odds", "id": "od-1", "ts": "2025-08-13T19:00:00Z", "match_id": "...", "bookmaker": "pinnacle",
      "market": "1x2", "timing": "open", "prices": {"home": 1.31, "draw": 6.1, "away": 9.5}}
     {"type": "result", "id": "rs-1", "ts": "2025-08-15T20:55:00Z", "match_id": "...", "home_goals": 4, "away_goals": 2,
