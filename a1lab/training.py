@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from a1lab.calibration import Identity, choose_calibration
-from a1lab.columns import ID_COLUMNS, PRED_COLUMNS, TIMINGS, market_columns
+from a1lab.columns import ID_COLUMNS, PRED_COLUMNS, TIMINGS, market_columns, quotes_behind
 from a1lab.metrics import compare_with_market
 from a1lab.models import RESULT_CODES
 from a1lab.splits import WalkForwardSplit, check_time_ordered
@@ -30,7 +30,8 @@ def has_market(frame: pd.DataFrame, reference: str = "pinnacle", timings: tuple[
     """
     cols = [c for t in timings for c in market_columns(reference, t)]
     if not all(c in frame for c in cols):
-        books = sorted({c.split("_")[1] for c in frame.columns if c.startswith("mkt_") and c.endswith("_p_home")})
+        books = sorted({book for c in frame.columns if c.startswith("mkt_") and c.endswith("_p_home")
+                        for book, _ in quotes_behind(c)})  # names with underscores parse whole
         raise ValueError(f"the reference bookmaker {reference!r} (protocol.reference) has no market columns; "
                          f"the features have: {books}")
     return frame[cols].notna().all(axis=1)

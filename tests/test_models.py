@@ -230,3 +230,12 @@ def test_every_model_is_trained_and_explained_by_the_same_code(league, tmp_path,
     assert len(top) == 3 and {t["feature"] for t in top} <= set(FEATURES) | set(OFFSET)
     if cls is RatingsLogit:
         assert "seed" not in make().get_params()
+
+
+def test_a_missing_reference_lists_bookmakers_with_underscores_whole():
+    """Before: the message split column names on "_" and listed 'betfair' for betfair_exchange."""
+    from a1lab.training import has_market
+
+    frame = pd.DataFrame(columns=["mkt_betfair_exchange_open_p_home", "mkt_avg_close_p_home"])
+    with pytest.raises(ValueError, match=r"the features have: \['avg', 'betfair_exchange'\]"):
+        has_market(frame, "pinnacle")
