@@ -58,6 +58,7 @@ class GenericSource(Section):
     columns: dict[str, str] | None = None
     bookmaker: str = "market"
     timing: Timing = "close"
+    odds_format: Literal["auto", "american", "decimal"] = "auto"  # auto: American when signed, else decimal
 
 
 class OddsPortalSource(Section):

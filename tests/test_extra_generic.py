@@ -109,6 +109,23 @@ def test_oddsportal_layout_seasons_from_urls_and_reasons():
     assert "+11x" in set(result.rejected_values["value"].astype(str))
 
 
+def test_oddsportal_unsigned_moneylines_are_american():
+    """The NHL file writes "-198.0" and "163.0": the unsigned one is +163 (2.63), not decimal 163.0."""
+    from a1lab.data.generic import parse_oddsportal, parse_price
+
+    url = "https://www.oddsportal.com/hockey/usa/nhl-2024-2025/a-b-X/"
+    text = ODDSPORTAL_HEADER + f"17 Apr 2025,Regular,0,Kings,Flames,1,5,-198.0,163.0,{url}\n"
+    m = parse_oddsportal(text.encode(), "nhl.csv", "hockey", "NHL").matches
+    assert m["odds_market_ml_close_home"].round(4).tolist() == [1.5051]
+    assert m["odds_market_ml_close_away"].round(4).tolist() == [2.63]
+    prices = pd.Series(["163.0", "+163", "1.8", "-50"])
+    assert parse_price(prices).round(2).tolist()[:3] == [163.0, 2.63, 1.8]  # auto: American only when signed
+    assert parse_price(prices, "american").round(2).tolist()[:2] == [2.63, 2.63]
+    assert np.isnan(parse_price(prices, "american").iloc[2:]).all()  # 1.8 and -50 are no American odds
+    with pytest.raises(ValueError, match="odds_format must be one of"):
+        parse_price(prices, "fractional")
+
+
 def test_oddsportal_missing_column_is_named():
     from a1lab.data.generic import parse_oddsportal
     from a1lab.data.quarantine import DataFileError

@@ -64,7 +64,8 @@ def load_dataset(root: str, sources: list) -> LoadResult:
             from a1lab.data.generic import parse_generic
 
             parts.append(parse_generic(read_file(s.path), s.path, s.sport, s.league or Path(s.path).stem, s.season,
-                                       s.bookmaker, s.timing, date_format=s.date_format, columns=s.columns))
+                                       s.bookmaker, s.timing, date_format=s.date_format, columns=s.columns,
+                                       odds_format=s.odds_format))
         elif isinstance(s, OddsPortalSource):
             from a1lab.data.generic import parse_oddsportal
 

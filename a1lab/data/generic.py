@@ -22,16 +22,27 @@ REQUIRED = ("date", "home", "away", "home_score", "away_score", "home_odds", "aw
 DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%m/%d/%Y", "%Y-%m-%dT%H:%M:%S")
 
 
-def parse_price(values: pd.Series) -> pd.Series:
-    """Odds text to decimal odds: American when signed (``+219``, ``-270``), else decimal.
+ODDS_FORMATS = ("auto", "american", "decimal")
+
+
+def parse_price(values: pd.Series, odds_format: str = "auto") -> pd.Series:
+    """Odds text to decimal odds.
+
+    Args:
+        values: the price text.
+        odds_format: ``auto``: American when signed (``+219``, ``-270``), else decimal; ``american``: every
+            number is American, signed or not (``163.0`` is +163); ``decimal``: every number is decimal.
 
     Anything unreadable, and American odds between -100 and +100, give NaN (the
     quarantine logs the text).
     """
+    if odds_format not in ODDS_FORMATS:
+        raise ValueError(f"odds_format must be one of {ODDS_FORMATS}, got {odds_format!r}")
     text = values.astype("string").str.strip()
     signed = text.str.match(r"^[+-]\d+(\.\d+)?$").fillna(False).astype(bool).to_numpy()
+    american = np.full(len(text), odds_format == "american") | (signed & (odds_format == "auto"))
     number = pd.to_numeric(text.astype(object), errors="coerce").to_numpy(dtype=float)
-    return pd.Series(np.where(signed, american_to_decimal(number), number), index=values.index)
+    return pd.Series(np.where(american, american_to_decimal(number), number), index=values.index)
 
 
 def _price_text(values: pd.Series) -> np.ndarray:
@@ -68,6 +79,7 @@ def parse_generic(
     timezone: str = "UTC",
     date_format: str | None = None,
     columns: dict[str, str] | None = None,
+    odds_format: str = "auto",
 ) -> LoadResult:
     """Parse a generic CSV into the canonical table.
 
@@ -83,10 +95,12 @@ def parse_generic(
         date_format: strptime format of the ``date`` column; default: detected once for the whole file
             (rows that do not fit it are quarantined as ``bad_date``).
         columns: the file's name for each layout column that it names differently (``{"home": "team_1"}``).
+        odds_format: ``auto`` (American when signed, else decimal), ``american`` or ``decimal``
+            (:func:`parse_price`).
     """
     rows, refused = _read(data, name, columns)
     return _canonical(rows, refused, name, sport, league, rows["season"] if season is None and "season" in rows
-                      else season, bookmaker, timing, timezone, date_format)
+                      else season, bookmaker, timing, timezone, date_format, odds_format)
 
 
 def _read(data: bytes, name: str, columns: dict[str, str] | None) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -102,7 +116,8 @@ def _read(data: bytes, name: str, columns: dict[str, str] | None) -> tuple[pd.Da
 
 
 def _canonical(rows: pd.DataFrame, refused: pd.DataFrame, name: str, sport: str, league: str, season,
-               bookmaker: str, timing: str, timezone: str, date_format: str | None) -> LoadResult:
+               bookmaker: str, timing: str, timezone: str, date_format: str | None,
+               odds_format: str = "auto") -> LoadResult:
     fmt = date_format or detect_date_format(rows["date"], DATE_FORMATS, name)
     three_way = "draw_odds" in rows.columns
     market = "1x2" if three_way else "ml"
@@ -129,7 +144,7 @@ def _canonical(rows: pd.DataFrame, refused: pd.DataFrame, name: str, sport: str,
     else:
         cols["season"] = season.to_numpy() if isinstance(season, pd.Series) else season
     return canonicalise(pd.DataFrame(cols, index=range(len(rows))), (fmt,), timezone, refused=refused,
-                        price=parse_price)
+                        price=lambda values: parse_price(values, odds_format))
 
 
 ODDSPORTAL_COLUMNS = {"home": "team_1", "away": "team_2", "home_score": "points_1", "away_score": "points_2",
@@ -141,7 +156,8 @@ def parse_oddsportal(data: bytes, name: str, sport: str, league: str, timezone: 
     """Parse an OddsPortal moneyline file (``date, season_type, neutral, team_1, team_2, points_1, points_2,
     moneyline_1, moneyline_2, game_url``) into the canonical table.
 
-    Prices are the market average of unstated timing, stored as ``market`` ``ml`` ``close``; the season
+    Prices are the market average of unstated timing, in American odds whether signed or not (``163.0`` is
+    +163), stored as ``market`` ``ml`` ``close``; the season
     comes from the game's URL (``nba-2024-2025`` -> ``2425``). Rows are refused, with their reason, when
     the URL names no season (``missing_season``), the game is no real game (``not_competitive``:
     pre-season, all-star, exhibition and friendly games) or is played at a neutral venue
@@ -159,9 +175,10 @@ def parse_oddsportal(data: bytes, name: str, sport: str, league: str, timezone: 
     why[kind.str.contains(NOT_COMPETITIVE, regex=True).fillna(False).astype(bool).to_numpy()] = "not_competitive"
     why[(season == "").to_numpy()] = "missing_season"  # the last word: the first reason of the three
     drop = why.notna().to_numpy()
+    raw = [",".join(values) for values in rows.loc[drop].drop(columns=["line"]).astype(str).itertuples(index=False)]
     dropped = pd.DataFrame({"source": name, "line": rows["line"][drop].to_numpy(), "reason": why[drop].to_numpy(),
-                            "raw": rows.loc[drop].drop(columns=["line"]).astype(str).agg(",".join, axis=1).to_numpy()})
+                            "raw": pd.Series(raw, dtype=object)})  # (a row-wise agg of no rows is a frame)
     refused = dropped if refused is None or refused.empty else pd.concat([refused, dropped], ignore_index=True)
     kept = rows.loc[~drop].reset_index(drop=True)
     return _canonical(kept, refused, name, sport, league, season[~drop].reset_index(drop=True), "market", "close",
-                      timezone, "%d %b %Y")
+                      timezone, "%d %b %Y", "american")
