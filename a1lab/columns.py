@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import re
 
-from a1lab.models import OUTCOMES
+import numpy as np
+import pandas as pd
+
+from a1lab.models import OUTCOMES, TWO_WAY, outcome_codes
 
 ID_COLUMNS = ["match_id", "league", "season", "kickoff", "home", "away", "result"]
 PRED_COLUMNS = [f"p_{o}" for o in OUTCOMES]
@@ -34,9 +37,32 @@ def odds_column(book: str, market: str, timing: str, outcome: str) -> str:
     return f"odds_{book}_{market}_{timing}_{outcome}"
 
 
-def quote_columns(book: str, timing: str, market: str = "1x2") -> list[str]:
-    """The prices of one quote (a bookmaker's 1X2 at a timing), in outcome order."""
-    return [odds_column(book, market, timing, o) for o in OUTCOMES]
+def quote_columns(book: str, timing: str, market: str = "1x2", outcomes: tuple[str, ...] = OUTCOMES) -> list[str]:
+    """The prices of one quote (a bookmaker's 1X2, or with ``market="ml"`` and two outcomes its moneyline,
+    at a timing), in outcome order."""
+    return [odds_column(book, market, timing, o) for o in outcomes]
+
+
+def quote(matches: pd.DataFrame, book: str, timing: str) -> tuple[np.ndarray, list[int]]:
+    """A bookmaker's prices at a timing (n, k) and the outcome codes of their columns: its 1X2, else its
+    moneyline (home, away), else NaN."""
+    for market, outcomes in (("1x2", OUTCOMES), ("ml", TWO_WAY)):
+        cols = quote_columns(book, timing, market, outcomes)
+        if all(c in matches for c in cols):
+            return (np.column_stack([matches[c].to_numpy(dtype=float) for c in cols]),  # cheaper than a take
+                    outcome_codes(outcomes))
+    return np.full((len(matches), 3), np.nan), outcome_codes(OUTCOMES)
+
+
+def quote_prices(matches: pd.DataFrame, book: str, timing: str) -> np.ndarray:
+    """A bookmaker's prices at a timing as (n, 3) home, draw, away: its 1X2, else its moneyline with no
+    draw price (NaN), else all NaN."""
+    prices, codes = quote(matches, book, timing)
+    if len(codes) == len(OUTCOMES):
+        return prices
+    out = np.full((len(matches), len(OUTCOMES)), np.nan)
+    out[:, codes] = prices
+    return out
 
 
 def market_prob(book: str, timing: str, outcome: str) -> str:

@@ -59,15 +59,15 @@ def tree_shap_values(model, X: pd.DataFrame) -> np.ndarray:
 
 
 def summary_plots(shap_values: np.ndarray, X: pd.DataFrame, folder: Path, prefix: str, max_display: int = 15,
-                  ) -> list[Path]:
-    """One SHAP beeswarm summary PNG per outcome."""
+                  outcomes: tuple[str, ...] = OUTCOMES) -> list[Path]:
+    """One SHAP beeswarm summary PNG per outcome (``outcomes``: the names of the model's classes)."""
     import matplotlib.pyplot as plt  # any backend: the figures are saved and closed, never shown
 
     shap = _shap()
 
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
-    for k, outcome in enumerate(OUTCOMES[: shap_values.shape[2]]):
+    for k, outcome in enumerate(outcomes[: shap_values.shape[2]]):
         plt.figure()
         state = np.random.get_state()
         np.random.seed(0)  # the beeswarm jitters points with numpy's global RNG: same plot, same bytes
@@ -120,10 +120,15 @@ def explain_folds(results, features: pd.DataFrame, top_k: int = 5, sample: int =
 
     frame = features.set_index("match_id")
     last = results[-1]
+    classes = np.asarray(last.model.classes_)
+
+    def chosen_class(predictions: pd.DataFrame) -> np.ndarray:  # the likeliest outcome, as a column of the model
+        return np.searchsorted(classes, predictions[PRED_COLUMNS].to_numpy().argmax(axis=1))
+
     if callable(getattr(last.model, "contributions", None)):
         for r in results:
             rows = frame.loc[r.predictions["match_id"]]  # features and offset columns
-            chosen = r.predictions[PRED_COLUMNS].to_numpy().argmax(axis=1)
+            chosen = chosen_class(r.predictions)
             r.predictions["top_features"] = top_contributions(r.model.contributions(rows), rows[r.model.features_],
                                                               chosen, top_k)
         rows = frame.loc[last.predictions["match_id"]]
@@ -136,7 +141,7 @@ def explain_folds(results, features: pd.DataFrame, top_k: int = 5, sample: int =
         X = frame.loc[last.predictions["match_id"].iloc[:sample], cols]
         background = frame.loc[frame["season"] == last.validation_season, cols].head(50)
         contribs = permutation_shap(last.model.predict_proba, X, background, seed=seed)
-        chosen = last.predictions[PRED_COLUMNS].to_numpy()[: len(X)].argmax(axis=1)
+        chosen = chosen_class(last.predictions)[: len(X)]
         last.predictions.loc[: len(X) - 1, "top_features"] = top_contributions(contribs, X, chosen, top_k)
         values = np.transpose(contribs, (0, 2, 1))
     if folder is None:
@@ -144,4 +149,5 @@ def explain_folds(results, features: pd.DataFrame, top_k: int = 5, sample: int =
     keep = np.arange(len(X))
     if len(keep) > plot_rows:
         keep = np.sort(np.random.default_rng(seed).choice(len(keep), plot_rows, replace=False))
-    return summary_plots(values[keep], X.iloc[keep].reset_index(drop=True), Path(folder), prefix)
+    names = tuple(OUTCOMES[int(c)] for c in classes) if classes.dtype.kind in "iu" else tuple(map(str, classes))
+    return summary_plots(values[keep], X.iloc[keep].reset_index(drop=True), Path(folder), prefix, outcomes=names)

@@ -75,9 +75,11 @@ class RegisteredModel:
                 f"the data lacks {len(missing)}: {missing[:8]}. Rebuild features with the same feature config.")
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
-        """Calibrated probabilities (home, draw, away) for the rows of a feature frame."""
+        """Calibrated probabilities (home, draw, away; a two-way model's draw is 0) for a feature frame's rows."""
+        from a1lab.models import expand
+
         self.check_features(frame)
-        return self.calibrator.transform(self.estimator.predict_proba(frame))
+        return expand(self.calibrator.transform(self.estimator.predict_proba(frame)), self.estimator.classes_)
 
 
 def register(estimator, name: str, root: str | Path = "models", calibrator=None, **meta) -> Path:

@@ -12,7 +12,7 @@ import pandas as pd
 from a1lab.calibration import Identity, choose_calibration
 from a1lab.columns import ID_COLUMNS, PRED_COLUMNS, TIMINGS, market_columns, quotes_behind
 from a1lab.metrics import compare_with_market
-from a1lab.models import RESULT_CODES
+from a1lab.models import RESULT_CODES, expand, outcome_codes, outcome_set
 from a1lab.splits import WalkForwardSplit, check_time_ordered
 
 
@@ -67,6 +67,10 @@ def walk_forward(frame: pd.DataFrame, make_model: Callable[[], object], splitter
                  reference: str = "pinnacle", timings: tuple[str, ...] = TIMINGS) -> list[FoldResult]:
     """Fit a fresh model per fold on earlier seasons, calibrate on the validation season, predict the test season.
 
+    The outcomes are the sport's (:func:`a1lab.models.outcome_set`): in a two-way sport a tie is a push,
+    left out of fitting, calibration and the test predictions. Predictions always have the three
+    probability columns (a two-way model's draw is 0).
+
     Args:
         frame: feature table with ``result`` (the label) and the model's columns.
         make_model: returns an unfitted estimator.
@@ -82,20 +86,24 @@ def walk_forward(frame: pd.DataFrame, make_model: Callable[[], object], splitter
     import inspect
 
     check_time_ordered(splitter)
+    codes = outcome_codes(outcome_set(frame))
     y = frame["result"].map(RESULT_CODES).to_numpy()
+    scored = np.isin(y, codes)  # a tie in a two-way sport is a push: neither learned from nor scored
     results = []
     for fold in splitter.split(frame):
         started = time.perf_counter()
-        train, val = frame.iloc[fold.train], frame.iloc[fold.validation]
+        fit_rows, val_rows = fold.train[scored[fold.train]], fold.validation[scored[fold.validation]]
+        train, val = frame.iloc[fit_rows], frame.iloc[val_rows]
         model = make_model()
         if early_stopping or (early_stopping is None and "eval_set" in inspect.signature(model.fit).parameters):
-            model.fit(train, y[fold.train], eval_set=(val, y[fold.validation]))
+            model.fit(train, y[fit_rows], eval_set=(val, y[val_rows]))
         else:
-            model.fit(train, y[fold.train])
+            model.fit(train, y[fit_rows])
+        classes = np.asarray(model.classes_)
         calibrator, losses = Identity(), {}
-        if calibrate:
-            calibrator, losses = choose_calibration(model.predict_proba(val), y[fold.validation])
-        test = frame.iloc[fold.test]
+        if calibrate:  # in the model's own class space (a two-way model's two columns)
+            calibrator, losses = choose_calibration(model.predict_proba(val), np.searchsorted(classes, y[val_rows]))
+        test = frame.iloc[fold.test[scored[fold.test]]]
         test = test[has_market(test, reference, timings)]
         if test.empty:
             raise ValueError(f"test season {fold.name}: no match has {reference} {' and '.join(timings)} prices "
@@ -104,8 +112,8 @@ def walk_forward(frame: pd.DataFrame, make_model: Callable[[], object], splitter
         raw = model.predict_proba(test)
         p = calibrator.transform(raw)
         pred = test[ID_COLUMNS].reset_index(drop=True)
-        pred[PRED_COLUMNS] = p
-        pred[[f"raw_{c}" for c in PRED_COLUMNS]] = raw
+        pred[PRED_COLUMNS] = expand(p, classes)
+        pred[[f"raw_{c}" for c in PRED_COLUMNS]] = expand(raw, classes)
         results.append(FoldResult(fold.name, fold.train_seasons, fold.validation_season, model, calibrator,
                                   losses, pred, time.perf_counter() - started))
     return results

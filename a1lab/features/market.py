@@ -1,6 +1,8 @@
 """Market features: what the odds known at a prediction time say about a match.
 
-Pure and row-wise, so batch and live compute them with the same call.
+A bookmaker's quote is its 1X2 prices, or its moneyline (home, away) where it has no 1X2: a
+two-way quote's de-vigged draw probability is exactly 0. Pure and row-wise, so batch and live
+compute them with the same call.
 """
 
 from __future__ import annotations
@@ -14,18 +16,21 @@ from a1lab.columns import (
     market_move,
     market_overround,
     market_prob,
-    quote_columns,
+    quote,
 )
 from a1lab.features.registry import FeatureConfig
 from a1lab.models import OUTCOMES
 from a1lab.odds import overround, remove_margin
 
 
-def _quote(matches: pd.DataFrame, book: str, timing: str) -> np.ndarray:
-    cols = quote_columns(book, timing)
-    if not all(c in matches for c in cols):
-        return np.full((len(matches), 3), np.nan)
-    return np.column_stack([matches[c].to_numpy(dtype=float) for c in cols])  # cheaper than a frame take
+def _fair(prices: np.ndarray, codes: list[int], method: str) -> np.ndarray:
+    """De-vigged probabilities as (n, 3) home, draw, away: a two-way quote's draw is 0 where it is priced."""
+    p = remove_margin(prices, method)
+    if len(codes) == len(OUTCOMES):
+        return p
+    out = np.where(np.isfinite(p).all(axis=1, keepdims=True), 0.0, np.nan) * np.ones((1, len(OUTCOMES)))
+    out[:, codes] = p
+    return out
 
 
 def market_features(matches: pd.DataFrame, config: FeatureConfig) -> pd.DataFrame:
@@ -36,20 +41,23 @@ def market_features(matches: pd.DataFrame, config: FeatureConfig) -> pd.DataFram
 
     def fair(book: str, timing: str) -> np.ndarray:
         if (book, timing) not in probs:
-            probs[(book, timing)] = remove_margin(_quote(matches, book, timing), config.margin_method)
+            probs[(book, timing)] = _fair(*quote(matches, book, timing), config.margin_method)
         return probs[(book, timing)]
 
     for timing in TIMINGS:
         for book in config.market_books:
-            quote = _quote(matches, book, timing)
+            prices, _ = quote(matches, book, timing)
             p = fair(book, timing)
             for k, o in enumerate(OUTCOMES):
                 out[market_prob(book, timing, o)] = p[:, k]
             with np.errstate(invalid="ignore"):
-                out[market_overround(book, timing)] = np.where(np.isfinite(p[:, 0]), overround(quote), np.nan)
-        best, avg = _quote(matches, "max", timing), _quote(matches, "avg", timing)
+                out[market_overround(book, timing)] = np.where(np.isfinite(p[:, 0]), overround(prices), np.nan)
+        (best, codes), (avg, avg_codes) = quote(matches, "max", timing), quote(matches, "avg", timing)
+        spread = np.full((len(matches), len(OUTCOMES)), np.nan)
+        if codes == avg_codes:
+            spread[:, codes] = best / avg - 1.0
         for k, o in enumerate(OUTCOMES):
-            out[market_disagreement(timing, o)] = best[:, k] / avg[:, k] - 1.0
+            out[market_disagreement(timing, o)] = spread[:, k]
     for book in config.move_books:
         move = fair(book, "close") - fair(book, "open")
         for k, o in enumerate(OUTCOMES):

@@ -59,10 +59,24 @@ def encode_labels(y, X=None) -> tuple[np.ndarray, np.ndarray]:
     return classes, codes
 
 
-def offset_logits(X: pd.DataFrame, offset, prior: np.ndarray) -> np.ndarray | None:
-    """Log market probabilities to start from (rows without them use the training base rates)."""
+def offset_columns(offset, classes) -> list[str]:
+    """The offset's columns of the fitted classes: all of them when there is one per class, else those of
+    the classes' outcome codes (a two-way model takes home and away of a home/draw/away offset)."""
+    offset, classes = list(offset), np.asarray(classes)
+    if len(offset) == len(classes):
+        return offset
+    if np.issubdtype(classes.dtype, np.integer) and classes.min() >= 0 and classes.max() < len(offset):
+        return [offset[int(c)] for c in classes]
+    raise ValueError(f"offset has {len(offset)} columns for {len(classes)} classes {classes.tolist()}")
+
+
+def offset_logits(X: pd.DataFrame, offset, prior: np.ndarray, classes=None) -> np.ndarray | None:
+    """Log market probabilities of the fitted classes to start from (rows without them use the training
+    base rates)."""
     if not offset:
         return None
+    if classes is not None:
+        offset = offset_columns(offset, classes)
     p = np.column_stack([X[c].to_numpy(dtype=float) for c in offset])
     missing = ~np.isfinite(p).all(axis=1)
     p[missing] = prior
@@ -88,7 +102,7 @@ class BoostedTrees(ClassifierMixin, BaseEstimator):
     def _values(self, X) -> tuple[np.ndarray, np.ndarray | None]:
         """The feature matrix (no frame copy) and the offset's log-probabilities (None without one)."""
         X = as_frame(X, self)
-        margin = offset_logits(X, self.offset, self.prior_) if self.offset else None
+        margin = offset_logits(X, self.offset, self.prior_, self.classes_) if self.offset else None
         return np.column_stack([X[c].to_numpy(dtype=float) for c in self.features_]), margin
 
     def predict(self, X) -> np.ndarray:

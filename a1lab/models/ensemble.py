@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from a1lab.columns import ID_COLUMNS
 from a1lab.metrics import log_loss, rps_per_match
-from a1lab.models import OUTCOMES, RESULT_CODES
+from a1lab.models import OUTCOMES, RESULT_CODES, expand
 from a1lab.models.base import encode_labels
 from a1lab.splits import season_order
 
@@ -32,8 +32,14 @@ def stack_members(X, members) -> np.ndarray:
 
 class _Ensemble(ClassifierMixin, BaseEstimator):
     def _start(self, X, y):
-        self.classes_, codes = encode_labels(y, X)
-        self.n_features_in_ = 3 * len(self.members)
+        """Members' probabilities and y's outcome codes: an ensemble works on the three outcome columns
+        whatever the sport (a two-way sport's draw column is 0 in every member)."""
+        encode_labels(y, X)  # refuses regression targets and a single class
+        codes = np.asarray(y).astype(int)
+        if codes.min() < 0 or codes.max() >= len(OUTCOMES):
+            raise ValueError(f"outcome codes must lie in 0..{len(OUTCOMES) - 1} (a1lab.models.RESULT_CODES)")
+        self.classes_ = np.arange(len(OUTCOMES))
+        self.n_features_in_ = len(OUTCOMES) * len(self.members)
         return stack_members(X, self.members), codes
 
     def predict(self, X):
@@ -100,7 +106,7 @@ class Stacking(_Ensemble):
 
     def predict_proba(self, X):
         check_is_fitted(self, "logit_")
-        return self.logit_.predict_proba(self._design(stack_members(X, self.members)))
+        return expand(self.logit_.predict_proba(self._design(stack_members(X, self.members))), self.logit_.classes_)
 
 
 class DynamicSelection(_Ensemble):

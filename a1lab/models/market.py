@@ -10,7 +10,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from a1lab.columns import market_columns
-from a1lab.models.base import as_frame, encode_labels, nan_tags
+from a1lab.models.base import as_frame, encode_labels, nan_tags, offset_columns
 
 
 class MarketModel(ClassifierMixin, BaseEstimator):
@@ -53,7 +53,7 @@ class MarketModel(ClassifierMixin, BaseEstimator):
         p = np.full((len(X), len(self.classes_)), np.nan)
         books = [self.book] + ([self.fallback] if self.fallback else [])
         for book in books:
-            cols = list(market_columns(book, self.timing))
+            cols = offset_columns(market_columns(book, self.timing), self.classes_)
             if all(c in X for c in cols):
                 missing = ~np.isfinite(p).all(axis=1)
                 p[missing] = X.loc[missing, cols].to_numpy(dtype=float)

@@ -104,7 +104,8 @@ class LightningMLP(ClassifierMixin, BaseEstimator):
         x = X[self.features_].to_numpy(dtype=float)
         x = np.where(np.isnan(x), self.median_, x)
         x = (x - self.mean_) / self.scale_
-        off = offset_logits(X, self.offset, self.prior_) if self.offset else np.zeros((len(X), len(self.classes_)))
+        off = (offset_logits(X, self.offset, self.prior_, self.classes_) if self.offset
+               else np.zeros((len(X), len(self.classes_))))
         out = [torch.tensor(x, dtype=dtype), torch.tensor(off, dtype=dtype)]
         if codes is not None:
             out.append(torch.tensor(codes, dtype=torch.long))
