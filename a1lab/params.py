@@ -11,6 +11,7 @@ protocol (test, out-of-sample and validation seasons) is one section.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -94,6 +95,7 @@ class DataParams(Section):
 class ProtocolParams(Section):
     """The evaluation protocol, defined once (the features, train and ensemble stages read it)."""
 
+    season_keys: Literal["label", "last"]  # label: the data's labels; last: last1 = each league's newest season
     test_seasons: Seasons = Field(min_length=1)
     oos_seasons: Seasons
     validation_season: str = Field(min_length=1)
@@ -102,6 +104,12 @@ class ProtocolParams(Section):
 
     @model_validator(mode="after")
     def _disjoint(self) -> ProtocolParams:
+        if self.season_keys == "last":
+            bad = [s for s in [*self.test_seasons, *self.oos_seasons, self.validation_season]
+                   if not re.fullmatch(r"last[1-9]\d*", s)]
+            if bad:
+                raise ValueError(f"with season_keys: last, seasons are named last1 (each league's newest), last2, "
+                                 f"...; got {bad}")
         if overlap := sorted(set(self.oos_seasons) & set(self.test_seasons)):
             raise ValueError(f"oos_seasons and test_seasons share {overlap}")
         if self.validation_season in self.test_seasons:

@@ -24,6 +24,43 @@ def season_order(frame: pd.DataFrame) -> list[str]:
     return [str(s) for s in sorted(first.index, key=lambda s: (first[s], str(s)))]
 
 
+SEASON_KEYS = ("label", "last")
+
+
+def season_keys(frame: pd.DataFrame, by: str = "label") -> pd.Series:
+    """The season key the protocol names seasons by (``league``, ``season``, ``kickoff`` columns).
+
+    Args:
+        frame: matches or features.
+        by: ``label``: the data set's own labels (``"2324"``), for data sets whose leagues share a calendar;
+            ``last``: each league's seasons counted back from its newest in time (``last1`` is every league's
+            newest season, ``last2`` the one before), so "the last two seasons of each league" is
+            ``["last2", "last1"]`` whatever the leagues call them (calendar-year ``2019`` beside autumn-spring
+            ``2018/2019``, or a league that switches).
+    """
+    if by not in SEASON_KEYS:
+        raise ValueError(f"season keys must be one of {SEASON_KEYS}, got {by!r}")
+    if by == "label":
+        return frame["season"].astype(str)
+    first = frame.groupby(["league", "season"], sort=False)["kickoff"].min().reset_index()
+    first = first.sort_values(["league", "kickoff", "season"], ascending=[True, False, True], kind="mergesort")
+    first["key"] = "last" + (first.groupby("league").cumcount() + 1).astype(str)
+    keys = frame[["league", "season"]].merge(first[["league", "season", "key"]], on=["league", "season"], how="left")
+    return pd.Series(keys["key"].to_numpy(), index=frame.index, name="season")
+
+
+def first_kickoff(frame: pd.DataFrame, seasons) -> pd.Timestamp:
+    """The first kick-off of the given seasons: nothing after it may train or select for them.
+
+    Raises:
+        ValueError: none of the seasons has a match.
+    """
+    kickoffs = frame.loc[frame["season"].astype(str).isin([str(s) for s in seasons]), "kickoff"]
+    if kickoffs.empty:
+        raise ValueError(f"no match in seasons {list(seasons)}; seasons in time order: {season_order(frame)}")
+    return kickoffs.min()
+
+
 def season_before(frame: pd.DataFrame, season: str) -> str:
     """The season that starts last before ``season`` starts.
 

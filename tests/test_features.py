@@ -216,3 +216,25 @@ def test_feature_values_match_an_independent_recomputation_from_the_raw_matches(
     known = want.notna()  # before a team's first match the engine uses a league prior instead
     assert known.to_numpy().mean() > 0.9
     np.testing.assert_allclose(got.to_numpy()[known.to_numpy()], want.to_numpy()[known.to_numpy()], rtol=1e-9)
+
+
+def test_selection_ignores_validation_matches_after_the_first_test_match():
+    """A validation season of another calendar can run past the first test match: its later results must
+    not choose features (altering them changes nothing; without ``before`` they would)."""
+    from a1lab.features import SelectionConfig, select_features
+
+    rng = np.random.default_rng(3)
+    n = 600
+    kickoff = pd.date_range("2019-01-01", periods=n, freq="D", tz="UTC")
+    result = rng.choice(["H", "D", "A"], n)
+    frame = pd.DataFrame({"season": "2019", "kickoff": kickoff, "result": result,
+                          "noise": rng.normal(size=n), "leak": rng.normal(size=n)})
+    late = kickoff >= kickoff[400]
+    frame.loc[late, "leak"] = frame.loc[late, "result"].map({"H": 1.0, "D": 0.0, "A": -1.0})  # knows the result
+    config = SelectionConfig(validation_season="2019", top_k=1, seed=0)
+    assert select_features(frame, ["noise", "leak"], config).iloc[0]["feature"] == "leak"
+    cut = SelectionConfig(validation_season="2019", top_k=1, seed=0, before=kickoff[400])
+    ranked = select_features(frame, ["noise", "leak"], cut)
+    altered = frame.assign(result=np.where(late, "H", frame["result"]))
+    assert ranked.equals(select_features(altered, ["noise", "leak"], cut))
+    assert ranked.set_index("feature").loc["leak", "mutual_info"] < 0.05

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pipelines"))
+import dataset  # noqa: E402
 import demo  # noqa: E402
 import run_notebook  # noqa: E402
 
@@ -161,3 +162,25 @@ def test_closing_only_extra_league_runs_end_to_end(data_root, tmp_path):
         assert metrics["overall"]["n"] > 150 and 0.95 < metrics["overall"]["rps_ratio_close"] < 1.05
     assert json.loads((repo / "metrics" / "backtest.json").read_text())["strategies_tried"] == 5
     assert json.loads((repo / "metrics" / "drift.json").read_text())["reports"] >= 1
+
+
+@pytest.mark.parametrize("name", ["main", "extra", "nba", "nhl"])
+def test_shipped_configurations_are_valid_params(name):
+    import yaml
+
+    from a1lab.params import validate
+
+    config = dataset.absolute_paths(dataset.load_config(name))
+    params = validate(demo.merge(yaml.safe_load((demo.ROOT / "params.yaml").read_text()), config))
+    for source in config.get("data", {}).get("sources", []):
+        assert "path" not in source or Path(source["path"]).is_absolute()
+    assert params.protocol.test_seasons
+
+
+def test_dataset_command_refuses_bad_keys_before_running(tmp_path):
+    with pytest.raises(SystemExit, match="no configuration 'nfl'"):
+        dataset.main(["nfl"])
+    with pytest.raises(SystemExit, match="protocol.season_keys"):
+        dataset.main(["nba", "--set", "protocol.season_keys=by_label", "--dir", str(tmp_path / "x")])
+    assert not (tmp_path / "x").exists()
+    assert dataset.set_key({"a": {"b": 1}}, "a.c=[1, 2]") == {"a": {"b": 1, "c": [1, 2]}}

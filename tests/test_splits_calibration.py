@@ -11,7 +11,15 @@ from a1lab.calibration import (
     save_calibrator,
 )
 from a1lab.metrics import log_loss
-from a1lab.splits import LeakageError, WalkForwardSplit, check_time_ordered, season_before, season_order
+from a1lab.splits import (
+    LeakageError,
+    WalkForwardSplit,
+    check_time_ordered,
+    first_kickoff,
+    season_before,
+    season_keys,
+    season_order,
+)
 
 
 def frame(seasons=("1920", "2021", "2122", "2223")):
@@ -77,6 +85,59 @@ def test_no_fold_trains_on_the_future_on_real_data_sets(data_root):
                 used = matches.iloc[np.concatenate([fold.train, fold.validation])]["kickoff"]
                 assert used.max() < matches.iloc[fold.test]["kickoff"].min(), (test, fold.validation_season)
     assert order.index("2019") > order.index("1819")  # a calendar year sorts by its dates
+
+
+def test_season_keys_count_back_from_each_leagues_newest():
+    f = pd.DataFrame({
+        "league": ["AUT"] * 3 + ["BRA"] * 3 + ["ARG"] * 3,
+        "season": ["1819", "1920", "2021", "2018", "2019", "2020", "1617", "2017", "1718"],
+        "kickoff": pd.to_datetime(["2018-08-01", "2019-08-01", "2020-08-01", "2018-04-01", "2019-04-01",
+                                   "2020-08-01", "2016-08-01", "2017-02-01", "2017-08-01"], utc=True)})
+    keys = season_keys(f, "last")
+    assert keys.tolist() == ["last3", "last2", "last1"] * 3  # ARG's 2017 sits between 1617 and 1718 in time
+    assert season_keys(f).tolist() == f["season"].tolist()
+    assert first_kickoff(f.assign(season=keys), ["last1"]) == pd.Timestamp("2017-08-01", tz="UTC")
+    with pytest.raises(ValueError, match="season keys must be one of"):
+        season_keys(f, "year")
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("name", ["main", "extra", "nba", "nhl"])
+def test_shipped_data_sets_never_train_or_select_after_a_folds_first_test_match(name, data_root):
+    """Each shipped configuration as the pipeline reads it: every fold's training and validation rows, and
+    the rows features are selected on, kick off before the fold's first test match (ARG included)."""
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    from a1lab.data.dataset import load_dataset
+    from a1lab.params import validate
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pipelines"))
+    import dataset
+
+    config = dataset.absolute_paths(dataset.load_config(name))
+    params = validate(dataset.merge(yaml.safe_load((dataset.ROOT / "params.yaml").read_text()), config))
+    paths = [Path(s.path) for s in params.data.sources if getattr(s, "path", None)]
+    if not all(p.is_file() for p in paths):
+        pytest.skip(f"no {paths} here")
+    matches = load_dataset(str(data_root), params.data.sources).matches
+    protocol = params.protocol
+    matches["season"] = season_keys(matches, protocol.season_keys)
+    folds = list(WalkForwardSplit(tuple(protocol.oos_seasons) + tuple(protocol.test_seasons)).split(matches))
+    assert [f.name for f in folds] == list(protocol.oos_seasons) + list(protocol.test_seasons)
+    kickoff = matches["kickoff"]
+    for fold in folds:
+        first = kickoff.iloc[fold.test].min()
+        assert len(fold.train) and len(fold.validation) and len(fold.test)
+        assert kickoff.iloc[np.concatenate([fold.train, fold.validation])].max() < first, fold.name
+    before = first_kickoff(matches, protocol.test_seasons)
+    selection = matches[(matches["season"] == protocol.validation_season) & (kickoff < before)]
+    assert len(selection) > 100 and before <= min(kickoff.iloc[f.test].min() for f in folds[len(protocol.oos_seasons):])
+    if name == "extra":  # the label styles really are mixed, so labels alone would leak
+        labels = load_dataset(str(data_root), params.data.sources).matches["season"]
+        assert {"2019", "1819"} <= set(labels)
 
 
 def test_walk_forward_by_month():

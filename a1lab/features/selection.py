@@ -26,10 +26,11 @@ class SelectionConfig:
     top_k: int = 40
     corr_threshold: float = 0.95
     seed: int = 0
+    before: pd.Timestamp | None = None  # only validation matches that kick off before this (the first test match)
 
 
 def select_features(frame: pd.DataFrame, candidates: list[str], config: SelectionConfig) -> pd.DataFrame:
-    """Rank candidates on the validation season and mark the chosen ones.
+    """Rank candidates on the validation season (its matches before ``config.before``) and mark the chosen ones.
 
     Args:
         frame: the feature table (id columns, ``result`` and candidate columns).
@@ -44,8 +45,11 @@ def select_features(frame: pd.DataFrame, candidates: list[str], config: Selectio
         ValueError: the validation season has no matches.
     """
     val = frame[frame["season"] == config.validation_season]
+    if config.before is not None:  # seasons of other calendars may run on past the first test match
+        val = val[val["kickoff"] < config.before]
     if val.empty:
-        raise ValueError(f"validation season {config.validation_season!r} has no matches; "
+        raise ValueError(f"validation season {config.validation_season!r} has no matches"
+                         f"{'' if config.before is None else f' before {config.before}'}; "
                          f"seasons present: {sorted(frame['season'].unique())}")
     x = val[candidates].astype(float)
     x = x.fillna(x.median()).fillna(0.0)
