@@ -174,3 +174,56 @@ def test_alerts_fire_on_model_gap_odds_moves_and_a_quiet_feed(live_lab):
     assert loop.check_quiet(1005.0) == []
     quiet = loop.check_quiet(1011.0)
     assert quiet[0]["rule"] == "quiet" and quiet[0]["severity"] == "critical"
+
+
+@pytest.mark.realdata
+def test_a_two_way_sport_scores_live_as_in_batch(data_root, tmp_path):
+    """NBA moneylines: `odds` events with two prices, a two-way model (draw exactly 0) whose live
+    predictions equal the batch ones, settlements scored with the two-way Brier and bets never on a draw."""
+    from a1lab.betting import ValueRule
+    from a1lab.data.generic import parse_oddsportal
+    from a1lab.features.registry import FeatureConfig
+    from a1lab.models import RESULT_CODES
+    from a1lab.models.xgb import XGBModel
+
+    path = data_root.parent / "oddsportal" / "oddsportal_nba.csv"
+    if not path.is_file():
+        pytest.skip(f"no {path}")
+    matches = parse_oddsportal(path.read_bytes(), str(path), "basketball", "NBA").matches
+    matches = matches[matches["season"].isin(["2122", "2223", "2324", "2425"])].reset_index(drop=True)
+    config = FeatureConfig(market_books=("market",), move_books=(), elo_home_advantage=70.0)
+    frame, _ = build_features(matches, config)
+    offset = [f"mkt_market_close_p_{o}" for o in ("home", "draw", "away")]
+    features = ["elo_diff", "pi_expected_gd", "home_rest_days", "away_rest_days", "mkt_market_close_overround"]
+    train, val = frame[frame["season"].isin(["2122", "2223"])], frame[frame["season"] == "2324"]
+    model = XGBModel(features=features, offset=offset, n_estimators=60, seed=3).fit(
+        train, train["result"].map(RESULT_CODES), eval_set=(val, val["result"].map(RESULT_CODES)))
+    assert model.classes_.tolist() == [0, 2]
+    registry.register(model, "xgb", root=tmp_path, prediction_time="close")
+    events = season_events(matches, "2425")
+    assert {e["market"] for e in events if e["type"] == "odds"} == {"ml"}
+    assert all(set(e["prices"]) == {"home", "away"} for e in events if e["type"] == "odds")
+    _, state = build_features(matches[matches["kickoff"] < pd.Timestamp(events[0]["ts"])], config)
+    loose = ValueRule(min_edge=-0.03)  # at the close against its own market few edges pass the default rule
+    loop = Loop([registry.load("xgb", root=tmp_path)], state, LoopConfig(market_book="market", value_rule=loose),
+                timing="close")
+    out = _feed(loop, events)
+    assert not [m for m in out if isinstance(m, Rejection)]
+    season = frame[frame["season"] == "2425"]
+    batch = season[season["mkt_market_close_p_home"].notna()]  # the loop scores a match once its quote is in
+    standing = _standing(out)
+    assert len(standing) == len(batch) > 1000
+    got = np.array([list(standing[m]["p"].values()) for m in batch["match_id"]])
+    np.testing.assert_allclose(got, registry.load("xgb", root=tmp_path).predict_proba(batch), rtol=0, atol=1e-9)
+    assert (got[:, 1] == 0).all() and all(m["market"]["p"]["draw"] == 0 for m in standing.values())
+    settled = [m for m in out if isinstance(m, dict) and m["type"] == "settlement"]
+    assert len(settled) == len(season)
+    settled = [m for m in settled if m["match_id"] in standing]
+    home_won = (batch["result"] == "H").to_numpy()
+    brier = np.mean((got[:, 0] - home_won) ** 2)
+    assert np.mean([s["rps"] for s in settled]) == pytest.approx(brier, abs=1e-9)
+    bets = [m["value"] for m in standing.values() if m["value"]]
+    assert bets and {b["outcome"] for b in bets} <= {"home", "away"}
+    odds = next(e for e in events if e["type"] == "odds")
+    assert "has no draw price" in parse_event({**odds, "prices": {"home": 1.5, "draw": 9.0, "away": 2.6}}).reason
+    assert "needs prices.draw" in parse_event({**odds, "market": "1x2"}).reason

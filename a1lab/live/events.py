@@ -38,6 +38,7 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 STAT_KEYS = ("home_shots", "away_shots", "home_shots_on_target", "away_shots_on_target", "home_corners",
@@ -84,23 +85,32 @@ class Fixture(_Event):
 
 
 class Prices(BaseModel):
-    """Decimal odds of the three outcomes; each a number above 1 (and at most 10,000)."""
+    """Decimal odds of the outcomes; each a number above 1 (and at most 10,000). A moneyline has no draw."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     home: Price
-    draw: Price
+    draw: Price | None = None
     away: Price
 
 
 class Odds(_Event):
-    """One bookmaker's 1x2 prices for a match, opening, closing or as of ``ts``."""
+    """One bookmaker's prices for a match (``1x2``: home, draw, away; ``ml``, a two-way sport's moneyline:
+    home, away), opening, closing or as of ``ts``."""
 
     type: Literal["odds"]
     bookmaker: str = Field(min_length=1, max_length=50, pattern=r"^[a-z0-9_]+$")
-    market: Literal["1x2"] = "1x2"
+    market: Literal["1x2", "ml"] = "1x2"
     timing: Literal["open", "close"] | None = None
     prices: Prices
+
+    @model_validator(mode="after")
+    def _outcomes_of_the_market(self) -> Odds:
+        if self.market == "1x2" and self.prices.draw is None:
+            raise ValueError("a 1x2 quote needs prices.draw (a moneyline without one is market \"ml\")")
+        if self.market == "ml" and self.prices.draw is not None:
+            raise ValueError("a moneyline (market \"ml\") has no draw price")
+        return self
 
 
 class Result(_Event):

@@ -33,7 +33,7 @@ from a1lab.features.market import market_features
 from a1lab.features.state import FeatureState, day_number, team_match_stats
 from a1lab.live.events import Fixture, Odds, Rejection, Result, fingerprint
 from a1lab.metrics import logloss_per_match, rps_per_match
-from a1lab.models import OUTCOMES, RESULT_CODES
+from a1lab.models import OUTCOMES, RESULT_CODES, TWO_WAY
 from a1lab.monitoring.alerts import Alert, AlertBook
 from a1lab.odds import remove_margin
 
@@ -70,6 +70,23 @@ class CheckpointError(ValueError):
 def required_quotes(columns: list[str]) -> set[tuple[str, str]]:
     """(bookmaker, timing) pairs whose prices the given market feature columns are computed from."""
     return set().union(*(quotes_behind(c) for c in columns))
+
+
+def fair_quote(quote: list, method: str) -> np.ndarray:
+    """De-vigged probabilities (home, draw, away) of a stored quote; a moneyline's missing draw is 0."""
+    q = np.asarray(quote, dtype=float)
+    priced = np.isfinite(q)
+    p = np.zeros(len(q))
+    p[priced] = remove_margin(q[priced][None, :], method)[0]
+    return p
+
+
+def _quote_prices(key: str, quote: list):
+    """(column, price) pairs of a stored quote (``book/timing``): 1X2, or a moneyline when it has no draw."""
+    book, timing = key.split("/")
+    if quote[1] is None:
+        return zip(quote_columns(book, timing, "ml", TWO_WAY), (quote[0], quote[2]), strict=True)
+    return zip(quote_columns(book, timing), quote, strict=True)
 
 
 def _outcomes(p) -> dict:
@@ -230,7 +247,7 @@ class Loop:
         if ev.ts >= datetime.fromisoformat(m["kickoff"]):
             return self._reject(ev, f"odds at {ev.ts.isoformat()} are not before kick-off {m['kickoff']}")
         timing = ev.timing or ("open" if f"{ev.bookmaker}/open" not in m["quotes"] else "close")
-        m["quotes"][f"{ev.bookmaker}/{timing}"] = [ev.prices.home, ev.prices.draw, ev.prices.away]
+        m["quotes"][f"{ev.bookmaker}/{timing}"] = [ev.prices.home, ev.prices.draw, ev.prices.away]  # ml: draw None
         out = []
         if timing == "close" and ev.bookmaker == self.config.market_book:
             move = self._odds_move(m)
@@ -250,7 +267,7 @@ class Loop:
         q_open, q_close = m["quotes"].get(f"{book}/open"), m["quotes"].get(f"{book}/close")
         if q_open is None or q_close is None:
             return None
-        p = remove_margin(np.array([q_open, q_close]), self.config.margin_method)
+        p = [fair_quote(q, self.config.margin_method) for q in (q_open, q_close)]
         return float(np.abs(p[1] - p[0]).max())
 
     def _result(self, ev: Result) -> list:
@@ -282,8 +299,8 @@ class Loop:
 
     # -- scoring --------------------------------------------------------------------------------
     def _frame(self, ids: list[str], rows: list[np.ndarray]) -> pd.DataFrame:
-        odds = [{c: v for k, q in self.matches[mid]["quotes"].items()
-                 for c, v in zip(quote_columns(*k.split("/")), q, strict=True)} for mid in ids]
+        odds = [{c: v for k, q in self.matches[mid]["quotes"].items() for c, v in _quote_prices(k, q)}
+                for mid in ids]
         stateful = pd.DataFrame(np.array(rows), columns=self.state.names)
         quotes = pd.DataFrame(odds, index=stateful.index, dtype=float)
         return pd.concat([stateful, market_features(quotes, self.state.config)], axis=1)
@@ -320,8 +337,8 @@ class Loop:
             quote = m["quotes"].get(f"{book}/{self.timing}")
             market, value = None, None
             if quote is not None:
-                market = _outcomes(remove_margin(np.array([quote]), self.config.margin_method)[0])
-                bet = value_bets(p[None, :], np.array([quote]), rule).iloc[0]
+                market = _outcomes(fair_quote(quote, self.config.margin_method))
+                bet = value_bets(p[None, :], np.array([quote], dtype=float), rule).iloc[0]
                 if bet["outcome"] >= 0:
                     k = int(bet["outcome"])
                     stake = float(self.config.staking.fractions(p[[k]], np.array([quote[k]]))[0])
@@ -344,7 +361,8 @@ class Loop:
             return [None] * len(frame)
         est = model.estimator
         contribs = est.contributions(frame)
-        tops = top_contributions(contribs, frame[est.features_], probs.argmax(axis=1), k=self.config.top_k)
+        chosen = np.searchsorted(est.classes_, probs.argmax(axis=1))  # the model's column of the likeliest outcome
+        tops = top_contributions(contribs, frame[est.features_], chosen, k=self.config.top_k)
         return [json.loads(t) for t in tops]
 
     # -- settling -------------------------------------------------------------------------------
@@ -352,6 +370,8 @@ class Loop:
         result = str(result_code(ev.home_goals, ev.away_goals))
         y = np.array([RESULT_CODES[result]])
         pred = m["prediction"]
+        if pred is not None and pred["p"]["draw"] == 0 and result == "D":
+            pred = None  # a tie in a two-way sport is a push: not scored, a bet on it is void
         row: dict = {"hit": None, "rps": None, "logloss": None, "market_rps": None, "market_logloss": None,
                      "clv": None}
         bet_out = None
@@ -370,7 +390,7 @@ class Loop:
                 close = m["quotes"].get(f"{self.config.market_book}/close")
                 clv = None
                 if close is not None:
-                    fair = 1.0 / remove_margin(np.array([close]), self.config.margin_method)[0, k]
+                    fair = 1.0 / fair_quote(close, self.config.margin_method)[k]
                     clv = float(closing_line_value(np.array([bet["odds"]]), np.array([fair]))[0])
                 row["clv"] = clv
                 self.totals["staked"] += bet["stake"]

@@ -16,7 +16,7 @@ import pandas as pd
 
 from a1lab.columns import ODDS_COLUMN, quote_columns
 from a1lab.live.events import STAT_KEYS
-from a1lab.models import OUTCOMES
+from a1lab.models import OUTCOMES, TWO_WAY
 
 
 @dataclass(frozen=True)
@@ -59,23 +59,24 @@ def season_events(matches: pd.DataFrame, season: str, leagues: list[str] | None 
     if rows.empty:
         raise ValueError(f"no matches for season {season!r}" + (f" in leagues {leagues}" if leagues else ""))
     rows = rows.sort_values(["kickoff", "league", "match_id"], kind="mergesort")
-    books = sorted({(m["book"], m["timing"]) for c in rows.columns
-                    if (m := ODDS_COLUMN.match(c)) and m["market"] == "1x2" and m["outcome"] == "home"})
+    books = sorted({(m["book"], m["timing"], m["market"]) for c in rows.columns
+                    if (m := ODDS_COLUMN.match(c)) and m["market"] in ("1x2", "ml") and m["outcome"] == "home"})
     out = []
     for rank, r in enumerate(rows.itertuples(index=False)):
         mid, kickoff = r.match_id, r.kickoff
         out.append((kickoff - offsets.fixture, 0, rank, {
             "type": "fixture", "id": f"{mid}:fixture", "ts": _iso(kickoff - offsets.fixture), "match_id": mid,
             "league": r.league, "season": r.season, "home": r.home, "away": r.away, "kickoff": _iso(kickoff)}))
-        for book, timing in books:
-            prices = [getattr(r, c) for c in quote_columns(book, timing)]
+        for book, timing, market in books:
+            outcomes = OUTCOMES if market == "1x2" else TWO_WAY
+            prices = [getattr(r, c) for c in quote_columns(book, timing, market, outcomes)]
             if not all(p == p and p > 1.0 for p in prices):
                 continue  # the file has no (valid) quote from this book
             at = kickoff - (offsets.open if timing == "open" else offsets.close)
             out.append((at, 1, rank, {
                 "type": "odds", "id": f"{mid}:odds:{book}:{timing}", "ts": _iso(at), "match_id": mid,
-                "bookmaker": book, "market": "1x2", "timing": timing,
-                "prices": dict(zip(OUTCOMES, map(float, prices), strict=True))}))
+                "bookmaker": book, "market": market, "timing": timing,
+                "prices": dict(zip(outcomes, map(float, prices), strict=True))}))
         if r.home_goals == r.home_goals and r.away_goals == r.away_goals:
             stats = {k: float(v) for k in STAT_KEYS if (v := getattr(r, k, np.nan)) == v}
             out.append((kickoff + offsets.result, 2, rank, {

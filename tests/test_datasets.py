@@ -1,0 +1,90 @@
+"""Every shipped data set configuration end to end (`dvc repro` in a copy of the repo) on a reduced slice:
+fewer leagues or seasons and small models, the real files and the real pipeline otherwise."""
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pipelines"))
+import dataset  # noqa: E402
+import demo  # noqa: E402
+
+pytestmark = [pytest.mark.slow, pytest.mark.realdata]
+
+SMALL = {"models": {"xgb": {"n_estimators": 150}, "nn": {"max_epochs": 3}, "lgbm": {"n_estimators": 150}},
+         "train": {"explain_sample": 5}, "drift": {"reference_sample": 1000, "min_month_matches": 1000}}
+SLICES = {  # what CI runs; `make run DATASET=<name>` runs the whole configuration
+    "main": {"data": {"sources": [{"layout": "football-data", "leagues": ["E0", "SP1"],
+                                   "seasons": ["2021", "2122", "2223", "2324", "2425"]}]},
+             "drift": {"seasons": ["2425"]}},
+    "extra": {"data": {"sources": [{"layout": "football-data-extra", "leagues": ["ARG", "AUT", "USA"]}]}},
+    "nba": {},
+    "nhl": {},
+}
+
+
+@pytest.fixture(scope="module", params=list(SLICES))
+def ran(request, data_root, tmp_path_factory):
+    name = request.param
+    config = dataset.absolute_paths(demo.merge(demo.merge(dataset.load_config(name), SMALL), SLICES[name]))
+    for source in config["data"].get("sources", []):
+        if "path" in source and not Path(source["path"]).is_file():
+            pytest.skip(f"no {source['path']} here")
+    target = demo.prepare(tmp_path_factory.mktemp(name) / "repo", config)
+    demo.repro(target)
+    params = demo.merge(dataset.load_config(name), SLICES[name])
+    return name, target, params
+
+
+def _json(repo: Path, name: str) -> dict:
+    return json.loads((repo / "metrics" / f"{name}.json").read_text())
+
+
+def test_every_model_is_scored_beside_the_named_reference(ran):
+    name, repo, params = ran
+    protocol = {**yaml.safe_load((demo.ROOT / "params.yaml").read_text())["protocol"], **params.get("protocol", {})}
+    timings = ["open", "close"] if protocol["prediction_time"] == "open" else ["close"]
+    for model in ("xgb", "nn", "lgbm"):
+        metrics = _json(repo, f"train_{model}")
+        assert metrics["reference"] == {"book": protocol["reference"], "timings": timings,
+                                        "n": metrics["overall"]["n"]}
+        assert sorted(metrics["by_season"]) == sorted(protocol["test_seasons"])
+        assert metrics["overall"]["n"] == sum(s["n"] for s in metrics["by_season"].values()) > 500
+        assert 0.9 < metrics["overall"]["rps_ratio_close"] < 1.1  # near the market, neither broken nor magic
+    ensemble = _json(repo, "ensemble")
+    assert ensemble["reference"]["book"] == protocol["reference"] and ensemble["best"] in ensemble["candidates"]
+    assert _json(repo, "backtest")["strategies_tried"] == 5 and _json(repo, "drift")["reports"] >= 1
+
+
+def test_two_way_sports_forecast_no_draw_and_score_the_two_way_brier(ran):
+    name, repo, _ = ran
+    pred = pd.read_parquet(repo / "data" / "predictions" / "xgb.parquet")
+    metrics = _json(repo, "train_xgb")["overall"]
+    if name not in ("nba", "nhl"):  # football: three outcomes
+        assert (pred["p_draw"] > 0).all() and (pred["result"] == "D").any()
+        return
+    scored = pred[pred["season"].isin(_json(repo, "train_xgb")["by_season"])]
+    assert (pred["p_draw"] == 0).all() and set(pred["result"]) <= {"H", "A"}
+    brier = np.mean((scored["p_home"] - (scored["result"] == "H")) ** 2)  # as the published references quote it
+    assert metrics["rps"] == pytest.approx(brier, abs=1e-6)
+    assert 0.18 < metrics["market_close"]["rps"] < 0.25  # the published market Brier: NBA 0.199, NHL 0.236
+    bets = pd.read_parquet(repo / "data" / "bets.parquet")
+    assert len(bets) and "draw" not in set(bets["outcome"])
+
+
+def test_leagues_of_other_calendars_are_keyed_from_their_newest_season(ran):
+    name, repo, _ = ran
+    if name != "extra":
+        pytest.skip("the extra leagues mix calendars")
+    features = pd.read_parquet(repo / "data" / "features.parquet")
+    matches = pd.read_parquet(repo / "data" / "matches.parquet")
+    newest = matches.loc[matches.groupby("league")["kickoff"].idxmax(), ["league", "season"]]
+    keyed = features.merge(matches[["match_id", "season"]].rename(columns={"season": "label"}), on="match_id")
+    for league, label in newest.itertuples(index=False):
+        assert set(keyed.loc[(keyed["league"] == league) & (keyed["label"] == label), "season"]) == {"last1"}
+    assert json.loads((repo / "models" / "xgb" / "v1" / "metadata.json").read_text())["validation_season"] == "last2"
