@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: install browser run test demo lint bench lab live clean
+.PHONY: install browser run datasets test demo lint bench lab live clean
 
 # torch first and alone, so pip takes the local CPU build (see ../shared/STACK.md),
 # then the rest pinned exactly by constraints.txt (what was tested).
@@ -18,8 +18,14 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 
 install: $(STAMP)
 
+# `make run`: the main leagues here (dvc repro); `make run DATASET=nba`: a shipped configuration
+# (configs/<name>.yaml: main, extra, nba, nhl) in its own copy, build/datasets/<name>
+DATASET ?=
 run: install
-	dvc repro
+	$(if $(DATASET),$(PY) pipelines/dataset.py $(DATASET),dvc repro)
+
+datasets: install
+	for d in extra nba nhl; do $(PY) pipelines/dataset.py $$d || exit 1; done
 
 # the drift report test opens the HTML in Debian's headless Chromium
 browser:

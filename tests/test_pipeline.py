@@ -164,7 +164,7 @@ def test_closing_only_extra_league_runs_end_to_end(data_root, tmp_path):
     assert json.loads((repo / "metrics" / "drift.json").read_text())["reports"] >= 1
 
 
-@pytest.mark.parametrize("name", ["main", "extra", "nba", "nhl"])
+@pytest.mark.parametrize("name", ["main", "main-close", "extra", "nba", "nhl"])
 def test_shipped_configurations_are_valid_params(name):
     import yaml
 
