@@ -116,7 +116,9 @@ def compare_with_market(p: np.ndarray, y: np.ndarray, market_open: np.ndarray | 
                         seed: int = 0) -> dict:
     """A model's scores beside the market's on the same matches (the metrics contract of docs/design.md);
     without opening prices (``market_open`` None: closing-only data, or a close-time forecast) the
-    ``market_open`` and ``rps_ratio_open`` keys are left out."""
+    ``market_open``, ``rps_ratio_open``, ``rps_diff_open_ci95`` (model minus open, paired bootstrap) and
+    ``open_close_gap_closed`` ((open - model) / (open - close): the share of the open-to-close gap the
+    forecast closes) keys are left out."""
     own = scores(p, y)
     mc = scores(market_close, y)
     out = {"n": int(len(y)), **own, "ece": expected_calibration_error(p, y)}
@@ -124,9 +126,12 @@ def compare_with_market(p: np.ndarray, y: np.ndarray, market_open: np.ndarray | 
         mo = scores(market_open, y)
         out |= {"market_open": mo}
     out |= {"market_close": mc}
+    own_rps = rps_per_match(p, y)
     if market_open is not None:
-        out |= {"rps_ratio_open": own["rps"] / mo["rps"]}
+        gap = mo["rps"] - mc["rps"]
+        out |= {"rps_ratio_open": own["rps"] / mo["rps"],
+                "rps_diff_open_ci95": list(paired_bootstrap_ci(own_rps, rps_per_match(market_open, y), seed=seed)),
+                "open_close_gap_closed": (mo["rps"] - own["rps"]) / gap if gap > 0 else None}
     out |= {"rps_ratio_close": own["rps"] / mc["rps"],
-            "rps_diff_close_ci95": list(paired_bootstrap_ci(rps_per_match(p, y), rps_per_match(market_close, y),
-                                                            seed=seed))}
+            "rps_diff_close_ci95": list(paired_bootstrap_ci(own_rps, rps_per_match(market_close, y), seed=seed))}
     return out

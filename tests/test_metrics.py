@@ -73,6 +73,15 @@ def test_truth_scores_best_on_synthetic_league():
     comparison = metrics.compare_with_market(truth, y, opening, opening)
     assert comparison["rps_ratio_open"] < 1 and comparison["rps_diff_close_ci95"][1] < 0
     assert comparison["n"] == len(y) and comparison["market_open"]["rps"] == comparison["market_close"]["rps"]
+    assert comparison["rps_diff_open_ci95"] == comparison["rps_diff_close_ci95"]
+    assert comparison["open_close_gap_closed"] is None  # no gap between an open and a close that coincide
+    closing = 0.5 * truth + 0.5 * opening  # a close halfway to the truth; the truth closes more than all the gap
+    share = metrics.compare_with_market(closing, y, opening, closing)["open_close_gap_closed"]
+    assert share == pytest.approx(1.0)
+    share = metrics.compare_with_market(truth, y, opening, closing)["open_close_gap_closed"]
+    expected = (metrics.rank_probability_score(opening, y) - metrics.rank_probability_score(truth, y)) / (
+        metrics.rank_probability_score(opening, y) - metrics.rank_probability_score(closing, y))
+    assert share == pytest.approx(expected) and share > 1
 
 
 def test_two_outcomes_rps_is_the_published_two_way_brier():
