@@ -58,8 +58,6 @@ def quote_prices(matches: pd.DataFrame, book: str, timing: str) -> np.ndarray:
     """A bookmaker's prices at a timing as (n, 3) home, draw, away: its 1X2, else its moneyline with no
     draw price (NaN), else all NaN."""
     prices, codes = quote(matches, book, timing)
-    if len(codes) == len(OUTCOMES):
-        return prices
     out = np.full((len(matches), len(OUTCOMES)), np.nan)
     out[:, codes] = prices
     return out

@@ -8,18 +8,17 @@ push (neither trained on nor scored). A model fitted on codes 0 and 2 predicts t
 A model registers itself by living in its own module here: :func:`estimator_classes` finds it.
 """
 
+import numpy as np
+
 OUTCOMES = ("home", "draw", "away")
 TWO_WAY = ("home", "away")
 RESULT_CODES = {"H": 0, "D": 1, "A": 2}
-
 
 
 def outcome_set(frame) -> tuple[str, ...]:
     """The outcomes of a data set's sport, read from its market: :data:`TWO_WAY` when every quote is a
     moneyline (``odds_*_ml_*`` prices in a match table, or de-vigged draw probabilities that are all
     exactly 0 in a feature table), else :data:`OUTCOMES`."""
-    import numpy as np
-
     from a1lab.columns import ODDS_COLUMN
 
     markets = {m["market"] for c in frame.columns if (m := ODDS_COLUMN.match(str(c)))}
@@ -38,10 +37,8 @@ def outcome_codes(outcomes: tuple[str, ...]) -> list[int]:
     return [OUTCOMES.index(o) for o in outcomes]
 
 
-def expand(proba, classes) -> "np.ndarray":  # noqa: F821
+def expand(proba, classes) -> np.ndarray:
     """Probabilities over ``classes`` (outcome codes) as (n, 3) columns home, draw, away; absent ones 0."""
-    import numpy as np
-
     proba = np.asarray(proba, dtype=float)
     classes = np.asarray(classes)
     if proba.shape[1] == len(OUTCOMES) and list(classes) == [0, 1, 2]:
