@@ -154,7 +154,8 @@ def run(stage: str, section: str, params_file: Path, out_dir: Path, extra: tuple
         load_params(params_file)  # every section, and that they agree, before any work
     except ParamsError as exc:
         raise SystemExit(str(exc)) from None
-    parameters = {**stage_parameters(params_file, section), **{s: stage_parameters(params_file, s) for s in extra}}
+    parameters = {**stage_parameters(params_file, section), **{s: stage_parameters(params_file, s) for s in extra},
+                  "pipeline": True}  # the real outputs (a1lab.workspace; by hand, a notebook writes to scratch/)
     name = stage
     if model is not None:
         models = stage_parameters(params_file, "models")

@@ -1,0 +1,55 @@
+"""Where a stage notebook runs and writes: from the project root, to the pipeline's paths or to scratch.
+
+A notebook opened in JupyterLab (kernel in ``notebooks/``) or run with nbconvert from any folder finds
+the project by walking up to ``dvc.yaml``; run outside ``dvc repro`` it is exploratory and writes under
+``scratch/<stage>/`` (git-ignored), so it never touches ``metrics/``, the pipeline's outputs or the
+registry's "latest" model. ``pipelines/run_notebook.py`` passes ``pipeline=True``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+SCRATCH = "scratch"
+
+
+def project_root(start: str | Path | None = None) -> Path:
+    """The nearest folder at or above ``start`` (default: the working folder) holding ``dvc.yaml``.
+
+    Raises:
+        FileNotFoundError: no such folder (the message says how to run the notebook).
+    """
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "dvc.yaml").is_file() and (folder / "params.yaml").is_file():
+            return folder
+    raise FileNotFoundError(f"no a1lab project (dvc.yaml and params.yaml) at or above {here}; open the notebook "
+                            "from the repo's notebooks/ folder, or run `dvc repro` in the repo")
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """Where one stage writes: its pipeline paths under ``dvc repro``, else the same paths under scratch."""
+
+    stage: str
+    pipeline: bool
+
+    @property
+    def folder(self) -> Path:
+        return Path(".") if self.pipeline else Path(SCRATCH) / self.stage
+
+    def path(self, relative: str | Path) -> str:
+        """An output path as the run should use it (relative to the project root)."""
+        return str(relative) if self.pipeline else str(self.folder / relative)
+
+
+def enter(stage: str, pipeline: bool = False) -> Outputs:
+    """Make the project root the working folder and say where this run writes."""
+    os.chdir(project_root())
+    out = Outputs(stage, bool(pipeline))
+    if not out.pipeline:
+        print(f"A run outside `dvc repro`: outputs go to {out.folder}/ (the pipeline's metrics/, data/, models/ "
+              "and reports/ are only written by `dvc repro`).")
+    return out
