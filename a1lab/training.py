@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -156,12 +157,33 @@ def _rounded(value):
     return value
 
 
+HEADLINE_KEYS = ("n", "rps", "logloss", "rps_ratio_open", "rps_ratio_close", "open_close_gap_closed")
+
+
+def headline(metrics: dict) -> dict:
+    """The few figures of an :func:`evaluate` result that ``dvc metrics show`` prints as one row per model:
+    n, RPS, log loss, the ratios to the reference's open and close, the share of the open-to-close gap
+    closed, and the 95 % interval of RPS minus the close (keys absent without opening prices are left out)."""
+    overall = metrics["overall"]
+    low, high = overall["rps_diff_close_ci95"]
+    return {**{k: overall[k] for k in HEADLINE_KEYS if overall.get(k) is not None},
+            "rps_diff_close_low": low, "rps_diff_close_high": high}
+
+
+def write_headline(name: str, metrics: dict, folder: str | Path) -> None:
+    """``<folder>/<name>.json``: :func:`headline` of a model's or ensemble's metrics."""
+    import json
+
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    (Path(folder) / f"{name}.json").write_text(json.dumps(headline(metrics), indent=2) + "\n")
+
+
 def write_outputs(name: str, results: list[FoldResult], metrics: dict, predictions_dir: str, metrics_path: str,
                   report_dir: str, scored_seasons: list[str] | None = None) -> pd.DataFrame:
-    """Write walk-forward predictions (every fold), the metrics JSON, the reliability table of the
-    scored seasons (for dvc plots), the calibration each fold chose, and (out of git) the fold timings."""
+    """Write walk-forward predictions (every fold), the metrics JSON and its headline (``headline/<name>.json``
+    beside it), the reliability table of the scored seasons (for dvc plots), the calibration each fold
+    chose, and (out of git) the fold timings."""
     import json
-    from pathlib import Path
 
     from a1lab.metrics import reliability_table
 
@@ -170,6 +192,7 @@ def write_outputs(name: str, results: list[FoldResult], metrics: dict, predictio
     pred.to_parquet(Path(predictions_dir) / f"{name}.parquet", index=False)
     Path(metrics_path).parent.mkdir(parents=True, exist_ok=True)
     Path(metrics_path).write_text(json.dumps(metrics, indent=2) + "\n")
+    write_headline(name, metrics, Path(metrics_path).parent / "headline")
     report = Path(report_dir)
     report.mkdir(parents=True, exist_ok=True)
     scored = pred if scored_seasons is None else pred[pred["season"].isin(scored_seasons)]
@@ -185,7 +208,6 @@ def write_outputs(name: str, results: list[FoldResult], metrics: dict, predictio
 def write_timing(stage: str, seconds: dict, folder: str = "reports/timings") -> None:
     """Wall-clock seconds of a stage's steps, kept out of git and DVC (they change on every run)."""
     import json
-    from pathlib import Path
 
     Path(folder).mkdir(parents=True, exist_ok=True)
     (Path(folder) / f"{stage}.json").write_text(json.dumps({k: round(v, 2) for k, v in seconds.items()}) + "\n")
