@@ -178,11 +178,35 @@ def write_headline(name: str, metrics: dict, folder: str | Path) -> None:
     (Path(folder) / f"{name}.json").write_text(json.dumps(headline(metrics), indent=2) + "\n")
 
 
+def plot_tables(name: str, scored: pd.DataFrame, frame: pd.DataFrame, reference: str = "pinnacle",
+                timings: tuple[str, ...] = TIMINGS) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The tables ``dvc plots`` draws: reliability per outcome and RPS per season, of the model (``name``)
+    and of the reference at each timing on the same matches (column ``forecast``). Outcomes no forecast
+    gives a chance (a two-way sport's draw) are left out."""
+    from a1lab.metrics import rank_probability_score, reliability_table
+    from a1lab.splits import season_order
+
+    market = frame.set_index("match_id").loc[scored["match_id"]]
+    y = scored["result"].map(RESULT_CODES).to_numpy()
+    forecasts = {name: scored[PRED_COLUMNS].to_numpy(),
+                 **{f"{reference} {t}": market[list(market_columns(reference, t))].to_numpy() for t in timings}}
+    possible = [o for k, o in enumerate(PRED_COLUMNS) if any((p[:, k] > 0).any() for p in forecasts.values())]
+    reliability = pd.concat([reliability_table(p, y).assign(forecast=f) for f, p in forecasts.items()],
+                            ignore_index=True)
+    reliability = reliability[reliability["outcome"].isin([c.removeprefix("p_") for c in possible])]
+    season = scored["season"].astype(str).to_numpy()
+    rps = pd.DataFrame([{"season": s, "forecast": f, "rps": rank_probability_score(p[season == s], y[season == s])}
+                        for s in season_order(scored) for f, p in forecasts.items()])
+    return reliability.reset_index(drop=True), rps
+
+
 def write_outputs(name: str, results: list[FoldResult], metrics: dict, predictions_dir: str, metrics_path: str,
-                  report_dir: str, scored_seasons: list[str] | None = None) -> pd.DataFrame:
+                  report_dir: str, scored_seasons: list[str] | None = None, frame: pd.DataFrame | None = None,
+                  reference: str = "pinnacle", timings: tuple[str, ...] = TIMINGS) -> pd.DataFrame:
     """Write walk-forward predictions (every fold), the metrics JSON and its headline (``headline/<name>.json``
-    beside it), the reliability table of the scored seasons (for dvc plots), the calibration each fold
-    chose, and (out of git) the fold timings."""
+    beside it), the plot tables of the scored seasons (``reliability.csv`` and, given the feature
+    ``frame``, ``rps_by_season.csv``; :func:`plot_tables`), the calibration each fold chose, and (out
+    of git) the fold timings."""
     import json
 
     from a1lab.metrics import reliability_table
@@ -196,8 +220,14 @@ def write_outputs(name: str, results: list[FoldResult], metrics: dict, predictio
     report = Path(report_dir)
     report.mkdir(parents=True, exist_ok=True)
     scored = pred if scored_seasons is None else pred[pred["season"].isin(scored_seasons)]
-    y = scored["result"].map(RESULT_CODES).to_numpy()
-    reliability_table(scored[PRED_COLUMNS].to_numpy(), y).to_csv(report / "reliability.csv", index=False)
+    if frame is None:
+        y = scored["result"].map(RESULT_CODES).to_numpy()
+        reliability_table(scored[PRED_COLUMNS].to_numpy(), y).assign(forecast=name).to_csv(
+            report / "reliability.csv", index=False)
+    else:
+        reliability, rps = plot_tables(name, scored, frame, reference, timings)
+        reliability.to_csv(report / "reliability.csv", index=False, float_format="%.6f")
+        rps.to_csv(report / "rps_by_season.csv", index=False, float_format="%.6f")
     calibration = {r.name: {"calibration": r.calibrator.to_dict()["method"],
                             "calibration_oof_logloss": r.calibration_losses} for r in results}
     (report / "calibration.json").write_text(json.dumps(calibration, indent=2) + "\n")
