@@ -63,6 +63,49 @@ def _summary(name: str, reference: pd.DataFrame, current: pd.DataFrame, columns:
             "most_drifted": [c for c in ranked if features[c]["drifted"]][:5], "features": features}
 
 
+STYLE = ("<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+         "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}ul{margin:0}"
+         ".drifted{color:#b00020;font-weight:bold}</style>")
+
+
+def describe(context: dict | None, threshold: float) -> str:
+    """The line every page opens with: what is compared with what, and when a column drifts."""
+    context = context or {}
+    parts = [f"{html.escape(k)}: {html.escape(str(v))}" for k, v in context.items()]
+    rule = (f"a column drifts when its Kolmogorov-Smirnov p-value is below {threshold}; PSI (population "
+            "stability index) beside it: 0.1 some shift, 0.25 large")
+    return "<p>" + "; ".join(parts + [rule]) + ".</p>"
+
+
+def column_table(summary: dict) -> str:
+    """Every column of a report, drifted first (lowest p-value, then highest PSI), with KS p-value and PSI."""
+    features = summary["features"]
+    order = sorted(features, key=lambda c: (not features[c]["drifted"], features[c]["p_value"], -features[c]["psi"]))
+    marked = {True: ' class="drifted"', False: ""}
+    rows = "".join(
+        f"<tr{marked[features[c]['drifted']]}><td>{html.escape(c)}</td>"
+        f"<td>{features[c]['p_value']:.3g}</td><td>{'yes' if features[c]['drifted'] else 'no'}</td>"
+        f"<td>{features[c]['psi']:.3f}</td></tr>" for c in order)
+    return ("<table class=\"columns\"><thead><tr><th>column</th><th>KS p-value</th><th>drifted</th><th>PSI</th>"
+            "</tr></thead><tbody>" + rows + "</tbody></table>")
+
+
+def title_page(page: Path, summary: dict, context: dict | None, threshold: float) -> None:
+    """Put a1lab's title, context and drifted-first column table at the top of an Evidently page."""
+    text = page.read_text(encoding="utf-8")
+    name = summary["name"].replace("_", " ")
+    header = ("<style>#a1lab-header{font-family:sans-serif;margin:1em 2em}#a1lab-header table{border-collapse:"
+              "collapse}#a1lab-header td,#a1lab-header th{border:1px solid #ccc;padding:2px 8px;text-align:left}"
+              "#a1lab-header .drifted{color:#b00020;font-weight:bold}</style><div id=\"a1lab-header\">"
+              f"<h1>Drift: {html.escape(name)}</h1>{describe(context, threshold)}"
+              f"<p>{summary['rows_current']:,} matches against {summary['rows_reference']:,} reference rows: "
+              f"{summary['n_drifted']} of {len(summary['features'])} columns drifted "
+              f"({summary['share_drifted']:.0%}). <a href=\"index.html\">All reports</a>. Evidently's own "
+              f"report follows the table.</p>{column_table(summary)}</div>")
+    at = text.find(">", text.find("<body")) + 1
+    page.write_text(text[:at] + header + text[at:], encoding="utf-8")
+
+
 def drift_report(reference: pd.DataFrame, current: pd.DataFrame, columns: list[str], name: str,
                  html_path: Path | None = None, threshold: float = 0.05) -> dict:
     """Test every column for drift with Evidently; optionally write its HTML report.
@@ -95,7 +138,7 @@ def ks_report(reference: pd.DataFrame, current: pd.DataFrame, columns: list[str]
     return _summary(name, reference, current, columns, ks_p_values(reference, current, columns), threshold)
 
 
-def write_months(summaries: list[dict], folder: Path, threshold: float) -> Path:
+def write_months(summaries: list[dict], folder: Path, threshold: float, context: dict | None = None) -> Path:
     """One compact page for the monthly tests: per month, the drifted columns with p-value and PSI."""
     rows = []
     for s in summaries:
@@ -105,11 +148,9 @@ def write_months(summaries: list[dict], folder: Path, threshold: float) -> Path:
                     f"<td>{s['rows_current']}</td><td>{s['n_drifted']} / {len(s['features'])}</td>"
                     f"<td>{s['share_drifted']:.0%}</td><td><ul>{cells}</ul></td></tr>")
     page = ("<!doctype html><html><head><meta charset=\"utf-8\"><title>a1lab drift by month</title>"
-            "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
-            "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}ul{margin:0}</style>"
-            "</head><body><h1>Drift by month</h1><p>Kolmogorov-Smirnov test of each month against the reference "
-            f"(the model's training seasons); a column drifts when p &lt; {threshold}. The five most drifted "
-            "columns of each month (lowest p, then highest PSI).</p><table id=\"months\"><thead><tr><th>month</th>"
+            + STYLE + "</head><body><h1>Drift by month</h1>" + describe(context, threshold) +
+            "<p>The five most drifted columns of each month (lowest p, then highest PSI).</p>"
+            "<table id=\"months\"><thead><tr><th>month</th>"
             "<th>matches</th><th>drifted columns</th><th>share</th><th>most drifted</th></tr></thead><tbody>"
             + "".join(rows) + "</tbody></table><p><a href=\"index.html\">all reports</a></p></body></html>")
     folder.mkdir(parents=True, exist_ok=True)
@@ -118,8 +159,10 @@ def write_months(summaries: list[dict], folder: Path, threshold: float) -> Path:
     return path
 
 
-def write_index(summaries: list[dict], folder: Path, title: str = "a1lab drift reports") -> Path:
-    """An offline index.html linking every report with its headline."""
+def write_index(summaries: list[dict], folder: Path, title: str = "a1lab drift reports",
+                context: dict | None = None, threshold: float = 0.05, figure: str | None = None) -> Path:
+    """An offline index.html: what is compared, the overview figure (``figure``, a file beside it: drift
+    share over time and the model-minus-market gap with alerts), and every report with its headline."""
     rows = []
     for s in summaries:
         page = "months.html#" + s["name"] if s["name"].startswith("month_") else f"{s['name']}.html"
@@ -128,11 +171,10 @@ def write_index(summaries: list[dict], folder: Path, title: str = "a1lab drift r
         rows.append(f"<tr><td><a href=\"{link}\">{html.escape(s['name'])}</a></td><td>{s['rows_current']}</td>"
                     f"<td>{s['n_drifted']} / {len(s['features'])}</td><td>{s['share_drifted']:.0%}</td>"
                     f"<td>{most}</td></tr>")
-    page = (f"<!doctype html><html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
-            "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
-            "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}</style></head><body>"
-            f"<h1>{html.escape(title)}</h1><p>Kolmogorov-Smirnov test per column against the reference "
-            "(training seasons); a column drifts when p &lt; the threshold.</p>"
+    overview = (f"<p><img src=\"{html.escape(figure)}\" alt=\"drift share by month and the rolling RPS gap of "
+                f"model and market, alerts marked\" style=\"max-width:100%\"></p>") if figure else ""
+    page = (f"<!doctype html><html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>" + STYLE +
+            f"</head><body><h1>{html.escape(title)}</h1>" + describe(context, threshold) + overview +
             "<table id=\"reports\"><thead><tr><th>report</th><th>matches</th><th>drifted columns</th>"
             "<th>share</th><th>most drifted</th></tr></thead><tbody>" + "".join(rows) +
             "</tbody></table></body></html>")
@@ -170,16 +212,19 @@ def rolling_performance(predictions: pd.DataFrame, market: np.ndarray, window: i
 
 
 def season_and_month_reports(reference: pd.DataFrame, frame: pd.DataFrame, seasons: list[str], columns: list[str],
-                             folder: Path, threshold: float = 0.05, min_month_matches: int = 30) -> list[dict]:
-    """An Evidently report (HTML and JSON) per season, the same test per month with enough matches (JSON, and
-    all months on ``months.html``), and the index page."""
+                             folder: Path, threshold: float = 0.05, min_month_matches: int = 30,
+                             context: dict | None = None, figure: str | None = None) -> list[dict]:
+    """An Evidently report per season (HTML titled with ``context`` and a drifted-first column table, and
+    JSON), the same test per month with enough matches (JSON, and all months on ``months.html``), and the
+    index page (showing ``figure`` when given)."""
     summaries, months = [], []
     for season in seasons:
         current = frame[frame["season"] == season]
         if current.empty:
             continue
-        summary = drift_report(reference, current, columns, f"season_{season}", folder / f"season_{season}.html",
-                               threshold)
+        page = folder / f"season_{season}.html"
+        summary = drift_report(reference, current, columns, f"season_{season}", page, threshold)
+        title_page(page, summary, context, threshold)
         write_summary(summary, folder)
         summaries.append(summary)
         for month, rows in current.groupby(current["kickoff"].dt.strftime("%Y-%m")):
@@ -188,6 +233,6 @@ def season_and_month_reports(reference: pd.DataFrame, frame: pd.DataFrame, seaso
                 write_summary(summary, folder)
                 summaries.append(summary)
                 months.append(summary)
-    write_months(months, folder, threshold)
-    write_index(summaries, folder)
+    write_months(months, folder, threshold, context)
+    write_index(summaries, folder, context=context, threshold=threshold, figure=figure)
     return summaries

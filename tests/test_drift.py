@@ -33,6 +33,22 @@ def frames():
     return reference, current, shifted, cols
 
 
+def test_season_pages_are_titled_with_drifted_columns_first(frames, tmp_path):
+    reference, current, shifted, cols = frames
+    shifted = shifted.assign(season="2425", kickoff=pd.Timestamp("2024-09-01", tz="UTC"))
+    context = {"model": "xgb v3", "reference": "its training seasons 1516 to 2223"}
+    summaries = season_and_month_reports(reference.assign(season="x"), shifted, ["2425"], cols, tmp_path, 0.01,
+                                         min_month_matches=100, context=context, figure="performance.png")
+    page = (tmp_path / "season_2425.html").read_text()
+    assert page.index("<h1>Drift: season 2425</h1>") < page.index("</body>") and page.count("<h1>Drift") == 1
+    assert "model: xgb v3; reference: its training seasons 1516 to 2223" in page and "below 0.01" in page
+    table = page[page.index('<table class="columns">'):page.index("</table>")]
+    assert re.findall(r"<tr[^>]*><td>(f\d)</td>", table)[0] == "f3" and table.count('class="drifted"') == 1
+    assert "PSI" in table and f"{summaries[0]['features']['f3']['psi']:.3f}" in table
+    index = (tmp_path / "index.html").read_text()
+    assert '<img src="performance.png"' in index and "xgb v3" in index and 'href="months.html#month_2024-09"' in index
+
+
 def test_shifted_feature_is_flagged_exactly(frames, tmp_path):
     reference, current, shifted, cols = frames
     summary = drift_report(reference, shifted, cols, "shifted", tmp_path / "shifted.html", threshold=0.01)
