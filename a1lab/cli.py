@@ -103,7 +103,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if args.metrics:
         Path(args.metrics).parent.mkdir(parents=True, exist_ok=True)
         Path(args.metrics).write_text(json.dumps(counts, indent=2, sort_keys=True) + "\n")
-    print(json.dumps(counts, indent=2, sort_keys=True))
+    reasons = lambda d: ", ".join(f"{k} {v:,}" for k, v in sorted(d.items()))  # noqa: E731
+    print(f"ingest: {counts['files']} files, {counts['rows_read']:,} rows read, {counts['rows_kept']:,} kept, "
+          f"{counts['rows_rejected']:,} rejected ({reasons(counts['rejected_by_reason']) or 'none'}), "
+          f"{counts['values_nulled']:,} values nulled ({reasons(counts['values_nulled_by_reason']) or 'none'}) "
+          f"-> {out / 'matches.parquet'}")
     return 0
 
 

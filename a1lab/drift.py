@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import html
 import json
+import logging
+import time
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +21,8 @@ import pandas as pd
 
 from a1lab.metrics import logloss_per_match, rps_per_match
 from a1lab.models import RESULT_CODES
+
+log = logging.getLogger(__name__)
 
 
 def psi(reference: np.ndarray, current: np.ndarray, bins: int = 10) -> float:
@@ -223,7 +227,10 @@ def season_and_month_reports(reference: pd.DataFrame, frame: pd.DataFrame, seaso
         if current.empty:
             continue
         page = folder / f"season_{season}.html"
+        started = time.perf_counter()
         summary = drift_report(reference, current, columns, f"season_{season}", page, threshold)
+        log.info("drift report of season %s: %d matches, %d of %d columns drifted (%.1f s)", season, len(current),
+                 summary["n_drifted"], len(columns), time.perf_counter() - started)
         title_page(page, summary, context, threshold)
         write_summary(summary, folder)
         summaries.append(summary)

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+PROGRESS_SECONDS = 2.0  # cells that take longer print a progress line
 
 
 class _Outputs:
@@ -101,15 +102,23 @@ def _engine():
             outputs = _Outputs()
             shell = _shell(outputs)
             saved = sys.stdout, sys.stderr
+            code = [i for i, c in enumerate(nb_man.nb.cells) if c.cell_type == "code"]
             for index, cell in enumerate(nb_man.nb.cells):
                 nb_man.cell_start(cell, index)
                 if cell.cell_type == "code":
                     outputs.items.clear()
                     sys.stdout, sys.stderr = _Stream(outputs, "stdout"), _Stream(outputs, "stderr")
+                    started = time.perf_counter()
                     try:
                         result = shell.run_cell(cell.source, store_history=True)
                     finally:
                         sys.stdout, sys.stderr = saved
+                    seconds = time.perf_counter() - started
+                    if seconds >= PROGRESS_SECONDS:  # a line for every slow cell, so long stages are not silent
+                        lines = [line for line in cell.source.splitlines()
+                                 if line and not line.startswith(("#", "import ", "from "))]
+                        first = lines[0] if lines else ""
+                        print(f"  cell {code.index(index) + 1}/{len(code)}: {seconds:.1f} s  {first[:70]}", flush=True)
                     cell.execution_count = result.execution_count
                     cell.outputs = [nbformat.from_dict(o) for o in outputs.items]
                     if not result.success:
@@ -166,11 +175,20 @@ def run(stage: str, section: str, params_file: Path, out_dir: Path, extra: tuple
     out_dir.mkdir(parents=True, exist_ok=True)
     executed = out_dir / f"{name}.ipynb"
     started = time.perf_counter()
+    print(f"{name}: running notebooks/{stage}.ipynb", flush=True)
+    import logging  # a1lab's progress messages (e.g. each drift report) go to the terminal, not the notebook
+
+    handler = logging.StreamHandler(sys.__stderr__)
+    handler.setFormatter(logging.Formatter("  %(message)s"))
+    logging.getLogger("a1lab").addHandler(handler)
+    logging.getLogger("a1lab").setLevel(logging.INFO)
     if not kernel:
         papermill.engines.papermill_engines.register("inprocess", _engine())
     papermill.execute_notebook(str(notebook), str(executed), parameters=parameters, kernel_name="python3",
                                progress_bar=False, cwd=str(Path.cwd()), engine_name=None if kernel else "inprocess")
-    body, _ = HTMLExporter().from_notebook_node(nbformat.read(executed, as_version=4))
+    title = f"a1lab {name}"
+    body, _ = HTMLExporter().from_notebook_node(nbformat.read(executed, as_version=4),
+                                                resources={"metadata": {"name": title}})  # else "Notebook"
     (out_dir / f"{name}.html").write_text(body, encoding="utf-8")
     seconds = time.perf_counter() - started
     timings = ROOT / "reports" / "timings"  # git-ignored: wall-clock times change on every run
