@@ -49,8 +49,9 @@ bench: install
 live: install
 	a1lab live replay | a1lab live run --source - --out data/live/predictions.jsonl -v
 
+# JupyterLab on 127.0.0.1 (notebooks run as opened: they find the project from notebooks/); root needs --allow-root
 lab: install
-	jupyter lab --ip=127.0.0.1 --no-browser
+	jupyter lab --ip=127.0.0.1 --no-browser $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 clean:
 	rm -rf $(VENV)

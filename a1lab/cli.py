@@ -152,13 +152,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+PIPELINE_OUTPUTS = ("data", "models", "metrics", "reports")
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; data errors become one clear line and exit code 2."""
+    """Entry point; expected errors (bad data, bad params, a missing input or model) become one clear line
+    with a hint and exit code 2, never a traceback."""
+    from a1lab.params import ParamsError
+
     args = build_parser().parse_args(argv)
+    command = " ".join(filter(None, [args.command, getattr(args, "live_command", None)]))
     try:
         return args.func(args)
-    except (DataFileError, DataUnavailableError) as exc:
-        print(f"a1lab {args.command}: {exc}", file=sys.stderr)
+    except (DataFileError, DataUnavailableError, ParamsError) as exc:
+        print(f"a1lab {command}: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        missing = Path(str(exc.filename or "")).parts[:1]
+        hint = ("; `dvc repro` (or `make run`) writes data/, models/ and reports/"
+                if set(missing) & set(PIPELINE_OUTPUTS) else "")
+        print(f"a1lab {command}: {exc.strerror or exc}{': ' + str(exc.filename) if exc.filename else ''}{hint}",
+              file=sys.stderr)
         return 2
 
 

@@ -121,7 +121,8 @@ def load(name: str, version: str = "latest", root: str | Path = "models") -> Reg
     """Load a registered model by name and version (or the latest)."""
     known = versions(name, root)
     if not known:
-        raise FileNotFoundError(f"no registered model {name!r} under {Path(root).resolve()}")
+        raise FileNotFoundError(f"no registered model {name!r} under {Path(root).resolve()} (`dvc repro` trains and "
+                                "registers the models of params.yaml)")
     version = known[-1] if version == "latest" else version
     if version not in known:
         raise FileNotFoundError(f"model {name!r} has no version {version!r}; versions: {known}")

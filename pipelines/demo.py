@@ -61,7 +61,7 @@ def repro(target: Path, *args: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dir", default=str(ROOT / "build" / "demo"))
+    parser.add_argument("--dir", default=str(ROOT / "build" / "demo"), help="where the copy goes")
     args = parser.parse_args(argv)
     target = prepare(Path(args.dir), {"data": {"sources": [SYNTHETIC]}})
     repro(target)

@@ -184,8 +184,15 @@ def run(stage: str, section: str, params_file: Path, out_dir: Path, extra: tuple
     logging.getLogger("a1lab").setLevel(logging.INFO)
     if not kernel:
         papermill.engines.papermill_engines.register("inprocess", _engine())
-    papermill.execute_notebook(str(notebook), str(executed), parameters=parameters, kernel_name="python3",
-                               progress_bar=False, cwd=str(Path.cwd()), engine_name=None if kernel else "inprocess")
+    try:
+        papermill.execute_notebook(str(notebook), str(executed), parameters=parameters, kernel_name="python3",
+                                   progress_bar=False, cwd=str(Path.cwd()),
+                                   engine_name=None if kernel else "inprocess")
+    except papermill.PapermillExecutionError as exc:  # one line, and where the whole traceback is
+        hint = (" (an input is missing: `dvc repro` builds a stage's inputs first)"
+                if exc.ename in ("FileNotFoundError", "KeyError") else "")
+        raise SystemExit(f"{name}: cell {exc.exec_count} failed: {exc.ename}: {exc.evalue}{hint}; "
+                         f"the executed notebook with the traceback: {executed}") from None
     title = f"a1lab {name}"
     body, _ = HTMLExporter().from_notebook_node(nbformat.read(executed, as_version=4),
                                                 resources={"metadata": {"name": title}})  # else "Notebook"
@@ -200,10 +207,10 @@ def run(stage: str, section: str, params_file: Path, out_dir: Path, extra: tuple
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("stage")
+    parser.add_argument("stage", help="a notebook of notebooks/ (data, features, train, ensemble, backtest, drift)")
     parser.add_argument("--section", default=None, help="params.yaml section (default: the stage name)")
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--out", default="reports/notebooks")
+    parser.add_argument("--params", default="params.yaml", help="the params file")
+    parser.add_argument("--out", default="reports/notebooks", help="where the executed .ipynb and .html go")
     parser.add_argument("--with", dest="extra", action="append", default=[],
                         help="another params.yaml section, passed whole as a parameter of that name")
     parser.add_argument("--model", default=None, help="an entry of the params.yaml `models` section")

@@ -132,3 +132,12 @@ def test_flags_win_over_params_and_nothing_selected_is_a_clear_error(tmp_path, c
     monkeypatch.chdir(tmp_path / "..")  # no params.yaml here: the code names no league or season itself
     assert main(["ingest", "--out", str(tmp_path), "--metrics", ""]) == 2
     assert "nothing to read" in capsys.readouterr().err
+
+
+def test_live_run_without_a_registered_model_says_so_in_one_line(tmp_path, capsys):
+    (tmp_path / "events.jsonl").write_text("")
+    rc = main(["live", "run", "--source", str(tmp_path / "events.jsonl"), "--registry", str(tmp_path / "models"),
+               "--model", "xgb", "--out", "--dead-letter", "", "--checkpoint", ""])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "Traceback" not in err[0]
+    assert err[0].startswith("a1lab live run: no registered model 'xgb'") and "`dvc repro` trains" in err[0]

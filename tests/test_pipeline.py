@@ -184,3 +184,40 @@ def test_dataset_command_refuses_bad_keys_before_running(tmp_path):
         dataset.main(["nba", "--set", "protocol.season_keys=by_label", "--dir", str(tmp_path / "x")])
     assert not (tmp_path / "x").exists()
     assert dataset.set_key({"a": {"b": 1}}, "a.c=[1, 2]") == {"a": {"b": 1, "c": [1, 2]}}
+
+
+def test_a_stage_without_its_inputs_fails_in_one_line_with_a_hint(tmp_path):
+    import subprocess
+
+    repo = demo.prepare(tmp_path / "repo")  # nothing has run: no data/
+    out = subprocess.run([sys.executable, "pipelines/run_notebook.py", "ensemble", "--with", "protocol"], cwd=repo,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    (line,) = out.stderr.strip().splitlines()
+    assert line.startswith("ensemble: cell ") and "FileNotFoundError" in line and "data/features.parquet" in line
+    assert "`dvc repro` builds a stage's inputs first" in line and "reports/notebooks/ensemble.ipynb" in line
+
+
+def test_every_command_line_option_has_help():
+    import argparse
+    import ast
+
+    import run_notebook
+
+    from a1lab.cli import build_parser
+
+    def parsers(parser):
+        yield parser
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    yield from parsers(sub)
+
+    missing = [f"{p.prog} {a.option_strings or a.dest}" for root in (build_parser(),) for p in parsers(root)
+               for a in p._actions if not isinstance(a, argparse._SubParsersAction | argparse._HelpAction)
+               and not a.help]
+    assert not missing
+    for script in (run_notebook, dataset, demo):  # the pipelines' own command lines
+        calls = [n for n in ast.walk(ast.parse(Path(script.__file__).read_text())) if isinstance(n, ast.Call)
+                 and getattr(n.func, "attr", "") == "add_argument"]
+        assert calls and all(any(k.arg == "help" for k in c.keywords) for c in calls), script.__name__

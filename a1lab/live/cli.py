@@ -254,9 +254,9 @@ def add_parser(sub) -> None:
     cmds = live.add_subparsers(dest="live_command", required=True, metavar="LIVE_COMMAND")
 
     rp = cmds.add_parser("replay", help="a season of the match table as time-ordered JSONL events")
-    rp.add_argument("--matches", default="data/matches.parquet")
+    rp.add_argument("--matches", default="data/matches.parquet", help="the match table (a1lab ingest's output)")
     rp.add_argument("--season", default=None, help="season label (default: the season of the last kick-off)")
-    rp.add_argument("--leagues", nargs="*", default=[])
+    rp.add_argument("--leagues", nargs="*", default=[], help="only these leagues (default: every league)")
     rp.add_argument("--out", default="-", help="JSONL file, or - for stdout")
     rp.add_argument("--speed", type=float, default=0.0,
                     help="event-time seconds per wall-clock second (0: as fast as possible)")
@@ -272,14 +272,14 @@ def add_parser(sub) -> None:
     rn.add_argument("--start", default=None, help="ISO time the stream starts (default: the first event's ts)")
     rn.add_argument("--model", action="append", help="registered model (repeat to average several); "
                                                      "default: params.yaml live.models")
-    rn.add_argument("--version", default="latest")
-    rn.add_argument("--registry", default="models")
-    rn.add_argument("--params", default="params.yaml")
+    rn.add_argument("--version", default="latest", help="model version (v1, v2, ... or latest)")
+    rn.add_argument("--registry", default="models", help="the model registry folder")
+    rn.add_argument("--params", default="params.yaml", help="params file: its live, monitoring, features sections")
     rn.add_argument("--serve", default=None, help="also broadcast over WebSocket on HOST:PORT")
     rn.add_argument("--linger", type=float, default=0.0, help="with --serve: seconds to keep serving after the input")
     rn.add_argument("--token-env", default=TOKEN_ENV, help="environment variable holding the bearer token")
     rn.add_argument("--no-alerts", action="store_true", help="no alert rules or channels")
-    rn.add_argument("-v", "--verbose", action="store_true")
+    rn.add_argument("-v", "--verbose", action="store_true", help="progress messages (INFO) on stderr")
     rn.set_defaults(func=cmd_run)
 
     sv = cmds.add_parser("serve", help="broadcast JSON lines (a feed, or run's output) to WebSocket clients")
@@ -288,5 +288,5 @@ def add_parser(sub) -> None:
     sv.add_argument("--rate", type=float, default=0.0, help="messages per second (0: as they come)")
     sv.add_argument("--history", type=int, default=100_000, help="messages kept for clients that resume")
     sv.add_argument("--token-env", default=TOKEN_ENV, help="environment variable holding the bearer token")
-    sv.add_argument("-v", "--verbose", action="store_true")
+    sv.add_argument("-v", "--verbose", action="store_true", help="progress messages (INFO) on stderr")
     sv.set_defaults(func=cmd_serve)
