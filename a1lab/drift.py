@@ -133,7 +133,36 @@ def drift_report(reference: pd.DataFrame, current: pd.DataFrame, columns: list[s
     if html_path is not None:
         html_path.parent.mkdir(parents=True, exist_ok=True)
         snapshot.save_html(str(html_path))
+        share_script(html_path)
     return _summary(name, reference, current, columns, p_values, threshold)
+
+
+def share_script(page: Path) -> Path | None:
+    """Move the largest inline script of a page that holds no report data (Evidently's 3.5 MB JavaScript
+    bundle, the same in every report) to a file beside it named by its hash, so the season pages share one
+    copy; the page still opens offline. Returns the script file (None when the page has no such script)."""
+    import hashlib
+
+    text = page.read_text(encoding="utf-8")
+    blocks, pos = [], 0
+    while (start := text.find("<script>", pos)) >= 0:  # sequential: a bundle's own "<script>" strings are skipped
+        end = text.find("</script>", start + 8)
+        if end < 0:
+            break
+        blocks.append((start, end + len("</script>")))
+        pos = end + len("</script>")
+    code = [(b, text[b[0] + 8:b[1] - 9]) for b in blocks]
+    code = [(b, body) for b, body in code if not body.lstrip().startswith("var metric_")]
+    if not code:
+        return None
+    (start, end), body = max(code, key=lambda item: len(item[1]))
+    if len(body) < 100_000:
+        return None
+    script = page.parent / f"evidently-{hashlib.sha256(body.encode()).hexdigest()[:12]}.js"
+    if not script.is_file():
+        script.write_text(body, encoding="utf-8")
+    page.write_text(text[:start] + f'<script src="{script.name}"></script>' + text[end:], encoding="utf-8")
+    return script
 
 
 def ks_report(reference: pd.DataFrame, current: pd.DataFrame, columns: list[str], name: str,
