@@ -181,7 +181,8 @@ def write_headline(name: str, metrics: dict, folder: str | Path) -> None:
 def plot_tables(name: str, scored: pd.DataFrame, frame: pd.DataFrame, reference: str = "pinnacle",
                 timings: tuple[str, ...] = TIMINGS) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The tables ``dvc plots`` draws: reliability per outcome and RPS per season, of the model (``name``)
-    and of the reference at each timing on the same matches (column ``forecast``). Outcomes no forecast
+    and of the reference at each timing on the same matches (columns ``forecast``, its name, and ``role``:
+    ``model``, ``reference open``, ``reference close``). Outcomes no forecast
     gives a chance (a two-way sport's draw) are left out."""
     from a1lab.metrics import rank_probability_score, reliability_table
     from a1lab.splits import season_order
@@ -191,11 +192,13 @@ def plot_tables(name: str, scored: pd.DataFrame, frame: pd.DataFrame, reference:
     forecasts = {name: scored[PRED_COLUMNS].to_numpy(),
                  **{f"{reference} {t}": market[list(market_columns(reference, t))].to_numpy() for t in timings}}
     possible = [o for k, o in enumerate(PRED_COLUMNS) if any((p[:, k] > 0).any() for p in forecasts.values())]
-    reliability = pd.concat([reliability_table(p, y).assign(forecast=f) for f, p in forecasts.items()],
+    roles = dict(zip(forecasts, ["model", *(f"reference {t}" for t in timings)], strict=True))  # fixed plot colours
+    reliability = pd.concat([reliability_table(p, y).assign(forecast=f, role=roles[f]) for f, p in forecasts.items()],
                             ignore_index=True)
     reliability = reliability[reliability["outcome"].isin([c.removeprefix("p_") for c in possible])]
     season = scored["season"].astype(str).to_numpy()
-    rps = pd.DataFrame([{"season": s, "forecast": f, "rps": rank_probability_score(p[season == s], y[season == s])}
+    rps = pd.DataFrame([{"season": s, "forecast": f, "role": roles[f],
+                         "rps": rank_probability_score(p[season == s], y[season == s])}
                         for s in season_order(scored) for f, p in forecasts.items()])
     return reliability.reset_index(drop=True), rps
 
