@@ -309,8 +309,8 @@ class Params(Section):
             problems.append(f"backtest.model {self.backtest.model!r} is neither ensemble nor an entry of models")
         if self.drift.model not in models:
             problems.append(f"drift.model {self.drift.model!r} is not an entry of models ({sorted(models)})")
-        if unknown := sorted(set(self.live.models) - models):
-            problems.append(f"live.models {unknown} are not entries of models ({sorted(models)})")
+        if unknown := sorted(set(self.live.models) - models - {"ensemble"}):
+            problems.append(f"live.models {unknown} are neither ensemble nor entries of models ({sorted(models)})")
         if problems:
             raise ValueError("; ".join(problems))
         return self

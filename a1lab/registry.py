@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -117,8 +117,92 @@ def versions(name: str, root: str | Path = "models") -> list[str]:
     return sorted(found, key=lambda v: int(v[1:]))
 
 
-def load(name: str, version: str = "latest", root: str | Path = "models") -> RegisteredModel:
-    """Load a registered model by name and version (or the latest)."""
+ENSEMBLE = "Ensemble"  # metadata.json's ``estimator`` of a registered ensemble
+
+
+@dataclass
+class RegisteredEnsemble:
+    """A fitted ensemble of registered models (and the market): the same interface as :class:`RegisteredModel`.
+
+    ``estimator`` is the first member with exact tree SHAP (the live loop's reasons are that member's);
+    ``features`` are every member's columns, the market's quote included.
+    """
+
+    combiner: object
+    members: dict
+    metadata: dict
+    calibrator: object = field(default_factory=Identity)
+
+    @property
+    def features(self) -> list[str]:
+        return list(self.metadata["features"])
+
+    @property
+    def estimator(self):
+        return next((m.estimator for m in self.members.values() if hasattr(getattr(m, "estimator", None),
+                                                                           "contributions")), None)
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        """The ensemble's probabilities (home, draw, away) from its members' on the rows of a feature frame."""
+        from a1lab.models import OUTCOMES, expand
+
+        wide = {}
+        for name, member in self.members.items():
+            p = member.predict_proba(frame)
+            p = p if p.shape[1] == len(OUTCOMES) else expand(p, member.classes_)
+            wide.update({f"{name}_p_{o}": p[:, k] for k, o in enumerate(OUTCOMES)})
+        return self.combiner.predict_proba(pd.DataFrame(wide, index=frame.index))
+
+
+def register_ensemble(combiner, kind: str, root: str | Path = "models", name: str = "ensemble",
+                      market: dict | None = None, **meta) -> Path:
+    """Save a fitted ensemble (``a1lab.models.ensemble``) as the next version of ``name``: its kind, settings and
+    fitted state, and the registered version of each member (their latest now); ``market`` holds the ``market``
+    member's ``timing``, ``book`` and ``classes``. JSON only."""
+    from a1lab.models.ensemble import ensemble_state
+
+    members = {m: None if m == "market" else versions(m, root)[-1] for m in combiner.members}
+    if missing := [m for m, v in members.items() if m != "market" and v is None]:
+        raise FileNotFoundError(f"ensemble members {missing} are not registered under {root}")
+    features = []
+    for m, v in members.items():
+        if v is not None:
+            member = load(m, v, root)
+            features += member.features + list(getattr(member.estimator, "offset", None) or [])
+    if market is not None:
+        from a1lab.columns import market_columns
+
+        features += list(market_columns(market["book"], market["timing"]))
+    base = Path(root) / name
+    folder = base / f"v{max([int(v[1:]) for v in versions(name, root)], default=0) + 1}"
+    folder.mkdir(parents=True)
+    (folder / "ensemble.json").write_text(json.dumps({**ensemble_state(kind, combiner), "versions": members,
+                                                      "market": market}, indent=2) + "\n")
+    info = {"name": name, "version": folder.name, "estimator": ENSEMBLE, "kind": kind, "members": members,
+            "created": datetime.now(UTC).isoformat(timespec="seconds"), "features": list(dict.fromkeys(features)),
+            "libraries": library_versions(), "git_commit": git_commit(), **meta}
+    (folder / "metadata.json").write_text(json.dumps(info, indent=2, default=_json_default) + "\n")
+    return folder
+
+
+def _load_ensemble(folder: Path, meta: dict, root: str | Path) -> RegisteredEnsemble:
+    from a1lab.models.ensemble import ensemble_from_state
+    from a1lab.models.market import MarketModel
+
+    data = json.loads((folder / "ensemble.json").read_text())
+    members = {}
+    for m, v in data["versions"].items():
+        if v is None:
+            market = MarketModel(data["market"]["timing"], book=data["market"]["book"])
+            market.classes_ = np.array(data["market"]["classes"])
+            members[m] = market
+        else:
+            members[m] = load(m, v, root)
+    return RegisteredEnsemble(ensemble_from_state(data), members, meta)
+
+
+def load(name: str, version: str = "latest", root: str | Path = "models") -> RegisteredModel | RegisteredEnsemble:
+    """Load a registered model (or ensemble) by name and version (or the latest)."""
     known = versions(name, root)
     if not known:
         raise FileNotFoundError(f"no registered model {name!r} under {Path(root).resolve()} (`dvc repro` trains and "
@@ -128,6 +212,8 @@ def load(name: str, version: str = "latest", root: str | Path = "models") -> Reg
         raise FileNotFoundError(f"model {name!r} has no version {version!r}; versions: {known}")
     folder = Path(root) / name / version
     meta = json.loads((folder / "metadata.json").read_text())
+    if meta["estimator"] == ENSEMBLE:
+        return _load_ensemble(folder, meta, root)
     try:
         cls = estimator_class(meta["estimator"])
     except KeyError as err:

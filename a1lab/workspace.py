@@ -41,8 +41,10 @@ class Outputs:
         return Path(".") if self.pipeline else Path(SCRATCH) / self.stage
 
     def path(self, relative: str | Path) -> str:
-        """An output path as the run should use it (relative to the project root)."""
-        return str(relative) if self.pipeline else str(self.folder / relative)
+        """An output path as the run should use it (relative to the project root); its folder is created."""
+        path = Path(relative) if self.pipeline else self.folder / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return str(path)
 
 
 def enter(stage: str, pipeline: bool = False) -> Outputs:

@@ -3,18 +3,23 @@
     python bench/screenshots.py [--out reports/screenshots]
 
 Writes drift_index.png (reports/drift/index.html), drift_season.png (the newest season's Evidently
-page with a1lab's header) and dvc_plots.png (`dvc plots show` with the repo's offline template). The
-README links them. Fails when a page is missing: run `dvc repro` first.
+page with a1lab's header), dvc_plots.png (`dvc plots show` with the repo's offline template) and
+live_dashboard.png (the live server's page during a paced replay of the newest season's first
+league, scored by the registered xgb). The README links them. Fails when a page is missing: run
+`dvc repro` first.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,6 +31,77 @@ def screenshot(exe: str, url: str, path: Path, width: int = 1200, height: int = 
                     "--virtual-time-budget=15000", f"--window-size={width},{height}", f"--screenshot={path}", url],
                    check=True, capture_output=True, timeout=180)
     print(f"{path} ({path.stat().st_size / 1e3:.0f} kB)")
+
+
+def live_screenshot(exe: str, url: str, path: Path, seconds: float, width: int = 1200, height: int = 1300) -> None:
+    """A screenshot of a live page after ``seconds`` of real time (Chrome DevTools Protocol): --screenshot's
+    virtual time would take it before the stream has moved."""
+    import asyncio
+    import base64
+
+    from websockets.asyncio.client import connect
+
+    browser = subprocess.Popen([exe, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                                f"--window-size={width},{height}", "--remote-debugging-port=0", "about:blank"],
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        line = ""
+        while "DevTools listening on" not in line:
+            line = browser.stderr.readline()
+            if not line:
+                raise SystemExit("Chromium did not start its DevTools server")
+        debug = line.split("ws://")[1].split("/")[0]
+        pages = json.loads(urllib.request.urlopen(f"http://{debug}/json/list", timeout=10).read())
+        target = next(t["webSocketDebuggerUrl"] for t in pages if t["type"] == "page")
+
+        async def shoot() -> bytes:
+            async with connect(target, max_size=2**26) as cdp:
+                async def call(number: int, method: str, **params) -> dict:
+                    await cdp.send(json.dumps({"id": number, "method": method, "params": params}))
+                    while (reply := json.loads(await cdp.recv())).get("id") != number:
+                        pass
+                    return reply["result"]
+
+                await call(1, "Page.navigate", url=url)
+                await asyncio.sleep(seconds)
+                return base64.b64decode((await call(2, "Page.captureScreenshot", format="png"))["data"])
+
+        path.write_bytes(asyncio.run(shoot()))
+        print(f"{path} ({path.stat().st_size / 1e3:.0f} kB)")
+    finally:
+        browser.kill()
+        browser.wait()
+
+
+def dashboard(exe: str, path: Path, env: dict, port: int = 8791) -> None:
+    """The live dashboard a few seconds into a paced replay of the newest season (about 400 events a second)."""
+    import threading
+
+    a1lab = [sys.executable, "-m", "a1lab.cli", "live"]
+    events = subprocess.run([*a1lab, "replay", "--matches", str(ROOT / "data" / "matches.parquet")], cwd=ROOT,
+                            check=True, capture_output=True, text=True).stdout.splitlines(keepends=True)
+    loop = subprocess.Popen([*a1lab, "run", "--source", "-", "--out", "--dead-letter", "", "--checkpoint", "",
+                             "--serve", f"127.0.0.1:{port}", "--linger", "60"], cwd=ROOT, env=env,
+                            stdin=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+    def feed() -> None:
+        try:
+            for i, line in enumerate(events):
+                loop.stdin.write(line)
+                if i % 20 == 0:
+                    loop.stdin.flush()
+                    time.sleep(0.05)
+        except (BrokenPipeError, ValueError):  # the loop was stopped after the screenshot
+            pass
+
+    threading.Thread(target=feed, daemon=True).start()
+    try:
+        time.sleep(15)  # the history build, then the stream starts
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5).read()
+        live_screenshot(exe, f"http://127.0.0.1:{port}/?token={env['A1LAB_LIVE_TOKEN']}", path, seconds=8)
+    finally:
+        loop.kill()
+        loop.wait()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(["dvc", "plots", "show", "-o", tmp], cwd=ROOT, env=env, check=True, capture_output=True)
         screenshot(exe, (Path(tmp) / "index.html").as_uri(), out / "dvc_plots.png", height=2400)
+    dashboard(exe, out / "live_dashboard.png", {**env, "A1LAB_LIVE_TOKEN": "screenshot"})
     return 0
 
 

@@ -147,3 +147,17 @@ def test_no_choice_looks_at_the_test_seasons():
     np.testing.assert_array_equal(fitted["weighted"]["2324"].weights_, refitted["weighted"]["2324"].weights_)
     with pytest.raises(ValueError, match="too few"):
         select_ensemble(wide.iloc[:50], members, "2122", make)
+
+
+@pytest.mark.parametrize("name", sorted(ENSEMBLES))
+def test_a_fitted_ensemble_round_trips_through_json(name):
+    """What the registry stores of an ensemble (kind, settings, fitted state; JSON, no pickle) predicts the same."""
+    import json
+
+    from a1lab.models.ensemble import ensemble_from_state, ensemble_state
+
+    X, y, _ = world(n=2000, seed=4)
+    model = ENSEMBLES[name](members=("sharp", "poor", "flat")).fit(X[:1500], y[:1500])
+    again = ensemble_from_state(json.loads(json.dumps(ensemble_state(name, model))))
+    assert type(again) is type(model) and again.members == model.members
+    np.testing.assert_allclose(again.predict_proba(X[1500:]), model.predict_proba(X[1500:]), rtol=0, atol=1e-12)

@@ -227,3 +227,45 @@ def test_a_two_way_sport_scores_live_as_in_batch(data_root, tmp_path):
     odds = next(e for e in events if e["type"] == "odds")
     assert "has no draw price" in parse_event({**odds, "prices": {"home": 1.5, "draw": 9.0, "away": 2.6}}).reason
     assert "needs prices.draw" in parse_event({**odds, "market": "1x2"}).reason
+
+
+def test_the_registered_ensemble_scores_live_as_in_batch(live_lab, tmp_path):
+    """The ensemble stage's fitted ensemble, registered (kind, state, members by version; JSON) and loaded:
+    it equals its combiner on its members' batch predictions, and replaying 2025/26 through the loop with it
+    gives every match its batch probabilities to 1e-9."""
+    import shutil
+
+    from a1lab.models import RESULT_CODES, expand
+    from a1lab.models.ensemble import WeightedAverage
+    from a1lab.models.market import MarketModel
+
+    root = tmp_path / "models"
+    shutil.copytree(live_lab["registry"], root)
+    frame = live_lab["frame"]
+    fit_rows = frame[(frame["season"] == "2425") & frame["mkt_pinnacle_open_p_home"].notna()]
+    xgb = registry.load("xgb", root=root)
+    market = MarketModel("open", book="pinnacle").fit(fit_rows, fit_rows["result"].map(RESULT_CODES))
+    outcomes = ("home", "draw", "away")
+    wide = pd.DataFrame({**dict(zip([f"xgb_p_{o}" for o in outcomes], xgb.predict_proba(fit_rows).T, strict=True)),
+                         **dict(zip([f"market_p_{o}" for o in outcomes],
+                                    expand(market.predict_proba(fit_rows), [0, 1, 2]).T, strict=True))})
+    combiner = WeightedAverage(members=("xgb", "market")).fit(wide, fit_rows["result"].map(RESULT_CODES).to_numpy())
+    folder = registry.register_ensemble(combiner, "weighted", root=root, prediction_time="open",
+                                        market={"timing": "open", "book": "pinnacle", "classes": [0, 1, 2]})
+    assert json.loads((folder / "ensemble.json").read_text())["versions"] == {"xgb": "v1", "market": None}
+    assert not list(folder.glob("*.pkl")) and not list(folder.glob("*.pickle"))
+    ensemble = registry.load("ensemble", root=root)
+    assert ensemble.metadata["kind"] == "weighted" and 0 < combiner.weights_[0] < 1
+    np.testing.assert_allclose(ensemble.predict_proba(fit_rows), combiner.predict_proba(wide), rtol=0, atol=1e-12)
+
+    events = live_lab["events"]
+    start = pd.Timestamp(events[0]["ts"])
+    _, state = build_features(live_lab["matches"][live_lab["matches"]["kickoff"] < start], live_lab["config"])
+    out = _feed(Loop([ensemble], state), events)
+    assert not [m for m in out if isinstance(m, Rejection)]
+    batch = frame[frame["season"] == "2526"]
+    standing = _standing(out)
+    got = np.array([list(standing[m]["p"].values()) for m in batch["match_id"]])
+    np.testing.assert_allclose(got, ensemble.predict_proba(batch), rtol=0, atol=1e-9)
+    assert len(standing) == 741 and {m["models"][0] for m in standing.values()} == {"ensemble:v1"}
+    assert all(m["shap"] for m in standing.values())  # reasons from its tree member

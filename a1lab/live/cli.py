@@ -132,6 +132,7 @@ async def _run(args: argparse.Namespace, params: dict) -> int:
     from a1lab.features.state import FeatureState
     from a1lab.live.events import Rejection, parse_event
     from a1lab.live.loop import Loop, LoopConfig
+    from a1lab.live.metrics import LiveMetrics
     from a1lab.live.runtime import Outputs, drive
     from a1lab.live.server import Broadcaster
     from a1lab.live.streams import JsonlSink
@@ -180,15 +181,29 @@ async def _run(args: argparse.Namespace, params: dict) -> int:
             state = await asyncio.to_thread(history_state, args.history, cutoff, feature_config)
         loop = Loop(models, state, config, alerts, timings.pop())
         lines = _prepend(head, it)
-    server = None
+    server, metrics, source = None, LiveMetrics(), {"state": "reading"}
+
+    def status() -> dict:  # /health of `live run --serve`: ready once the models are loaded and the source open
+        age = None if metrics.last_event is None else time.time() - metrics.last_event
+        last = loop.last_event_time
+        return {"ready": bool(loop.models) and source["state"] != "failed", "models": loop.model_ids,
+                "source": source["state"], "events": loop.counts["events"], "last_event_age_s": age,
+                "last_event_ts": None if last is None else last.isoformat(),
+                "lag_s": None if last is None else time.time() - last.timestamp()}
+
     if args.serve:
-        server = Broadcaster(token=os.environ.get(args.token_env) or None)
+        server = Broadcaster(token=os.environ.get(args.token_env) or None, metrics=metrics, status=status)
         await server.start(*_host_port(args.serve))
-    outputs = Outputs(sinks=[JsonlSink(p) for p in args.out], dispatcher=dispatcher, server=server,
+    outputs = Outputs(sinks=[JsonlSink(p) for p in args.out], dispatcher=dispatcher, server=server, metrics=metrics,
                       dead_letter=JsonlSink(args.dead_letter) if args.dead_letter else None)
     try:
-        counts = await drive(loop, lines, outputs, stop, checkpoint, int(live.get("checkpoint_every", 1000)),
-                             float(live.get("quiet_check", 5.0)))
+        try:
+            counts = await drive(loop, lines, outputs, stop, checkpoint, int(live.get("checkpoint_every", 1000)),
+                                 float(live.get("quiet_check", 5.0)))
+        except Exception:
+            source["state"] = "failed"
+            raise
+        source["state"] = "ended"
         if server is not None and args.linger > 0 and not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=args.linger)
@@ -242,6 +257,45 @@ async def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    """Print a running loop's readiness and metrics (from its server's /health and /metrics): 0 when ready,
+    1 when not, 2 when nothing answers."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    base = args.url.rstrip("/")
+    try:
+        with urllib.request.urlopen(f"{base}/health", timeout=5) as answer:
+            health = json.loads(answer.read())
+    except urllib.error.HTTPError as exc:  # 503: not ready, with the same body
+        health = json.loads(exc.read() or b"{}")
+    except OSError as exc:
+        print(f"a1lab live status: nothing answers at {base} ({exc}); start `a1lab live run --serve HOST:PORT`",
+              file=sys.stderr)
+        return 2
+    with urllib.request.urlopen(f"{base}/metrics", timeout=5) as answer:
+        families = {f.name: f for f in text_string_to_metric_families(answer.read().decode())}
+    age = health.get("last_event_age_s")
+    print(f"{'ready' if health.get('ready') else 'NOT READY'}: models {health.get('models', '-')}, source "
+          f"{health.get('source', '-')}, {health.get('events', '-')} events, last "
+          f"{'-' if age is None else f'{age:.1f} s ago'}; {health.get('clients')} clients, "
+          f"{health.get('dropped')} dropped")
+    for name, title in (("a1lab_live_events", "events"), ("a1lab_live_rejected", "rejected"),
+                        ("a1lab_live_alerts", "alerts")):
+        rows = [(s.labels, s.value) for s in families[name].samples if s.name.endswith("_total")] \
+            if name in families else []
+        if rows:
+            print(f"{title}: " + ", ".join(f"{'/'.join(labels.values())} {value:.0f}" for labels, value in rows))
+    buckets = [(float(s.labels["le"]), s.value) for s in families.get("a1lab_live_scoring_seconds").samples
+               if s.name.endswith("_bucket")] if "a1lab_live_scoring_seconds" in families else []
+    if buckets and buckets[-1][1] > 0:
+        total = buckets[-1][1]
+        p50, p99 = (next(le for le, n in buckets if n >= q * total) for q in (0.5, 0.99))
+        print(f"scoring latency: p50 <= {p50 * 1e3:g} ms, p99 <= {p99 * 1e3:g} ms over {total:.0f} events")
+    return 0 if health.get("ready") else 1
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Broadcast JSON lines to WebSocket clients until a signal arrives."""
     _log_to_stderr(args.verbose)
@@ -281,6 +335,11 @@ def add_parser(sub) -> None:
     rn.add_argument("--no-alerts", action="store_true", help="no alert rules or channels")
     rn.add_argument("-v", "--verbose", action="store_true", help="progress messages (INFO) on stderr")
     rn.set_defaults(func=cmd_run)
+
+    st = cmds.add_parser("status", help="a running loop's readiness, counts and latency (its /health, /metrics)")
+    st.add_argument("url", nargs="?", default="http://127.0.0.1:8765",
+                    help="the loop's server, as given to `live run --serve` (default http://127.0.0.1:8765)")
+    st.set_defaults(func=cmd_status)
 
     sv = cmds.add_parser("serve", help="broadcast JSON lines (a feed, or run's output) to WebSocket clients")
     sv.add_argument("--input", default="-", help="JSONL file or - for stdin")

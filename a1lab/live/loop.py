@@ -145,6 +145,7 @@ class Loop:
         self.matches: dict[str, dict] = {}
         self.settled: set[str] = set()
         self.last_day: dict[str, int] = {}
+        self.last_event_time: datetime | None = None  # ``ts`` of the newest applied event (for /health's lag)
         self._inputs: dict[str, np.ndarray] = {}  # state features behind each standing prediction
         self.window = Window(config.window)
         self.counts = {"events": 0, "duplicates": 0, "seen_before_restart": 0, "rejected": 0, "predictions": 0,
@@ -181,6 +182,7 @@ class Loop:
         if not (out and isinstance(out[0], Rejection)):
             self.seen[event.id] = content
             self.counts["events"] += 1
+            self.last_event_time = event.ts
         for msg in out:
             key = "rejected" if isinstance(msg, Rejection) else {"prediction": "predictions", "settlement": "settled",
                                                                     "alert": "alerts"}.get(msg["type"])

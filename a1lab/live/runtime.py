@@ -22,6 +22,7 @@ from pathlib import Path
 
 from a1lab.live.events import Rejection, line_text, parse_event
 from a1lab.live.loop import Loop
+from a1lab.live.metrics import LiveMetrics
 from a1lab.live.server import Broadcaster
 from a1lab.live.streams import JsonlSink
 from a1lab.monitoring.alerts import Alert
@@ -45,9 +46,12 @@ class Outputs:
     dead_letter: JsonlSink | None = None
     server: Broadcaster | None = None
     dispatcher: object | None = None
+    metrics: LiveMetrics | None = None
     pending: set = field(default_factory=set)
 
     def emit(self, message: dict) -> None:
+        if self.metrics is not None:
+            self.metrics.message(message)
         for sink in self.sinks:
             sink.write(message)
         if self.server is not None:
@@ -111,24 +115,37 @@ async def drive(loop: Loop, lines: AsyncIterator[str | bytes], outputs: Outputs,
 
     watcher = asyncio.ensure_future(watch_quiet())
     since_checkpoint = 0
+    metrics = outputs.metrics
     try:
         it = aiter(lines)
         while (line := await _next(it, stop)) is not None:
+            started = time.perf_counter()
             event = parse_event(line)
             if isinstance(event, Rejection):
                 loop.counts["rejected"] += 1
                 outputs.reject(event)
+                if metrics is not None:
+                    metrics.event("invalid", "rejected", reason=event.reason)
                 continue
+            repeats = loop.counts["duplicates"] + loop.counts["seen_before_restart"]
+            outcome, reason = "accepted", None
             for msg in loop.heartbeat(clock()) + loop.process(event):
                 if isinstance(msg, Rejection):
                     if msg.dead:
+                        outcome, reason = "rejected", msg.reason
                         outputs.reject(Rejection(msg.reason, line_text(line), msg.event_id))
                 else:
                     outputs.emit(msg)
+            if metrics is not None:
+                if loop.counts["duplicates"] + loop.counts["seen_before_restart"] > repeats:
+                    outcome = "duplicate"
+                metrics.event(event.type, outcome, time.perf_counter() - started, reason)
             since_checkpoint += 1
             if checkpoint is not None and since_checkpoint >= checkpoint_every:
                 await outputs.flush()
                 write_checkpoint(loop, checkpoint)
+                if metrics is not None:
+                    metrics.last_checkpoint = time.time()
                 since_checkpoint = 0
             if since_checkpoint % 64 == 0:
                 await asyncio.sleep(0)  # let the server and signal handlers run
@@ -137,5 +154,7 @@ async def drive(loop: Loop, lines: AsyncIterator[str | bytes], outputs: Outputs,
         await outputs.flush()
         if checkpoint is not None:
             write_checkpoint(loop, checkpoint)
+            if metrics is not None:
+                metrics.last_checkpoint = time.time()
     log.info("loop stopped: %s", loop.counts)
     return dict(loop.counts)

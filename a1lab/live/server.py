@@ -10,7 +10,10 @@
 - Each message carries ``seq`` (its number in this epoch) and ``sent`` (server time).
 - A client whose unsent data exceeds ``slow_bytes`` is dropped, with a log line,
   so it never slows the others.
-- ``GET /health`` answers JSON: clients, seq, published, dropped.
+- ``GET /health`` answers JSON: clients, seq, published, dropped, and from a loop in the same process
+  its readiness (models loaded, source connected, last event age, lag); 503 while not ready.
+- ``GET /metrics``: Prometheus text (a1lab.live.metrics); ``GET /``: the dashboard page (no network
+  needed: hand-written JavaScript; open it with ``?token=`` when the server wants one).
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ import logging
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from http import HTTPStatus
+from importlib.resources import files
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.connection import broadcast
@@ -31,8 +36,19 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from a1lab.live.events import decode_object, line_text
+from a1lab.live.metrics import LiveMetrics
 
 log = logging.getLogger("a1lab.live.server")
+
+
+def dashboard_page() -> bytes:
+    """The dashboard (read when asked, so an edited page shows without a restart)."""
+    return files("a1lab.live").joinpath("dashboard.html").read_bytes()
+
+
+def _response(code: HTTPStatus, body: bytes, content_type: str) -> Response:
+    return Response(code, code.phrase, Headers({"Content-Type": content_type, "Content-Length": str(len(body)),
+                                                "Cache-Control": "no-store"}), body)
 
 
 class Broadcaster:
@@ -44,10 +60,15 @@ class Broadcaster:
         slow_bytes: unsent bytes above which a client is dropped.
         max_size: largest message a client may send (bytes).
         max_message: largest message published; bigger ones are refused.
+        metrics: the process's Prometheus metrics (a new set when None).
+        status: the loop's readiness and progress for ``/health`` (a dict with ``ready``); none: a plain relay.
     """
 
     def __init__(self, token: str | None = None, history: int = 100_000, slow_bytes: int = 4 * 2**20,
-                 max_size: int = 2**16, max_message: int = 2**20):
+                 max_size: int = 2**16, max_message: int = 2**20, metrics: LiveMetrics | None = None,
+                 status: Callable[[], dict] | None = None):
+        self.metrics = metrics or LiveMetrics()
+        self.status = status
         self.token, self.slow_bytes, self.max_size, self.max_message = token, slow_bytes, max_size, max_message
         self.epoch = uuid.uuid4().hex[:12]
         self.seq = 0
@@ -74,7 +95,11 @@ class Broadcaster:
             await self._server.wait_closed()
 
     def health(self) -> dict:
-        return {"status": "ok", "epoch": self.epoch, "clients": len(self.clients), "seq": self.seq, **self.stats}
+        """Readiness and counts: ``ready`` is the loop's (models loaded, source connected) or, for a plain relay,
+        that the server listens."""
+        loop = self.status() if self.status is not None else {"ready": self._server is not None}
+        return {"status": "ok" if loop.get("ready") else "starting", **loop, "epoch": self.epoch,
+                "clients": len(self.clients), "seq": self.seq, **self.stats}
 
     def publish(self, message: dict) -> int | None:
         """Send a message to every client; return its ``seq`` (None if refused as too big)."""
@@ -108,6 +133,8 @@ class Broadcaster:
             if buffered > self.slow_bytes:
                 self.clients.discard(ws)
                 self.stats["dropped"] += 1
+                self.metrics.dropped.inc()
+                self.metrics.clients.set(len(self.clients))
                 log.warning("dropped slow client %s: %d bytes unsent", ws.remote_address, buffered)
                 ws.transport.abort()
 
@@ -121,10 +148,16 @@ class Broadcaster:
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         path = urlsplit(request.path).path
+        upgrade = "websocket" in request.headers.get("Upgrade", "").lower()
         if path == "/health":
-            body = json.dumps(self.health()).encode()
-            return Response(HTTPStatus.OK, "OK", Headers({"Content-Type": "application/json",
-                                                          "Content-Length": str(len(body))}), body)
+            health = self.health()
+            code = HTTPStatus.OK if health["status"] == "ok" else HTTPStatus.SERVICE_UNAVAILABLE
+            return _response(code, json.dumps(health, allow_nan=False, default=str).encode(), "application/json")
+        if path == "/metrics":
+            self.metrics.clients.set(len(self.clients))
+            return _response(HTTPStatus.OK, self.metrics.text(), "text/plain; version=0.0.4; charset=utf-8")
+        if path == "/" and not upgrade:  # the dashboard page holds no data: it connects with the token it is given
+            return _response(HTTPStatus.OK, dashboard_page(), "text/html; charset=utf-8")
         if not self._authorised(request):
             return connection.respond(HTTPStatus.UNAUTHORIZED, "a valid bearer token is required\n")
         return None
@@ -145,6 +178,7 @@ class Broadcaster:
                     broadcast([ws], text)
         self.clients.add(ws)
         self.stats["connections"] += 1
+        self.metrics.clients.set(len(self.clients))
         try:
             async for message in ws:  # clients have nothing to say but pings; a health request is answered
                 if message == "health":
@@ -153,6 +187,7 @@ class Broadcaster:
             log.info("client %s closed: %s", ws.remote_address, exc)
         finally:
             self.clients.discard(ws)
+            self.metrics.clients.set(len(self.clients))
 
 
 async def serve_lines(broadcaster: Broadcaster, lines, rate: float = 0.0) -> int:

@@ -71,6 +71,13 @@ class WeightedAverage(_Ensemble):
         check_is_fitted(self, "weights_")
         return np.tensordot(self.weights_, stack_members(X, self.members), axes=1)
 
+    def state(self) -> dict:
+        return {"weights": self.weights_.tolist()}
+
+    def set_state(self, state: dict) -> WeightedAverage:
+        self.weights_ = np.array(state["weights"], dtype=float)
+        return self
+
 
 class SoftVoting(_Ensemble):
     """Equal-weight average of the members' probabilities."""
@@ -86,6 +93,13 @@ class SoftVoting(_Ensemble):
     def predict_proba(self, X):
         check_is_fitted(self, "weights_")
         return stack_members(X, self.members).mean(axis=0)
+
+    def state(self) -> dict:
+        return {"weights": self.weights_.tolist()}
+
+    def set_state(self, state: dict) -> SoftVoting:
+        self.weights_ = np.array(state["weights"], dtype=float)
+        return self
 
 
 class Stacking(_Ensemble):
@@ -107,6 +121,18 @@ class Stacking(_Ensemble):
     def predict_proba(self, X):
         check_is_fitted(self, "logit_")
         return expand(self.logit_.predict_proba(self._design(stack_members(X, self.members))), self.logit_.classes_)
+
+    def state(self) -> dict:
+        return {"coef": self.logit_.coef_.tolist(), "intercept": self.logit_.intercept_.tolist(),
+                "classes": self.logit_.classes_.tolist()}
+
+    def set_state(self, state: dict) -> Stacking:
+        logit = LogisticRegression(C=self.C)
+        logit.coef_, logit.intercept_ = np.array(state["coef"]), np.array(state["intercept"])
+        logit.classes_ = np.array(state["classes"])
+        logit.n_features_in_ = logit.coef_.shape[1]
+        self.logit_ = logit
+        return self
 
 
 class DynamicSelection(_Ensemble):
@@ -130,8 +156,31 @@ class DynamicSelection(_Ensemble):
         P = stack_members(X, self.members)
         return P.mean(axis=0) if self.choice_ == len(self.members) else P[self.choice_]
 
+    def state(self) -> dict:
+        return {"choice": self.choice_, "chosen": self.chosen_}
+
+    def set_state(self, state: dict) -> DynamicSelection:
+        self.choice_, self.chosen_ = int(state["choice"]), state["chosen"]
+        return self
+
 
 ENSEMBLES = {"weighted": WeightedAverage, "voting": SoftVoting, "stacking": Stacking, "dynamic": DynamicSelection}
+
+
+def ensemble_state(kind: str, model) -> dict:
+    """A fitted ensemble as JSON-able data: its kind, members, settings and fitted state (no pickle)."""
+    return {"kind": kind, "members": list(model.members), "params": {k: v for k, v in model.get_params().items()
+                                                                       if k != "members"},
+            "state": model.state()}
+
+
+def ensemble_from_state(data: dict):
+    """The fitted ensemble :func:`ensemble_state` wrote."""
+    cls = ENSEMBLES[data["kind"]]
+    model = cls(members=tuple(data["members"]), **data["params"])
+    model.classes_ = np.arange(len(OUTCOMES))
+    model.n_features_in_ = len(OUTCOMES) * len(model.members)
+    return model.set_state(data["state"])
 
 
 def member_frame(predictions: dict, id_columns=tuple(ID_COLUMNS)) -> pd.DataFrame:
