@@ -161,9 +161,11 @@ def register_ensemble(combiner, kind: str, root: str | Path = "models", name: st
     member's ``timing``, ``book`` and ``classes``. JSON only."""
     from a1lab.models.ensemble import ensemble_state
 
-    members = {m: None if m == "market" else versions(m, root)[-1] for m in combiner.members}
+    members = {m: None if m == "market" else (versions(m, root) or [None])[-1] for m in combiner.members}
     if missing := [m for m, v in members.items() if m != "market" and v is None]:
         raise FileNotFoundError(f"ensemble members {missing} are not registered under {root}")
+    if "market" in members and market is None:
+        raise ValueError("the ensemble has a market member: give its timing, book and classes (market=...)")
     features = []
     for m, v in members.items():
         if v is not None:

@@ -253,6 +253,10 @@ def test_the_registered_ensemble_scores_live_as_in_batch(live_lab, tmp_path):
     folder = registry.register_ensemble(combiner, "weighted", root=root, prediction_time="open",
                                         market={"timing": "open", "book": "pinnacle", "classes": [0, 1, 2]})
     assert json.loads((folder / "ensemble.json").read_text())["versions"] == {"xgb": "v1", "market": None}
+    with pytest.raises(FileNotFoundError, match=r"members \['nn'\] are not registered"):
+        registry.register_ensemble(WeightedAverage(members=("nn",)), "weighted", root=root)
+    with pytest.raises(ValueError, match="market member"):
+        registry.register_ensemble(combiner, "weighted", root=root)
     assert not list(folder.glob("*.pkl")) and not list(folder.glob("*.pickle"))
     ensemble = registry.load("ensemble", root=root)
     assert ensemble.metadata["kind"] == "weighted" and 0 < combiner.weights_[0] < 1
