@@ -41,9 +41,10 @@ class Outputs:
         return Path(".") if self.pipeline else Path(SCRATCH) / self.stage
 
     def path(self, relative: str | Path) -> str:
-        """An output path as the run should use it (relative to the project root); its folder is created."""
+        """An output path as the run should use it (relative to the project root), ready to write into: the
+        folder of a file (a name with a suffix), or the folder itself (no suffix) is created."""
         path = Path(relative) if self.pipeline else self.folder / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
+        (path.parent if path.suffix else path).mkdir(parents=True, exist_ok=True)
         return str(path)
 
 

@@ -25,6 +25,7 @@ def test_outside_the_pipeline_outputs_go_to_scratch(capsys):
         out = enter("ensemble", pipeline=False)
         assert Path.cwd() == ROOT and out.path("data/ensemble.parquet") == "scratch/ensemble/data/ensemble.parquet"
         assert (ROOT / "scratch" / "ensemble" / "data").is_dir()  # ready to write into
+        assert (ROOT / out.path("reports/drift")).is_dir()  # a folder output is made itself
     finally:
         os.chdir(here)
     assert "outputs go to scratch/ensemble/" in capsys.readouterr().out
