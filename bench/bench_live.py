@@ -1,6 +1,6 @@
 """Live-loop benchmark: a full-speed replay of 2025/26, then 1,000 WebSocket clients on loopback.
 
-    python bench/bench_live.py [--clients 1000] [--messages 200] [--rate 20]
+    python bench/bench_live.py [--model xgb] [--clients 1000] [--messages 200] [--rate 20]
 
 1. Replay: the 17,781 events of 2025/26 (five leagues) through the loop in this
    process at full speed. Prints events per second and the p50/p99 latency from
@@ -13,8 +13,9 @@
    lost count (every client must get every message). Bounded: it gives up
    after 120 s.
 
-Uses models/xgb (``dvc repro``) when present, else trains a small model on
-the real files ($A1LAB_DATA_ROOT) into a temporary registry.
+Uses the registered ``--model`` (``dvc repro``; ``ensemble`` is the fitted ensemble) when present, else
+trains a small XGBoost model on the real files ($A1LAB_DATA_ROOT) into a temporary registry.
+``--clients 0`` skips the fan-out.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _model_and_matches(tmp: Path):
+def _model_and_matches(tmp: Path, name: str = "xgb"):
     import pandas as pd
     import yaml
 
@@ -48,8 +49,10 @@ def _model_and_matches(tmp: Path):
     from a1lab.models.xgb import XGBModel
 
     config = FeatureConfig.from_dict(yaml.safe_load((ROOT / "params.yaml").read_text())["features"])
-    if (ROOT / "data/matches.parquet").exists() and registry.versions("xgb", ROOT / "models"):
-        return registry.load("xgb", root=ROOT / "models"), pd.read_parquet(ROOT / "data/matches.parquet"), config
+    if (ROOT / "data/matches.parquet").exists() and registry.versions(name, ROOT / "models"):
+        return registry.load(name, root=ROOT / "models"), pd.read_parquet(ROOT / "data/matches.parquet"), config
+    if name != "xgb":
+        raise SystemExit(f"no registered model {name!r} in models/: run `dvc repro` first")
     root = os.environ.get("A1LAB_DATA_ROOT", str(ROOT.parent / "shared/data/football-data"))
     seasons = [f"{y % 100:02d}{y % 100 + 1:02d}" for y in range(2015, 2026)]
     matches = load_football_data(FileSource(root), ["E0", "SP1", "I1", "D1", "F1"], seasons).matches
@@ -63,7 +66,7 @@ def _model_and_matches(tmp: Path):
     return registry.load("xgb", root=tmp), matches, config
 
 
-def replay_bench(tmp: Path) -> dict:
+def replay_bench(tmp: Path, name: str = "xgb") -> dict:
     import pandas as pd
 
     from a1lab.features import build_features
@@ -71,7 +74,7 @@ def replay_bench(tmp: Path) -> dict:
     from a1lab.live.loop import Loop
     from a1lab.live.replay import season_events
 
-    model, matches, config = _model_and_matches(tmp)
+    model, matches, config = _model_and_matches(tmp, name)
     events = season_events(matches, "2526")
     lines = [json.dumps(e) for e in events]
     _, state = build_features(matches[matches["kickoff"] < pd.Timestamp(events[0]["ts"])], config)
@@ -177,20 +180,24 @@ def main() -> None:
         client_main(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), 120.0)
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--clients", type=int, default=1000)
-    parser.add_argument("--messages", type=int, default=200)
-    parser.add_argument("--rate", type=float, default=20.0)
-    parser.add_argument("--skip-replay", action="store_true")
+    parser.add_argument("--model", default="xgb", help="registered model the replay scores with (ensemble too)")
+    parser.add_argument("--clients", type=int, default=1000, help="WebSocket clients of the fan-out (0: skip it)")
+    parser.add_argument("--messages", type=int, default=200, help="messages each client must receive")
+    parser.add_argument("--rate", type=float, default=20.0, help="messages per second")
+    parser.add_argument("--skip-replay", action="store_true", help="only the fan-out")
     args = parser.parse_args()
     if not args.skip_replay:
         with tempfile.TemporaryDirectory() as tmp:
-            r = replay_bench(Path(tmp))
-        print(f"replay 2025/26: {r['events']} events in {r['seconds']:.1f} s = {r['events_per_s']:.0f} events/s; "
+            r = replay_bench(Path(tmp), args.model)
+        print(f"replay 2025/26 ({args.model}): {r['events']} events in {r['seconds']:.1f} s = "
+              f"{r['events_per_s']:.0f} events/s; "
               f"{r['scoring_events']} scoring events, latency p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms")
         print(f"  reference (batch, same run): features of all matches + one predict = {r['batch_seconds']:.1f} s, "
               f"{r['batch_ms_per_match']:.2f} ms per 2025/26 match; live p50 / batch per match = "
               f"{r['p50_ms'] / r['batch_ms_per_match']:.1f}x")
         print(json.dumps(r))
+    if args.clients <= 0:
+        return
     f = fanout_bench(args.clients, args.messages, args.rate)
     print(f"fan-out: {f['clients']} clients (connected in {f['connect_s']:.1f} s), {f['messages']} messages at "
           f"{f['rate']:.0f}/s: received {f['received']}/{f['expected']}, lost {f['lost']}, "
