@@ -32,11 +32,11 @@ def season_keys(frame: pd.DataFrame, by: str = "label") -> pd.Series:
 
     Args:
         frame: matches or features.
-        by: ``label``: the data set's own labels (``"2324"``), for data sets whose leagues share a calendar;
+        by: ``label``: the data set's own labels, for data sets whose leagues share a calendar;
             ``last``: each league's seasons counted back from its newest in time (``last1`` is every league's
             newest season, ``last2`` the one before), so "the last two seasons of each league" is
-            ``["last2", "last1"]`` whatever the leagues call them (calendar-year ``2019`` beside autumn-spring
-            ``2018/2019``, or a league that switches).
+            ``["last2", "last1"]`` whatever the leagues call them (a calendar-year label beside a two-year
+            one, or a league that switches).
     """
     if by not in SEASON_KEYS:
         raise ValueError(f"season keys must be one of {SEASON_KEYS}, got {by!r}")

@@ -157,11 +157,10 @@ def parse_oddsportal(data: bytes, name: str, sport: str, league: str, timezone: 
     moneyline_1, moneyline_2, game_url``) into the canonical table.
 
     Prices are the market average of unstated timing, in American odds whether signed or not (``163.0`` is
-    +163), stored as ``market`` ``ml`` ``close``; the season
-    comes from the game's URL (``nba-2024-2025`` -> ``2425``). Rows are refused, with their reason, when
-    the URL names no season (``missing_season``), the game is no real game (``not_competitive``:
-    pre-season, all-star, exhibition and friendly games) or is played at a neutral venue
-    (``neutral_venue``: team_1 is then no home team).
+    +163), stored as ``market`` ``ml`` ``close``; the season comes from the game's URL (``<league>-YYYY-YYYY``:
+    the last two digits of each year). Rows are refused, with their reason, when the URL names no season
+    (``missing_season``), the game is no real game (``not_competitive``: pre-season, all-star, exhibition
+    and friendly games) or is played at a neutral venue (``neutral_venue``: team_1 is then no home team).
     """
     rows, refused = _read(data, name, ODDSPORTAL_COLUMNS)
     missing = [c for c in ("season_type", "neutral", "game_url") if c not in rows.columns]
