@@ -12,9 +12,7 @@ league, scored by the registered xgb). The README links them. Fails when a page 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -23,6 +21,8 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from devtools import find_chromium, watch  # noqa: E402
 
 
 def screenshot(exe: str, url: str, path: Path, width: int = 1200, height: int = 1400) -> None:
@@ -31,46 +31,6 @@ def screenshot(exe: str, url: str, path: Path, width: int = 1200, height: int = 
                     "--virtual-time-budget=15000", f"--window-size={width},{height}", f"--screenshot={path}", url],
                    check=True, capture_output=True, timeout=180)
     print(f"{path} ({path.stat().st_size / 1e3:.0f} kB)")
-
-
-def live_screenshot(exe: str, url: str, path: Path, seconds: float, width: int = 1200, height: int = 1300) -> None:
-    """A screenshot of a live page after ``seconds`` of real time (Chrome DevTools Protocol): --screenshot's
-    virtual time would take it before the stream has moved."""
-    import asyncio
-    import base64
-
-    from websockets.asyncio.client import connect
-
-    browser = subprocess.Popen([exe, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                                f"--window-size={width},{height}", "--remote-debugging-port=0", "about:blank"],
-                               stderr=subprocess.PIPE, text=True)
-    try:
-        line = ""
-        while "DevTools listening on" not in line:
-            line = browser.stderr.readline()
-            if not line:
-                raise SystemExit("Chromium did not start its DevTools server")
-        debug = line.split("ws://")[1].split("/")[0]
-        pages = json.loads(urllib.request.urlopen(f"http://{debug}/json/list", timeout=10).read())
-        target = next(t["webSocketDebuggerUrl"] for t in pages if t["type"] == "page")
-
-        async def shoot() -> bytes:
-            async with connect(target, max_size=2**26) as cdp:
-                async def call(number: int, method: str, **params) -> dict:
-                    await cdp.send(json.dumps({"id": number, "method": method, "params": params}))
-                    while (reply := json.loads(await cdp.recv())).get("id") != number:
-                        pass
-                    return reply["result"]
-
-                await call(1, "Page.navigate", url=url)
-                await asyncio.sleep(seconds)
-                return base64.b64decode((await call(2, "Page.captureScreenshot", format="png"))["data"])
-
-        path.write_bytes(asyncio.run(shoot()))
-        print(f"{path} ({path.stat().st_size / 1e3:.0f} kB)")
-    finally:
-        browser.kill()
-        browser.wait()
 
 
 def dashboard(exe: str, path: Path, env: dict, port: int = 8791) -> None:
@@ -98,7 +58,9 @@ def dashboard(exe: str, path: Path, env: dict, port: int = 8791) -> None:
     try:
         time.sleep(15)  # the history build, then the stream starts
         urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5).read()
-        live_screenshot(exe, f"http://127.0.0.1:{port}/?token={env['A1LAB_LIVE_TOKEN']}", path, seconds=8)
+        (png,) = watch(exe, f"http://127.0.0.1:{port}/?token={env['A1LAB_LIVE_TOKEN']}", at=(8.0,), screenshot=True)
+        path.write_bytes(png)
+        print(f"{path} ({path.stat().st_size / 1e3:.0f} kB)")
     finally:
         loop.kill()
         loop.wait()
@@ -108,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "reports" / "screenshots"), help="folder of the PNGs")
     args = parser.parse_args(argv)
-    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    exe = find_chromium()
     if not exe:
         raise SystemExit("Chromium not found (`make test` installs Debian's chromium when run as root)")
     drift = ROOT / "reports" / "drift"

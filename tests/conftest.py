@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -11,6 +12,9 @@ from pathlib import Path
 import pytest
 
 from a1lab.data.synthetic import LeagueSpec, simulate_league
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from devtools import find_chromium  # noqa: E402
 
 LEAGUES = ["E0", "SP1", "I1", "D1", "F1"]
 SEASONS = ["1516", "1617", "1718", "1819", "1920", "2021", "2122", "2223", "2324", "2425", "2526"]
@@ -103,3 +107,12 @@ def live_lab(real_load, tmp_path_factory):
     (root / "events_e0.jsonl").write_text("".join(json.dumps(e) + "\n" for e in e0))
     return {"root": root, "registry": root / "models", "matches": matches, "frame": frame, "config": config,
             "events": events, "events_e0": e0, "params": params}
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Headless Chromium's executable; the tests that open pages skip without it."""
+    exe = find_chromium()
+    if not exe:
+        pytest.skip("Chromium not installed (make test installs Debian's chromium when run as root)")
+    return exe

@@ -117,26 +117,22 @@ def test_notebooks_run_as_opened_in_jupyterlab_and_write_to_scratch(ran):
     assert (scratch / "drift" / "reports" / "drift" / "index.html").is_file()
 
 
-def test_dvc_plots_render_offline(ran, tmp_path):
+def test_dvc_plots_render_offline(ran, tmp_path, chromium):
     """`dvc plots show` with the repo's template: Vega inlined (no CDN), every model's reliability and RPS
     charts drawn by headless Chromium without a network."""
     import os
     import re
-    import shutil
     import subprocess
 
     name, repo, _ = ran
     if name != "main":
         pytest.skip("one data set is enough for the plots")
-    exe = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not exe:
-        pytest.skip("Chromium not installed (make test installs Debian's chromium when run as root)")
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     subprocess.run(["dvc", "plots", "show", "-o", str(tmp_path / "plots")], cwd=repo, env=env, check=True,
                    capture_output=True)
     page = (tmp_path / "plots" / "index.html").read_text()
     assert "cdn.jsdelivr" not in page and "<script src=" not in page
-    dom = subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=15000",
+    dom = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=15000",
                           "--dump-dom", (tmp_path / "plots" / "index.html").as_uri()],
                          capture_output=True, text=True, timeout=120, check=True).stdout
     assert len(re.findall(r"<canvas", dom)) == 6  # reliability and RPS-by-season of xgb, nn, lgbm

@@ -2,7 +2,6 @@
 
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -101,13 +100,6 @@ def test_rolling_performance_columns():
     assert perf["market_logloss"].dropna().iloc[-1] == pytest.approx(np.log(3))
 
 
-def chromium() -> str:
-    exe = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not exe:
-        pytest.skip("Chromium not installed (make test installs Debian's chromium when run as root)")
-    return exe
-
-
 def dump_dom(exe: str, url: str) -> str:
     out = subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=15000",
                           "--dump-dom", url], capture_output=True, text=True, timeout=120)
@@ -115,8 +107,8 @@ def dump_dom(exe: str, url: str) -> str:
     return out.stdout
 
 
-def test_index_renders_offline_and_every_link_resolves(frames, tmp_path):
-    exe = chromium()
+def test_index_renders_offline_and_every_link_resolves(frames, tmp_path, chromium):
+    exe = chromium
     reference, current, shifted, cols = frames
     summaries = [drift_report(reference, shifted, cols, "season_2425", tmp_path / "season_2425.html", threshold=0.01),
                  ks_report(reference, shifted, cols, "month_2024-09", threshold=0.01)]
@@ -140,11 +132,11 @@ def test_index_renders_offline_and_every_link_resolves(frames, tmp_path):
 
 
 @pytest.mark.slow
-def test_real_pipeline_index_if_present():
+def test_real_pipeline_index_if_present(chromium):
     index = Path(__file__).resolve().parents[1] / "reports" / "drift" / "index.html"
     if not index.is_file():
         pytest.skip("run `dvc repro drift` first")
-    exe = chromium()
+    exe = chromium
     dom = dump_dom(exe, index.as_uri())
     links = re.findall(r'href="([^"]+)"', dom)
     assert links and all((index.parent / link.split("#")[0]).is_file() for link in links)

@@ -317,18 +317,15 @@ def test_serve_skips_lines_that_are_not_json_objects_and_keeps_serving(tmp_path)
             proc.kill()
 
 
-def test_dashboard_and_metrics_of_a_running_loop(live_lab, tmp_path):
+def test_dashboard_and_metrics_of_a_running_loop(live_lab, tmp_path, chromium):
     """A paced replay into `live run --serve`: the dashboard page (headless Chromium, no network) connects
     with the token and shows predictions, settlements and a chart that has grown; without the token it
     cannot connect; /metrics counts the events in Prometheus format and /health is ready."""
-    import shutil
     import threading
 
+    from devtools import watch  # bench/devtools.py, on the path through conftest
     from prometheus_client.parser import text_string_to_metric_families
 
-    exe = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not exe:
-        pytest.skip("Chromium not installed (make test installs Debian's chromium when run as root)")
     port, lines = _free_port(), (live_lab["root"] / "events_e0.jsonl").read_text().splitlines(keepends=True)
     env = {**os.environ, "A1LAB_LIVE_TOKEN": "s3cret"}
     proc = subprocess.Popen(_run_args(live_lab, tmp_path, "-", "--serve", f"127.0.0.1:{port}", "--linger", "120"),
@@ -348,46 +345,6 @@ def test_dashboard_and_metrics_of_a_running_loop(live_lab, tmp_path):
         except OSError:
             return None
 
-    def page(url: str, at: tuple[float, ...] = (3.0,)) -> list[str]:
-        """The page's DOM after ``at`` seconds of real time (Chrome DevTools Protocol over a WebSocket): a live
-        page must stay open while the stream moves, which --dump-dom's virtual time does not do."""
-        browser = subprocess.Popen([exe, "--headless", "--no-sandbox", "--disable-gpu", "--remote-debugging-port=0",
-                                    "about:blank"], stderr=subprocess.PIPE, text=True)
-        try:
-            line = ""
-            while "DevTools listening on" not in line:
-                line = browser.stderr.readline()
-                assert line, "Chromium did not start its DevTools server"
-            debug = line.split("ws://")[1].split("/")[0]
-            target = json.loads(urllib.request.urlopen(f"http://{debug}/json/list", timeout=10).read())
-            socket_url = next(t["webSocketDebuggerUrl"] for t in target if t["type"] == "page")
-
-            async def visit() -> list[str]:
-                async with connect(socket_url, max_size=2**26) as cdp:
-                    calls = iter(range(1, 100))
-
-                    async def call(method: str, **params):
-                        number = next(calls)
-                        await cdp.send(json.dumps({"id": number, "method": method, "params": params}))
-                        while (reply := json.loads(await cdp.recv())).get("id") != number:
-                            pass
-                        return reply["result"]
-
-                    await call("Page.navigate", url=url)
-                    doms, waited = [], 0.0
-                    for t in at:
-                        await asyncio.sleep(t - waited)
-                        waited = t
-                        result = await call("Runtime.evaluate", expression="document.documentElement.outerHTML",
-                                            returnByValue=True)
-                        doms.append(result["result"]["value"])
-                    return doms
-
-            return asyncio.run(visit())
-        finally:
-            browser.kill()
-            browser.wait()
-
     feeder = threading.Thread(target=feed, daemon=True)
     feeder.start()
     try:
@@ -403,11 +360,11 @@ def test_dashboard_and_metrics_of_a_running_loop(live_lab, tmp_path):
                     "points": int(re.search(r'<svg id="rps"[^>]*data-points="(\d+)"', body)[1]),
                     "health": re.search(r'<span id="stats">(.*?)</span></div>', body)[1]}
 
-        early, late = map(seen, page(f"http://127.0.0.1:{port}/?token=s3cret", at=(2.0, 5.0)))
+        early, late = map(seen, watch(chromium, f"http://127.0.0.1:{port}/?token=s3cret", at=(2.0, 5.0)))
         assert late["conn"] == "connected" and late["predictions"] > 0
         assert late["settled"] > early["settled"] and late["points"] > early["points"] >= 0  # the chart grows
         assert late["points"] >= 2 and "clients 1" in late["health"] and "ready" in late["health"]
-        refused = seen(page(f"http://127.0.0.1:{port}/", at=(2.0,))[0])
+        refused = seen(watch(chromium, f"http://127.0.0.1:{port}/", at=(2.0,))[0])
         assert refused["conn"] != "connected" and refused["predictions"] == refused["settled"] == 0
         families = {f.name: f for f in text_string_to_metric_families(get("/metrics").decode())}
         accepted = sum(s.value for s in families["a1lab_live_events"].samples
