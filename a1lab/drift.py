@@ -272,3 +272,38 @@ def season_and_month_reports(reference: pd.DataFrame, frame: pd.DataFrame, seaso
     write_months(months, folder, threshold, context)
     write_index(summaries, folder, context=context, threshold=threshold, figure=figure)
     return summaries
+
+
+def overview_figure(summaries: list[dict], perf: pd.DataFrame, alerts: list, rules: list[dict], path: Path,
+                    threshold: float = 0.05, reference: str = "the reference", model: str = "the model",
+                    market: str = "the market", window: int = 200) -> Path:
+    """The drift index's figure: the share of drifted columns by month above the rolling RPS gap of model minus
+    market (``perf``'s ``kickoff`` and ``rps_gap``), with the ``rps_gap`` threshold rules drawn and their
+    alerts (objects with ``rule``, ``at``, ``value``) marked."""
+    import matplotlib.pyplot as plt  # any backend: the figure is saved and closed
+
+    months = [(pd.Timestamp(s["name"][len("month_"):] + "-01"), s["share_drifted"]) for s in summaries
+              if s["name"].startswith("month_")]
+    gap_rules = [r for r in rules if r.get("metric") == "rps_gap"]
+    fig, axes = plt.subplots(2, 1, figsize=(12, 7), sharex=True)
+    if months:
+        axes[0].bar([m for m, _ in months], [v for _, v in months], width=20, color="tab:blue")
+    axes[0].set_ylabel("share of columns drifted")
+    axes[0].set_ylim(0, 1)
+    axes[0].set_title(f"Drift by month against {reference} (KS p < {threshold})")
+    axes[1].plot(perf["kickoff"], perf["rps_gap"], color="tab:purple",
+                 label=f"model minus market, rolling {window} matches")
+    axes[1].axhline(0, color="k", lw=0.8)
+    for limit in [r.get("threshold") for r in gap_rules if r.get("kind") == "threshold"]:
+        axes[1].axhline(limit, color="tab:red", ls="--", lw=0.8, label=f"alert threshold {limit}")
+    gap_alerts = [a for a in alerts if a.value is not None and a.rule in {r["name"] for r in gap_rules}]
+    if gap_alerts:
+        axes[1].scatter(pd.to_datetime([a.at for a in gap_alerts], unit="s", utc=True), [a.value for a in gap_alerts],
+                        color="tab:red", marker="x", zorder=3, label=f"alerts ({len(gap_alerts)})")
+    axes[1].set_ylabel("RPS gap (model minus market)")
+    axes[1].set_xlabel("kick-off")
+    axes[1].set_title(f"{model} against {market}: below 0 the model is better")
+    axes[1].legend(loc="upper left")
+    fig.savefig(path, dpi=80, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    return path

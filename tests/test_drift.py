@@ -140,3 +140,20 @@ def test_real_pipeline_index_if_present(chromium):
     dom = dump_dom(exe, index.as_uri())
     links = re.findall(r'href="([^"]+)"', dom)
     assert links and all((index.parent / link.split("#")[0]).is_file() for link in links)
+
+
+def test_overview_figure_draws_monthly_drift_over_the_gap_with_alerts(tmp_path):
+    from types import SimpleNamespace
+
+    from a1lab.drift import overview_figure
+
+    perf = pd.DataFrame({"kickoff": pd.date_range("2024-08-01", periods=90, tz="UTC"),
+                         "rps_gap": np.linspace(-0.002, 0.006, 90)})
+    summaries = [{"name": "season_x", "share_drifted": 0.5}, {"name": "month_2024-08", "share_drifted": 0.3},
+                 {"name": "month_2024-09", "share_drifted": 0.1}]
+    rules = [{"name": "worse", "metric": "rps_gap", "kind": "threshold", "threshold": 0.005},
+             {"name": "moves", "metric": "odds_move", "kind": "anomaly"}]
+    alerts = [SimpleNamespace(rule="worse", at=perf["kickoff"].iloc[-1].timestamp(), value=0.006),
+              SimpleNamespace(rule="moves", at=perf["kickoff"].iloc[0].timestamp(), value=0.2)]
+    path = overview_figure(summaries, perf, alerts, rules, tmp_path / "performance.png", model="xgb v1")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 20_000
