@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: install browser run datasets test demo lint bench lab live clean
+.PHONY: install debs run datasets test demo lint bench lab live clean
 
 # torch first and alone, so pip takes the local CPU build (see ../shared/STACK.md),
 # then the rest pinned exactly by constraints.txt (what was tested).
@@ -27,13 +27,16 @@ run: install
 datasets: install
 	for d in extra nba nhl; do $(PY) pipelines/dataset.py $$d || exit 1; done
 
-# the drift report test opens the HTML in Debian's headless Chromium
-browser:
-	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
-	  echo "chromium not installed: the browser test will be skipped"
+# Debian packages the tests run for real: headless Chromium (drift reports, plots, the dashboard) and
+# redis-server (Redis Streams); installed with apt-get when run as root
+debs:
+	@missing=""; command -v chromium >/dev/null 2>&1 || missing="chromium"; \
+	  command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	  [ -z "$$missing" ] || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; } || \
+	  echo "not installed:$$missing (the tests that need it skip; in CI they fail)"
 
-test: install browser
+test: install debs
 	$(PY) -m pytest
 
 demo: install

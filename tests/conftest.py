@@ -15,6 +15,7 @@ from a1lab.data.synthetic import LeagueSpec, simulate_league
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 from devtools import find_chromium  # noqa: E402
+from redis_server import RedisServer, find_redis_server  # noqa: E402
 
 LEAGUES = ["E0", "SP1", "I1", "D1", "F1"]
 SEASONS = ["1516", "1617", "1718", "1819", "1920", "2021", "2122", "2223", "2324", "2425", "2526"]
@@ -111,8 +112,23 @@ def live_lab(real_load, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def chromium() -> str:
-    """Headless Chromium's executable; the tests that open pages skip without it."""
+    """Headless Chromium's executable; the tests that open pages skip without it (in CI they fail)."""
     exe = find_chromium()
     if not exe:
+        if os.environ.get("CI"):
+            pytest.fail("Chromium is not installed (make test installs Debian's chromium as root)")
         pytest.skip("Chromium not installed (make test installs Debian's chromium when run as root)")
     return exe
+
+
+@pytest.fixture()
+def redis_server(tmp_path):
+    """A real redis-server on a free port with AOF on, killed at the end; skips without Debian's redis-server
+    (in CI, where `make test` installs it, its absence is a failure)."""
+    if not find_redis_server():
+        if os.environ.get("CI"):
+            pytest.fail("redis-server is not installed (make test installs Debian's redis-server as root)")
+        pytest.skip("redis-server not installed (make test installs Debian's redis-server when run as root)")
+    server = RedisServer(tmp_path / "redis").start()
+    yield server
+    server.kill()

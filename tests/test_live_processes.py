@@ -379,3 +379,145 @@ def test_dashboard_and_metrics_of_a_running_loop(live_lab, tmp_path, chromium):
     finally:
         proc.kill()
         proc.wait(timeout=30)
+
+
+# -- Redis Streams ------------------------------------------------------------------------------
+def _redis_args(lab, tmp: Path, url: str, *extra: str) -> list[str]:
+    """`live run` reading the stream `events` with a consumer group, writing the stream `out`, checkpoint in Redis."""
+    return [*A1LAB, "live", "run", "--source", f"{url}?stream=events&group=g&consumer=c1&block_ms=100",
+            "--out", f"{url}?stream=out&maxlen=100000&exact=1", "--dead-letter", str(tmp / "dead.jsonl"),
+            "--checkpoint", f"{url}?key=checkpoint", "--history", str(lab["root"] / "matches.parquet"),
+            "--registry", str(lab["registry"]), "--model", "xgb", "--params", str(lab["params"]), *extra]
+
+
+def _publish(port: int, lines: list[str]) -> None:
+    import redis
+
+    client = redis.Redis(port=port)
+    with client.pipeline(transaction=False) as pipe:
+        for line in lines:
+            pipe.xadd("events", {"data": line})
+        pipe.execute()
+    client.close()
+
+
+def _stream(port: int, name: str = "out") -> list[dict]:
+    import redis
+
+    client = redis.Redis(port=port)
+    try:
+        return [json.loads(fields[b"data"]) for _, fields in client.xrange(name)]
+    except redis.ConnectionError:
+        return []
+    finally:
+        client.close()
+
+
+def _drained(port: int) -> bool:
+    """Every entry of `events` delivered to the group and acknowledged."""
+    import redis
+
+    client = redis.Redis(port=port)
+    try:
+        group = client.xinfo_groups("events")[0]
+        last = client.xrevrange("events", count=1)[0][0]
+        return group["last-delivered-id"] == last and group["pending"] == 0
+    except (redis.ConnectionError, redis.ResponseError, IndexError):
+        return False
+    finally:
+        client.close()
+
+
+def _finish(proc: subprocess.Popen, port: int, n: int) -> tuple[dict, str]:
+    """Wait until the loop has written ``n`` messages and acknowledged everything, stop it; its counts and log."""
+    _wait_for(lambda: len(_stream(port)) >= n and _drained(port), 240, f"{n} messages and every ack", proc)
+    proc.send_signal(signal.SIGTERM)
+    log = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 0, log[-3000:]
+    return json.loads(log.strip().splitlines()[-1].split(": ", 1)[1]), log
+
+
+def test_redis_loop_killed_mid_stream_resumes_with_nothing_lost_or_repeated(live_lab, baseline, tmp_path,
+                                                                             redis_server):
+    lines = (live_lab["root"] / "events_e0.jsonl").read_text().splitlines()
+    _publish(redis_server.port, lines)
+    proc = subprocess.Popen(_redis_args(live_lab, tmp_path, redis_server.url), stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(lambda: len(_stream(redis_server.port)) >= 60, 120, "first outputs", proc)
+        proc.kill()  # SIGKILL: no clean stop, whatever was not committed is lost with the process
+        proc.wait(timeout=10)
+        import redis
+
+        client = redis.Redis(port=redis_server.port)
+        committed = len(_stream(redis_server.port))
+        assert committed < len(baseline)
+        proc = subprocess.Popen(_redis_args(live_lab, tmp_path, redis_server.url), stderr=subprocess.PIPE, text=True)
+        counts, _ = _finish(proc, redis_server.port, len(baseline))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    out = _stream(redis_server.port)
+    assert out == baseline, "outputs of kill + restart differ from one uninterrupted run"
+    checkpoint = json.loads(client.get("checkpoint"))
+    assert checkpoint["counts"]["events"] == len(lines) and counts["events"] == len(lines)
+    assert checkpoint["counts"]["settled"] == sum(m["type"] == "settlement" for m in baseline)
+    assert client.xpending("events", "g")["pending"] == 0
+    client.close()
+
+
+def test_redis_server_killed_and_restarted_mid_stream_loses_nothing(live_lab, baseline, tmp_path, redis_server):
+    lines = (live_lab["root"] / "events_e0.jsonl").read_text().splitlines()
+    half = len(lines) // 2
+    _publish(redis_server.port, lines[:half])
+    proc = subprocess.Popen(_redis_args(live_lab, tmp_path, redis_server.url, "-v"), stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        _wait_for(lambda: len(_stream(redis_server.port)) >= 40, 120, "first outputs", proc)
+        redis_server.kill()  # SIGKILL mid-stream; the AOF has every write it answered
+        time.sleep(1.5)
+        redis_server.start()
+        _publish(redis_server.port, lines[half:])
+        counts, log = _finish(proc, redis_server.port, len(baseline))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "retrying in" in log, "the loop never saw the server go"
+    assert _stream(redis_server.port) == baseline
+    assert counts["events"] == len(lines) and counts["settled"] == sum(m["type"] == "settlement" for m in baseline)
+
+
+def test_serve_broadcasts_a_redis_stream(live_lab, baseline, tmp_path, redis_server):
+    import redis
+
+    client = redis.Redis(port=redis_server.port)
+    for m in baseline[:50]:
+        client.xadd("out", {"data": json.dumps(m)})
+    port = _free_port()
+    serve = subprocess.Popen([*A1LAB, "live", "serve", "--input", f"{redis_server.url}?stream=out",
+                              "--bind", f"127.0.0.1:{port}"], stderr=subprocess.PIPE, text=True)
+
+    async def collect(n: int) -> list[dict]:
+        for _ in range(100):
+            try:
+                async with connect(f"ws://127.0.0.1:{port}/?since=0") as ws:
+                    hello = json.loads(await ws.recv())
+                    assert hello["type"] == "hello"
+                    got = []
+                    while len(got) < n:
+                        got.append(json.loads(await asyncio.wait_for(ws.recv(), 10)))
+                    return got
+            except OSError:
+                await asyncio.sleep(0.1)
+        raise AssertionError("live serve never answered")
+
+    try:
+        first = asyncio.run(collect(50))
+        for m in baseline[50:80]:  # appended while it serves: they reach clients too
+            client.xadd("out", {"data": json.dumps(m)})
+        both = asyncio.run(collect(80))
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        serve.wait(timeout=30)
+        client.close()
+    strip = [{k: v for k, v in m.items() if k not in ("seq", "sent")} for m in both]
+    assert strip == baseline[:80] and len(first) == 50

@@ -50,40 +50,90 @@ def _host_port(text: str) -> tuple[str, int]:
 
 # -- replay -------------------------------------------------------------------------------------
 def cmd_replay(args: argparse.Namespace) -> int:
-    """Write a season's events as JSONL, optionally paced."""
+    """Write a season's events as JSONL (a file, stdout or a Redis stream), optionally paced."""
     import pandas as pd
 
+    from a1lab.live.redis_streams import is_redis
     from a1lab.live.replay import latest_season, season_events
 
     matches = pd.read_parquet(args.matches)
     args.season = args.season or latest_season(matches)
     events = season_events(matches, args.season, args.leagues or None)
-    out = sys.stdout if args.out == "-" else open(args.out, "w", encoding="utf-8")  # noqa: SIM115
+    if is_redis(args.out):
+        write, close = _redis_writer(args.out, paced=args.speed > 0)
+    else:
+        out = sys.stdout if args.out == "-" else open(args.out, "w", encoding="utf-8")  # noqa: SIM115
+
+        def write(line: str) -> None:
+            out.write(line + "\n")
+            if args.speed > 0:
+                out.flush()
+
+        def close() -> None:
+            if out is not sys.stdout:
+                out.close()
+
     started, first = time.monotonic(), datetime.fromisoformat(events[0]["ts"])
     try:
         for e in events:
             if args.speed > 0:
                 due = (datetime.fromisoformat(e["ts"]) - first).total_seconds() / args.speed
                 time.sleep(max(0.0, due - (time.monotonic() - started)))
-            out.write(json.dumps(e, separators=(",", ":")) + "\n")
-            if args.speed > 0:
-                out.flush()
+            write(json.dumps(e, separators=(",", ":")))
     except BrokenPipeError:
         return 0
     finally:
-        if out is not sys.stdout:
-            out.close()
+        close()
     print(f"a1lab live replay: {len(events)} events of season {args.season}", file=sys.stderr)
     return 0
 
 
+def _redis_writer(url: str, paced: bool):
+    """write(line) and close() appending to a Redis stream: one entry per line, sent at once when paced, else
+    pipelined in batches of 1000."""
+    import redis
+
+    from a1lab.live.redis_streams import FIELD, RedisTarget
+
+    target = RedisTarget.parse(url, "stream")
+    client = redis.Redis(host=target.host, port=target.port, db=target.db)
+    maxlen = int(target.params["maxlen"]) if "maxlen" in target.params else None
+    pipe = client.pipeline(transaction=False)
+
+    def write(line: str) -> None:
+        pipe.xadd(target.name, {FIELD: line.encode()}, maxlen=maxlen, approximate=True)
+        if paced or len(pipe) >= 1000:
+            pipe.execute()
+
+    def close() -> None:
+        pipe.execute()
+        client.close()
+
+    return write, close
+
+
 # -- run ----------------------------------------------------------------------------------------
-def _source(spec: str, token: str | None) -> AsyncIterator[str]:
+def _source(spec: str, token: str | None, redis):
+    """Raw lines of a file, stdin, a WebSocket feed, or a Redis stream read with a consumer group."""
+    from a1lab.live.redis_streams import RedisTarget, StreamSource, is_redis
     from a1lab.live.streams import read_lines, websocket_lines
 
     if spec.startswith(("ws://", "wss://")):
         return websocket_lines(spec, token)
+    if is_redis(spec):
+        target = RedisTarget.parse(spec, "stream")
+        return StreamSource(redis.client(target), target)
     return read_lines(spec)
+
+
+def _sink(spec: str, redis):
+    from a1lab.live.redis_streams import RedisTarget, StreamSink, is_redis
+    from a1lab.live.streams import JsonlSink
+
+    if is_redis(spec):
+        target = RedisTarget.parse(spec, "stream")
+        return StreamSink(redis.client(target), target)
+    return JsonlSink(spec)
 
 
 async def _prepend(first: list, rest: AsyncIterator) -> AsyncIterator:
@@ -93,20 +143,52 @@ async def _prepend(first: list, rest: AsyncIterator) -> AsyncIterator:
         yield line
 
 
-def read_checkpoint(loop, path: Path) -> None:
-    """Resume ``loop`` from a checkpoint file.
+async def read_checkpoint(checkpoint) -> bytes | None:
+    """The checkpoint's bytes from a file or a Redis key (``checkpoint`` as :func:`_checkpoint` gives it), or None
+    when there is none yet.
 
     Raises:
-        CheckpointError: the file is unreadable, not JSON or not a checkpoint this loop can resume from,
-            with how to start over.
+        CheckpointError: the file is unreadable.
+    """
+    from a1lab.live.loop import CheckpointError
+
+    if checkpoint is None:
+        return None
+    if not isinstance(checkpoint, Path):
+        return await checkpoint.load()
+    if not checkpoint.is_file():
+        return None
+    try:
+        return checkpoint.read_bytes()
+    except OSError as exc:
+        raise CheckpointError(f"checkpoint {checkpoint}: unreadable ({exc}). To start over, delete it or pass "
+                              "--checkpoint ''") from None
+
+
+def resume(loop, data: bytes, where: str) -> None:
+    """Resume ``loop`` from a checkpoint's bytes.
+
+    Raises:
+        CheckpointError: not JSON or not a checkpoint this loop can resume from, with how to start over.
     """
     from a1lab.live.loop import CheckpointError
 
     try:
-        loop.restore(json.loads(path.read_bytes()))
-    except (OSError, ValueError, RecursionError) as exc:
+        loop.restore(json.loads(data))
+    except (ValueError, RecursionError) as exc:
         why = str(exc) if isinstance(exc, CheckpointError) else f"unreadable ({type(exc).__name__}: {exc})"
-        raise CheckpointError(f"checkpoint {path}: {why}. To start over, delete it or pass --checkpoint ''") from None
+        raise CheckpointError(f"checkpoint {where}: {why}. To start over, delete it or pass --checkpoint ''") from None
+
+
+def _checkpoint(spec: str, redis):
+    from a1lab.live.redis_streams import RedisCheckpoint, RedisTarget, is_redis
+
+    if not spec:
+        return None
+    if is_redis(spec):
+        target = RedisTarget.parse(spec, "key")
+        return RedisCheckpoint(redis.client(target), target)
+    return Path(spec)
 
 
 def history_state(matches_path: str | None, cutoff, config):
@@ -129,13 +211,8 @@ async def _run(args: argparse.Namespace, params: dict) -> int:
     from a1lab import registry
     from a1lab.betting import Staking, ValueRule
     from a1lab.features.registry import FeatureConfig
-    from a1lab.features.state import FeatureState
-    from a1lab.live.events import Rejection, parse_event
-    from a1lab.live.loop import Loop, LoopConfig
-    from a1lab.live.metrics import LiveMetrics
-    from a1lab.live.runtime import Outputs, drive
-    from a1lab.live.server import Broadcaster
-    from a1lab.live.streams import JsonlSink
+    from a1lab.live.loop import LoopConfig
+    from a1lab.live.redis_streams import Connections
     from a1lab.monitoring.config import build_monitoring
 
     live = params.get("live", {})
@@ -154,20 +231,42 @@ async def _run(args: argparse.Namespace, params: dict) -> int:
     alerts, dispatcher = (None, None) if args.no_alerts else build_monitoring(params.get("monitoring", {}),
                                                                               os.environ)
     feature_config = FeatureConfig.from_dict(params.get("features", {}))
+    token = os.environ.get(args.token_env) or None
+    redis = Connections()
+    try:
+        return await _run_with(args, params, models, timings.pop(), config, alerts, dispatcher, feature_config,
+                               _source(args.source, token, redis), _checkpoint(args.checkpoint, redis), redis)
+    finally:
+        await redis.close()
+
+
+async def _run_with(args, params, models, timing, config, alerts, dispatcher, feature_config, source, checkpoint,
+                    redis) -> int:
+    from a1lab.features.state import FeatureState
+    from a1lab.live.events import Rejection, parse_event
+    from a1lab.live.loop import Loop
+    from a1lab.live.metrics import LiveMetrics
+    from a1lab.live.redis_streams import IDLE
+    from a1lab.live.runtime import Outputs, commit_point, drive, next_line
+    from a1lab.live.server import Broadcaster
+    from a1lab.live.streams import JsonlSink
+
+    live = params.get("live", {})
     stop = asyncio.Event()
     _stop_on_signals(stop)
-    token = os.environ.get(args.token_env) or None
-    lines = _source(args.source, token)
-    checkpoint = Path(args.checkpoint) if args.checkpoint else None
-    if checkpoint is not None and checkpoint.is_file():
-        loop = Loop(models, FeatureState(feature_config), config, alerts, timings.pop())
-        read_checkpoint(loop, checkpoint)
-        log.info("resumed from %s: %s", checkpoint, loop.counts)
+    lines = source
+    snapshot = await read_checkpoint(checkpoint)
+    if snapshot is not None:
+        loop = Loop(models, FeatureState(feature_config), config, alerts, timing)
+        resume(loop, snapshot, str(args.checkpoint))
+        log.info("resumed from %s: %s", args.checkpoint, loop.counts)
     else:
         # the stream starts at the first valid event (bad lines before it go to the dead letter as usual)
         head, cutoff = [], datetime.fromisoformat(args.start) if args.start else None
         it = aiter(lines)
-        while cutoff is None and (line := await anext(it, None)) is not None:
+        while cutoff is None and (line := await next_line(it, stop)) is not None:
+            if line is IDLE:
+                continue
             head.append(line)
             event = parse_event(line)
             cutoff = None if isinstance(event, Rejection) else event.ts
@@ -179,31 +278,35 @@ async def _run(args: argparse.Namespace, params: dict) -> int:
             state = FeatureState(feature_config)
         else:
             state = await asyncio.to_thread(history_state, args.history, cutoff, feature_config)
-        loop = Loop(models, state, config, alerts, timings.pop())
+        loop = Loop(models, state, config, alerts, timing)
         lines = _prepend(head, it)
-    server, metrics, source = None, LiveMetrics(), {"state": "reading"}
+    server, metrics, reading = None, LiveMetrics(), {"state": "reading"}
 
     def status() -> dict:  # /health of `live run --serve`: ready once the models are loaded and the source open
         age = None if metrics.last_event is None else time.time() - metrics.last_event
         last = loop.last_event_time
-        return {"ready": bool(loop.models) and source["state"] != "failed", "models": loop.model_ids,
-                "source": source["state"], "events": loop.counts["events"], "last_event_age_s": age,
+        return {"ready": bool(loop.models) and reading["state"] != "failed", "models": loop.model_ids,
+                "source": reading["state"], "events": loop.counts["events"], "last_event_age_s": age,
                 "last_event_ts": None if last is None else last.isoformat(),
                 "lag_s": None if last is None else time.time() - last.timestamp()}
 
     if args.serve:
         server = Broadcaster(token=os.environ.get(args.token_env) or None, metrics=metrics, status=status)
         await server.start(*_host_port(args.serve))
-    outputs = Outputs(sinks=[JsonlSink(p) for p in args.out], dispatcher=dispatcher, server=server, metrics=metrics,
-                      dead_letter=JsonlSink(args.dead_letter) if args.dead_letter else None)
+    outputs = Outputs(sinks=[_sink(p, redis) for p in args.out], dispatcher=dispatcher, server=server,
+                      metrics=metrics, dead_letter=JsonlSink(args.dead_letter) if args.dead_letter else None)
+
+    async def commit(loop: Loop) -> None:
+        await commit_point(loop, outputs, checkpoint, source)
+
     try:
         try:
-            counts = await drive(loop, lines, outputs, stop, checkpoint, int(live.get("checkpoint_every", 1000)),
+            counts = await drive(loop, lines, outputs, stop, commit, int(live.get("checkpoint_every", 1000)),
                                  float(live.get("quiet_check", 5.0)))
         except Exception:
-            source["state"] = "failed"
+            reading["state"] = "failed"
             raise
-        source["state"] = "ended"
+        reading["state"] = "ended"
         if server is not None and args.linger > 0 and not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=args.linger)
@@ -226,18 +329,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Run the scoring loop until the source ends or a signal arrives; a checkpoint it cannot resume from,
     or a bad params file, is one line on stderr and exit code 2."""
     from a1lab.live.loop import CheckpointError
+    from a1lab.live.redis_streams import AddressError
     from a1lab.params import ParamsError
 
     _log_to_stderr(args.verbose)
     try:
         return asyncio.run(_run(args, _params(args.params)))
-    except (CheckpointError, ParamsError) as exc:
+    except (CheckpointError, ParamsError, AddressError) as exc:
         print(f"a1lab live run: {exc}", file=sys.stderr)
         return 2
 
 
 # -- serve --------------------------------------------------------------------------------------
 async def _serve(args: argparse.Namespace) -> int:
+    from a1lab.live.redis_streams import Connections, RedisTarget, is_redis, stream_lines
     from a1lab.live.server import Broadcaster, serve_lines
     from a1lab.live.streams import read_lines
 
@@ -246,13 +351,20 @@ async def _serve(args: argparse.Namespace) -> int:
     server = Broadcaster(token=os.environ.get(args.token_env) or None, history=args.history)
     await server.start(*_host_port(args.bind))
     print(f"a1lab live serve: ws://{_host_port(args.bind)[0]}:{server.port}/", file=sys.stderr, flush=True)
-    feeder = asyncio.ensure_future(serve_lines(server, read_lines(args.input), args.rate))
+    redis = Connections()
+    if is_redis(args.input):
+        target = RedisTarget.parse(args.input, "stream")
+        lines = stream_lines(redis.client(target), target)
+    else:
+        lines = read_lines(args.input)
+    feeder = asyncio.ensure_future(serve_lines(server, lines, args.rate))
     await asyncio.wait({feeder, asyncio.ensure_future(stop.wait())}, return_when=asyncio.FIRST_COMPLETED)
     if feeder.done() and not stop.is_set():
         log.info("input done: %d messages; serving until stopped", feeder.result())
         await stop.wait()
     feeder.cancel()
     await server.close()
+    await redis.close()
     print(f"a1lab live serve: {json.dumps(server.health())}", file=sys.stderr)
     return 0
 
@@ -311,16 +423,19 @@ def add_parser(sub) -> None:
     rp.add_argument("--matches", default="data/matches.parquet", help="the match table (a1lab ingest's output)")
     rp.add_argument("--season", default=None, help="season label (default: the season of the last kick-off)")
     rp.add_argument("--leagues", nargs="*", default=[], help="only these leagues (default: every league)")
-    rp.add_argument("--out", default="-", help="JSONL file, or - for stdout")
+    rp.add_argument("--out", default="-", help="JSONL file, - for stdout, or redis://HOST:PORT/DB?stream=NAME")
     rp.add_argument("--speed", type=float, default=0.0,
                     help="event-time seconds per wall-clock second (0: as fast as possible)")
     rp.set_defaults(func=cmd_replay)
 
     rn = cmds.add_parser("run", help="score events from a file, stdin or a WebSocket feed")
-    rn.add_argument("--source", default="-", help="JSONL file, - for stdin, or ws://host:port/ of a feed")
-    rn.add_argument("--out", nargs="*", default=["-"], help="JSONL sinks (- for stdout); none: --out with no value")
+    rn.add_argument("--source", default="-", help="JSONL file, - for stdin, ws://host:port/ of a feed, or "
+                    "redis://HOST:PORT/DB?stream=NAME&group=G&consumer=C (a consumer group; acknowledged at commits)")
+    rn.add_argument("--out", nargs="*", default=["-"], help="sinks: JSONL files, - for stdout, "
+                    "redis://HOST:PORT/DB?stream=NAME&maxlen=N; none: --out with no value")
     rn.add_argument("--dead-letter", default="data/live/dead_letter.jsonl", help="rejected events ('' for none)")
-    rn.add_argument("--checkpoint", default="data/live/checkpoint.json", help="resume file ('' for none)")
+    rn.add_argument("--checkpoint", default="data/live/checkpoint.json",
+                    help="resume file, or redis://HOST:PORT/DB?key=NAME ('' for none)")
     rn.add_argument("--history", default="data/matches.parquet",
                     help="matches before the stream's start initialise the feature state ('' for none)")
     rn.add_argument("--start", default=None, help="ISO time the stream starts (default: the first event's ts)")
@@ -342,7 +457,8 @@ def add_parser(sub) -> None:
     st.set_defaults(func=cmd_status)
 
     sv = cmds.add_parser("serve", help="broadcast JSON lines (a feed, or run's output) to WebSocket clients")
-    sv.add_argument("--input", default="-", help="JSONL file or - for stdin")
+    sv.add_argument("--input", default="-", help="JSONL file, - for stdin, or redis://HOST:PORT/DB?stream=NAME"
+                    "&from=ID (read without a group; from 0 by default, $ for new entries only)")
     sv.add_argument("--bind", default="127.0.0.1:8765", help="HOST:PORT (port 0: any free port)")
     sv.add_argument("--rate", type=float, default=0.0, help="messages per second (0: as they come)")
     sv.add_argument("--history", type=int, default=100_000, help="messages kept for clients that resume")

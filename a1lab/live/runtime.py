@@ -5,7 +5,10 @@ processed is finished, sinks are flushed and the checkpoint written, so a
 restart continues exactly (seen event ids are skipped). After a crash the
 restart resumes from the last periodic checkpoint: messages emitted after it
 are emitted again (at least once), results are never counted twice in the
-state because the state comes from the same checkpoint.
+state because the state comes from the same checkpoint. With a Redis stream as
+the source, entries are acknowledged only at a commit, after the outputs and the
+checkpoint (:func:`commit_point`); with sinks and checkpoint on the same Redis
+server a commit is one transaction, so even a crash repeats no output there.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +26,8 @@ from pathlib import Path
 from a1lab.live.events import Rejection, line_text, parse_event
 from a1lab.live.loop import Loop
 from a1lab.live.metrics import LiveMetrics
+from a1lab.live.redis_streams import IDLE, RedisCheckpoint, StreamSink, StreamSource
+from a1lab.live.redis_streams import commit as redis_commit
 from a1lab.live.server import Broadcaster
 from a1lab.live.streams import JsonlSink
 from a1lab.monitoring.alerts import Alert
@@ -30,11 +35,11 @@ from a1lab.monitoring.alerts import Alert
 log = logging.getLogger("a1lab.live")
 
 
-def write_checkpoint(loop: Loop, path: Path) -> None:
-    """Write the loop's checkpoint atomically (temporary file, then rename)."""
+def write_checkpoint(payload: bytes, path: Path) -> None:
+    """Write a checkpoint atomically (temporary file, then rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(loop.to_dict(), separators=(",", ":")))
+    tmp.write_bytes(payload)
     os.replace(tmp, path)
 
 
@@ -42,7 +47,7 @@ def write_checkpoint(loop: Loop, path: Path) -> None:
 class Outputs:
     """Where the loop's messages go: JSONL sinks, the dead-letter file, a server, alert channels."""
 
-    sinks: list[JsonlSink] = field(default_factory=list)
+    sinks: list[JsonlSink | StreamSink] = field(default_factory=list)
     dead_letter: JsonlSink | None = None
     server: Broadcaster | None = None
     dispatcher: object | None = None
@@ -68,6 +73,7 @@ class Outputs:
         log.warning("rejected %s: %s", rejection.event_id or rejection.raw[:60], rejection.reason)
 
     async def flush(self) -> None:
+        """Wait for alert channels, flush file sinks (Redis sinks send at the commit, :func:`commit_point`)."""
         if self.pending:
             await asyncio.gather(*self.pending, return_exceptions=True)
         for sink in [*self.sinks, self.dead_letter]:
@@ -75,7 +81,21 @@ class Outputs:
                 sink.flush()
 
 
-async def _next(it: AsyncIterator[str | bytes], stop: asyncio.Event) -> str | bytes | None:
+async def commit_point(loop: Loop, outputs: Outputs, checkpoint: Path | RedisCheckpoint | None = None,
+                       source: object | None = None) -> None:
+    """Make what the loop did so far durable: outputs first, then the checkpoint, then the source's
+    acknowledgements (Redis parts on one server in one transaction, see :mod:`a1lab.live.redis_streams`)."""
+    await outputs.flush()
+    payload = None if checkpoint is None else json.dumps(loop.to_dict(), separators=(",", ":")).encode()
+    if isinstance(checkpoint, Path):
+        write_checkpoint(payload, checkpoint)
+    redis_sinks = [s for s in outputs.sinks if isinstance(s, StreamSink)]
+    stored = (checkpoint, payload) if isinstance(checkpoint, RedisCheckpoint) else None
+    if redis_sinks or stored or isinstance(source, StreamSource):
+        await redis_commit(redis_sinks, stored, source if isinstance(source, StreamSource) else None)
+
+
+async def next_line(it: AsyncIterator[str | bytes], stop: asyncio.Event) -> str | bytes | None:
     """The next line, or None at the end of the source or when ``stop`` is set."""
     if stop.is_set():
         return None
@@ -92,17 +112,18 @@ async def _next(it: AsyncIterator[str | bytes], stop: asyncio.Event) -> str | by
         return None
 
 
-async def drive(loop: Loop, lines: AsyncIterator[str | bytes], outputs: Outputs, stop: asyncio.Event,
-                checkpoint: Path | None = None, checkpoint_every: int = 1000, quiet_check: float = 5.0,
-                clock: Callable[[], float] = time.time) -> dict:
+async def drive(loop: Loop, lines: AsyncIterator[str | bytes | object], outputs: Outputs, stop: asyncio.Event,
+                commit: Callable[[Loop], Awaitable[None]] | None = None, commit_every: int = 1000,
+                quiet_check: float = 5.0, clock: Callable[[], float] = time.time) -> dict:
     """Feed the loop until the source ends or ``stop`` is set; return the loop's counts.
 
     Args:
         loop: the scoring loop.
-        lines: raw event lines (undecoded bytes from files and stdin).
+        lines: raw event lines (undecoded bytes from files and stdin); :data:`IDLE` from a source between reads.
         outputs: sinks, dead letter, server and alert dispatcher.
         stop: set it (e.g. from a signal handler) to stop after the event in hand.
-        checkpoint: file written every ``checkpoint_every`` accepted events and at the end.
+        commit: makes the work so far durable (:func:`commit_point`); called every ``commit_every`` lines,
+            when the source is idle and at the end (None: only flush the outputs).
         quiet_check: seconds between checks that the feed has not gone quiet.
         clock: wall clock for the quiet-feed rule.
     """
@@ -113,12 +134,28 @@ async def drive(loop: Loop, lines: AsyncIterator[str | bytes], outputs: Outputs,
             for msg in loop.check_quiet(clock()):
                 outputs.emit(msg)
 
-    watcher = asyncio.ensure_future(watch_quiet())
-    since_checkpoint = 0
     metrics = outputs.metrics
+    dirty = 0
+
+    async def save() -> None:
+        nonlocal dirty
+        if commit is None:
+            await outputs.flush()
+            return
+        await commit(loop)
+        dirty = 0
+        if metrics is not None:
+            metrics.last_checkpoint = time.time()
+
+    watcher = asyncio.ensure_future(watch_quiet())
     try:
         it = aiter(lines)
-        while (line := await _next(it, stop)) is not None:
+        while (line := await next_line(it, stop)) is not None:
+            if line is IDLE:
+                if dirty:
+                    await save()
+                continue
+            dirty += 1
             started = time.perf_counter()
             event = parse_event(line)
             if isinstance(event, Rejection):
@@ -140,21 +177,12 @@ async def drive(loop: Loop, lines: AsyncIterator[str | bytes], outputs: Outputs,
                 if loop.counts["duplicates"] + loop.counts["seen_before_restart"] > repeats:
                     outcome = "duplicate"
                 metrics.event(event.type, outcome, time.perf_counter() - started, reason)
-            since_checkpoint += 1
-            if checkpoint is not None and since_checkpoint >= checkpoint_every:
-                await outputs.flush()
-                write_checkpoint(loop, checkpoint)
-                if metrics is not None:
-                    metrics.last_checkpoint = time.time()
-                since_checkpoint = 0
-            if since_checkpoint % 64 == 0:
+            if dirty >= commit_every:
+                await save()
+            elif dirty % 64 == 0:
                 await asyncio.sleep(0)  # let the server and signal handlers run
     finally:
         watcher.cancel()
-        await outputs.flush()
-        if checkpoint is not None:
-            write_checkpoint(loop, checkpoint)
-            if metrics is not None:
-                metrics.last_checkpoint = time.time()
+        await save()
     log.info("loop stopped: %s", loop.counts)
     return dict(loop.counts)

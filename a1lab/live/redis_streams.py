@@ -1,0 +1,324 @@
+"""Redis Streams as the live loop's source, sink and checkpoint store (redis-py's asyncio client).
+
+Addresses are URLs: ``redis://HOST:PORT/DB?stream=NAME&group=G&consumer=C`` for a source,
+``redis://HOST:PORT/DB?stream=NAME&maxlen=N`` for a sink, ``redis://HOST:PORT/DB?key=NAME``
+for a checkpoint. Every entry carries its JSON in one field, ``data``.
+
+Delivery: the source reads with a consumer group (XREADGROUP) and acknowledges
+nothing when it reads. At a commit point the loop's buffered messages, its
+checkpoint and the acknowledgements of the entries behind them go to Redis
+together; parts on one server are one MULTI/EXEC transaction, so with sinks,
+checkpoint and source on one server a commit is all or nothing (exactly once);
+across servers the order is sinks, checkpoint, acknowledgements (at least once).
+A restart resumes from the checkpoint, re-reads its own pending entries first
+and claims entries other consumers left pending longer than ``claim_idle_ms``;
+the event ids make re-processing effectively once. A lost connection is retried
+with back-off; a commit whose answer was lost is looked up by the commit number
+stored with the checkpoint before it is sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, urlsplit
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from a1lab.live.streams import Backoff
+
+log = logging.getLogger("a1lab.live")
+FIELD = b"data"
+IDLE = object()  # a source's marker between reads: everything read so far is processed (a commit point)
+RETRY = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
+
+
+class AddressError(ValueError):
+    """A ``redis://`` address that cannot be used, with what to write instead."""
+
+
+@dataclass(frozen=True)
+class RedisTarget:
+    """A stream or key on a Redis server, from a ``redis://`` URL.
+
+    Attributes:
+        host: server host.
+        port: server port.
+        db: database number.
+        name: the stream (``?stream=``) or key (``?key=``).
+        params: the other query parameters.
+    """
+
+    host: str
+    port: int
+    db: int
+    name: str
+    params: dict = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, url: str, kind: str = "stream") -> RedisTarget:
+        """Read ``redis://HOST:PORT/DB?<kind>=NAME&...``.
+
+        Raises:
+            AddressError: not a redis URL, or without the stream or key name.
+        """
+        parts = urlsplit(url)
+        if parts.scheme != "redis":
+            raise AddressError(f"{url!r} is not a redis:// URL")
+        params = dict(parse_qsl(parts.query))
+        name = params.pop(kind, "")
+        if not name:
+            raise AddressError(f"{url!r} names no {kind}: add ?{kind}=NAME")
+        db = parts.path.strip("/") or "0"
+        if not db.isdigit():
+            raise AddressError(f"{url!r}: the database must be a number, got {db!r}")
+        try:
+            port = parts.port or 6379
+        except ValueError as exc:
+            raise AddressError(f"{url!r}: {exc}") from None
+        return cls(parts.hostname or "127.0.0.1", port, int(db), name, params)
+
+    @property
+    def server(self) -> tuple[str, int, int]:
+        return self.host, self.port, self.db
+
+
+def is_redis(url: str | None) -> bool:
+    """Whether a source, sink or checkpoint address is a Redis one."""
+    return bool(url) and url.startswith("redis://")
+
+
+class Connections:
+    """One client per server, shared by source, sinks and checkpoint so that a commit can be one transaction."""
+
+    def __init__(self) -> None:
+        self._clients: dict[tuple, aioredis.Redis] = {}
+
+    def client(self, target: RedisTarget) -> aioredis.Redis:
+        if target.server not in self._clients:
+            # no retries inside redis-py: a transaction resent blindly could apply twice (see commit)
+            self._clients[target.server] = aioredis.Redis(host=target.host, port=target.port, db=target.db,
+                                                          socket_connect_timeout=5, socket_timeout=30,
+                                                          retry=Retry(NoBackoff(), 0))
+        return self._clients[target.server]
+
+    async def close(self) -> None:
+        for client in self._clients.values():
+            await client.aclose()
+
+
+async def _retrying(what: str, call, backoff: Backoff, max_attempts: int | None = None):
+    """``await call()``, retried with back-off while the server is unreachable."""
+    failures = 0
+    while True:
+        try:
+            return await call()
+        except RETRY as exc:
+            failures += 1
+            if max_attempts is not None and failures >= max_attempts:
+                raise ConnectionError(f"redis {what}: {failures} failed attempts in a row ({exc})") from None
+            wait = backoff.delay(failures - 1)
+            log.warning("redis %s: %s; retrying in %.2f s", what, exc, wait)
+            await asyncio.sleep(wait)
+
+
+class StreamSource:
+    """Entries of a stream read with a consumer group: ``data`` fields as bytes, and :data:`IDLE` between reads.
+
+    Args:
+        client: the server's client.
+        target: stream, with ``group`` (default ``a1lab``), ``consumer`` (default ``live``), ``count`` (entries
+            per read, 256), ``block_ms`` (wait for new entries, 1000), ``claim_idle_ms`` (claim other consumers'
+            entries pending this long, 60000).
+        backoff: waits between attempts while the server is unreachable.
+    """
+
+    def __init__(self, client: aioredis.Redis, target: RedisTarget, backoff: Backoff | None = None):
+        self.client, self.target, self.backoff = client, target, backoff or Backoff()
+        p = target.params
+        self.group, self.consumer = p.get("group", "a1lab"), p.get("consumer", "live")
+        self.count, self.block_ms = int(p.get("count", 256)), int(p.get("block_ms", 1000))
+        self.claim_idle_ms = int(p.get("claim_idle_ms", 60_000))
+        self.unacked: list[bytes] = []  # ids yielded since the last commit
+        self.read = 0
+
+    async def _ensure_group(self) -> None:
+        try:
+            await self.client.xgroup_create(self.target.name, self.group, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def _read(self, start: bytes | str) -> list:
+        async def call():
+            try:
+                return await self.client.xreadgroup(self.group, self.consumer, {self.target.name: start},
+                                                    count=self.count, block=None if start != ">" else self.block_ms)
+            except ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+                await self._ensure_group()  # the server lost the group (no persistence): read from the start
+                return []
+
+        answer = await _retrying(f"read {self.target.name}", call, self.backoff)
+        return answer[0][1] if answer else []
+
+    async def _claim(self) -> list:
+        entries, start = [], "0-0"
+        while True:
+            answer = await _retrying("claim", lambda s=start: self.client.xautoclaim(
+                self.target.name, self.group, self.consumer, self.claim_idle_ms, start_id=s, count=self.count),
+                self.backoff)
+            start, claimed = answer[0], answer[1]
+            entries += claimed
+            if start in (b"0-0", "0-0") or not claimed:
+                return entries
+
+    def _entry(self, entry_id: bytes, fields: dict | None) -> bytes:
+        self.unacked.append(entry_id)
+        self.read += 1
+        value = (fields or {}).get(FIELD)
+        if value is None:
+            return f"<stream entry {entry_id.decode()} has no 'data' field>".encode()
+        return value
+
+    async def __aiter__(self) -> AsyncIterator[bytes | object]:
+        await _retrying("create group", self._ensure_group, self.backoff)
+        last = b"0"  # first the entries this consumer was given before a restart and never acknowledged
+        while entries := await self._read(last):
+            for entry_id, fields in entries:
+                yield self._entry(entry_id, fields)
+            last = entries[-1][0]
+        yield IDLE
+        for entry_id, fields in await self._claim():
+            yield self._entry(entry_id, fields)
+        while True:
+            for entry_id, fields in await self._read(">"):
+                yield self._entry(entry_id, fields)
+            yield IDLE
+
+    def take_acks(self) -> list[bytes]:
+        ids, self.unacked = self.unacked, []
+        return ids
+
+
+class StreamSink:
+    """Messages for a stream, buffered until the next commit, trimmed to about ``maxlen`` entries (default 100000;
+    ``exact=1`` trims exactly)."""
+
+    def __init__(self, client: aioredis.Redis, target: RedisTarget):
+        self.client, self.target = client, target
+        self.maxlen = int(target.params.get("maxlen", 100_000))
+        self.approximate = target.params.get("exact", "0") != "1"
+        self.buffer: list[bytes] = []
+        self.written = 0
+
+    def write(self, message: dict) -> None:
+        self.buffer.append(json.dumps(message, separators=(",", ":")).encode())
+        self.written += 1
+
+    def flush(self) -> None:
+        """Nothing: the buffer goes at the next commit (:func:`commit`)."""
+
+    def close(self) -> None:
+        """Nothing to close: the client is shared (:class:`Connections`)."""
+
+    def queue(self, pipe) -> None:
+        for data in self.buffer:
+            pipe.xadd(self.target.name, {FIELD: data}, maxlen=self.maxlen, approximate=self.approximate)
+
+
+class RedisCheckpoint:
+    """The loop's checkpoint under a key, with the number of the commit that wrote it under ``KEY:commit``."""
+
+    def __init__(self, client: aioredis.Redis, target: RedisTarget, backoff: Backoff | None = None):
+        self.client, self.target, self.key, self.backoff = client, target, target.name, backoff or Backoff()
+        self.commits = 0
+
+    async def load(self) -> bytes | None:
+        data, number = await _retrying("load checkpoint", lambda: self.client.mget(self.key, f"{self.key}:commit"),
+                                       self.backoff)
+        self.commits = int(number or 0)
+        return data
+
+    def queue(self, pipe, payload: bytes) -> None:
+        pipe.set(self.key, payload)
+        pipe.set(f"{self.key}:commit", self.commits + 1)
+
+
+async def commit(sinks: list[StreamSink], checkpoint: tuple[RedisCheckpoint, bytes] | None,
+                 source: StreamSource | None, backoff: Backoff | None = None) -> None:
+    """Send the sinks' buffered messages, the checkpoint and the source's acknowledgements.
+
+    Parts on one server go in one MULTI/EXEC; servers in the order sinks, checkpoint, source. A transaction that
+    failed with the connection is retried, unless the commit number shows the server applied it.
+    """
+    backoff = backoff or Backoff()
+    groups: dict[tuple, list] = {}  # server -> [client, ops], insertion order = the order above
+    for sink in sinks:
+        if sink.buffer:
+            groups.setdefault(sink.target.server, [sink.client, []])[1].append(sink.queue)
+    store = None
+    if checkpoint is not None:
+        store, payload = checkpoint
+        groups.setdefault(store.target.server, [store.client, []])[1].append(lambda pipe: store.queue(pipe, payload))
+    acks = source.take_acks() if source is not None else []
+    if acks:
+        groups.setdefault(source.target.server, [source.client, []])[1].append(
+            lambda pipe: pipe.xack(source.target.name, source.group, *acks))
+    for server, (client, ops) in groups.items():
+        has_checkpoint = store is not None and store.client is client
+
+        async def send(client=client, ops=ops, has_checkpoint=has_checkpoint) -> None:
+            if has_checkpoint and store.commits > 0:
+                number = await client.get(f"{store.key}:commit")
+                if number is not None and int(number) == store.commits + 1:
+                    return  # the last attempt was applied; its answer was lost
+            async with client.pipeline(transaction=True) as pipe:
+                for op in ops:
+                    op(pipe)
+                await pipe.execute()
+
+        await _retrying(f"commit to {server[0]}:{server[1]}", send, backoff)
+    for sink in sinks:
+        sink.buffer = []
+    if store is not None:
+        store.commits += 1
+
+
+async def stream_lines(client: aioredis.Redis, target: RedisTarget, backoff: Backoff | None = None
+                       ) -> AsyncIterator[bytes]:
+    """Entries of a stream without a group (XREAD), from ``?from=ID`` (default ``0``: the start; ``$``: only
+    new ones), forever; reconnects with back-off and goes on after the last entry seen."""
+    backoff = backoff or Backoff()
+    last = target.params.get("from", "0")
+    if last == "$":  # the newest entry now, so that nothing appended between two reads is missed
+        newest = await _retrying("read", lambda: client.xrevrange(target.name, count=1), backoff)
+        last = newest[0][0] if newest else "0-0"
+    block = int(target.params.get("block_ms", 1000))
+    while True:
+        answer = await _retrying("read", lambda s=last: client.xread({target.name: s}, count=256, block=block),
+                                 backoff)
+        for entry_id, fields in answer[0][1] if answer else []:
+            last = entry_id
+            if fields and FIELD in fields:
+                yield fields[FIELD]
+
+
+async def publish(client: aioredis.Redis, target: RedisTarget, lines: list[bytes], batch: int = 1000) -> int:
+    """Append lines to a stream as entries (pipelined in batches); return how many."""
+    maxlen = int(target.params["maxlen"]) if "maxlen" in target.params else None
+    for i in range(0, len(lines), batch):
+        async with client.pipeline(transaction=False) as pipe:
+            for line in lines[i:i + batch]:
+                pipe.xadd(target.name, {FIELD: line}, maxlen=maxlen, approximate=True)
+            await pipe.execute()
+    return len(lines)
