@@ -34,6 +34,11 @@ def value_bets(p: np.ndarray, odds: np.ndarray, rule: ValueRule = ValueRule()) -
     Returns:
         One row per input match: ``outcome`` (index, -1 for no bet), ``prob``, ``odds``, ``edge``.
     """
+    return pd.DataFrame(value_bet_arrays(p, odds, rule))
+
+
+def value_bet_arrays(p: np.ndarray, odds: np.ndarray, rule: ValueRule = ValueRule()) -> dict[str, np.ndarray]:
+    """:func:`value_bets` as column name -> array (no frame: the live loop's path)."""
     p, odds = np.asarray(p, dtype=float), np.asarray(odds, dtype=float)
     with np.errstate(invalid="ignore"):
         edge = p * odds - 1.0
@@ -42,8 +47,8 @@ def value_bets(p: np.ndarray, odds: np.ndarray, rule: ValueRule = ValueRule()) -
     best = edge_ok.argmax(axis=1)
     rows = np.arange(len(p))
     has = np.isfinite(edge_ok[rows, best])
-    return pd.DataFrame({"outcome": np.where(has, best, -1), "prob": p[rows, best], "odds": odds[rows, best],
-                         "edge": np.where(has, edge[rows, best], np.nan)})
+    return {"outcome": np.where(has, best, -1), "prob": p[rows, best], "odds": odds[rows, best],
+            "edge": np.where(has, edge[rows, best], np.nan)}
 
 
 def kelly_fraction(p: np.ndarray, odds: np.ndarray) -> np.ndarray:

@@ -16,6 +16,7 @@ import re
 import numpy as np
 import pandas as pd
 
+from a1lab.matrix import take_columns
 from a1lab.models import OUTCOMES, TWO_WAY, outcome_codes
 
 ID_COLUMNS = ["match_id", "league", "season", "kickoff", "home", "away", "result"]
@@ -49,8 +50,7 @@ def quote(matches: pd.DataFrame, book: str, timing: str) -> tuple[np.ndarray, li
     for market, outcomes in (("1x2", OUTCOMES), ("ml", TWO_WAY)):
         cols = quote_columns(book, timing, market, outcomes)
         if all(c in matches for c in cols):
-            return (np.column_stack([matches[c].to_numpy(dtype=float) for c in cols]),  # cheaper than a take
-                    outcome_codes(outcomes))
+            return take_columns(matches, cols), outcome_codes(outcomes)
     return np.full((len(matches), 3), np.nan), outcome_codes(OUTCOMES)
 
 

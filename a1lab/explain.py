@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from a1lab.matrix import FeatureMatrix
 from a1lab.models import OUTCOMES
 
 
@@ -31,8 +32,15 @@ def _shap():
     return sys.modules["shap"]
 
 
-def top_contributions(contribs: np.ndarray, values: pd.DataFrame, outcome: np.ndarray, k: int = 5) -> list[str]:
-    """Per row, the k features that pushed the given outcome most (by |SHAP|), as JSON strings.
+def top_contributions(contribs: np.ndarray, values: pd.DataFrame | FeatureMatrix, outcome: np.ndarray,
+                      k: int = 5) -> list[str]:
+    """:func:`top_contribution_rows` as JSON strings (a column of the predictions table)."""
+    return [json.dumps(row) for row in top_contribution_rows(contribs, values, outcome, k)]
+
+
+def top_contribution_rows(contribs: np.ndarray, values: pd.DataFrame | FeatureMatrix, outcome: np.ndarray,
+                          k: int = 5) -> list[list[dict]]:
+    """Per row, the k features that pushed the given outcome most (by |SHAP|): feature, value, contribution.
 
     Args:
         contribs: (n, classes, features [+ bias]) contributions; a bias column is ignored.
@@ -45,11 +53,8 @@ def top_contributions(contribs: np.ndarray, values: pd.DataFrame, outcome: np.nd
     order = np.argsort(-np.abs(rows), axis=1, kind="stable")[:, :k]
     names = np.array(values.columns)
     vals = values.to_numpy(dtype=float)
-    out = []
-    for i, idx in enumerate(order):
-        out.append(json.dumps([{"feature": str(names[j]), "value": None if np.isnan(vals[i, j]) else float(vals[i, j]),
-                                "contribution": float(rows[i, j])} for j in idx]))
-    return out
+    return [[{"feature": str(names[j]), "value": None if np.isnan(vals[i, j]) else float(vals[i, j]),
+              "contribution": float(rows[i, j])} for j in idx] for i, idx in enumerate(order)]
 
 
 def tree_shap_values(model, X: pd.DataFrame) -> np.ndarray:

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from a1lab.calibration import Identity, load_calibrator, save_calibrator
+from a1lab.matrix import FeatureMatrix
 from a1lab.models import estimator_arguments, estimator_class, estimator_classes  # noqa: F401 (the registry's API)
 
 LIBRARIES = ("a1lab", "numpy", "pandas", "scikit-learn", "xgboost", "torch", "pytorch-lightning", "shap")
@@ -68,7 +69,7 @@ class RegisteredModel:
 
     def check_features(self, frame: pd.DataFrame) -> None:
         """Raise FeatureMismatchError if the frame lacks any of the model's features."""
-        missing = [f for f in self.features if f not in frame.columns]
+        missing = [f for f in self.features if f not in frame]
         if missing:
             raise FeatureMismatchError(
                 f"model {self.metadata['name']} {self.metadata['version']} needs {len(self.features)} features; "
@@ -151,7 +152,7 @@ class RegisteredEnsemble:
             p = member.predict_proba(frame)
             p = p if p.shape[1] == len(OUTCOMES) else expand(p, member.classes_)
             wide.update({f"{name}_p_{o}": p[:, k] for k, o in enumerate(OUTCOMES)})
-        return self.combiner.predict_proba(pd.DataFrame(wide, index=frame.index))
+        return self.combiner.predict_proba(FeatureMatrix.from_columns(wide))
 
 
 def register_ensemble(combiner, kind: str, root: str | Path = "models", name: str = "ensemble",

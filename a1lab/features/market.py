@@ -19,6 +19,7 @@ from a1lab.columns import (
     quote,
 )
 from a1lab.features.registry import FeatureConfig
+from a1lab.matrix import FeatureMatrix
 from a1lab.models import OUTCOMES
 from a1lab.odds import overround, remove_margin
 
@@ -36,6 +37,11 @@ def _fair(prices: np.ndarray, codes: list[int], method: str) -> np.ndarray:
 def market_features(matches: pd.DataFrame, config: FeatureConfig) -> pd.DataFrame:
     """De-vigged probabilities and overround of ``config.market_books``, best-vs-average disagreement, and
     the open-to-close move of ``config.move_books`` (margins removed by ``config.margin_method``)."""
+    return pd.DataFrame(market_feature_values(matches, config), index=matches.index)
+
+
+def market_feature_values(matches: pd.DataFrame | FeatureMatrix, config: FeatureConfig) -> dict[str, np.ndarray]:
+    """:func:`market_features` as name -> values, of a DataFrame's or a FeatureMatrix's quote columns."""
     out: dict[str, np.ndarray] = {}
     probs = {}
 
@@ -62,4 +68,4 @@ def market_features(matches: pd.DataFrame, config: FeatureConfig) -> pd.DataFram
         move = fair(book, "close") - fair(book, "open")
         for k, o in enumerate(OUTCOMES):
             out[market_move(book, o)] = move[:, k]
-    return pd.DataFrame(out, index=matches.index)
+    return out

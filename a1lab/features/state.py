@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Mapping
 from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -29,21 +31,26 @@ from a1lab.ratings import (
 )
 
 N_STATS = len(STAT_NAMES)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _PRIOR = np.array([STAT_PRIORS[s] for s in STAT_NAMES])
 _ALL, _HOME, _AWAY = 0, 1, 2
 _ARRAYS = ("buf", "wsum", "wcnt", "ewm")
 _SCALARS = ("elo", "pi_home", "pi_away", "last_day", "played", "history", "promoted")
 
 
-def team_match_stats(matches: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Per-match stat vectors from the home and the away team's view, shapes (n, N_STATS).
+def team_match_stats(matches: pd.DataFrame | Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-match stat vectors from the home and the away team's view, shapes (n, N_STATS), of a match table
+    or of name -> values (the live loop's one result).
 
     A stat the file lacks is NaN and simply not counted in the windows.
     """
-    n = len(matches)
+    n = len(matches) if isinstance(matches, pd.DataFrame) else len(matches["home_goals"])
 
     def col(name: str) -> np.ndarray:
-        return matches[name].to_numpy(dtype=float) if name in matches else np.full(n, np.nan)
+        if name not in matches:
+            return np.full(n, np.nan)
+        values = matches[name]
+        return values.to_numpy(dtype=float) if isinstance(values, pd.Series) else np.asarray(values, dtype=float)
 
     hg, ag = col("home_goals"), col("away_goals")
     hp = np.where(hg > ag, 3.0, np.where(hg == ag, 1.0, 0.0))
@@ -313,3 +320,8 @@ class FeatureState:
 def day_number(kickoff: pd.Series) -> np.ndarray:
     """Calendar day (UTC) of each kick-off as an integer, the unit of the same-day rule."""
     return (kickoff.dt.tz_convert("UTC").dt.normalize().astype("int64") // 86_400_000_000_000).to_numpy()
+
+
+def day_of(kickoff: datetime) -> int:
+    """:func:`day_number` of one time-zone-aware kick-off (the live loop's)."""
+    return int((kickoff - EPOCH) // timedelta(days=1))

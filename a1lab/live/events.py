@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
+import orjson
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -174,38 +175,47 @@ def decode_object(raw: str | bytes) -> dict | str:
     """
     if len(raw) > MAX_LINE:
         return f"line of {len(raw)} bytes is longer than {MAX_LINE}"
-    if isinstance(raw, bytes):
-        try:
-            raw = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            return f"not UTF-8: invalid byte at position {exc.start}"
     try:
-        value = json.loads(raw, parse_constant=_no_constant)
-    except json.JSONDecodeError as exc:
-        return f"not JSON: {exc.msg} at column {exc.colno}"
-    except RecursionError:
-        return "not JSON: nested too deeply"
-    except ValueError as exc:
-        return f"not JSON: {exc}"
+        value = orjson.loads(raw)  # strict JSON and fast; what it refuses, the standard library reads or explains
+    except orjson.JSONDecodeError:
+        value, why = _decode_slowly(raw)
+        if why is not None:
+            return why
     if not isinstance(value, dict):
         return f"an event must be a JSON object, got {type(value).__name__}"
     return value
 
 
+def _decode_slowly(raw: str | bytes) -> tuple[object, str | None]:
+    """The standard library's reading of a line orjson refused (1e999 is infinity to it, and validation
+    says which field), or None and what is wrong with it."""
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return None, f"not UTF-8: invalid byte at position {exc.start}"
+    try:
+        return json.loads(raw, parse_constant=_no_constant), None
+    except json.JSONDecodeError as exc:
+        return None, f"not JSON: {exc.msg} at column {exc.colno}"
+    except RecursionError:
+        return None, "not JSON: nested too deeply"
+    except ValueError as exc:
+        return None, f"not JSON: {exc}"
+
+
 def parse_event(raw: str | bytes | dict) -> Fixture | Odds | Result | Rejection:
     """Validate one event (a JSON line or a decoded object); a Rejection says what is wrong. Never raises."""
     try:
-        if isinstance(raw, dict):
-            obj, text = raw, line_text(json.dumps(raw, default=str))
-        else:
-            obj, text = decode_object(raw), line_text(raw)
+        obj = raw if isinstance(raw, dict) else decode_object(raw)
         if isinstance(obj, str):
-            return Rejection(obj, text)
-        event_id = obj.get("id") if isinstance(obj.get("id"), str) else None
+            return Rejection(obj, line_text(raw))
         try:
             return _ADAPTER.validate_python(obj)
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'event'}: {e['msg']}" for e in exc.errors()[:5])
+            event_id = obj.get("id") if isinstance(obj.get("id"), str) else None
+            text = line_text(json.dumps(raw, default=str) if isinstance(raw, dict) else raw)
             return Rejection(f"invalid event: {problems}", text, event_id[:200] if event_id else None)
     except Exception as exc:  # noqa: BLE001 - one bad line must never stop the stream
         return Rejection(f"unreadable event: {type(exc).__name__}: {exc}"[:500], line_text(str(raw)))

@@ -17,21 +17,20 @@ was before that event, which is rejected with the exception as its reason.
 from __future__ import annotations
 
 import copy
-import json
 from collections import deque
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import numpy as np
-import pandas as pd
 
-from a1lab.betting import Staking, ValueRule, closing_line_value, value_bets
+from a1lab.betting import Staking, ValueRule, closing_line_value, value_bet_arrays
 from a1lab.columns import quote_columns, quotes_behind
 from a1lab.data.schema import result_code
-from a1lab.explain import top_contributions
-from a1lab.features.market import market_features
-from a1lab.features.state import FeatureState, day_number, team_match_stats
+from a1lab.explain import top_contribution_rows
+from a1lab.features.market import market_feature_values
+from a1lab.features.state import FeatureState, day_of, team_match_stats
 from a1lab.live.events import Fixture, Odds, Rejection, Result, fingerprint
+from a1lab.matrix import FeatureMatrix
 from a1lab.metrics import logloss_per_match, rps_per_match
 from a1lab.models import OUTCOMES, RESULT_CODES, TWO_WAY
 from a1lab.monitoring.alerts import Alert, AlertBook
@@ -235,7 +234,7 @@ class Loop:
         if ev.home == ev.away:
             return self._reject(ev, "home and away are the same team")
         kickoff = ev.kickoff.astimezone(UTC)
-        day = int(day_number(pd.Series([pd.Timestamp(kickoff)]))[0])
+        day = day_of(kickoff)
         self.matches[ev.match_id] = {"league": ev.league, "season": ev.season, "home": ev.home, "away": ev.away,
                                      "kickoff": kickoff.isoformat(), "day": day, "quotes": {},
                                      "prediction": None, "revision": 0}
@@ -282,7 +281,7 @@ class Loop:
             return self._reject(ev, f"result at {ev.ts.isoformat()} is before kick-off {m['kickoff']}")
         late = m["day"] < self.last_day.get(m["league"], m["day"])  # a later day has settled already
         self.last_day[m["league"]] = max(m["day"], self.last_day.get(m["league"], m["day"]))
-        row = pd.DataFrame([{"home_goals": ev.home_goals, "away_goals": ev.away_goals, **ev.stats}])
+        row = {k: [v] for k, v in {"home_goals": ev.home_goals, "away_goals": ev.away_goals, **ev.stats}.items()}
         home_stats, away_stats = team_match_stats(row)
         self.state.update(m["league"], m["day"], m["home"], m["away"], ev.home_goals, ev.away_goals,
                           home_stats[0], away_stats[0])
@@ -300,12 +299,15 @@ class Loop:
         return out
 
     # -- scoring --------------------------------------------------------------------------------
-    def _frame(self, ids: list[str], rows: list[np.ndarray]) -> pd.DataFrame:
+    def _frame(self, ids: list[str], rows: list[np.ndarray]) -> FeatureMatrix:
+        """The matches' features as the batch table has them: state features, then market features of their quotes."""
         odds = [{c: v for k, q in self.matches[mid]["quotes"].items() for c, v in _quote_prices(k, q)}
                 for mid in ids]
-        stateful = pd.DataFrame(np.array(rows), columns=self.state.names)
-        quotes = pd.DataFrame(odds, index=stateful.index, dtype=float)
-        return pd.concat([stateful, market_features(quotes, self.state.config)], axis=1)
+        names = list(dict.fromkeys(c for o in odds for c in o))
+        quotes = FeatureMatrix(np.array([[o.get(c, np.nan) for c in names] for o in odds],
+                                        dtype=float).reshape(len(ids), len(names)), names)
+        market = market_feature_values(quotes, self.state.config)
+        return FeatureMatrix(np.column_stack([np.array(rows), *market.values()]), [*self.state.names, *market])
 
     def _score(self, ids: list[str], ts: datetime, event_id: str, quotes_changed: bool = True) -> list[dict]:
         rows, changed = [], []
@@ -321,7 +323,7 @@ class Loop:
             return []
         ids = changed
         frame = self._frame(ids, rows)
-        bad = [c for c, v in zip(frame.columns, np.isinf(frame.to_numpy(dtype=float)).any(axis=0), strict=True) if v]
+        bad = [c for c, v in zip(frame.columns, np.isinf(frame.values).any(axis=0), strict=True) if v]
         if bad:
             raise ValueError(f"infinite feature values in {bad[:5]}")
         probs = np.mean([m.predict_proba(frame) for m in self.models], axis=0)
@@ -340,7 +342,7 @@ class Loop:
             market, value = None, None
             if quote is not None:
                 market = _outcomes(fair_quote(quote, self.config.margin_method))
-                bet = value_bets(p[None, :], np.array([quote], dtype=float), rule).iloc[0]
+                bet = {k: v[0] for k, v in value_bet_arrays(p[None, :], np.array([quote], dtype=float), rule).items()}
                 if bet["outcome"] >= 0:
                     k = int(bet["outcome"])
                     stake = float(self.config.staking.fractions(p[[k]], np.array([quote[k]]))[0])
@@ -357,15 +359,14 @@ class Loop:
             out.append(m["prediction"])
         return out
 
-    def _explain(self, frame: pd.DataFrame, probs: np.ndarray) -> list:
+    def _explain(self, frame: FeatureMatrix, probs: np.ndarray) -> list:
         model = next((m for m in self.models if hasattr(m.estimator, "contributions")), None)
         if model is None or self.config.top_k <= 0:
             return [None] * len(frame)
         est = model.estimator
         contribs = est.contributions(frame)
         chosen = np.searchsorted(est.classes_, probs.argmax(axis=1))  # the model's column of the likeliest outcome
-        tops = top_contributions(contribs, frame[est.features_], chosen, k=self.config.top_k)
-        return [json.loads(t) for t in tops]
+        return top_contribution_rows(contribs, frame[est.features_], chosen, k=self.config.top_k)
 
     # -- settling -------------------------------------------------------------------------------
     def _settle(self, ev: Result, m: dict, late: bool) -> dict:

@@ -11,15 +11,18 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_consistent_length, column_or_1d
 
+from a1lab.matrix import FeatureMatrix, take_columns
 
-def as_frame(X, estimator=None) -> pd.DataFrame:
+
+def as_frame(X, estimator=None) -> pd.DataFrame | FeatureMatrix:
     """A DataFrame view of X; array input is validated (2-D, numeric, NaN allowed) and named x0, x1, ...
+    (a :class:`FeatureMatrix` passes as it is).
 
     Args:
         X: a feature frame or an array.
         estimator: a fitted estimator whose ``n_features_in_`` array input must match.
     """
-    if isinstance(X, pd.DataFrame):
+    if isinstance(X, pd.DataFrame | FeatureMatrix):
         return X
     arr = check_array(X, ensure_all_finite="allow-nan", dtype="numeric")
     expected = getattr(estimator, "n_features_in_", None)
@@ -77,7 +80,7 @@ def offset_logits(X: pd.DataFrame, offset, prior: np.ndarray, classes=None) -> n
         return None
     if classes is not None:
         offset = offset_columns(offset, classes)
-    p = np.column_stack([X[c].to_numpy(dtype=float) for c in offset])
+    p = take_columns(X, offset)
     missing = ~np.isfinite(p).all(axis=1)
     p[missing] = prior
     return np.log(np.clip(p, 1e-6, 1.0))
@@ -103,7 +106,7 @@ class BoostedTrees(ClassifierMixin, BaseEstimator):
         """The feature matrix (no frame copy) and the offset's log-probabilities (None without one)."""
         X = as_frame(X, self)
         margin = offset_logits(X, self.offset, self.prior_, self.classes_) if self.offset else None
-        return np.column_stack([X[c].to_numpy(dtype=float) for c in self.features_]), margin
+        return take_columns(X, self.features_), margin
 
     def predict(self, X) -> np.ndarray:
         """Most likely class."""

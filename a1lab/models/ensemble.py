@@ -15,6 +15,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
 from a1lab.columns import ID_COLUMNS
+from a1lab.matrix import take_columns
 from a1lab.metrics import log_loss, rps_per_match
 from a1lab.models import OUTCOMES, RESULT_CODES, expand
 from a1lab.models.base import encode_labels
@@ -27,7 +28,7 @@ def member_columns(member: str) -> list[str]:
 
 def stack_members(X, members) -> np.ndarray:
     """Member probabilities as an array (members, n, 3)."""
-    return np.stack([X[member_columns(m)].to_numpy(dtype=float) for m in members])
+    return np.stack([take_columns(X, member_columns(m)) for m in members])
 
 
 class _Ensemble(ClassifierMixin, BaseEstimator):

@@ -14,6 +14,9 @@ from a1lab.models.base import (
     save_tree_state,
 )
 
+SMALL_BATCH = 256  # rows predicted in one thread: LightGBM's idle OpenMP threads keep spinning after a call and
+# cost the next OpenMP library (XGBoost, torch) milliseconds on a small machine; row results do not depend on it
+
 
 def _softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=1, keepdims=True)
@@ -86,16 +89,21 @@ class LGBMModel(BoostedTrees):
         """Outcome probabilities, columns in ``classes_`` order (home, draw, away)."""
         check_is_fitted(self, "booster_")
         values, margin = self._values(X)
-        raw = self.booster_.predict(values, raw_score=True, num_iteration=self.best_iteration_)
+        raw = self.booster_.predict(values, raw_score=True, num_iteration=self.best_iteration_,
+                                    num_threads=self._threads(len(values)))
         raw = np.asarray(raw, dtype=float).reshape(len(values), len(self.classes_))
         return _softmax(raw if margin is None else raw + margin)
+
+    def _threads(self, rows: int) -> int:
+        return 1 if rows <= SMALL_BATCH else self.n_jobs
 
     def contributions(self, X) -> np.ndarray:
         """Exact tree SHAP values, shape (n, classes, features + 1); the last column is the bias
         (the market offset, when there is one, is not in it)."""
         check_is_fitted(self, "booster_")
         values, _ = self._values(X)
-        out = self.booster_.predict(values, pred_contrib=True, num_iteration=self.best_iteration_)
+        out = self.booster_.predict(values, pred_contrib=True, num_iteration=self.best_iteration_,
+                                    num_threads=self._threads(len(values)))
         return np.asarray(out, dtype=float).reshape(len(values), len(self.classes_), len(self.features_) + 1)
 
     @property

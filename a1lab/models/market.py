@@ -10,6 +10,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from a1lab.columns import market_columns
+from a1lab.matrix import take_columns
 from a1lab.models.base import as_frame, encode_labels, nan_tags, offset_columns
 
 
@@ -56,7 +57,7 @@ class MarketModel(ClassifierMixin, BaseEstimator):
             cols = offset_columns(market_columns(book, self.timing), self.classes_)
             if all(c in X for c in cols):
                 missing = ~np.isfinite(p).all(axis=1)
-                p[missing] = X.loc[missing, cols].to_numpy(dtype=float)
+                p[missing] = take_columns(X, cols)[missing]
         missing = ~np.isfinite(p).all(axis=1)
         if missing.any():
             raise ValueError(f"{int(missing.sum())} of {len(X)} rows have no {' or '.join(books)} {self.timing} "

@@ -17,6 +17,7 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
+from a1lab.matrix import take_columns
 from a1lab.models.base import as_frame, encode_labels, feature_columns, nan_tags, offset_logits
 
 
@@ -101,7 +102,7 @@ class LightningMLP(ClassifierMixin, BaseEstimator):
 
     def _tensors(self, X, codes=None, dtype=torch.float32):
         X = as_frame(X, self)
-        x = X[self.features_].to_numpy(dtype=float)
+        x = take_columns(X, self.features_)
         x = np.where(np.isnan(x), self.median_, x)
         x = (x - self.mean_) / self.scale_
         off = (offset_logits(X, self.offset, self.prior_, self.classes_) if self.offset

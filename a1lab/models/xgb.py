@@ -80,7 +80,9 @@ class XGBModel(BoostedTrees):
     def predict_proba(self, X) -> np.ndarray:
         """Outcome probabilities, columns in ``classes_`` order (home, draw, away)."""
         check_is_fitted(self, "booster_")
-        return self.booster_.predict(self._matrix(X), iteration_range=(0, self.best_iteration_ + 1))
+        values, margin = self._values(X)  # columns in features_ order: no names to check, no DMatrix to build
+        return self.booster_.inplace_predict(values, iteration_range=(0, self.best_iteration_ + 1),
+                                             base_margin=margin, validate_features=False)
 
     def contributions(self, X) -> np.ndarray:
         """Exact tree SHAP values, shape (n, classes, features + 1); the last column is the bias."""
