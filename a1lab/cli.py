@@ -111,6 +111,65 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_predict(args: argparse.Namespace) -> int:
+    """Score upcoming fixtures with a registered model from the feature state after the last settled match:
+    a table on the terminal, CSV or JSON with ``--out``."""
+    from a1lab.data.quarantine import DataUnavailableError as Unavailable
+    from a1lab.data.source import FileSource, read_file
+    from a1lab.features.state import FeatureState
+    from a1lab.fixtures import EXTRA_COLUMNS, country_codes, read_fixtures, score_fixtures
+    from a1lab.live.cli import load_models, loop_config, loop_params
+    from a1lab.live.loop import Loop
+
+    params = loop_params(args.params)
+    root = resolve_root(args.root or params.get("data", {}).get("root"))
+    where = args.source or FileSource(root).locate("fixtures.csv")
+    if where.startswith(("http://", "https://")):
+        base, _, name = where.rpartition("/")
+        data = FileSource(base).read(name)
+    else:
+        data = read_file(where)
+    state_path = Path(args.state)
+    if not state_path.is_file():
+        raise FileNotFoundError(2, "no feature state", str(state_path))
+    state = FeatureState.load(state_path)
+    countries = {}
+    if all(c.encode() in data.split(b"\n", 1)[0] for c in EXTRA_COLUMNS):  # extra layout: country -> league code
+        files = {}
+        for code in state.leagues:
+            try:
+                files[code] = FileSource(root).read(f"new/{code}.csv")
+            except Unavailable:
+                continue
+        countries = country_codes(files)
+    models, timing = load_models(args.model, args.version, args.registry, params)
+    loop = Loop(models, state, loop_config(params), timing=timing)
+    table = score_fixtures(read_fixtures(data, where, countries), loop)
+    scored = int(table["reason"].isna().sum())
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        if args.out.endswith(".json"):
+            table.to_json(args.out, orient="records", date_format="iso", indent=1)
+        else:
+            table.to_csv(args.out, index=False)
+    shown = table.assign(kickoff=table["kickoff"].dt.strftime("%Y-%m-%d %H:%M"))
+    cols = ["league", "kickoff", "home", "away", "p_home", "p_draw", "p_away", "market_p_home", "market_p_draw",
+            "market_p_away", "bet", "odds", "stake", "reasons", "reason"]
+    with pd_options():
+        print(shown[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep=""))
+    print(f"a1lab predict: {len(table)} fixtures, {scored} scored with {', '.join(loop.model_ids)}, "
+          f"{len(table) - scored} with a reason" + (f" -> {args.out}" if args.out else ""), file=sys.stderr)
+    return 0
+
+
+def pd_options():
+    """Print a whole table: every column and row, wide."""
+    import pandas as pd
+
+    return pd.option_context("display.max_columns", None, "display.width", 250, "display.max_colwidth", 60,
+                             "display.max_rows", None)
+
+
 def _data_arguments(parser: argparse.ArgumentParser) -> None:
     """The data selection, shared by ``ingest`` and ``manifest`` (without source flags: params.yaml's)."""
     parser.add_argument("--params", default=None, help="params.yaml naming the data set (default: ./params.yaml)")
@@ -146,6 +205,20 @@ def build_parser() -> argparse.ArgumentParser:
     _data_arguments(manifest)
     manifest.add_argument("--out", default="data/sources.json", help="manifest JSON")
     manifest.set_defaults(func=cmd_manifest)
+    predict = sub.add_parser("predict", help="score upcoming fixtures (fixtures.csv, new_league_fixtures.csv) "
+                                             "with the registered model")
+    predict.add_argument("source", nargs="?", default=None,
+                         help="fixtures file or URL (default: fixtures.csv under the data root)")
+    predict.add_argument("--model", action="append", help="registered model (default: params.yaml live.models)")
+    predict.add_argument("--version", default="latest", help="model version (v1, v2, ... or latest)")
+    predict.add_argument("--registry", default="models", help="the model registry folder")
+    predict.add_argument("--state", default="data/feature_state.json",
+                         help="feature state after the last settled match (the features stage's output)")
+    predict.add_argument("--params", default="params.yaml", help="params file: live, backtest, features, data.root")
+    predict.add_argument("--root", default=None, help="data root for the default file and the extra leagues' "
+                                                      f"countries (default: params.yaml data.root, ${DATA_ROOT_ENV})")
+    predict.add_argument("--out", default=None, help="also write the table: FILE.csv, or FILE.json")
+    predict.set_defaults(func=cmd_predict)
     from a1lab.live.cli import add_parser
 
     add_parser(sub)

@@ -104,7 +104,8 @@ def make_match_id(sport: pd.Series, league: pd.Series, day: pd.Series, home: pd.
     return keys.map(lambda k: hashlib.sha1(k.encode()).hexdigest()[:16])
 
 
-def _parse_dates(dates: pd.Series, formats: tuple[str, ...]) -> pd.Series:
+def parse_dates(dates: pd.Series, formats: tuple[str, ...]) -> pd.Series:
+    """Dates from text, each format tried in order; NaT where none reads."""
     out = pd.Series(pd.NaT, index=dates.index, dtype="datetime64[ns]")
     for fmt in formats:
         todo = out.isna() & dates.notna()
@@ -114,7 +115,8 @@ def _parse_dates(dates: pd.Series, formats: tuple[str, ...]) -> pd.Series:
     return out
 
 
-def _parse_times(times: pd.Series) -> pd.Series:
+def parse_times(times: pd.Series) -> pd.Series:
+    """Times of day (``HH:MM``, blank = ``DEFAULT_KICKOFF_TIME``) as timedeltas; NaT where unreadable."""
     parts = times.fillna(DEFAULT_KICKOFF_TIME).str.strip().str.extract(r"^(\d{1,2}):(\d{2})(?::\d{2})?$")
     hours = pd.to_numeric(parts[0], errors="coerce")
     minutes = pd.to_numeric(parts[1], errors="coerce")
@@ -167,9 +169,9 @@ def canonicalise(
     mark((home == "") | (away == ""), "missing_team")
     mark(home == away, "same_team")
 
-    day = _parse_dates(frame["date"].astype("string").str.strip(), date_formats)
+    day = parse_dates(frame["date"].astype("string").str.strip(), date_formats)
     times = frame["time"] if "time" in frame else pd.Series(None, index=frame.index)
-    tod = _parse_times(times.astype("string"))
+    tod = parse_times(times.astype("string"))
     mark(day.isna(), "bad_date")
     mark(tod.isna(), "bad_time")
     season = frame["season"].fillna("").astype(str).str.strip()

@@ -23,7 +23,7 @@ log = logging.getLogger("a1lab.live")
 TOKEN_ENV = "A1LAB_LIVE_TOKEN"
 
 
-def _params(path: str) -> dict:
+def loop_params(path: str) -> dict:
     """The params file (none: every default), each section the loop reads validated (a1lab.params)."""
     from a1lab.params import check_section, read_params
 
@@ -207,34 +207,50 @@ def history_state(matches_path: str | None, cutoff, config):
     return build_features(before, config)[1]
 
 
-async def _run(args: argparse.Namespace, params: dict) -> int:
-    from a1lab import registry
-    from a1lab.betting import Staking, ValueRule
-    from a1lab.features.registry import FeatureConfig
-    from a1lab.live.loop import LoopConfig
-    from a1lab.live.redis_streams import Connections
-    from a1lab.monitoring.config import build_monitoring
+def load_models(names: list[str] | None, version: str, registry_root: str, params: dict) -> tuple[list, str]:
+    """Registered models (default: params.yaml live.models) and the prediction time they share.
 
-    live = params.get("live", {})
-    names = args.model or live.get("models", ["xgb"])
-    models = [registry.load(n, args.version, root=args.registry) for n in names]
+    Raises:
+        ValueError: models trained for different prediction times.
+    """
+    from a1lab import registry
+
+    names = names or params.get("live", {}).get("models", ["xgb"])
+    models = [registry.load(n, version, root=registry_root) for n in names]
     timings = {m.metadata.get("prediction_time", "open") for m in models}
     if len(timings) > 1:
         raise ValueError(f"models {names} were trained for different prediction times {sorted(timings)}")
-    bt = params.get("backtest", {})
+    return models, timings.pop()
+
+
+def loop_config(params: dict):
+    """The loop's settings from params.yaml's live, backtest (value rule) and features (margin) sections."""
+    from a1lab.betting import Staking, ValueRule
+    from a1lab.live.loop import LoopConfig
+
+    live, bt = params.get("live", {}), params.get("backtest", {})
     rule = ValueRule(**{k: bt[k] for k in ("min_edge", "min_prob", "max_prob", "max_odds") if k in bt})
-    config = LoopConfig(margin_method=params.get("features", {}).get("margin_method", "multiplicative"),
-                        market_book=live.get("market_book", "pinnacle"), value_rule=rule,
-                        staking=Staking(**live.get("staking", {"method": "fractional", "fraction": 0.25})),
-                        window=int(live.get("window", 200)), min_window=int(live.get("min_window", 30)),
-                        top_k=int(live.get("top_k", 3)))
+    return LoopConfig(margin_method=params.get("features", {}).get("margin_method", "multiplicative"),
+                      market_book=live.get("market_book", "pinnacle"), value_rule=rule,
+                      staking=Staking(**live.get("staking", {"method": "fractional", "fraction": 0.25})),
+                      window=int(live.get("window", 200)), min_window=int(live.get("min_window", 30)),
+                      top_k=int(live.get("top_k", 3)))
+
+
+async def _run(args: argparse.Namespace, params: dict) -> int:
+    from a1lab.features.registry import FeatureConfig
+    from a1lab.live.redis_streams import Connections
+    from a1lab.monitoring.config import build_monitoring
+
+    models, timing = load_models(args.model, args.version, args.registry, params)
+    config = loop_config(params)
     alerts, dispatcher = (None, None) if args.no_alerts else build_monitoring(params.get("monitoring", {}),
                                                                               os.environ)
     feature_config = FeatureConfig.from_dict(params.get("features", {}))
     token = os.environ.get(args.token_env) or None
     redis = Connections()
     try:
-        return await _run_with(args, params, models, timings.pop(), config, alerts, dispatcher, feature_config,
+        return await _run_with(args, params, models, timing, config, alerts, dispatcher, feature_config,
                                _source(args.source, token, redis), _checkpoint(args.checkpoint, redis), redis)
     finally:
         await redis.close()
@@ -334,7 +350,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     _log_to_stderr(args.verbose)
     try:
-        return asyncio.run(_run(args, _params(args.params)))
+        return asyncio.run(_run(args, loop_params(args.params)))
     except (CheckpointError, ParamsError, AddressError) as exc:
         print(f"a1lab live run: {exc}", file=sys.stderr)
         return 2
