@@ -283,6 +283,7 @@ class LiveParams(Section):
     top_k: int = Field(ge=0)
     checkpoint_every: int = Field(ge=1)
     quiet_check: float = Field(gt=0)
+    horizon_days: float = Field(gt=0)
 
 
 class Params(Section):

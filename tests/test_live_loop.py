@@ -273,3 +273,27 @@ def test_the_registered_ensemble_scores_live_as_in_batch(live_lab, tmp_path):
     np.testing.assert_allclose(got, ensemble.predict_proba(batch), rtol=0, atol=1e-9)
     assert len(standing) == 741 and {m["models"][0] for m in standing.values()} == {"ensemble:v1"}
     assert all(m["shap"] for m in standing.values())  # reasons from its tree member
+
+
+def test_memory_is_bounded_by_the_horizon_and_old_events_cannot_count_twice(live_lab):
+    """Event ids of matches settled more than horizon_days ago are forgotten; replaying old events then
+    changes nothing (each is refused with a reason), and a checkpoint carries the bookkeeping."""
+    events = season_events(live_lab["matches"], "2526", ["E0"])
+    loop = _loop(live_lab, events, config=LoopConfig(horizon_days=7))
+    peak = 0
+    for e in events:
+        loop.process(parse_event(json.dumps(e)))
+        peak = max(peak, len(loop.seen))
+    assert loop.counts["events"] == len(events)
+    assert peak < len(events) / 3, f"{peak} ids kept of {len(events)}"
+    newest = loop.last_event_time
+    assert all(newest - pd.Timestamp(when) <= timedelta(days=7) for when in loop.settled.values())
+    assert set(loop.seen) == {i for ids in loop.match_events.values() for i in ids}
+    before = dict(loop.counts)
+    out = _feed(loop, events[:300])  # fixtures, odds and results of long-settled matches, sent again
+    assert loop.counts["events"] == before["events"] and loop.counts["settled"] == before["settled"]
+    assert len(out) == 300 and all(isinstance(m, Rejection) and not m.dead for m in out)
+    assert loop.counts["expired"] == 300 and "horizon" in out[0].reason
+    restored = Loop(loop.models, loop.state, loop.config)
+    restored.restore(json.loads(json.dumps(loop.to_dict())))
+    assert restored.match_events == loop.match_events and restored.settled == loop.settled

@@ -234,7 +234,7 @@ def loop_config(params: dict):
                       market_book=live.get("market_book", "pinnacle"), value_rule=rule,
                       staking=Staking(**live.get("staking", {"method": "fractional", "fraction": 0.25})),
                       window=int(live.get("window", 200)), min_window=int(live.get("min_window", 30)),
-                      top_k=int(live.get("top_k", 3)))
+                      top_k=int(live.get("top_k", 3)), horizon_days=float(live.get("horizon_days", 400.0)))
 
 
 async def _run(args: argparse.Namespace, params: dict) -> int:

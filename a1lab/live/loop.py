@@ -12,6 +12,13 @@ content it is a conflict and rejected), and a second result for a settled match,
 odds after kick-off and events for unknown matches are rejected with a reason.
 Atomic: an exception while applying one event rolls the loop back to where it
 was before that event, which is rejected with the exception as its reason.
+
+Bounded: a match settled more than ``horizon_days`` (event time) before the
+newest event is forgotten with the ids of its events, so memory and checkpoints
+stop growing once the stream is longer than the horizon. An event older than
+the horizon for a match the loop does not hold (a fixture kicking off before it,
+odds or a result stamped before it) is skipped and counted as ``expired``: a
+forgotten match can never count twice.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from __future__ import annotations
 import copy
 from collections import deque
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
@@ -36,7 +43,7 @@ from a1lab.models import OUTCOMES, RESULT_CODES, TWO_WAY
 from a1lab.monitoring.alerts import Alert, AlertBook
 from a1lab.odds import remove_margin
 
-CHECKPOINT_VERSION = 2  # 2: seen event ids keep a fingerprint of their content
+CHECKPOINT_VERSION = 3  # 2: seen event ids keep a fingerprint of their content; 3: settled matches keep their time
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,9 @@ class LoopConfig:
         window: settled matches in the rolling analytics.
         min_window: settled matches before rolling metrics feed the alert rules.
         top_k: SHAP contributions sent with each prediction.
+        horizon_days: settled matches (and their event ids) are forgotten this long after settling; events
+            older than this for matches not held are skipped (a feed resending history further back than
+            the horizon).
     """
 
     margin_method: str = "multiplicative"
@@ -60,6 +70,7 @@ class LoopConfig:
     window: int = 200
     min_window: int = 30
     top_k: int = 3
+    horizon_days: float = 400.0
 
 
 class CheckpointError(ValueError):
@@ -142,13 +153,14 @@ class Loop:
         self.seen: dict[str, str] = {}  # event id -> fingerprint of its content
         self.seen_before_restart: set[str] = set()
         self.matches: dict[str, dict] = {}
-        self.settled: set[str] = set()
+        self.settled: dict[str, str] = {}  # match id -> when it settled (event time, ISO), oldest first
+        self.match_events: dict[str, list[str]] = {}  # match id -> ids of its accepted events
         self.last_day: dict[str, int] = {}
         self.last_event_time: datetime | None = None  # ``ts`` of the newest applied event (for /health's lag)
         self._inputs: dict[str, np.ndarray] = {}  # state features behind each standing prediction
         self.window = Window(config.window)
-        self.counts = {"events": 0, "duplicates": 0, "seen_before_restart": 0, "rejected": 0, "predictions": 0,
-                       "settled": 0, "alerts": 0}
+        self.counts = {"events": 0, "duplicates": 0, "seen_before_restart": 0, "expired": 0, "rejected": 0,
+                       "predictions": 0, "settled": 0, "alerts": 0}
         self.totals = {"staked": 0.0, "profit": 0.0}
 
     @property
@@ -171,6 +183,10 @@ class Loop:
             key = "seen_before_restart" if event.id in self.seen_before_restart else "duplicates"
             self.counts[key] += 1
             return [Rejection(key.replace("_", " "), "", event.id, dead=False)]
+        if self._expired(event):
+            self.counts["expired"] += 1
+            return [Rejection(f"older than the {self.config.horizon_days:g}-day horizon before the newest event "
+                              f"({self.last_event_time.isoformat()}) for a match not held", "", event.id, dead=False)]
         saved = self._savepoint(event)
         try:
             out = self._fixture(event) if isinstance(event, Fixture) else (
@@ -180,14 +196,34 @@ class Loop:
             out = [Rejection(f"failed to apply: {type(exc).__name__}: {exc}"[:500], "", event.id)]
         if not (out and isinstance(out[0], Rejection)):
             self.seen[event.id] = content
+            self.match_events.setdefault(event.match_id, []).append(event.id)
             self.counts["events"] += 1
-            self.last_event_time = event.ts
+            self.last_event_time = event.ts if self.last_event_time is None else max(self.last_event_time, event.ts)
+            if isinstance(event, Result):
+                self._forget(self.last_event_time - timedelta(days=self.config.horizon_days))
         for msg in out:
             key = "rejected" if isinstance(msg, Rejection) else {"prediction": "predictions", "settlement": "settled",
                                                                     "alert": "alerts"}.get(msg["type"])
             if key:
                 self.counts[key] += 1
         return out
+
+    def _expired(self, event: Fixture | Odds | Result) -> bool:
+        if self.last_event_time is None or event.match_id in self.matches:
+            return False
+        horizon = self.last_event_time - timedelta(days=self.config.horizon_days)
+        return (event.kickoff if isinstance(event, Fixture) else event.ts) < horizon
+
+    def _forget(self, before: datetime) -> None:
+        """Drop matches settled before ``before`` and the ids of their events (oldest first)."""
+        while self.settled:
+            mid, when = next(iter(self.settled.items()))
+            if datetime.fromisoformat(when) >= before:
+                return
+            del self.settled[mid]
+            for event_id in self.match_events.pop(mid, []):
+                self.seen.pop(event_id, None)
+                self.seen_before_restart.discard(event_id)
 
     def _savepoint(self, event) -> dict:
         """What applying ``event`` may change: its league's feature state, open matches, analytics, alerts.
@@ -210,7 +246,7 @@ class Loop:
         else:
             self.state.leagues[saved["league"]] = saved["league_state"]
         if not saved["was_settled"]:
-            self.settled.discard(saved["match_id"])
+            self.settled.pop(saved["match_id"], None)
         self.matches, self._inputs, self.last_day = saved["matches"], saved["inputs"], saved["last_day"]
         self.window.rows, self.counts, self.totals = saved["window"], saved["counts"], saved["totals"]
         self.alerts = saved["alerts"]
@@ -288,7 +324,7 @@ class Loop:
         out = [self._settle(ev, m, late)]
         del self.matches[ev.match_id]
         self._inputs.pop(ev.match_id, None)
-        self.settled.add(ev.match_id)
+        self.settled[ev.match_id] = ev.ts.astimezone(UTC).isoformat()
         summary = out[0]["window"]
         if self.alerts is not None and summary["n"] >= self.config.min_window and summary["rps_gap"] is not None:
             out += [self._alert(a) for a in self.alerts.observe("rps_gap", summary["rps_gap"], ev.ts.timestamp())]
@@ -418,7 +454,9 @@ class Loop:
         """Everything needed to resume: feature state, open matches, seen ids, analytics, alert rules (JSON-safe)."""
         return {"version": CHECKPOINT_VERSION, "models": self.model_ids, "timing": self.timing,
                 "state": self.state.to_dict(), "matches": self.matches, "seen": dict(sorted(self.seen.items())),
-                "settled": sorted(self.settled), "last_day": self.last_day, "window": list(self.window.rows),
+                "settled": self.settled, "match_events": self.match_events,
+                "last_event_time": None if self.last_event_time is None else self.last_event_time.isoformat(),
+                "last_day": self.last_day, "window": list(self.window.rows),
                 "counts": self.counts, "totals": self.totals,
                 "alerts": None if self.alerts is None else self.alerts.to_dict()}
 
@@ -443,7 +481,10 @@ class Loop:
             state = FeatureState.from_dict(snapshot["state"])
             matches = {str(k): dict(v) for k, v in snapshot["matches"].items()}
             seen = {str(k): str(v) for k, v in snapshot["seen"].items()}
-            settled = {str(k) for k in snapshot["settled"]}
+            settled = {str(k): str(v) for k, v in snapshot["settled"].items()}
+            match_events = {str(k): [str(i) for i in v] for k, v in snapshot["match_events"].items()}
+            last = snapshot["last_event_time"]
+            last = None if last is None else datetime.fromisoformat(last)
             last_day = {str(k): int(v) for k, v in snapshot["last_day"].items()}
             window = deque(dict(r) for r in snapshot["window"])
             counts = {str(k): int(v) for k, v in snapshot["counts"].items()}
@@ -454,6 +495,7 @@ class Loop:
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
             raise CheckpointError(f"damaged checkpoint ({type(exc).__name__}: {exc})") from None
         self.state, self.matches, self.seen, self.settled, self.last_day = state, matches, seen, settled, last_day
+        self.match_events, self.last_event_time = match_events, last
         self.seen_before_restart = set(seen)
         self.window = Window(self.config.window, window)
         self.counts.update(counts)

@@ -58,7 +58,7 @@ class LiveMetrics:
         return float("nan") if since is None else time.time() - since
 
     def event(self, kind: str, outcome: str, seconds: float | None = None, reason: str | None = None) -> None:
-        """Count one event (``outcome``: accepted, duplicate or rejected) and its processing time."""
+        """Count one event (``outcome``: accepted, duplicate, expired or rejected) and its processing time."""
         self.last_event = time.time()
         self.events.labels(kind, outcome).inc()
         if reason is not None:

@@ -165,6 +165,7 @@ async def drive(loop: Loop, lines: AsyncIterator[str | bytes | object], outputs:
                     metrics.event("invalid", "rejected", reason=event.reason)
                 continue
             repeats = loop.counts["duplicates"] + loop.counts["seen_before_restart"]
+            expired = loop.counts["expired"]
             outcome, reason = "accepted", None
             for msg in loop.heartbeat(clock()) + loop.process(event):
                 if isinstance(msg, Rejection):
@@ -176,6 +177,8 @@ async def drive(loop: Loop, lines: AsyncIterator[str | bytes | object], outputs:
             if metrics is not None:
                 if loop.counts["duplicates"] + loop.counts["seen_before_restart"] > repeats:
                     outcome = "duplicate"
+                elif loop.counts["expired"] > expired:
+                    outcome = "expired"
                 metrics.event(event.type, outcome, time.perf_counter() - started, reason)
             if dirty >= commit_every:
                 await save()
