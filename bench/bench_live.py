@@ -7,7 +7,10 @@
    reading an event's line to the emitted prediction(s), for the events that
    score a match; as a reference measured in the same run, the batch path
    (features of the whole table + one predict call) per match.
-2. Fan-out: ``a1lab live serve`` as its own process, the clients spread over 4
+2. Redis: the same events from a Redis stream (a real redis-server on 127.0.0.1, AOF with fsync always),
+   read with a consumer group, predictions written to a stream and the checkpoint to a key, one
+   transaction per commit: events per second beside the in-process replay's, same run.
+3. Fan-out: ``a1lab live serve`` as its own process, the clients spread over 4
    processes; ``--messages`` prediction-sized messages at ``--rate`` per second.
    Prints p50/p99/max delivery latency (server send to client receive) and the
    lost count (every client must get every message). Bounded: it gives up
@@ -15,7 +18,7 @@
 
 Uses the registered ``--model`` (``dvc repro``; ``ensemble`` is the fitted ensemble) when present, else
 trains a small XGBoost model on the real files ($A1LAB_DATA_ROOT) into a temporary registry.
-``--clients 0`` skips the fan-out.
+``--clients 0`` skips the fan-out, ``--no-redis`` the Redis run.
 """
 
 from __future__ import annotations
@@ -34,6 +37,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+sys.path.insert(0, str(ROOT / "bench"))
 
 
 def _model_and_matches(tmp: Path, name: str = "xgb"):
@@ -96,6 +102,64 @@ def replay_bench(tmp: Path, name: str = "xgb") -> dict:
             "scoring_events": len(lat), "p50_ms": float(np.percentile(lat, 50)),
             "p99_ms": float(np.percentile(lat, 99)), "batch_ms_per_match": batch / len(season) * 1000,
             "batch_seconds": batch, "counts": loop.counts}
+
+
+def redis_bench(tmp: Path, name: str = "xgb") -> dict:
+    """The replay's events from a Redis stream through `drive` with Redis sink and checkpoint; events/s."""
+    import pandas as pd
+    import redis
+    from redis_server import RedisServer
+
+    from a1lab.features import build_features
+    from a1lab.live.loop import Loop
+    from a1lab.live.redis_streams import Connections, RedisCheckpoint, RedisTarget, StreamSink, StreamSource
+    from a1lab.live.replay import season_events
+    from a1lab.live.runtime import Outputs, commit_point, drive
+
+    model, matches, config = _model_and_matches(tmp, name)
+    events = season_events(matches, "2526")
+    _, state = build_features(matches[matches["kickoff"] < pd.Timestamp(events[0]["ts"])], config)
+    server = RedisServer(tmp / "redis").start()
+    try:
+        client = redis.Redis(port=server.port)
+        with client.pipeline(transaction=False) as pipe:
+            for e in events:
+                pipe.xadd("events", {"data": json.dumps(e)})
+            pipe.execute()
+        loop = Loop([model], state)
+
+        async def run() -> float:
+            connections = Connections()
+            source_at = RedisTarget.parse(f"{server.url}?stream=events&group=bench")
+            sink_at, key_at = RedisTarget.parse(f"{server.url}?stream=out"), RedisTarget.parse(f"{server.url}?key=cp",
+                                                                                              "key")
+            source = StreamSource(connections.client(source_at), source_at)
+            outputs = Outputs(sinks=[StreamSink(connections.client(sink_at), sink_at)])
+            checkpoint = RedisCheckpoint(connections.client(key_at), key_at)
+            stop = asyncio.Event()
+
+            async def commit(loop) -> None:
+                await commit_point(loop, outputs, checkpoint, source)
+
+            async def until_read() -> None:
+                while source.read < len(events):
+                    await asyncio.sleep(0.01)
+                stop.set()
+
+            t0 = time.perf_counter()
+            await asyncio.gather(drive(loop, source, outputs, stop, commit), until_read())
+            seconds = time.perf_counter() - t0
+            await connections.close()
+            return seconds
+
+        seconds = asyncio.run(run())
+        pending = client.xpending("events", "bench")["pending"]
+        out = client.xlen("out")
+        client.close()
+    finally:
+        server.kill()
+    return {"events": len(events), "seconds": seconds, "events_per_s": len(events) / seconds, "pending": pending,
+            "messages_out": out, "counts": loop.counts}
 
 
 async def _clients(port: int, n: int, messages: int, deadline: float) -> dict:
@@ -185,6 +249,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=200, help="messages each client must receive")
     parser.add_argument("--rate", type=float, default=20.0, help="messages per second")
     parser.add_argument("--skip-replay", action="store_true", help="only the fan-out")
+    parser.add_argument("--no-redis", action="store_true", help="skip the Redis stream run")
     args = parser.parse_args()
     if not args.skip_replay:
         with tempfile.TemporaryDirectory() as tmp:
@@ -196,6 +261,14 @@ def main() -> None:
               f"{r['batch_ms_per_match']:.2f} ms per 2025/26 match; live p50 / batch per match = "
               f"{r['p50_ms'] / r['batch_ms_per_match']:.1f}x")
         print(json.dumps(r))
+    if not args.skip_replay and not args.no_redis:
+        with tempfile.TemporaryDirectory() as tmp:
+            q = redis_bench(Path(tmp), args.model)
+        ratio = q["events_per_s"] / r["events_per_s"]
+        print(f"redis stream ({args.model}): {q['events']} events in {q['seconds']:.1f} s = {q['events_per_s']:.0f} "
+              f"events/s (in-process replay {r['events_per_s']:.0f}/s, same run: {ratio:.2f}x); "
+              f"{q['messages_out']} messages to the out stream, {q['pending']} unacknowledged")
+        print(json.dumps(q))
     if args.clients <= 0:
         return
     f = fanout_bench(args.clients, args.messages, args.rate)

@@ -37,7 +37,7 @@ from a1lab.live.streams import Backoff
 
 log = logging.getLogger("a1lab.live")
 FIELD = b"data"
-IDLE = object()  # a source's marker between reads: everything read so far is processed (a commit point)
+IDLE = object()  # a source's marker when it has caught up with the stream: a commit point
 RETRY = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
 
 
@@ -131,7 +131,9 @@ async def _retrying(what: str, call, backoff: Backoff, max_attempts: int | None 
 
 
 class StreamSource:
-    """Entries of a stream read with a consumer group: ``data`` fields as bytes, and :data:`IDLE` between reads.
+    """Entries of a stream read with a consumer group: ``data`` fields as bytes, and :data:`IDLE` whenever it has
+    caught up (a read returned less than a full batch), so a backlog is committed every ``commit_every`` events
+    and a live feed at once.
 
     Args:
         client: the server's client.
@@ -201,9 +203,11 @@ class StreamSource:
         for entry_id, fields in await self._claim():
             yield self._entry(entry_id, fields)
         while True:
-            for entry_id, fields in await self._read(">"):
+            entries = await self._read(">")
+            for entry_id, fields in entries:
                 yield self._entry(entry_id, fields)
-            yield IDLE
+            if len(entries) < self.count:
+                yield IDLE
 
     def take_acks(self) -> list[bytes]:
         ids, self.unacked = self.unacked, []
