@@ -148,6 +148,7 @@ class TrainParams(Section):
     top_k: int = Field(ge=1)
     explain_sample: int = Field(ge=1)
     seed: int
+    parallel: bool = False
 
 
 class ModelEntry(BaseModel):
@@ -286,6 +287,43 @@ class LiveParams(Section):
     horizon_days: float = Field(gt=0)
 
 
+class ComputeParams(Section):
+    """Where fan-out work runs (:mod:`a1lab.compute`)."""
+
+    scheduler: str = Field(pattern=r"^(serial|local|tcp://\S+|tls://\S+)$")
+    workers: int = Field(ge=1)
+    threads_per_worker: int = Field(ge=1)
+    memory_limit: str = Field(min_length=1)
+
+
+class DimensionParams(Section):
+    """One hyper-parameter's search range: ``type`` int or float from ``low`` to ``high`` (``log``), or
+    ``choices``."""
+
+    type: Literal["int", "float"] = "float"
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    choices: list | None = None
+
+    @model_validator(mode="after")
+    def _range_or_choices(self) -> DimensionParams:
+        if self.choices is None and (self.low is None or self.high is None or not self.low < self.high):
+            raise ValueError("give low < high, or choices")
+        if self.log and self.choices is None and self.low <= 0:
+            raise ValueError("a log range needs low > 0")
+        return self
+
+
+class TuneParams(Section):
+    """The hyper-parameter search of each model (:mod:`a1lab.tuning`)."""
+
+    trials: int = Field(ge=0)
+    inner: int = Field(ge=1)
+    seed: int
+    space: dict[str, dict[str, DimensionParams]]
+
+
 class Params(Section):
     """The whole params.yaml, its sections checked against each other."""
 
@@ -299,6 +337,8 @@ class Params(Section):
     drift: DriftParams
     monitoring: MonitoringParams
     live: LiveParams
+    compute: ComputeParams
+    tune: TuneParams
 
     @model_validator(mode="after")
     def _sections_agree(self) -> Params:
@@ -312,6 +352,11 @@ class Params(Section):
             problems.append(f"drift.model {self.drift.model!r} is not an entry of models ({sorted(models)})")
         if unknown := sorted(set(self.live.models) - models - {"ensemble"}):
             problems.append(f"live.models {unknown} are neither ensemble nor entries of models ({sorted(models)})")
+        if unknown := sorted(set(self.tune.space) - models):
+            problems.append(f"tune.space {unknown} are not entries of models ({sorted(models)})")
+        for name, space in self.tune.space.items():
+            if name in models and (extra := sorted(set(space) - set(self.models[name].model_extra or {}))):
+                problems.append(f"tune.space.{name} {extra} are not hyper-parameters in models.{name}")
         if problems:
             raise ValueError("; ".join(problems))
         return self

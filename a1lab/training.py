@@ -65,7 +65,8 @@ def model_factory(estimator: type, hyper: dict | None = None, **common) -> Calla
 
 def walk_forward(frame: pd.DataFrame, make_model: Callable[[], object], splitter: WalkForwardSplit,
                  calibrate: bool = True, early_stopping: bool | None = None,
-                 reference: str = "pinnacle", timings: tuple[str, ...] = TIMINGS) -> list[FoldResult]:
+                 reference: str = "pinnacle", timings: tuple[str, ...] = TIMINGS,
+                 dask_client=None) -> list[FoldResult]:
     """Fit a fresh model per fold on earlier seasons, calibrate on the validation season, predict the test season.
 
     The outcomes are the sport's (:func:`a1lab.models.outcome_set`): in a two-way sport a tie is a push,
@@ -80,44 +81,54 @@ def walk_forward(frame: pd.DataFrame, make_model: Callable[[], object], splitter
         early_stopping: pass the validation season as ``eval_set`` to ``fit``; None: when ``fit`` takes one.
         reference: the bookmaker whose prices a test match needs (:func:`has_market`).
         timings: the reference's timings a test match needs (:func:`reference_timings`).
+        dask_client: fit the folds as Dask tasks (:mod:`a1lab.compute`); the results are the serial run's.
 
     Raises:
         ValueError: a test season without a match that has the reference's prices.
     """
-    import inspect
+    from a1lab.compute import run_tasks
 
     check_time_ordered(splitter)
+    folds = list(splitter.split(frame))
+    return run_tasks(fit_fold, folds, dask_client, shared={
+        "frame": frame, "make_model": make_model, "calibrate": calibrate, "early_stopping": early_stopping,
+        "reference": reference, "timings": timings})
+
+
+def fit_fold(fold, frame: pd.DataFrame, make_model: Callable[[], object], calibrate: bool = True,
+             early_stopping: bool | None = None, reference: str = "pinnacle",
+             timings: tuple[str, ...] = TIMINGS) -> FoldResult:
+    """One fold of :func:`walk_forward` (a pure function of its inputs, so it can run anywhere)."""
+    import inspect
+
+    started = time.perf_counter()
     codes = outcome_codes(outcome_set(frame))
     y = frame["result"].map(RESULT_CODES).to_numpy()
     scored = np.isin(y, codes)  # a tie in a two-way sport is a push: neither learned from nor scored
-    results = []
-    for fold in splitter.split(frame):
-        started = time.perf_counter()
-        fit_rows, val_rows = fold.train[scored[fold.train]], fold.validation[scored[fold.validation]]
-        train, val = frame.iloc[fit_rows], frame.iloc[val_rows]
-        model = make_model()
-        if early_stopping or (early_stopping is None and "eval_set" in inspect.signature(model.fit).parameters):
-            model.fit(train, y[fit_rows], eval_set=(val, y[val_rows]))
-        else:
-            model.fit(train, y[fit_rows])
-        classes = np.asarray(model.classes_)
-        calibrator, losses = Identity(), {}
-        if calibrate:  # in the model's own class space (a two-way model's two columns)
-            calibrator, losses = choose_calibration(model.predict_proba(val), np.searchsorted(classes, y[val_rows]))
-        test = frame.iloc[fold.test[scored[fold.test]]]
-        test = test[has_market(test, reference, timings)]
-        if test.empty:
-            raise ValueError(f"test season {fold.name}: no match has {reference} {' and '.join(timings)} prices "
-                             "(protocol.reference names the market every model is compared with; closing-only "
-                             "data needs protocol.prediction_time: close)")
-        raw = model.predict_proba(test)
-        p = calibrator.transform(raw)
-        pred = test[ID_COLUMNS].reset_index(drop=True)
-        pred[PRED_COLUMNS] = expand(p, classes)
-        pred[[f"raw_{c}" for c in PRED_COLUMNS]] = expand(raw, classes)
-        results.append(FoldResult(fold.name, fold.train_seasons, fold.validation_season, model, calibrator,
-                                  losses, pred, time.perf_counter() - started))
-    return results
+    fit_rows, val_rows = fold.train[scored[fold.train]], fold.validation[scored[fold.validation]]
+    train, val = frame.iloc[fit_rows], frame.iloc[val_rows]
+    model = make_model()
+    if early_stopping or (early_stopping is None and "eval_set" in inspect.signature(model.fit).parameters):
+        model.fit(train, y[fit_rows], eval_set=(val, y[val_rows]))
+    else:
+        model.fit(train, y[fit_rows])
+    classes = np.asarray(model.classes_)
+    calibrator, losses = Identity(), {}
+    if calibrate:  # in the model's own class space (a two-way model's two columns)
+        calibrator, losses = choose_calibration(model.predict_proba(val), np.searchsorted(classes, y[val_rows]))
+    test = frame.iloc[fold.test[scored[fold.test]]]
+    test = test[has_market(test, reference, timings)]
+    if test.empty:
+        raise ValueError(f"test season {fold.name}: no match has {reference} {' and '.join(timings)} prices "
+                         "(protocol.reference names the market every model is compared with; closing-only "
+                         "data needs protocol.prediction_time: close)")
+    raw = model.predict_proba(test)
+    p = calibrator.transform(raw)
+    pred = test[ID_COLUMNS].reset_index(drop=True)
+    pred[PRED_COLUMNS] = expand(p, classes)
+    pred[[f"raw_{c}" for c in PRED_COLUMNS]] = expand(raw, classes)
+    return FoldResult(fold.name, fold.train_seasons, fold.validation_season, model, calibrator, losses, pred,
+                      time.perf_counter() - started)
 
 
 def evaluate(predictions: pd.DataFrame, frame: pd.DataFrame, seed: int = 0, reference: str = "pinnacle",
@@ -139,19 +150,20 @@ def evaluate(predictions: pd.DataFrame, frame: pd.DataFrame, seed: int = 0, refe
     mo = market[list(market_columns(reference, "open"))].to_numpy() if "open" in timings else None
     mc = market[list(market_columns(reference, "close"))].to_numpy()
     out = {"reference": {"book": reference, "timings": list(timings), "n": int(len(predictions))},
-           "overall": _rounded(compare_with_market(p, y, mo, mc, seed)), "by_season": {}}
+           "overall": rounded(compare_with_market(p, y, mo, mc, seed)), "by_season": {}}
     for season in sorted(predictions["season"].unique()):
         m = (predictions["season"] == season).to_numpy()
-        out["by_season"][str(season)] = _rounded(compare_with_market(p[m], y[m], None if mo is None else mo[m],
+        out["by_season"][str(season)] = rounded(compare_with_market(p[m], y[m], None if mo is None else mo[m],
                                                                      mc[m], seed))
     return out
 
 
-def _rounded(value):
+def rounded(value):
+    """Floats (in dicts and lists too) rounded to 6 digits, once, where metrics are written."""
     if isinstance(value, dict):
-        return {k: _rounded(v) for k, v in value.items()}
+        return {k: rounded(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_rounded(v) for v in value]
+        return [rounded(v) for v in value]
     if isinstance(value, float | np.floating):
         return round(float(value), 6)
     return value

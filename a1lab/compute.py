@@ -1,0 +1,93 @@
+"""Where the work runs: in this process, on a local Dask cluster, or on an existing Dask scheduler.
+
+params.yaml's ``compute`` section names it once; tuning trials, walk-forward folds and models fan out as
+Dask tasks through :func:`run_tasks`, which returns results in the order of its inputs whatever ran where,
+so a fan-out gives the serial run's results (each task is seeded by its inputs, not by where it runs).
+A worker that dies mid-run is replaced by its nanny and its tasks run again elsewhere (Dask's own
+rescheduling); a task is a pure function of its inputs, so the rerun gives the same result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+log = logging.getLogger("a1lab.compute")
+
+
+@dataclass(frozen=True)
+class ComputeConfig:
+    """Settings of the ``compute`` section.
+
+    Attributes:
+        scheduler: ``serial`` (this process), ``local`` (a LocalCluster of ``workers`` processes) or the
+            address of a running Dask scheduler (``tcp://host:8786``).
+        workers: worker processes of a local cluster.
+        threads_per_worker: threads of each worker (1: a fit's threads are the library's own business).
+        memory_limit: per worker of a local cluster (Dask's syntax, e.g. ``4GB``; ``auto`` splits the machine).
+    """
+
+    scheduler: str = "serial"
+    workers: int = 2
+    threads_per_worker: int = 1
+    memory_limit: str = "auto"
+
+    @classmethod
+    def from_dict(cls, values: dict | None) -> ComputeConfig:
+        return cls(**(values or {}))
+
+    @property
+    def serial(self) -> bool:
+        return self.scheduler == "serial"
+
+
+@contextlib.contextmanager
+def client(config: ComputeConfig) -> Iterator[object | None]:
+    """A ``dask.distributed.Client`` for the configuration (None when serial), closed on exit with its
+    local cluster."""
+    if config.serial:
+        yield None
+        return
+    from dask.distributed import Client, LocalCluster
+
+    if config.scheduler == "local":
+        with LocalCluster(n_workers=config.workers, threads_per_worker=config.threads_per_worker,
+                          processes=True, memory_limit=config.memory_limit, dashboard_address=None,
+                          silence_logs=logging.ERROR) as cluster, Client(cluster) as c:
+            log.info("local Dask cluster: %d workers x %d threads", config.workers, config.threads_per_worker)
+            yield c
+    else:
+        with Client(config.scheduler, timeout="30s") as c:
+            log.info("Dask scheduler %s: %d workers", config.scheduler, len(c.scheduler_info()["workers"]))
+            yield c
+
+
+def run_tasks(fn: Callable, items: Sequence, dask_client=None, shared: dict | None = None,
+              retries: int = 2) -> list:
+    """``[fn(item, **shared) for item in items]``, as Dask tasks when a client is given.
+
+    Args:
+        fn: a module-level function (workers import it; a1lab has no import-time state).
+        items: one task each, results in this order.
+        dask_client: from :func:`client`; None runs in this process.
+        shared: keyword arguments every task gets (large ones, e.g. the feature table, are sent to the
+            workers once).
+        retries: reruns of a task that raised (a lost worker is rescheduled by Dask regardless).
+    """
+    shared = dict(shared or {})
+    if dask_client is None:
+        return [fn(item, **shared) for item in items]
+    scattered = {k: dask_client.scatter(v, broadcast=True) if _large(v) else v for k, v in shared.items()}
+    futures = [dask_client.submit(fn, item, **scattered, key=f"{fn.__name__}-{i}-{os.getpid()}-{id(items)}",
+                                  retries=retries, pure=False) for i, item in enumerate(items)]
+    return dask_client.gather(futures)
+
+
+def _large(value) -> bool:
+    import numpy as np
+    import pandas as pd
+
+    return isinstance(value, pd.DataFrame | np.ndarray)

@@ -1,0 +1,159 @@
+"""Hyper-parameter search on seasons before the test period only (Optuna, trials as Dask tasks).
+
+The objective of a trial is nested walk-forward: each of the ``inner`` seasons just before the first test
+season is forecast by a model fitted on the seasons before it (the last of them validating, for early
+stopping and calibration), and the trial scores the mean RPS of those forecasts. No test-season row is
+ever fitted, validated or scored: the search sees only ``seasons_before(first test season)``, so altering a
+test-season result cannot change the choice (tested).
+
+Trials are asked from a seeded TPE sampler in rounds of ``batch`` (the number of workers, say), evaluated
+as Dask tasks (:func:`a1lab.compute.run_tasks`) and told back in trial order, so a search is reproducible
+for a given batch size wherever its trials run.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from a1lab.compute import run_tasks
+from a1lab.metrics import rank_probability_score
+from a1lab.models import RESULT_CODES
+from a1lab.splits import WalkForwardSplit, season_order
+from a1lab.training import model_factory, rounded, walk_forward
+
+log = logging.getLogger("a1lab.tuning")
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """One hyper-parameter's range: ``int`` or ``float`` between ``low`` and ``high`` (``log`` scale), or one of
+    ``choices``."""
+
+    kind: str
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    choices: tuple | None = None
+
+    @classmethod
+    def from_dict(cls, values: Mapping) -> Dimension:
+        if "choices" in values:
+            return cls("categorical", choices=tuple(values["choices"]))
+        kind = values.get("type", "float")
+        if kind not in ("int", "float"):
+            raise ValueError(f"a dimension is int, float or has choices, got {dict(values)}")
+        low, high = values["low"], values["high"]
+        if not low < high:
+            raise ValueError(f"low must be below high, got {dict(values)}")
+        return cls(kind, low, high, bool(values.get("log", False)))
+
+    def suggest(self, trial, name: str):
+        if self.kind == "categorical":
+            return trial.suggest_categorical(name, list(self.choices))
+        if self.kind == "int":
+            return trial.suggest_int(name, int(self.low), int(self.high), log=self.log)
+        return trial.suggest_float(name, float(self.low), float(self.high), log=self.log)
+
+
+def inner_seasons(frame: pd.DataFrame, first_test: str, inner: int) -> list[str]:
+    """The ``inner`` seasons just before ``first_test`` that the search forecasts (each needs two seasons
+    before it to fit and validate on).
+
+    Raises:
+        ValueError: too few seasons before the first test season.
+    """
+    seasons = season_order(frame)
+    if first_test not in seasons:
+        raise ValueError(f"first test season {first_test!r} has no matches; seasons: {seasons}")
+    before = seasons[:seasons.index(first_test)]
+    if len(before) < inner + 2:
+        raise ValueError(f"tuning needs {inner + 2} seasons before {first_test}, has {before}")
+    return before[-inner:]
+
+
+def trial_score(params: dict, frame: pd.DataFrame, estimator: type, common: dict, seasons: list[str],
+                reference: str, timings: tuple[str, ...]) -> float:
+    """Mean RPS of nested walk-forward forecasts of ``seasons`` with hyper-parameters ``params`` (one Dask task)."""
+    make = model_factory(estimator, params, **common)
+    results = walk_forward(frame, make, WalkForwardSplit(tuple(seasons)), reference=reference, timings=timings)
+    pred = pd.concat([r.predictions for r in results], ignore_index=True)
+    y = pred["result"].map(RESULT_CODES).to_numpy()
+    return rank_probability_score(pred[["p_home", "p_draw", "p_away"]].to_numpy(), y)
+
+
+def tune(frame: pd.DataFrame, estimator: type, base: dict, space: Mapping[str, Mapping], first_test: str,
+         common: dict, trials: int = 40, inner: int = 2, seed: int = 0, batch: int = 1, dask_client=None,
+         reference: str = "pinnacle", timings: tuple[str, ...] = ("open", "close")) -> dict:
+    """Search ``space`` around the ``base`` hyper-parameters on seasons before ``first_test``.
+
+    Args:
+        frame: the feature table (only seasons before ``first_test`` are used; the rest is dropped here).
+        estimator: the model class.
+        base: its hyper-parameters from params.yaml; the search overrides those named in ``space``.
+        space: name -> dimension (:meth:`Dimension.from_dict`).
+        first_test: the first test season.
+        common: the arguments every model of the pipeline gets (features, offset, seed).
+        trials: how many trials (0: no search, ``base`` is the choice).
+        inner: seasons forecast per trial.
+        seed: the sampler's seed.
+        batch: trials asked at once (run in parallel on Dask).
+        dask_client: from :func:`a1lab.compute.client`; None runs here.
+        reference, timings: the market a forecast match needs (as in :func:`a1lab.training.walk_forward`).
+
+    Returns:
+        ``chosen`` (the hyper-parameters to train with), ``best`` (its mean RPS, None without trials),
+        ``trials`` (number, params, value), ``seasons`` (those forecast) and ``settings``.
+    """
+    import optuna
+
+    seasons = inner_seasons(frame, first_test, inner)
+    order = season_order(frame)
+    before = frame[frame["season"].astype(str).isin(order[:order.index(first_test)])]
+    before = before[before["kickoff"] < frame.loc[frame["season"].astype(str) == first_test, "kickoff"].min()]
+    dims = {name: Dimension.from_dict(d) for name, d in space.items()}
+    unknown = [n for n in dims if n not in base]
+    if unknown:
+        raise ValueError(f"search space names {unknown}, which are not hyper-parameters of the model ({sorted(base)})")
+    settings = {"trials": trials, "inner": inner, "seed": seed, "batch": batch, "first_test": first_test}
+    if trials <= 0:
+        return {"chosen": dict(base), "best": None, "trials": [], "seasons": seasons, "settings": settings}
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed))
+    history = []
+    shared = {"frame": before, "estimator": estimator, "common": common, "seasons": seasons,
+              "reference": reference, "timings": timings}
+    while len(history) < trials:
+        asked = [study.ask() for _ in range(min(batch, trials - len(history)))]
+        params = [{**base, **{n: d.suggest(t, n) for n, d in dims.items()}} for t in asked]
+        values = run_tasks(trial_score, params, dask_client, shared=shared)
+        for t, p, v in zip(asked, params, values, strict=True):
+            study.tell(t, v if math.isfinite(v) else None, state=None if math.isfinite(v) else
+                       optuna.trial.TrialState.FAIL)
+            history.append({"number": t.number, "params": {n: p[n] for n in dims}, "value": v})
+        log.info("tuning: %d of %d trials, best %.6f", len(history), trials, study.best_value)
+    best = min(history, key=lambda h: (h["value"], h["number"]))
+    chosen = {**base, **best["params"]}
+    return {"chosen": chosen, "best": best["value"], "trials": history, "seasons": seasons, "settings": settings}
+
+
+def trial_table(result: dict) -> pd.DataFrame:
+    """One row per trial: number, value (mean RPS), the best value so far and the hyper-parameters tried."""
+    table = pd.DataFrame([{"trial": h["number"], "value": h["value"], **h["params"]} for h in result["trials"]])
+    if table.empty:
+        return pd.DataFrame(columns=["trial", "value", "best"])
+    table.insert(2, "best", np.minimum.accumulate(table["value"].to_numpy()))
+    return table
+
+
+def tuning_metrics(result: dict) -> dict:
+    """What ``metrics/tune_<model>.json`` holds: the choice (exact), its score, the seasons, the settings and every
+    trial (scores rounded once)."""
+    return {"chosen": result["chosen"], "best_rps": rounded(result["best"]), "seasons": result["seasons"],
+            "settings": result["settings"],
+            "trials": [{**t, "value": rounded(t["value"])} for t in result["trials"]]}

@@ -1,0 +1,78 @@
+"""Fan-out on a real Dask LocalCluster of two worker processes: the serial run's results, also when a worker
+is killed mid-run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import pandas as pd
+import pytest
+
+from a1lab.compute import ComputeConfig, client, run_tasks
+from a1lab.models.lgbm import LGBMModel
+from a1lab.models.xgb import XGBModel
+from a1lab.splits import WalkForwardSplit
+from a1lab.training import model_factory, walk_forward
+from a1lab.tuning import tune
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with client(ComputeConfig("local", workers=2, threads_per_worker=1)) as c:
+        yield c
+
+
+def _common(frame) -> dict:
+    offset = [f"mkt_pinnacle_open_p_{o}" for o in ("home", "draw", "away")]
+    features = [c for c in frame.columns[7:] if "close" not in c and "move" not in c and c not in offset][::8]
+    return {"features": features, "offset": offset, "seed": 5}
+
+
+def _predictions(results) -> pd.DataFrame:
+    return pd.concat([r.predictions for r in results], ignore_index=True)
+
+
+@pytest.mark.parametrize("estimator, hyper", [(XGBModel, {"n_estimators": 60, "early_stopping_rounds": 10}),
+                                              (LGBMModel, {"n_estimators": 60, "early_stopping_rounds": 10})])
+def test_walk_forward_on_dask_equals_the_serial_run(live_lab, cluster, estimator, hyper):
+    frame = live_lab["frame"]
+    make = model_factory(estimator, hyper, **_common(frame))
+    split = WalkForwardSplit(("2223", "2324", "2425"))
+    serial = walk_forward(frame, make, split, timings=("open",))
+    fanned = walk_forward(frame, make, split, timings=("open",), dask_client=cluster)
+    assert [r.name for r in fanned] == [r.name for r in serial]
+    pd.testing.assert_frame_equal(_predictions(fanned), _predictions(serial), check_exact=True)
+
+
+def test_tuning_on_dask_equals_the_serial_search(live_lab, cluster):
+    frame = live_lab["frame"]
+    space = {"max_depth": {"type": "int", "low": 2, "high": 4}}
+    args = dict(base={"n_estimators": 40, "max_depth": 3, "early_stopping_rounds": 10}, space=space,
+                first_test="2324", common=_common(frame), trials=4, inner=1, seed=2, batch=2, timings=("open",))
+    assert tune(frame, XGBModel, dask_client=cluster, **args) == tune(frame, XGBModel, **args)
+
+
+def _slow_square(x: int, pause: float) -> int:
+    time.sleep(pause)
+    return x * x
+
+
+def test_a_worker_killed_mid_run_is_replaced_and_its_tasks_rerun(cluster):
+    pids = cluster.run(os.getpid)
+    result: dict = {}
+    worker = threading.Thread(target=lambda: result.update(out=run_tasks(_slow_square, list(range(8)), cluster,
+                                                                          shared={"pause": 1.5})))
+    worker.start()
+    deadline = time.monotonic() + 60
+    while not any(cluster.processing().values()):
+        assert time.monotonic() < deadline, "no task started"
+        time.sleep(0.05)
+    busy = next(address for address, tasks in cluster.processing().items() if tasks)
+    os.kill(pids[busy], signal.SIGKILL)  # the worker process dies with its task in hand
+    worker.join(timeout=120)
+    assert result["out"] == [x * x for x in range(8)]
+    cluster.wait_for_workers(2, timeout=60)
+    assert set(cluster.run(os.getpid).values()).isdisjoint({pids[busy]}), "the killed worker was not replaced"

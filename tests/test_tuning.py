@@ -1,0 +1,66 @@
+"""The hyper-parameter search sees only seasons before the first test season, and is reproducible."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from a1lab.models.xgb import XGBModel
+from a1lab.tuning import Dimension, inner_seasons, trial_table, tune, tuning_metrics
+
+SPACE = {"max_depth": {"type": "int", "low": 2, "high": 4},
+         "learning_rate": {"low": 0.02, "high": 0.2, "log": True}}
+BASE = {"n_estimators": 60, "learning_rate": 0.05, "max_depth": 3, "early_stopping_rounds": 10}
+
+
+def _common(frame) -> dict:
+    offset = [f"mkt_pinnacle_open_p_{o}" for o in ("home", "draw", "away")]
+    features = [c for c in frame.columns[7:] if "close" not in c and "move" not in c and c not in offset][::8]
+    return {"features": features, "offset": offset, "seed": 3}
+
+
+def _search(frame, trials=4):
+    return tune(frame, XGBModel, BASE, SPACE, "2324", _common(frame), trials=trials, inner=1, seed=11, batch=2,
+                timings=("open",))
+
+
+def _flip(frame, seasons) -> object:
+    """The frame with every result of ``seasons`` changed (home wins become away wins and so on)."""
+    out = frame.copy()
+    rows = out["season"].isin(seasons)
+    out.loc[rows, "result"] = out.loc[rows, "result"].map({"H": "A", "A": "D", "D": "H"})
+    return out
+
+
+def test_the_choice_ignores_test_season_results_but_not_earlier_ones(live_lab):
+    frame = live_lab["frame"]
+    first = _search(frame)
+    assert len(first["trials"]) == 4 and first["seasons"] == ["2223"]
+    assert first["chosen"] == {**BASE, **min(first["trials"], key=lambda t: t["value"])["params"]}
+    later = _flip(frame, ["2324", "2425", "2526"])
+    assert _search(later) == first, "a test-season result changed the search"
+    earlier = _flip(frame, ["2223"])  # the season the search forecasts: it must matter
+    assert [t["value"] for t in _search(earlier)["trials"]] != [t["value"] for t in first["trials"]]
+
+
+def test_no_trials_keeps_the_written_hyper_parameters(live_lab):
+    result = _search(live_lab["frame"], trials=0)
+    assert result["chosen"] == BASE and result["best"] is None and trial_table(result).empty
+
+
+def test_outputs_of_a_search(live_lab):
+    result = _search(live_lab["frame"], trials=2)
+    table = trial_table(result)
+    assert list(table.columns[:3]) == ["trial", "value", "best"]
+    assert np.all(np.diff(table["best"]) <= 0) and table["best"].iloc[-1] == result["best"]
+    metrics = tuning_metrics(result)
+    assert metrics["chosen"] == result["chosen"] and len(metrics["trials"]) == 2
+
+
+def test_search_settings_are_checked(live_lab):
+    with pytest.raises(ValueError, match="not hyper-parameters"):
+        tune(live_lab["frame"], XGBModel, BASE, {"gamma": {"low": 0, "high": 1}}, "2324", {}, trials=1)
+    with pytest.raises(ValueError, match="low must be below high"):
+        Dimension.from_dict({"low": 2, "high": 1})
+    with pytest.raises(ValueError, match="needs 12 seasons"):
+        inner_seasons(live_lab["frame"], "2324", 10)
