@@ -86,6 +86,19 @@ def run_tasks(fn: Callable, items: Sequence, dask_client=None, shared: dict | No
     return dask_client.gather(futures)
 
 
+def scatter_rows(dask_client, array, parts: int | None = None):
+    """A numpy array as a Dask array of ``parts`` row blocks (default: one per worker), each sent to a worker
+    once (not embedded in the task graph)."""
+    import dask.array as da
+    import numpy as np
+
+    parts = parts or max(1, len(dask_client.scheduler_info()["workers"]))
+    blocks = np.array_split(array, parts)
+    futures = dask_client.scatter(blocks)
+    return da.concatenate([da.from_delayed(f, shape=b.shape, dtype=b.dtype) for f, b in zip(futures, blocks,
+                                                                                          strict=True)])
+
+
 def _large(value) -> bool:
     import numpy as np
     import pandas as pd

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -76,3 +79,32 @@ def test_a_worker_killed_mid_run_is_replaced_and_its_tasks_rerun(cluster):
     assert result["out"] == [x * x for x in range(8)]
     cluster.wait_for_workers(2, timeout=60)
     assert set(cluster.run(os.getpid).values()).isdisjoint({pids[busy]}), "the killed worker was not replaced"
+
+
+def test_xgboost_dask_on_the_workers_is_close_to_a_single_process_fit(live_lab, cluster):
+    """Identical: the rows, labels, market offset, hyper-parameters and early stopping. Only close: the trees,
+    because each worker sketches the histogram bins of its own partition."""
+    frame = live_lab["frame"]
+    train, val = frame[frame["season"].isin(["2021", "2122"])], frame[frame["season"] == "2223"]
+    test = frame[frame["season"] == "2324"]
+    y = lambda f: f["result"].map({"H": 0, "D": 1, "A": 2}).to_numpy()  # noqa: E731
+    args = {"n_estimators": 80, "early_stopping_rounds": 10, **_common(frame)}
+    single = XGBModel(**args).fit(train, y(train), eval_set=(val, y(val)))
+    spread = XGBModel(distributed=True, **args).fit(train, y(train), eval_set=(val, y(val)))
+    p, q = single.predict_proba(test), spread.predict_proba(test)
+    assert abs(p - q).max() < 0.03 and abs(p - q).mean() < 0.003, (abs(p - q).max(), abs(p - q).mean())
+    assert not np.array_equal(p, q)  # if it ever became identical, the docstring above is wrong
+    assert spread.booster_.num_boosted_rounds() > 0 and spread.features_ == single.features_
+    code = ("import numpy as np; from a1lab.models.xgb import XGBModel; "
+            "XGBModel(distributed=True, n_estimators=2).fit(np.random.rand(30, 2), np.arange(30) % 3)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0 and "ValueError" in out.stderr  # without a Dask client: refused, not run serially
+
+
+def test_feature_build_with_leagues_on_dask_equals_the_serial_build(synthetic, cluster):
+    from a1lab.features import build_features
+
+    serial, state = build_features(synthetic.matches)
+    fanned, fanned_state = build_features(synthetic.matches, dask_client=cluster)
+    pd.testing.assert_frame_equal(fanned, serial, check_exact=True)
+    assert fanned_state.to_dict() == state.to_dict()

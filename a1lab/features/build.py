@@ -11,6 +11,7 @@ import pandas as pd
 from joblib import Parallel, delayed
 
 from a1lab.columns import ID_COLUMNS
+from a1lab.compute import run_tasks
 from a1lab.features.market import market_features
 from a1lab.features.registry import FeatureConfig, all_specs
 from a1lab.features.state import FeatureState, day_number, team_match_stats
@@ -40,13 +41,14 @@ def _replay_league(matches: pd.DataFrame, config: FeatureConfig) -> tuple[np.nda
 
 
 def build_features(matches: pd.DataFrame, config: FeatureConfig = FeatureConfig(), n_jobs: int = 1,
-                   ) -> tuple[pd.DataFrame, FeatureState]:
+                   dask_client=None) -> tuple[pd.DataFrame, FeatureState]:
     """Every candidate feature for every match, and the final state (for the live loop).
 
     Args:
         matches: canonical match table.
         config: feature settings.
-        n_jobs: leagues replayed in parallel (1 = serial; same output either way).
+        n_jobs: leagues replayed in parallel in this machine's processes (1 = serial; same output either way).
+        dask_client: replay the leagues as Dask tasks instead (:mod:`a1lab.compute`; same output).
 
     Returns:
         A frame with the id columns plus one column per registry feature, in the
@@ -55,7 +57,9 @@ def build_features(matches: pd.DataFrame, config: FeatureConfig = FeatureConfig(
     order = matches.sort_values(["kickoff", "league", "match_id"], kind="mergesort").reset_index(drop=True)
     positions = list(order.groupby("league", sort=True).indices.values())
     groups = (order.iloc[p] for p in positions)
-    if n_jobs == 1 or len(positions) == 1:
+    if dask_client is not None:
+        results = run_tasks(_replay_league, list(groups), dask_client, shared={"config": config})
+    elif n_jobs == 1 or len(positions) == 1:
         results = (_replay_league(g, config) for g in groups)
     else:
         results = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(_replay_league)(g, config) for g in groups)

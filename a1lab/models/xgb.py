@@ -28,11 +28,14 @@ class XGBModel(BoostedTrees):
         early_stopping_rounds: rounds without validation improvement before stopping.
         seed: random seed.
         n_jobs: threads.
+        distributed: fit with ``xgboost.dask`` on the workers of the current Dask client (the rows split
+            into one partition per worker); the booster is then an ordinary one. Close to, not equal to,
+            a single-process fit: each worker sketches the histogram bins of its own rows.
     """
 
     def __init__(self, features=None, offset=None, n_estimators=1000, learning_rate=0.02, max_depth=3,
                  min_child_weight=20.0, subsample=0.8, colsample_bytree=0.8, reg_lambda=5.0,
-                 early_stopping_rounds=100, seed=0, n_jobs=2):
+                 early_stopping_rounds=100, seed=0, n_jobs=2, distributed=False):
         self.features = features
         self.offset = offset
         self.n_estimators = n_estimators
@@ -45,6 +48,7 @@ class XGBModel(BoostedTrees):
         self.early_stopping_rounds = early_stopping_rounds
         self.seed = seed
         self.n_jobs = n_jobs
+        self.distributed = distributed
 
     def _params(self) -> dict:
         return {"objective": "multi:softprob", "num_class": len(self.classes_), "tree_method": "hist",
@@ -64,6 +68,8 @@ class XGBModel(BoostedTrees):
 
     def fit(self, X, y, eval_set=None):
         """Fit on (X, y); ``eval_set=(X_val, y_val)`` enables early stopping."""
+        if self.distributed:
+            return self._fit_dask(X, y, eval_set)
         X, codes = self._start(X, y)
         train = self._matrix(X, codes)
         evals, stop = [], None
@@ -73,6 +79,34 @@ class XGBModel(BoostedTrees):
             stop = self.early_stopping_rounds
         self.booster_ = xgb.train(self._params(), train, num_boost_round=self.n_estimators, evals=evals,
                                   early_stopping_rounds=stop, verbose_eval=False)
+        self.best_iteration_ = int(getattr(self.booster_, "best_iteration", self.n_estimators - 1)
+                                   if stop else self.n_estimators - 1)
+        return self
+
+    def _fit_dask(self, X, y, eval_set=None):
+        """:meth:`fit` through ``xgboost.dask`` on the current client's workers."""
+        import xgboost.dask as dxgb
+        from distributed import get_client
+
+        from a1lab.compute import scatter_rows
+
+        client = get_client()  # raises ValueError without one: distributed=True needs a compute section
+
+        def matrix(values, margin, label):
+            return dxgb.DaskDMatrix(client, scatter_rows(client, values), scatter_rows(client, label),
+                                    base_margin=None if margin is None else scatter_rows(client, margin),
+                                    feature_names=[str(f) for f in self.features_])
+
+        X, codes = self._start(X, y)
+        train = matrix(*self._values(X), codes)
+        evals, stop = [], None
+        if eval_set is not None:
+            Xv, yv = eval_set
+            evals = [(matrix(*self._values(Xv), np.searchsorted(self.classes_, np.asarray(yv))), "validation")]
+            stop = self.early_stopping_rounds
+        out = dxgb.train(client, self._params(), train, num_boost_round=self.n_estimators, evals=evals,
+                         early_stopping_rounds=stop, verbose_eval=False)
+        self.booster_ = out["booster"]
         self.best_iteration_ = int(getattr(self.booster_, "best_iteration", self.n_estimators - 1)
                                    if stop else self.n_estimators - 1)
         return self
