@@ -282,7 +282,7 @@ async def commit(sinks: list[StreamSink], checkpoint: tuple[RedisCheckpoint, byt
         has_checkpoint = store is not None and store.client is client
 
         async def send(client=client, ops=ops, has_checkpoint=has_checkpoint) -> None:
-            if has_checkpoint and store.commits > 0:
+            if has_checkpoint:
                 number = await client.get(f"{store.key}:commit")
                 if number is not None and int(number) == store.commits + 1:
                     return  # the last attempt was applied; its answer was lost
