@@ -1,0 +1,120 @@
+"""Redis Streams pieces against a real redis-server: addresses, and a commit whose answer is lost on the way
+back (a proxy on 127.0.0.1 cuts the connection right after forwarding EXEC) is applied exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+import redis
+
+from a1lab.live.redis_streams import (
+    AddressError,
+    Connections,
+    RedisCheckpoint,
+    RedisTarget,
+    StreamSink,
+    StreamSource,
+    commit,
+)
+from a1lab.live.streams import Backoff
+
+
+def test_addresses_are_read_and_bad_ones_refused_clearly():
+    t = RedisTarget.parse("redis://10.0.0.5:6380/2?stream=ev&group=g&count=10")
+    assert (t.host, t.port, t.db, t.name, t.params) == ("10.0.0.5", 6380, 2, "ev", {"group": "g", "count": "10"})
+    assert RedisTarget.parse("redis://h?key=cp", "key").server == ("h", 6379, 0)
+    for url, words in (("http://h/0?stream=x", "not a redis:// URL"), ("redis://h/0", "names no stream"),
+                       ("redis://h/zero?stream=x", "must be a number"),
+                       ("redis://h:99999/0?stream=x", "Port out of range")):
+        with pytest.raises(AddressError, match=words):
+            RedisTarget.parse(url)
+
+
+async def _lossy_proxy(port: int, drops: list) -> asyncio.Server:
+    """Forwards to 127.0.0.1:port; the first connection that sends EXEC is cut before the answer comes back."""
+
+    async def handle(reader, writer):
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", port)
+        cut = asyncio.Event()
+
+        async def upstream():
+            while data := await reader.read(65536):
+                lose = b"EXEC" in data and not drops
+                if lose:
+                    drops.append(True)
+                    cut.set()  # the answer to this transaction never reaches the client ...
+                up_writer.write(data)
+                await up_writer.drain()
+                if lose:
+                    await asyncio.sleep(0.2)  # ... though the server applies it
+                    return
+
+        async def downstream():
+            while data := await up_reader.read(65536):
+                if cut.is_set():
+                    return
+                writer.write(data)
+                await writer.drain()
+
+        tasks = [asyncio.ensure_future(upstream()), asyncio.ensure_future(downstream())]
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for t in tasks:
+            t.cancel()
+        writer.close()
+        up_writer.close()
+
+    return await asyncio.start_server(handle, "127.0.0.1", 0)
+
+
+def test_a_commit_whose_answer_is_lost_is_not_applied_twice(redis_server):
+    async def run() -> None:
+        drops: list = []
+        proxy = await _lossy_proxy(redis_server.port, drops)
+        port = proxy.sockets[0].getsockname()[1]
+        base = f"redis://127.0.0.1:{port}/0"
+        connections = Connections()
+        sink_at, key_at = RedisTarget.parse(f"{base}?stream=out"), RedisTarget.parse(f"{base}?key=cp", "key")
+        sink = StreamSink(connections.client(sink_at), sink_at)
+        store = RedisCheckpoint(connections.client(key_at), key_at)
+        assert await store.load() is None
+        for n in range(3):
+            sink.write({"type": "prediction", "n": n})
+        await commit([sink], (store, b'{"n": 3}'), None, Backoff(base=0.01, cap=0.05))
+        assert drops == [True], "the proxy never cut an EXEC answer"
+        sink.write({"type": "prediction", "n": 3})
+        await commit([sink], (store, b'{"n": 4}'), None, Backoff(base=0.01, cap=0.05))
+        await connections.close()
+        proxy.close()
+
+    asyncio.run(run())
+    client = redis.Redis(port=redis_server.port)
+    out = [json.loads(f[b"data"])["n"] for _, f in client.xrange("out")]
+    assert out == [0, 1, 2, 3], "a resent transaction wrote its messages twice"
+    assert client.get("cp") == b'{"n": 4}' and client.get("cp:commit") == b"2"
+    client.close()
+
+
+def test_a_restarted_consumer_reads_its_unacknowledged_entries_first(redis_server):
+    client = redis.Redis(port=redis_server.port)
+    for n in range(5):
+        client.xadd("ev", {"data": json.dumps({"n": n})})
+
+    async def read(limit: int) -> list:
+        connections = Connections()
+        at = RedisTarget.parse(f"{redis_server.url}?stream=ev&group=g&consumer=c&count=2&block_ms=50")
+        source, got = StreamSource(connections.client(at), at), []
+        async for item in source:
+            if isinstance(item, bytes):
+                got.append(json.loads(item)["n"])
+            if len(got) >= limit:
+                break
+        acks = source.take_acks()
+        await connections.close()
+        return got, acks
+
+    first, _ = asyncio.run(read(3))  # read, never acknowledged: a crash
+    again, acks = asyncio.run(read(5))
+    assert first == [0, 1, 2] and again == [0, 1, 2, 3, 4] and len(acks) == 5
+    client.close()
