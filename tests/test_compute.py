@@ -108,3 +108,25 @@ def test_feature_build_with_leagues_on_dask_equals_the_serial_build(synthetic, c
     fanned, fanned_state = build_features(synthetic.matches, dask_client=cluster)
     pd.testing.assert_frame_equal(fanned, serial, check_exact=True)
     assert fanned_state.to_dict() == state.to_dict()
+
+
+def test_the_network_trains_data_parallel_on_two_cpu_processes(synthetic):
+    """Lightning's DDP (spawned processes, gloo): the same network, data and seed; forecasts as good as one
+    process's, not equal (each process sees half of every epoch, so an epoch is half the steps)."""
+    from a1lab.features import build_features
+    from a1lab.metrics import log_loss
+    from a1lab.models import RESULT_CODES
+    from a1lab.models.nn import LightningMLP
+
+    frame, _ = build_features(synthetic.matches)
+    columns = [c for c in frame.columns[7:] if not c.startswith("mkt_")][:30]
+    y = frame["result"].map(RESULT_CODES).to_numpy()
+    fit, val, test = slice(0, 1200), slice(1200, 1500), slice(1500, None)
+    args = {"features": columns, "max_epochs": 30, "lr": 0.01, "seed": 1}
+    one = LightningMLP(**args).fit(frame.iloc[fit], y[fit], eval_set=(frame.iloc[val], y[val]))
+    two = LightningMLP(processes=2, **args).fit(frame.iloc[fit], y[fit], eval_set=(frame.iloc[val], y[val]))
+    p, q = one.predict_proba(frame.iloc[test]), two.predict_proba(frame.iloc[test])
+    assert np.allclose(q.sum(axis=1), 1.0) and not np.array_equal(p, q)
+    base = np.tile(np.bincount(y[fit], minlength=3) / len(y[fit]), (len(q), 1))
+    loss = {name: log_loss(r, y[test]) for name, r in (("one", p), ("two", q), ("base rates", base))}
+    assert loss["two"] < loss["base rates"] - 0.01 and abs(loss["two"] - loss["one"]) < 0.04, loss

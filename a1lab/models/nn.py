@@ -84,10 +84,14 @@ class LightningMLP(ClassifierMixin, BaseEstimator):
         max_epochs, batch_size, patience: training length and early stopping.
         seed: seeds torch, numpy and Python for an identical run.
         accelerator: ``"auto"`` takes a GPU when present, else the CPU.
+        processes: above 1, data-parallel training on the CPU with Lightning's DDP (``ddp_spawn``, gloo):
+            each process trains on its share of every epoch and the gradients are averaged. Close to, not
+            equal to, one process (other batches, other order); the weights are the last epoch's (the
+            best-epoch copy lives in the spawned processes).
     """
 
     def __init__(self, features=None, offset=None, hidden=(64, 32), dropout=0.2, lr=1e-3, weight_decay=1e-3,
-                 max_epochs=40, batch_size=256, patience=5, seed=0, accelerator="auto"):
+                 max_epochs=40, batch_size=256, patience=5, seed=0, accelerator="auto", processes=1):
         self.features = features
         self.offset = offset
         self.hidden = hidden
@@ -99,6 +103,7 @@ class LightningMLP(ClassifierMixin, BaseEstimator):
         self.patience = patience
         self.seed = seed
         self.accelerator = accelerator
+        self.processes = processes
 
     def _tensors(self, X, codes=None, dtype=torch.float32):
         X = as_frame(X, self)
@@ -151,11 +156,15 @@ class LightningMLP(ClassifierMixin, BaseEstimator):
             val = DataLoader(TensorDataset(*self._tensors(Xv, np.searchsorted(self.classes_, np.asarray(yv)))),
                              batch_size=4096)
             callbacks = [pl.callbacks.EarlyStopping("val_loss", patience=self.patience), best]
-        trainer = pl.Trainer(max_epochs=self.max_epochs, accelerator=self.accelerator, devices=1,
+        parallel = {"accelerator": "cpu", "devices": self.processes, "strategy": "ddp_spawn"} \
+            if self.processes > 1 else {"accelerator": self.accelerator, "devices": 1}
+        trainer = pl.Trainer(max_epochs=self.max_epochs, **parallel,
                              deterministic=True, logger=False, enable_checkpointing=False,
                              enable_progress_bar=False, enable_model_summary=False, callbacks=callbacks)
-        threads = torch.get_num_threads()
+        threads, sharing = torch.get_num_threads(), torch.multiprocessing.get_sharing_strategy()
         torch.set_num_threads(1)  # with two threads a CPU run's float sums could differ from run to run
+        if self.processes > 1:  # the spawned processes get the data through files, not descriptors
+            torch.multiprocessing.set_sharing_strategy("file_system")
         try:
             with warnings.catch_warnings():
                 for message in (".*LeafSpec.*", ".*does not have many workers.*", ".*no `val_dataloader`.*"):
@@ -163,10 +172,11 @@ class LightningMLP(ClassifierMixin, BaseEstimator):
                 trainer.fit(self.module_, train, val)
         finally:
             torch.set_num_threads(threads)
+            torch.multiprocessing.set_sharing_strategy(sharing)
         if best.state is not None:
             self.module_.load_state_dict(best.state)
         self.module_.to("cpu").double().eval()  # predict in float64: row results independent of batch size
-        self.epochs_ = int(trainer.current_epoch)
+        self.epochs_ = int(trainer.current_epoch) if self.processes == 1 else None  # not known outside the spawn
         return self
 
     def predict_proba(self, X) -> np.ndarray:
