@@ -112,17 +112,17 @@ def tune(frame: pd.DataFrame, estimator: type, base: dict, space: Mapping[str, M
     """
     import optuna
 
-    seasons = inner_seasons(frame, first_test, inner)
-    order = season_order(frame)
-    before = frame[frame["season"].astype(str).isin(order[:order.index(first_test)])]
-    before = before[before["kickoff"] < frame.loc[frame["season"].astype(str) == first_test, "kickoff"].min()]
     dims = {name: Dimension.from_dict(d) for name, d in space.items()}
     unknown = [n for n in dims if n not in base]
     if unknown:
         raise ValueError(f"search space names {unknown}, which are not hyper-parameters of the model ({sorted(base)})")
     settings = {"trials": trials, "inner": inner, "seed": seed, "batch": batch, "first_test": first_test}
-    if trials <= 0:
-        return {"chosen": dict(base), "best": None, "trials": [], "seasons": seasons, "settings": settings}
+    if trials <= 0:  # no search: nothing is asked of the data (a short history is fine)
+        return {"chosen": dict(base), "best": None, "trials": [], "seasons": [], "settings": settings}
+    seasons = inner_seasons(frame, first_test, inner)
+    order = season_order(frame)
+    before = frame[frame["season"].astype(str).isin(order[:order.index(first_test)])]
+    before = before[before["kickoff"] < frame.loc[frame["season"].astype(str) == first_test, "kickoff"].min()]
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed))
     history = []

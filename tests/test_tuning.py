@@ -46,6 +46,10 @@ def test_the_choice_ignores_test_season_results_but_not_earlier_ones(live_lab):
 def test_no_trials_keeps_the_written_hyper_parameters(live_lab):
     result = _search(live_lab["frame"], trials=0)
     assert result["chosen"] == BASE and result["best"] is None and trial_table(result).empty
+    short = live_lab["frame"][live_lab["frame"]["season"] >= "2122"]  # too short a history for a search
+    assert _search(short, trials=0)["chosen"] == BASE
+    with pytest.raises(ValueError, match="needs 3 seasons before 2324"):
+        _search(short, trials=1)
 
 
 def test_outputs_of_a_search(live_lab):
