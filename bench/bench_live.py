@@ -72,19 +72,19 @@ def _model_and_matches(tmp: Path, name: str = "xgb"):
     return registry.load("xgb", root=tmp), matches, config
 
 
-def replay_bench(tmp: Path, name: str = "xgb") -> dict:
+def replay_bench(tmp: Path, name: str = "xgb", top_k: int = 3) -> dict:
     import pandas as pd
 
     from a1lab.features import build_features
     from a1lab.live.events import parse_event
-    from a1lab.live.loop import Loop
+    from a1lab.live.loop import Loop, LoopConfig
     from a1lab.live.replay import season_events
 
     model, matches, config = _model_and_matches(tmp, name)
     events = season_events(matches, "2526")
     lines = [json.dumps(e) for e in events]
     _, state = build_features(matches[matches["kickoff"] < pd.Timestamp(events[0]["ts"])], config)
-    loop = Loop([model], state)
+    loop = Loop([model], state, LoopConfig(top_k=top_k))
     latencies, started = [], time.perf_counter()
     for line in lines:
         t0 = time.perf_counter()
@@ -245,6 +245,7 @@ def main() -> None:
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="xgb", help="registered model the replay scores with (ensemble too)")
+    parser.add_argument("--top-k", type=int, default=3, help="SHAP reasons per prediction (live.top_k; 0: none)")
     parser.add_argument("--clients", type=int, default=1000, help="WebSocket clients of the fan-out (0: skip it)")
     parser.add_argument("--messages", type=int, default=200, help="messages each client must receive")
     parser.add_argument("--rate", type=float, default=20.0, help="messages per second")
@@ -253,8 +254,8 @@ def main() -> None:
     args = parser.parse_args()
     if not args.skip_replay:
         with tempfile.TemporaryDirectory() as tmp:
-            r = replay_bench(Path(tmp), args.model)
-        print(f"replay 2025/26 ({args.model}): {r['events']} events in {r['seconds']:.1f} s = "
+            r = replay_bench(Path(tmp), args.model, args.top_k)
+        print(f"replay 2025/26 ({args.model}, top_k {args.top_k}): {r['events']} events in {r['seconds']:.1f} s = "
               f"{r['events_per_s']:.0f} events/s; "
               f"{r['scoring_events']} scoring events, latency p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms")
         print(f"  reference (batch, same run): features of all matches + one predict = {r['batch_seconds']:.1f} s, "
