@@ -231,13 +231,14 @@ PIPELINE_OUTPUTS = ("data", "models", "metrics", "reports")
 def main(argv: list[str] | None = None) -> int:
     """Entry point; expected errors (bad data, bad params, a missing input or model) become one clear line
     with a hint and exit code 2, never a traceback."""
+    from a1lab.live.redis_streams import AddressError
     from a1lab.params import ParamsError
 
     args = build_parser().parse_args(argv)
     command = " ".join(filter(None, [args.command, getattr(args, "live_command", None)]))
     try:
         return args.func(args)
-    except (DataFileError, DataUnavailableError, ParamsError) as exc:
+    except (DataFileError, DataUnavailableError, ParamsError, AddressError) as exc:
         print(f"a1lab {command}: {exc}", file=sys.stderr)
         return 2
     except FileNotFoundError as exc:

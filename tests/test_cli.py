@@ -141,3 +141,18 @@ def test_live_run_without_a_registered_model_says_so_in_one_line(tmp_path, capsy
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "Traceback" not in err[0]
     assert err[0].startswith("a1lab live run: no registered model 'xgb'") and "`dvc repro` trains" in err[0]
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["live", "serve", "--input", "redis://127.0.0.1:1/x?stream=a", "--bind", "127.0.0.1:0"],
+     "the database must be a number"),
+    (["live", "run", "--source", "redis://127.0.0.1:1/0", "--out"], "names no stream"),
+    (["live", "replay", "--out", "redis://127.0.0.1:1/0?stream=e"], "Connection refused"),
+])
+def test_redis_addresses_and_unreachable_servers_are_one_line(argv, words, live_lab, tmp_path):
+    extra = {"replay": ["--matches", str(live_lab["root"] / "matches.parquet"), "--leagues", "E0"],
+             "run": ["--registry", str(live_lab["registry"]), "--model", "xgb", "--params", str(live_lab["params"])],
+             }.get(argv[1], [])
+    out = subprocess.run([sys.executable, "-m", "a1lab.cli", *argv, *extra], capture_output=True, text=True,
+                         timeout=120, cwd=tmp_path)
+    assert out.returncode == 2 and words in out.stderr and "Traceback" not in out.stderr, out.stderr[-2000:]

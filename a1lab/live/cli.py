@@ -93,6 +93,7 @@ def _redis_writer(url: str, paced: bool):
     pipelined in batches of 1000."""
     import redis
 
+    from a1lab.data.quarantine import DataUnavailableError
     from a1lab.live.redis_streams import FIELD, RedisTarget
 
     target = RedisTarget.parse(url, "stream")
@@ -100,13 +101,19 @@ def _redis_writer(url: str, paced: bool):
     maxlen = int(target.params["maxlen"]) if "maxlen" in target.params else None
     pipe = client.pipeline(transaction=False)
 
+    def send() -> None:
+        try:
+            pipe.execute()
+        except redis.RedisError as exc:
+            raise DataUnavailableError(f"redis at {target.host}:{target.port}: {exc}") from None
+
     def write(line: str) -> None:
         pipe.xadd(target.name, {FIELD: line.encode()}, maxlen=maxlen, approximate=True)
         if paced or len(pipe) >= 1000:
-            pipe.execute()
+            send()
 
     def close() -> None:
-        pipe.execute()
+        send()
         client.close()
 
     return write, close
