@@ -25,7 +25,7 @@ run: install
 	$(if $(DATASET),$(PY) pipelines/dataset.py $(DATASET),dvc repro)
 
 datasets: install
-	for d in extra nba nhl; do $(PY) pipelines/dataset.py $$d || exit 1; done
+	$(PY) pipelines/dataset.py extra nba nhl --parallel
 
 # Debian packages the tests run for real: headless Chromium (drift reports, plots, the dashboard) and
 # redis-server (Redis Streams); installed with apt-get when run as root

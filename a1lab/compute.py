@@ -86,6 +86,22 @@ def run_tasks(fn: Callable, items: Sequence, dask_client=None, shared: dict | No
     return dask_client.gather(futures)
 
 
+def run_command(job: tuple[list[str], str, dict | None]) -> str:
+    """Run ``(argv, cwd, env)`` to completion (a task that runs a whole pipeline, say); return ``cwd``.
+
+    Raises:
+        RuntimeError: the command failed, with the tail of its output.
+    """
+    import subprocess
+
+    argv, cwd, env = job
+    done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        tail = (done.stdout + done.stderr)[-3000:]
+        raise RuntimeError(f"{' '.join(argv)} in {cwd} failed ({done.returncode}): {tail}")
+    return cwd
+
+
 def scatter_rows(dask_client, array, parts: int | None = None):
     """A numpy array as a Dask array of ``parts`` row blocks (default: one per worker), each sent to a worker
     once (not embedded in the task graph)."""

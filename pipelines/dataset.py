@@ -3,6 +3,7 @@
     python pipelines/dataset.py nba                       # configs/nba.yaml -> build/datasets/nba
     python pipelines/dataset.py extra --set 'data.sources=[{layout: football-data-extra, leagues: [MEX]}]'
     python pipelines/dataset.py my.yaml --dir build/mine  # your own overlay of params.yaml
+    python pipelines/dataset.py extra nba nhl --parallel  # several, each `dvc repro` a Dask task (params compute)
 
 A configuration is an overlay of params.yaml (nested mappings merged, lists replaced). Relative
 ``path`` entries of ``data.sources`` are taken from this repo's root. The copy has its own params,
@@ -18,8 +19,9 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from demo import ROOT, merge, prepare, repro  # noqa: E402
+from demo import ROOT, merge, prepare, repro_job  # noqa: E402
 
+from a1lab.compute import ComputeConfig, client, run_command, run_tasks  # noqa: E402
 from a1lab.params import ParamsError, validate  # noqa: E402
 
 CONFIGS = ROOT / "configs"
@@ -60,23 +62,33 @@ def absolute_paths(config: dict, root: Path = ROOT) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("config", help="a shipped configuration (main, extra, nba, nhl) or a .yaml overlay")
-    parser.add_argument("--dir", help="where the copy goes (default build/datasets/<name>)")
+    parser.add_argument("config", nargs="+", help="shipped configurations (main, extra, nba, nhl) or .yaml overlays")
+    parser.add_argument("--dir", help="where the copy goes (default build/datasets/<name>; one configuration only)")
+    parser.add_argument("--parallel", action="store_true",
+                        help="run the configurations as Dask tasks where params.yaml `compute` says")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override one params key after the configuration (YAML value; repeatable)")
     args = parser.parse_args(argv)
-    config = load_config(args.config)
-    for assignment in args.set:
-        config = set_key(config, assignment)
-    config = absolute_paths(config)
-    try:  # every key checked before anything is copied or run
-        validate(merge(yaml.safe_load((ROOT / "params.yaml").read_text()), config), f"{args.config} over params.yaml")
-    except ParamsError as err:
-        raise SystemExit(str(err)) from None
-    target = Path(args.dir or ROOT / "build" / "datasets" / Path(args.config).stem)
-    prepare(target, config)
-    repro(target)
-    print(f"pipeline ran on {args.config} in {target}; metrics in {target / 'metrics'}")
+    if args.dir and len(args.config) > 1:
+        raise SystemExit("--dir takes one configuration")
+    base = yaml.safe_load((ROOT / "params.yaml").read_text())
+    configs = {}
+    for name in args.config:
+        config = load_config(name)
+        for assignment in args.set:
+            config = set_key(config, assignment)
+        config = absolute_paths(config)
+        try:  # every key of every configuration checked before anything is copied or run
+            validate(merge(base, config), f"{name} over params.yaml")
+        except ParamsError as err:
+            raise SystemExit(str(err)) from None
+        configs[name] = config
+    jobs = [repro_job(prepare(Path(args.dir or ROOT / "build" / "datasets" / Path(name).stem), config))
+            for name, config in configs.items()]
+    with client(ComputeConfig.from_dict(base["compute"]) if args.parallel else ComputeConfig("serial")) as c:
+        targets = run_tasks(run_command, jobs, c, retries=0)
+    for name, target in zip(configs, targets, strict=True):
+        print(f"pipeline ran on {name} in {target}; metrics in {Path(target) / 'metrics'}")
     return 0
 
 

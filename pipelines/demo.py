@@ -51,12 +51,18 @@ def prepare(target: Path, overrides: dict[str, dict] | None = None) -> Path:
     return target
 
 
-def repro(target: Path, *args: str) -> None:
-    """Run ``dvc repro`` in target with this interpreter's environment on PATH."""
+def repro_job(target: Path, *args: str) -> tuple[list[str], str, dict]:
+    """``dvc repro`` in target with this interpreter's environment on PATH, as (argv, cwd, env)."""
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env.setdefault("DVC_SITE_CACHE_DIR", str(target / ".dvc-site-cache"))
-    subprocess.run([str(Path(sys.executable).parent / "dvc"), "repro", *args], cwd=target, env=env, check=True)
+    return [str(Path(sys.executable).parent / "dvc"), "repro", *args], str(target), env
+
+
+def repro(target: Path, *args: str) -> None:
+    """Run ``dvc repro`` in target (:func:`repro_job`)."""
+    argv, cwd, env = repro_job(target, *args)
+    subprocess.run(argv, cwd=cwd, env=env, check=True)
 
 
 def main(argv: list[str] | None = None) -> int:

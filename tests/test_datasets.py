@@ -27,17 +27,32 @@ SLICES = {  # what CI runs; `make run DATASET=<name>` runs the whole configurati
 }
 
 
+@pytest.fixture(scope="module")
+def slices(data_root, tmp_path_factory) -> dict:
+    """Every slice's `dvc repro`, run as Dask tasks on a local cluster of two workers (as
+    `pipelines/dataset.py --parallel` runs data sets): name -> repo, or the reason it cannot run here."""
+    from a1lab.compute import ComputeConfig, client, run_command, run_tasks
+
+    targets = {}
+    for name in SLICES:
+        config = dataset.absolute_paths(demo.merge(demo.merge(dataset.load_config(name), SMALL), SLICES[name]))
+        paths = [s["path"] for s in config["data"].get("sources", []) if "path" in s]
+        missing = [p for p in paths if not Path(p).is_file()]
+        targets[name] = f"no {missing[0]} here" if missing else \
+            demo.prepare(tmp_path_factory.mktemp(name) / "repo", config)
+    runnable = [t for t in targets.values() if isinstance(t, Path)]
+    with client(ComputeConfig("local", workers=2)) as cluster:
+        done = run_tasks(run_command, [demo.repro_job(t) for t in runnable], cluster, retries=0)
+    assert done == [str(t) for t in runnable]
+    return targets
+
+
 @pytest.fixture(scope="module", params=list(SLICES))
-def ran(request, data_root, tmp_path_factory):
+def ran(request, slices):
     name = request.param
-    config = dataset.absolute_paths(demo.merge(demo.merge(dataset.load_config(name), SMALL), SLICES[name]))
-    for source in config["data"].get("sources", []):
-        if "path" in source and not Path(source["path"]).is_file():
-            pytest.skip(f"no {source['path']} here")
-    target = demo.prepare(tmp_path_factory.mktemp(name) / "repo", config)
-    demo.repro(target)
-    params = demo.merge(dataset.load_config(name), SLICES[name])
-    return name, target, params
+    if not isinstance(slices[name], Path):
+        pytest.skip(slices[name])
+    return name, slices[name], demo.merge(dataset.load_config(name), SLICES[name])
 
 
 def _json(repo: Path, name: str) -> dict:
