@@ -195,3 +195,36 @@ def test_stdin_lines_are_read_whole_across_chunks_and_without_a_final_newline():
     data = b"a\n" + b"x" * (3 * 2**20) + b"\n\n\xff\xfe\n" + b"y" * 70_000 + b"\ntail"
     out = subprocess.run([sys.executable, "-c", code], input=data, capture_output=True, timeout=60, check=True)
     assert out.stdout.decode().strip() == str([2, 3 * 2**20 + 1, 3, 70_001, 4])
+
+
+def test_a_failed_closing_quote_of_the_market_book_rolls_back_the_alert_rules(lab_loop):
+    """Only events that can move the alert rules (results, the market book's quotes) have them copied before
+    they are applied; such an event that fails after a rule has moved leaves the rules as they were."""
+    from a1lab.monitoring.alerts import AlertBook, Rule
+
+    class FailingBook(AlertBook):  # a rule's state moves, then the event fails
+        armed = False
+
+        def observe(self, metric, value, now):
+            out = super().observe(metric, value, now)
+            if self.armed:
+                raise RuntimeError("alert channel crashed")
+            return out
+
+    make, events = lab_loop
+    loop = make()
+    loop.alerts = FailingBook([Rule("move", "odds_move", kind="anomaly", detector="zscore", sensitivity=4.0,
+                                    warmup=5, cooldown=0)])
+    closes = [i for i, e in enumerate(events) if e["type"] == "odds" and e["timing"] == "close"
+              and e["bookmaker"] == loop.config.market_book]
+    k = closes[20]
+    _feed(loop, events[:k])
+    before = json.dumps(loop.to_dict(), sort_keys=True)
+    loop.alerts.armed = True
+    out = loop.process(parse_event(events[k]))
+    assert isinstance(out[0], Rejection) and "alert channel crashed" in out[0].reason
+    after = loop.to_dict()
+    after["counts"]["rejected"] -= 1
+    assert json.dumps(after, sort_keys=True) == before
+    other = next(e for e in events[k:] if e["type"] == "odds" and e["bookmaker"] != loop.config.market_book)
+    assert not loop._may_alert(parse_event(other)) and loop._may_alert(parse_event(events[k]))
