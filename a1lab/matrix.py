@@ -63,9 +63,6 @@ class FeatureMatrix:
     def to_numpy(self, dtype=float) -> np.ndarray:
         return self.values.astype(dtype, copy=False)
 
-    def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.values, columns=self.columns)
-
 
 def take_columns(X: pd.DataFrame | FeatureMatrix, names: Iterable[str]) -> np.ndarray:
     """Columns of a DataFrame or a FeatureMatrix as one float array (n, len(names))."""

@@ -13,10 +13,12 @@ for a given batch size wherever its trials run.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -157,3 +159,16 @@ def tuning_metrics(result: dict) -> dict:
     return {"chosen": result["chosen"], "best_rps": rounded(result["best"]), "seasons": result["seasons"],
             "settings": result["settings"],
             "trials": [{**t, "value": rounded(t["value"])} for t in result["trials"]]}
+
+
+def write_outputs(model: str, result: dict, tuned_dir: str | Path, metrics_dir: str | Path,
+                  reports_root: str | Path) -> None:
+    """The tune stage's files: ``<tuned_dir>/<model>.json`` (what training reads), ``metrics/tune_<model>.json``
+    and ``reports/tune_<model>/trials.csv`` (one row per trial)."""
+    for folder in (Path(tuned_dir), Path(metrics_dir), Path(reports_root) / f"tune_{model}"):
+        folder.mkdir(parents=True, exist_ok=True)
+    chosen = {"chosen": result["chosen"], "settings": result["settings"]}
+    (Path(tuned_dir) / f"{model}.json").write_text(json.dumps(chosen, indent=1, sort_keys=True) + "\n")
+    (Path(metrics_dir) / f"tune_{model}.json").write_text(json.dumps(tuning_metrics(result), indent=1,
+                                                                     sort_keys=True) + "\n")
+    trial_table(result).round(6).to_csv(Path(reports_root) / f"tune_{model}" / "trials.csv", index=False)

@@ -107,7 +107,7 @@ def live_lab(real_load, tmp_path_factory):
     e0 = season_events(matches, "2526", ["E0"])
     (root / "events_e0.jsonl").write_text("".join(json.dumps(e) + "\n" for e in e0))
     return {"root": root, "registry": root / "models", "matches": matches, "frame": frame, "config": config,
-            "events": events, "events_e0": e0, "params": params}
+            "events": events, "events_e0": e0, "params": params, "features": features, "offset": offset}
 
 
 @pytest.fixture(scope="session")

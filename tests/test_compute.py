@@ -28,10 +28,8 @@ def cluster():
         yield c
 
 
-def _common(frame) -> dict:
-    offset = [f"mkt_pinnacle_open_p_{o}" for o in ("home", "draw", "away")]
-    features = [c for c in frame.columns[7:] if "close" not in c and "move" not in c and c not in offset][::8]
-    return {"features": features, "offset": offset, "seed": 5}
+def _common(lab) -> dict:
+    return {"features": lab["features"][::8], "offset": lab["offset"], "seed": 5}
 
 
 def _predictions(results) -> pd.DataFrame:
@@ -42,7 +40,7 @@ def _predictions(results) -> pd.DataFrame:
                                               (LGBMModel, {"n_estimators": 60, "early_stopping_rounds": 10})])
 def test_walk_forward_on_dask_equals_the_serial_run(live_lab, cluster, estimator, hyper):
     frame = live_lab["frame"]
-    make = model_factory(estimator, hyper, **_common(frame))
+    make = model_factory(estimator, hyper, **_common(live_lab))
     split = WalkForwardSplit(("2223", "2324", "2425"))
     serial = walk_forward(frame, make, split, timings=("open",))
     fanned = walk_forward(frame, make, split, timings=("open",), dask_client=cluster)
@@ -54,7 +52,7 @@ def test_tuning_on_dask_equals_the_serial_search(live_lab, cluster):
     frame = live_lab["frame"]
     space = {"max_depth": {"type": "int", "low": 2, "high": 4}}
     args = dict(base={"n_estimators": 40, "max_depth": 3, "early_stopping_rounds": 10}, space=space,
-                first_test="2324", common=_common(frame), trials=4, inner=1, seed=2, batch=2, timings=("open",))
+                first_test="2324", common=_common(live_lab), trials=4, inner=1, seed=2, batch=2, timings=("open",))
     assert tune(frame, XGBModel, dask_client=cluster, **args) == tune(frame, XGBModel, **args)
 
 
@@ -88,7 +86,7 @@ def test_xgboost_dask_on_the_workers_is_close_to_a_single_process_fit(live_lab, 
     train, val = frame[frame["season"].isin(["2021", "2122"])], frame[frame["season"] == "2223"]
     test = frame[frame["season"] == "2324"]
     y = lambda f: f["result"].map({"H": 0, "D": 1, "A": 2}).to_numpy()  # noqa: E731
-    args = {"n_estimators": 80, "early_stopping_rounds": 10, **_common(frame)}
+    args = {"n_estimators": 80, "early_stopping_rounds": 10, **_common(live_lab)}
     single = XGBModel(**args).fit(train, y(train), eval_set=(val, y(val)))
     spread = XGBModel(distributed=True, **args).fit(train, y(train), eval_set=(val, y(val)))
     p, q = single.predict_proba(test), spread.predict_proba(test)

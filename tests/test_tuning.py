@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
+import pandas as pd
 import pytest
 
 from a1lab.models.xgb import XGBModel
-from a1lab.tuning import Dimension, inner_seasons, trial_table, tune, tuning_metrics
+from a1lab.tuning import Dimension, inner_seasons, trial_table, tune, tuning_metrics, write_outputs
 
 SPACE = {"max_depth": {"type": "int", "low": 2, "high": 4},
          "learning_rate": {"low": 0.02, "high": 0.2, "log": True}}
 BASE = {"n_estimators": 60, "learning_rate": 0.05, "max_depth": 3, "early_stopping_rounds": 10}
 
 
-def _common(frame) -> dict:
-    offset = [f"mkt_pinnacle_open_p_{o}" for o in ("home", "draw", "away")]
-    features = [c for c in frame.columns[7:] if "close" not in c and "move" not in c and c not in offset][::8]
-    return {"features": features, "offset": offset, "seed": 3}
+@pytest.fixture(scope="module")
+def common(live_lab) -> dict:
+    """Every eighth open-time feature of the shared lab and the Pinnacle offset."""
+    return {"features": live_lab["features"][::8], "offset": live_lab["offset"], "seed": 3}
 
 
-def _search(frame, trials=4):
-    return tune(frame, XGBModel, BASE, SPACE, "2324", _common(frame), trials=trials, inner=1, seed=11, batch=2,
+def _search(frame, common, trials=4):
+    return tune(frame, XGBModel, BASE, SPACE, "2324", common, trials=trials, inner=1, seed=11, batch=2,
                 timings=("open",))
 
 
@@ -32,33 +35,42 @@ def _flip(frame, seasons) -> object:
     return out
 
 
-def test_the_choice_ignores_test_season_results_but_not_earlier_ones(live_lab):
+def test_the_choice_ignores_test_season_results_but_not_earlier_ones(live_lab, common):
     frame = live_lab["frame"]
-    first = _search(frame)
+    first = _search(frame, common)
     assert len(first["trials"]) == 4 and first["seasons"] == ["2223"]
     assert first["chosen"] == {**BASE, **min(first["trials"], key=lambda t: t["value"])["params"]}
     later = _flip(frame, ["2324", "2425", "2526"])
-    assert _search(later) == first, "a test-season result changed the search"
+    assert _search(later, common) == first, "a test-season result changed the search"
     earlier = _flip(frame, ["2223"])  # the season the search forecasts: it must matter
-    assert [t["value"] for t in _search(earlier)["trials"]] != [t["value"] for t in first["trials"]]
+    assert [t["value"] for t in _search(earlier, common)["trials"]] != [t["value"] for t in first["trials"]]
 
 
-def test_no_trials_keeps_the_written_hyper_parameters(live_lab):
-    result = _search(live_lab["frame"], trials=0)
+def test_no_trials_keeps_the_written_hyper_parameters(live_lab, common):
+    result = _search(live_lab["frame"], common, trials=0)
     assert result["chosen"] == BASE and result["best"] is None and trial_table(result).empty
     short = live_lab["frame"][live_lab["frame"]["season"] >= "2122"]  # too short a history for a search
-    assert _search(short, trials=0)["chosen"] == BASE
+    assert _search(short, common, trials=0)["chosen"] == BASE
     with pytest.raises(ValueError, match="needs 3 seasons before 2324"):
-        _search(short, trials=1)
+        _search(short, common, trials=1)
 
 
-def test_outputs_of_a_search(live_lab):
-    result = _search(live_lab["frame"], trials=2)
+def test_outputs_of_a_search(live_lab, common):
+    result = _search(live_lab["frame"], common, trials=2)
     table = trial_table(result)
     assert list(table.columns[:3]) == ["trial", "value", "best"]
     assert np.all(np.diff(table["best"]) <= 0) and table["best"].iloc[-1] == result["best"]
     metrics = tuning_metrics(result)
     assert metrics["chosen"] == result["chosen"] and len(metrics["trials"]) == 2
+
+
+def test_the_stage_files_of_a_search(live_lab, common, tmp_path):
+    result = _search(live_lab["frame"], common, trials=2)
+    write_outputs("xgb", result, tmp_path / "tuned", tmp_path / "metrics", tmp_path / "reports")
+    assert json.loads((tmp_path / "tuned" / "xgb.json").read_text())["chosen"] == result["chosen"]
+    assert json.loads((tmp_path / "metrics" / "tune_xgb.json").read_text())["best_rps"] == round(result["best"], 6)
+    trials = pd.read_csv(tmp_path / "reports" / "tune_xgb" / "trials.csv")
+    assert trials["trial"].tolist() == [0, 1] and trials["best"].iloc[-1] == round(result["best"], 6)
 
 
 def test_search_settings_are_checked(live_lab):

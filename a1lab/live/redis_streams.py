@@ -316,13 +316,3 @@ async def stream_lines(client: aioredis.Redis, target: RedisTarget, backoff: Bac
             if fields and FIELD in fields:
                 yield fields[FIELD]
 
-
-async def publish(client: aioredis.Redis, target: RedisTarget, lines: list[bytes], batch: int = 1000) -> int:
-    """Append lines to a stream as entries (pipelined in batches); return how many."""
-    maxlen = int(target.params["maxlen"]) if "maxlen" in target.params else None
-    for i in range(0, len(lines), batch):
-        async with client.pipeline(transaction=False) as pipe:
-            for line in lines[i:i + batch]:
-                pipe.xadd(target.name, {FIELD: line}, maxlen=maxlen, approximate=True)
-            await pipe.execute()
-    return len(lines)
