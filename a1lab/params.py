@@ -148,6 +148,8 @@ class TrainParams(Section):
     top_k: int = Field(ge=1)
     explain_sample: int = Field(ge=1)
     seed: int
+    window_seasons: int = Field(0, ge=0)
+    target_close: float = Field(0.0, ge=0.0, le=1.0)
     parallel: bool = False
 
 
@@ -198,6 +200,12 @@ class StakingParams(Section):
         return Staking(**self.model_dump(exclude_none=True))
 
 
+class ConsensusParams(Section):
+    book: str = "avg"
+    prices: str = "max"
+    margin: float = Field(0.05, ge=0)
+
+
 class BacktestParams(Section):
     model: str
     odds_book: str
@@ -213,6 +221,7 @@ class BacktestParams(Section):
     ruin_level: Probability
     ruin_sims: int = Field(ge=1)
     seed: int
+    consensus: ConsensusParams | None = None
 
 
 class DriftParams(Section):

@@ -94,10 +94,12 @@ class WalkForwardSplit:
         by: ``"season"`` (one fold per test season) or ``"month"`` (one fold per
             calendar month of a test season; earlier months of that season join
             the training rows).
+        window: fit on at most this many seasons before the validation season (0: all of them).
     """
 
     test_seasons: tuple[str, ...]
     by: str = "season"
+    window: int = 0
 
     def split(self, frame: pd.DataFrame) -> Iterator[Fold]:
         """Yield folds over a frame with ``season`` and ``kickoff`` columns.
@@ -108,6 +110,8 @@ class WalkForwardSplit:
         """
         if self.by not in ("season", "month"):
             raise ValueError(f"by must be 'season' or 'month', got {self.by!r}")
+        if not isinstance(self.window, int) or self.window < 0:
+            raise ValueError(f"window is a number of seasons (0: all), got {self.window!r}")
         seasons = season_order(frame)
         season = frame["season"].astype(str).to_numpy()
         kickoff = frame["kickoff"].to_numpy()
@@ -118,6 +122,7 @@ class WalkForwardSplit:
             if len(earlier) < 2:
                 raise ValueError(f"test season {test} needs at least two earlier seasons, has {earlier}")
             val, train = earlier[-1], earlier[:-1]
+            train = train[-self.window:] if self.window > 0 else train
             test_rows = np.flatnonzero(season == test)
             before = kickoff < kickoff[test_rows].min()
             train_rows = np.flatnonzero(np.isin(season, train) & before)

@@ -59,8 +59,23 @@ def model_factory(estimator: type, hyper: dict | None = None, **common) -> Calla
     import inspect
 
     accepted = inspect.signature(estimator).parameters
+    if common.get("close_weight") and "close_weight" not in accepted:
+        raise ValueError(f"{estimator.__name__} cannot learn the close (train.target_close); set it to 0 for it")
     args = {**{k: v for k, v in common.items() if k in accepted}, **(hyper or {})}
     return lambda: estimator(**args)
+
+
+def common_args(train: dict, selected: list[str], protocol: dict) -> dict:
+    """What every model of the pipeline gets from the ``train`` section (:func:`model_factory`'s ``common``):
+    the selected features, the market offset at the prediction time, the seed and the close target
+    (``target_close``: the share of the reference's de-vigged close in the training target; 0: results only;
+    only for ``open`` forecasts: a closing forecast sees the close as a feature)."""
+    weight = float(train.get("target_close", 0.0)) if protocol["prediction_time"] == "open" else 0.0
+    offset = train.get("offset")
+    return {"features": list(selected), "seed": train["seed"],
+            "offset": list(market_columns(offset, protocol["prediction_time"])) if offset else None,
+            "close": list(market_columns(protocol["reference"], "close")) if weight else None,
+            "close_weight": weight}
 
 
 def walk_forward(frame: pd.DataFrame, make_model: Callable[[], object], splitter: WalkForwardSplit,

@@ -80,10 +80,11 @@ def inner_seasons(frame: pd.DataFrame, first_test: str, inner: int) -> list[str]
 
 
 def trial_score(params: dict, frame: pd.DataFrame, estimator: type, common: dict, seasons: list[str],
-                reference: str, timings: tuple[str, ...]) -> float:
+                reference: str, timings: tuple[str, ...], window: int = 0) -> float:
     """Mean RPS of nested walk-forward forecasts of ``seasons`` with hyper-parameters ``params`` (one Dask task)."""
     make = model_factory(estimator, params, **common)
-    results = walk_forward(frame, make, WalkForwardSplit(tuple(seasons)), reference=reference, timings=timings)
+    results = walk_forward(frame, make, WalkForwardSplit(tuple(seasons), window=window), reference=reference,
+                           timings=timings)
     pred = pd.concat([r.predictions for r in results], ignore_index=True)
     y = pred["result"].map(RESULT_CODES).to_numpy()
     return rank_probability_score(pred[["p_home", "p_draw", "p_away"]].to_numpy(), y)
@@ -91,7 +92,7 @@ def trial_score(params: dict, frame: pd.DataFrame, estimator: type, common: dict
 
 def tune(frame: pd.DataFrame, estimator: type, base: dict, space: Mapping[str, Mapping], first_test: str,
          common: dict, trials: int = 40, inner: int = 2, seed: int = 0, batch: int = 1, dask_client=None,
-         reference: str = "pinnacle", timings: tuple[str, ...] = ("open", "close")) -> dict:
+         reference: str = "pinnacle", timings: tuple[str, ...] = ("open", "close"), window: int = 0) -> dict:
     """Search ``space`` around the ``base`` hyper-parameters on seasons before ``first_test``.
 
     Args:
@@ -100,13 +101,14 @@ def tune(frame: pd.DataFrame, estimator: type, base: dict, space: Mapping[str, M
         base: its hyper-parameters from params.yaml; the search overrides those named in ``space``.
         space: name -> dimension (:meth:`Dimension.from_dict`).
         first_test: the first test season.
-        common: the arguments every model of the pipeline gets (features, offset, seed).
+        common: the arguments every model of the pipeline gets (:func:`a1lab.training.common_args`).
         trials: how many trials (0: no search, ``base`` is the choice).
         inner: seasons forecast per trial.
         seed: the sampler's seed.
         batch: trials asked at once (run in parallel on Dask).
         dask_client: from :func:`a1lab.compute.client`; None runs here.
         reference, timings: the market a forecast match needs (as in :func:`a1lab.training.walk_forward`).
+        window: the training window in seasons (``train.window_seasons``; 0: all).
 
     Returns:
         ``chosen`` (the hyper-parameters to train with), ``best`` (its mean RPS, None without trials),
@@ -129,7 +131,7 @@ def tune(frame: pd.DataFrame, estimator: type, base: dict, space: Mapping[str, M
     study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed))
     history = []
     shared = {"frame": before, "estimator": estimator, "common": common, "seasons": seasons,
-              "reference": reference, "timings": timings}
+              "reference": reference, "timings": timings, "window": window}
     while len(history) < trials:
         asked = [study.ask() for _ in range(min(batch, trials - len(history)))]
         params = [{**base, **{n: d.suggest(t, n) for n, d in dims.items()}} for t in asked]

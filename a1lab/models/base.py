@@ -73,6 +73,50 @@ def offset_columns(offset, classes) -> list[str]:
     raise ValueError(f"offset has {len(offset)} columns for {len(classes)} classes {classes.tolist()}")
 
 
+def soft_targets(X, codes: np.ndarray, classes, close, weight: float) -> np.ndarray | None:
+    """The training target of each row: ``(1 - weight)`` x the result's one-hot + ``weight`` x the closing
+    probabilities (``close``: columns, like an offset's), renormalised over the fitted classes; rows
+    without a close keep the one-hot. None when no ``close`` is named or ``weight`` is 0.
+
+    The close is a target only: it is read from the training rows, which the walk-forward takes from
+    matches before the fold's first test match, and never from the rows a model predicts.
+
+    Raises:
+        ValueError: ``weight`` outside [0, 1].
+    """
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"close_weight is a share in [0, 1], got {weight}")
+    if not close or weight == 0.0:
+        return None
+    onehot = np.eye(len(classes))[codes]
+    p = take_columns(X, offset_columns(close, classes))
+    total = p.sum(axis=1)
+    ok = np.isfinite(p).all(axis=1) & (total > 0)
+    p = np.where(ok[:, None], p / np.where(ok, total, 1.0)[:, None], onehot)
+    return (1.0 - weight) * onehot + weight * p
+
+
+def soft_rows(target: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A soft target as weighted hard labels: each row once per class it gives weight, returned as (row
+    positions, class codes, weights). The weighted log loss of these rows is the soft target's cross-entropy."""
+    n, k = target.shape
+    rows, labels, weights = np.repeat(np.arange(n), k), np.tile(np.arange(k), n), target.ravel()
+    keep = weights > 0
+    return rows[keep], labels[keep], weights[keep]
+
+
+def check_close(features: list[str], close) -> None:
+    """A closing price is a training target, never an input.
+
+    Raises:
+        ValueError: a ``close`` column is among the features.
+    """
+    both = sorted(set(features) & set(close or ()))
+    if both:
+        raise ValueError(f"the close target's columns {both} are model features: a closing price may be a "
+                         "training target, never an input")
+
+
 def offset_logits(X: pd.DataFrame, offset, prior: np.ndarray, classes=None) -> np.ndarray | None:
     """Log market probabilities of the fitted classes to start from (rows without them use the training
     base rates)."""
@@ -88,7 +132,8 @@ def offset_logits(X: pd.DataFrame, offset, prior: np.ndarray, classes=None) -> n
 
 class BoostedTrees(ClassifierMixin, BaseEstimator):
     """What the boosted-tree wrappers share (subclasses list their own hyper-parameters in ``__init__``):
-    the fitted columns, class codes and base rates, the feature matrix with its market offset, ``predict``."""
+    the fitted columns, class codes and base rates, the feature matrix with its market offset, the close
+    target, ``predict``."""
 
     def __sklearn_tags__(self):
         return nan_tags(super().__sklearn_tags__())
@@ -97,10 +142,21 @@ class BoostedTrees(ClassifierMixin, BaseEstimator):
         """Set ``classes_``, ``features_``, ``n_features_in_`` and ``prior_``; return X as a frame and y's codes."""
         X = as_frame(X)
         self.classes_, codes = encode_labels(y, X)
-        self.features_ = feature_columns(X, self.features, self.offset)
+        self.features_ = feature_columns(X, self.features, [*(self.offset or ()), *(self.close or ())])
+        check_close(self.features_, self.close)
         self.n_features_in_ = len(self.features_)
         self.prior_ = np.bincount(codes, minlength=len(self.classes_)) / len(codes)
         return X, codes
+
+    def _training_set(self, X, codes: np.ndarray):
+        """The feature matrix, offset, labels and weights to fit on: one row per match, or with a close
+        target (``close_weight`` > 0) one per match and class (:func:`soft_rows`); weights None without."""
+        values, margin = self._values(X)
+        target = soft_targets(X, codes, self.classes_, self.close, self.close_weight)
+        if target is None:
+            return values, margin, codes, None
+        rows, labels, weights = soft_rows(target)
+        return values[rows], None if margin is None else margin[rows], labels, weights
 
     def _values(self, X) -> tuple[np.ndarray, np.ndarray | None]:
         """The feature matrix (no frame copy) and the offset's log-probabilities (None without one)."""

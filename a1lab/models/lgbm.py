@@ -36,12 +36,15 @@ class LGBMModel(BoostedTrees):
             LightGBM's hyper-parameters.
         early_stopping_rounds: rounds without validation improvement before stopping.
         seed: random seed (LightGBM runs in its deterministic mode).
+        close: the reference's de-vigged closing probability columns, a training target beside the
+            result (never an input; :func:`a1lab.models.base.soft_targets`).
+        close_weight: the close's share of the target (0: results only, 1: the close only).
         n_jobs: threads.
     """
 
     def __init__(self, features=None, offset=None, n_estimators=1000, learning_rate=0.02, num_leaves=7,
                  min_child_samples=50, subsample=0.8, colsample_bytree=0.8, reg_lambda=5.0,
-                 early_stopping_rounds=100, seed=0, n_jobs=2):
+                 early_stopping_rounds=100, seed=0, n_jobs=2, close=None, close_weight=0.0):
         self.features = features
         self.offset = offset
         self.n_estimators = n_estimators
@@ -53,6 +56,8 @@ class LGBMModel(BoostedTrees):
         self.reg_lambda = reg_lambda
         self.early_stopping_rounds = early_stopping_rounds
         self.seed = seed
+        self.close = close
+        self.close_weight = close_weight
         self.n_jobs = n_jobs
 
     def _params(self) -> dict:
@@ -70,9 +75,10 @@ class LGBMModel(BoostedTrees):
     def fit(self, X, y, eval_set=None):
         """Fit on (X, y); ``eval_set=(X_val, y_val)`` enables early stopping."""
         X, codes = self._start(X, y)
-        values, margin = self._values(X)
+        values, margin, labels, weights = self._training_set(X, codes)
         names = [str(f) for f in self.features_]
-        train = lgb.Dataset(values, codes, init_score=margin, feature_name=names, free_raw_data=False)
+        train = lgb.Dataset(values, labels, weight=weights, init_score=margin, feature_name=names,
+                            free_raw_data=False)
         valid, callbacks = [], []
         if eval_set is not None:
             Xv, yv = eval_set

@@ -18,7 +18,15 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from a1lab.matrix import take_columns
-from a1lab.models.base import as_frame, encode_labels, feature_columns, nan_tags, offset_logits
+from a1lab.models.base import (
+    as_frame,
+    check_close,
+    encode_labels,
+    feature_columns,
+    nan_tags,
+    offset_logits,
+    soft_targets,
+)
 
 
 def _quiet_lightning() -> None:
@@ -84,6 +92,10 @@ class LightningMLP(ClassifierMixin, BaseEstimator):
         max_epochs, batch_size, patience: training length and early stopping.
         seed: seeds torch, numpy and Python for an identical run.
         accelerator: ``"auto"`` takes a GPU when present, else the CPU.
+        close: the reference's de-vigged closing probability columns, a training target beside the
+            result (never an input; :func:`a1lab.models.base.soft_targets`): the loss is the cross-entropy
+            with the blended target.
+        close_weight: the close's share of the target (0: results only, 1: the close only).
         processes: above 1, data-parallel training on the CPU with Lightning's DDP (``ddp_spawn``, gloo):
             each process trains on its share of every epoch and the gradients are averaged. Close to, not
             equal to, one process (other batches, other order); the weights are the last epoch's (the
@@ -91,7 +103,8 @@ class LightningMLP(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, features=None, offset=None, hidden=(64, 32), dropout=0.2, lr=1e-3, weight_decay=1e-3,
-                 max_epochs=40, batch_size=256, patience=5, seed=0, accelerator="auto", processes=1):
+                 max_epochs=40, batch_size=256, patience=5, seed=0, accelerator="auto", processes=1,
+                 close=None, close_weight=0.0):
         self.features = features
         self.offset = offset
         self.hidden = hidden
@@ -104,6 +117,8 @@ class LightningMLP(ClassifierMixin, BaseEstimator):
         self.seed = seed
         self.accelerator = accelerator
         self.processes = processes
+        self.close = close
+        self.close_weight = close_weight
 
     def _tensors(self, X, codes=None, dtype=torch.float32):
         X = as_frame(X, self)
@@ -113,8 +128,8 @@ class LightningMLP(ClassifierMixin, BaseEstimator):
         off = (offset_logits(X, self.offset, self.prior_, self.classes_) if self.offset
                else np.zeros((len(X), len(self.classes_))))
         out = [torch.tensor(x, dtype=dtype), torch.tensor(off, dtype=dtype)]
-        if codes is not None:
-            out.append(torch.tensor(codes, dtype=torch.long))
+        if codes is not None:  # class codes, or soft targets (one probability row per match)
+            out.append(torch.tensor(codes, dtype=torch.long if codes.ndim == 1 else dtype))
         return out
 
     def __sklearn_tags__(self):
@@ -132,7 +147,8 @@ class LightningMLP(ClassifierMixin, BaseEstimator):
         _quiet_lightning()
         X = as_frame(X)
         self.classes_, codes = encode_labels(y, X)
-        self.features_ = feature_columns(X, self.features, self.offset)
+        self.features_ = feature_columns(X, self.features, [*(self.offset or ()), *(self.close or ())])
+        check_close(self.features_, self.close)
         self.n_features_in_ = len(self.features_)
         raw = X[self.features_].to_numpy(dtype=float)
         with warnings.catch_warnings():
@@ -147,7 +163,9 @@ class LightningMLP(ClassifierMixin, BaseEstimator):
         self.module_ = MLPModule(_network(len(self.features_), tuple(self.hidden), self.dropout, len(self.classes_)),
                                  self.lr, self.weight_decay)
         generator = torch.Generator().manual_seed(self.seed)
-        train = DataLoader(TensorDataset(*self._tensors(X, codes)), batch_size=self.batch_size, shuffle=True,
+        target = soft_targets(X, codes, self.classes_, self.close, self.close_weight)
+        train = DataLoader(TensorDataset(*self._tensors(X, codes if target is None else target)),
+                           batch_size=self.batch_size, shuffle=True,
                            generator=generator)
         callbacks, val = [], None
         best = BestWeights()

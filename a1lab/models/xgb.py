@@ -27,6 +27,9 @@ class XGBModel(BoostedTrees):
             reg_lambda: XGBoost's hyper-parameters.
         early_stopping_rounds: rounds without validation improvement before stopping.
         seed: random seed.
+        close: the reference's de-vigged closing probability columns, a training target beside the
+            result (never an input; :func:`a1lab.models.base.soft_targets`).
+        close_weight: the close's share of the target (0: results only, 1: the close only).
         n_jobs: threads.
         distributed: fit with ``xgboost.dask`` on the workers of the current Dask client (the rows split
             into one partition per worker); the booster is then an ordinary one. Close to, not equal to,
@@ -35,7 +38,7 @@ class XGBModel(BoostedTrees):
 
     def __init__(self, features=None, offset=None, n_estimators=1000, learning_rate=0.02, max_depth=3,
                  min_child_weight=20.0, subsample=0.8, colsample_bytree=0.8, reg_lambda=5.0,
-                 early_stopping_rounds=100, seed=0, n_jobs=2, distributed=False):
+                 early_stopping_rounds=100, seed=0, n_jobs=2, distributed=False, close=None, close_weight=0.0):
         self.features = features
         self.offset = offset
         self.n_estimators = n_estimators
@@ -47,6 +50,8 @@ class XGBModel(BoostedTrees):
         self.reg_lambda = reg_lambda
         self.early_stopping_rounds = early_stopping_rounds
         self.seed = seed
+        self.close = close
+        self.close_weight = close_weight
         self.n_jobs = n_jobs
         self.distributed = distributed
 
@@ -71,7 +76,9 @@ class XGBModel(BoostedTrees):
         if self.distributed:
             return self._fit_dask(X, y, eval_set)
         X, codes = self._start(X, y)
-        train = self._matrix(X, codes)
+        values, margin, labels, weights = self._training_set(X, codes)
+        train = xgb.DMatrix(values, label=labels, weight=weights, base_margin=margin,
+                            feature_names=[str(f) for f in self.features_])
         evals, stop = [], None
         if eval_set is not None:
             Xv, yv = eval_set
@@ -98,6 +105,8 @@ class XGBModel(BoostedTrees):
                                     feature_names=[str(f) for f in self.features_])
 
         X, codes = self._start(X, y)
+        if self.close_weight:
+            raise ValueError("a close target (close_weight) is not supported with distributed=True")
         train = matrix(*self._values(X), codes)
         evals, stop = [], None
         if eval_set is not None:
