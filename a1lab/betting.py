@@ -266,12 +266,32 @@ def run_strategy(matches: pd.DataFrame, p: np.ndarray, odds: np.ndarray, close_p
                  staking: Staking, bankroll: float = 100.0, stress: tuple[float, ...] = (0.01, 0.02, 0.03),
                  ruin: float = 0.5, n_sims: int = 1000, seed: int = 0) -> tuple[pd.DataFrame, dict]:
     """Backtest one strategy, with its stress test (all odds worse by each share) and risk of ruin."""
-    log = backtest(bet_table(matches, p, odds, close_p, rule), staking, bankroll)
-    summary = summarise(log, bankroll, seed=seed)
-    summary["risk_of_ruin"] = risk_of_ruin(log, bankroll, ruin, n_sims, seed)
+    log, summary = run_bets(bet_table(matches, p, odds, close_p, rule), staking, bankroll, ruin, n_sims, seed)
     summary["stress"] = {}
     for worse in stress:
         stressed = backtest(bet_table(matches, p, odds * (1.0 - worse), close_p, rule), staking, bankroll)
         s = summarise(stressed, bankroll, n_boot=200, seed=seed)
         summary["stress"][f"{worse:.0%}"] = {k: s[k] for k in ("bets", "roi", "profit", "final_bankroll")}
+    return log, summary
+
+
+def consensus_bets(matches: pd.DataFrame, consensus_p: np.ndarray, best_odds: np.ndarray, close_p: np.ndarray,
+                   margin: float = 0.05, rule: ValueRule = ValueRule()) -> pd.DataFrame:
+    """The model-free baseline of Kaunitz, Zhong and Kreiner ("Beating the bookies with their own numbers",
+    2017): bet at the best available price when it beats the market consensus, i.e. when
+    ``consensus_p`` x ``best_odds`` - 1 >= ``margin``, with the consensus the average book's de-vigged
+    probability. The bets of :func:`bet_table` (same columns, same CLV), with the value rule's probability
+    and odds bounds kept and its edge replaced by ``margin``.
+    """
+    from dataclasses import replace
+
+    return bet_table(matches, consensus_p, best_odds, close_p, replace(rule, min_edge=margin))
+
+
+def run_bets(bets: pd.DataFrame, staking: Staking, bankroll: float = 100.0, ruin: float = 0.5, n_sims: int = 1000,
+             seed: int = 0) -> tuple[pd.DataFrame, dict]:
+    """Backtest a ready bet table with one staking (:func:`backtest`), summarised with its risk of ruin."""
+    log = backtest(bets, staking, bankroll)
+    summary = summarise(log, bankroll, seed=seed)
+    summary["risk_of_ruin"] = risk_of_ruin(log, bankroll, ruin, n_sims, seed)
     return log, summary

@@ -106,6 +106,29 @@ def paired_bootstrap_ci(loss_a: np.ndarray, loss_b: np.ndarray, n_boot: int = 20
     return float(lo), float(hi)
 
 
+def gap_share_ci(own: np.ndarray, market_open: np.ndarray, market_close: np.ndarray, n_boot: int = 2000,
+                 seed: int = 0, level: float = 0.95) -> tuple[float, float]:
+    """Bootstrap interval of the share of the open-to-close gap a forecast closes, (open - own) / (open - close)
+    of mean per-match losses, resampling matches (the three losses of a match kept together). Resamples
+    where the close does not beat the open are left out (the share is undefined there).
+
+    Raises:
+        ValueError: the three loss arrays differ in length.
+    """
+    own, mo, mc = (np.asarray(a, dtype=float) for a in (own, market_open, market_close))
+    if not len(own) == len(mo) == len(mc):
+        raise ValueError(f"loss arrays of {len(own)}, {len(mo)} and {len(mc)} matches")
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(own), (n_boot, len(own)))
+    o, m, c = own[picks].mean(axis=1), mo[picks].mean(axis=1), mc[picks].mean(axis=1)
+    ok = m > c
+    if not ok.any():
+        return float("nan"), float("nan")
+    share = (m[ok] - o[ok]) / (m[ok] - c[ok])
+    lo, hi = np.quantile(share, [(1 - level) / 2, 1 - (1 - level) / 2])
+    return float(lo), float(hi)
+
+
 def scores(p: np.ndarray, y: np.ndarray) -> dict:
     """RPS, log loss, Brier and accuracy of one forecast."""
     return {"rps": rank_probability_score(p, y), "logloss": log_loss(p, y), "brier": brier_score(p, y),
@@ -118,7 +141,7 @@ def compare_with_market(p: np.ndarray, y: np.ndarray, market_open: np.ndarray | 
     without opening prices (``market_open`` None: closing-only data, or a close-time forecast) the
     ``market_open``, ``rps_ratio_open``, ``rps_diff_open_ci95`` (model minus open, paired bootstrap) and
     ``open_close_gap_closed`` ((open - model) / (open - close): the share of the open-to-close gap the
-    forecast closes) keys are left out."""
+    forecast closes) with its ``open_close_gap_closed_ci95`` (:func:`gap_share_ci`) keys are left out."""
     own = scores(p, y)
     mc = scores(market_close, y)
     out = {"n": int(len(y)), **own, "ece": expected_calibration_error(p, y)}
@@ -131,7 +154,9 @@ def compare_with_market(p: np.ndarray, y: np.ndarray, market_open: np.ndarray | 
         gap = mo["rps"] - mc["rps"]
         out |= {"rps_ratio_open": own["rps"] / mo["rps"],
                 "rps_diff_open_ci95": list(paired_bootstrap_ci(own_rps, rps_per_match(market_open, y), seed=seed)),
-                "open_close_gap_closed": (mo["rps"] - own["rps"]) / gap if gap > 0 else None}
+                "open_close_gap_closed": (mo["rps"] - own["rps"]) / gap if gap > 0 else None,
+                "open_close_gap_closed_ci95": list(gap_share_ci(own_rps, rps_per_match(market_open, y),
+                                                                rps_per_match(market_close, y), seed=seed))}
     out |= {"rps_ratio_close": own["rps"] / mc["rps"],
             "rps_diff_close_ci95": list(paired_bootstrap_ci(own_rps, rps_per_match(market_close, y), seed=seed))}
     return out
