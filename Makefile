@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: install debs run datasets test demo lint bench lab live clean
+.PHONY: research install debs run datasets test demo lint bench lab live clean
 
 # torch first and alone, so pip takes the local CPU build (see ../shared/STACK.md),
 # then the rest pinned exactly by constraints.txt (what was tested).
@@ -26,6 +26,9 @@ run: install
 
 datasets: install
 	$(PY) pipelines/dataset.py extra nba nhl --parallel
+
+research: run  # issue 17's variants through the train stage's walk-forward: reports/research/variants.md
+	$(PY) pipelines/research.py
 
 # Debian packages the tests run for real: headless Chromium (drift reports, plots, the dashboard) and
 # redis-server (Redis Streams); installed with apt-get when run as root

@@ -1,0 +1,75 @@
+"""Variants of the pipeline as params changes, scored by the train stage's walk-forward (issue 17's protocol).
+
+A variant is a set of dotted params keys (``{"train.target_close": 0.5}``, as ``dvc exp run -S`` takes them)
+applied to params.yaml. Each is run through the same walk-forward as the train stage, and scored twice: on
+the out-of-sample seasons (``protocol.oos_seasons``, before the test period: the only figure a choice may
+use) and on the test seasons (reported for every variant tried, so a reader sees how many were tried).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pandas as pd
+
+from a1lab.betting import ValueRule, closing_line_value, value_bet_arrays
+from a1lab.columns import PRED_COLUMNS, market_columns, quote_prices
+from a1lab.metrics import rank_probability_score
+from a1lab.models import RESULT_CODES
+
+
+def apply_overrides(params: dict, overrides: dict) -> dict:
+    """A copy of ``params`` with each dotted key of ``overrides`` set (``train.target_close``: 0.5).
+
+    Raises:
+        KeyError: a key whose section or parent is not in ``params`` (a typo would otherwise run the baseline).
+    """
+    out = copy.deepcopy(params)
+    for dotted, value in overrides.items():
+        *parents, leaf = dotted.split(".")
+        node = out
+        for key in parents:
+            if not isinstance(node, dict) or key not in node:
+                raise KeyError(f"variant key {dotted!r}: {key!r} is not in params.yaml")
+            node = node[key]
+        if not isinstance(node, dict) or (leaf not in node and parents[:1] != ["models"]):
+            raise KeyError(f"variant key {dotted!r}: {leaf!r} is not in params.yaml")
+        node[leaf] = copy.deepcopy(value)
+    return out
+
+
+def value_bet_clv(pred: pd.DataFrame, matches: pd.DataFrame, frame: pd.DataFrame, rule: ValueRule,
+                  reference: str = "pinnacle", timing: str = "open") -> dict:
+    """The forecast's value bets at the reference's ``timing`` prices: how many, and their mean closing-line
+    value against the reference's de-vigged close (:func:`a1lab.betting.closing_line_value`)."""
+    ids = pred["match_id"]
+    odds = quote_prices(matches.set_index("match_id").loc[ids], reference, timing)
+    close = frame.set_index("match_id").loc[ids, list(market_columns(reference, "close"))].to_numpy()
+    bets = value_bet_arrays(pred[PRED_COLUMNS].to_numpy(), odds, rule)
+    chosen = bets["outcome"] >= 0
+    rows = np.flatnonzero(chosen)
+    clv = closing_line_value(bets["odds"][chosen], 1.0 / close[rows, bets["outcome"][chosen]])
+    return {"bets": int(chosen.sum()), "clv_mean": float(np.nanmean(clv)) if len(clv) else None}
+
+
+def variant_row(name: str, model: str, results: list, metrics: dict, oos_seasons: list[str], clv: dict,
+                overrides: dict) -> dict:
+    """One row of the variants table: the out-of-sample RPS (the choice's figure) and the test figures."""
+    oos = pd.concat([r.predictions for r in results if r.name in oos_seasons], ignore_index=True)
+    y = oos["result"].map(RESULT_CODES).to_numpy()
+    overall = metrics["overall"]
+    low, high = overall.get("open_close_gap_closed_ci95", [None, None])
+    return {"variant": name, "model": model, "changes": ", ".join(f"{k}={v}" for k, v in overrides.items()) or "-",
+            "oos_rps": rank_probability_score(oos[PRED_COLUMNS].to_numpy(), y), "test_n": overall["n"],
+            "test_rps": overall["rps"], "test_logloss": overall["logloss"],
+            "gap_closed": overall.get("open_close_gap_closed"), "gap_closed_low": low, "gap_closed_high": high,
+            "value_bets": clv["bets"], "clv_mean": clv["clv_mean"],
+            "iterations": ", ".join(str(getattr(r.model, "iterations_", "")) for r in results)}
+
+
+def choose(table: pd.DataFrame) -> pd.DataFrame:
+    """Mark ``chosen`` the rows of the variant with the lowest mean out-of-sample RPS over the models (a
+    variant is a pipeline-wide params change; ties: the first listed); the test columns play no part."""
+    mean = table.groupby("variant", sort=False)["oos_rps"].mean()
+    return table.assign(chosen=table["variant"] == mean.idxmin())

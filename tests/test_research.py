@@ -1,0 +1,160 @@
+"""Issue 17's research levers: the close as a training target, the training window, the gap's interval,
+the consensus baseline, and the variants table's choice."""
+
+import inspect
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from a1lab import registry
+from a1lab.betting import ValueRule, consensus_bets
+from a1lab.metrics import gap_share_ci, log_loss
+from a1lab.models.base import soft_rows, soft_targets
+from a1lab.research import apply_overrides, choose
+from a1lab.splits import WalkForwardSplit
+from a1lab.training import common_args, model_factory
+
+CLOSE = ["close_home", "close_draw", "close_away"]
+CLOSE_MODELS = sorted(name for name, cls in registry.estimator_classes().items()
+                      if "close_weight" in inspect.signature(cls).parameters)
+
+
+def test_the_models_that_learn_the_close_are_the_pipelines_three():
+    assert {"XGBModel", "LGBMModel", "LightningMLP"} <= set(CLOSE_MODELS)
+
+
+def test_soft_targets_blend_the_result_with_the_close():
+    X = pd.DataFrame({"close_home": [0.5, np.nan, 0.2], "close_draw": [0.3, np.nan, 0.3],
+                      "close_away": [0.2, np.nan, 0.4]})  # the third row's close sums to 0.9: renormalised
+    codes = np.array([0, 1, 2])
+    assert soft_targets(X, codes, np.arange(3), CLOSE, 0.0) is None
+    assert soft_targets(X, codes, np.arange(3), None, 0.5) is None
+    target = soft_targets(X, codes, np.arange(3), CLOSE, 0.5)
+    np.testing.assert_allclose(target[0], [0.75, 0.15, 0.1])
+    np.testing.assert_allclose(target[1], [0.0, 1.0, 0.0])  # no close: the result alone
+    np.testing.assert_allclose(target[2], 0.5 * np.array([0, 0, 1]) + 0.5 * np.array([2, 3, 4]) / 9)
+    np.testing.assert_allclose(target.sum(axis=1), 1.0)
+    with pytest.raises(ValueError, match="share in"):
+        soft_targets(X, codes, np.arange(3), CLOSE, 1.5)
+
+
+def test_weighted_rows_are_the_soft_cross_entropy():
+    rng = np.random.default_rng(3)
+    target = rng.dirichlet(np.ones(3), 50)
+    target[0] = [0.0, 1.0, 0.0]
+    p = rng.dirichlet(np.ones(3), 50)
+    rows, labels, weights = soft_rows(target)
+    assert len(rows) == 3 * 50 - 2  # zero weights are dropped
+    soft = -(target * np.log(p)).sum(axis=1).sum()
+    np.testing.assert_allclose(-(weights * np.log(p[rows, labels])).sum(), soft)
+
+
+def _noise_league(n=3000, seed=5):
+    """Results drawn from the base rates whatever x is, while the close moves with x: only the close can
+    teach a model that x matters."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    logits = np.column_stack([0.8 * x, np.zeros(n), -0.8 * x])
+    close = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    y = rng.choice(3, size=n, p=[0.45, 0.27, 0.28])
+    frame = pd.DataFrame({"x": x, "noise": rng.normal(size=n), **dict(zip(CLOSE, close.T, strict=True))})
+    return frame, y, close
+
+
+@pytest.mark.parametrize("name", CLOSE_MODELS)
+def test_a_model_learns_the_close_when_told_to_and_never_reads_it_to_predict(name):
+    frame, y, close = _noise_league()
+    cls = registry.estimator_classes()[name]
+    fast = {"n_estimators": 60, "learning_rate": 0.1} if "n_estimators" in inspect.signature(cls).parameters \
+        else {"max_epochs": 15, "lr": 0.01, "hidden": (16,), "dropout": 0.0}
+    train, test = slice(0, 2000), slice(2000, None)
+    fits = {w: cls(features=["x", "noise"], close=CLOSE, close_weight=w, seed=1, **fast).fit(frame[train], y[train])
+            for w in (0.0, 1.0)}
+    to_close = {w: log_loss(m.predict_proba(frame[test]), close[test].argmax(axis=1)) for w, m in fits.items()}
+    slope = {w: np.corrcoef(m.predict_proba(frame[test])[:, 0], frame["x"][test])[0, 1] for w, m in fits.items()}
+    assert slope[1.0] > 0.9 and abs(slope[0.0]) < slope[1.0] - 0.3  # results alone carry no signal in x
+    assert to_close[1.0] < to_close[0.0]
+    scrambled = frame[test].assign(**{c: np.nan for c in CLOSE})  # the close is a target, never an input
+    np.testing.assert_array_equal(fits[1.0].predict_proba(scrambled), fits[1.0].predict_proba(frame[test]))
+
+
+@pytest.mark.parametrize("name", CLOSE_MODELS)
+def test_a_close_column_may_not_be_a_feature(name):
+    frame, y, _ = _noise_league(200)
+    cls = registry.estimator_classes()[name]
+    with pytest.raises(ValueError, match="never an input"):
+        cls(features=["x", "close_home"], close=CLOSE, close_weight=0.5).fit(frame, y)
+
+
+def test_common_args_name_the_close_only_when_it_is_learned():
+    protocol = {"prediction_time": "open", "reference": "pinnacle"}
+    plain = common_args({"offset": "pinnacle", "seed": 1}, ["a"], protocol)
+    assert plain["close"] is None and plain["close_weight"] == 0.0
+    assert plain["offset"] == ["mkt_pinnacle_open_p_home", "mkt_pinnacle_open_p_draw", "mkt_pinnacle_open_p_away"]
+    learned = common_args({"offset": "", "seed": 1, "target_close": 0.5}, ["a"], protocol)
+    assert learned["offset"] is None and learned["close"][0] == "mkt_pinnacle_close_p_home"
+    closing = common_args({"offset": "", "seed": 1, "target_close": 0.5}, ["a"],
+                          {**protocol, "prediction_time": "close"})
+    assert closing["close"] is None and closing["close_weight"] == 0.0  # a closing forecast sees the close itself
+    from a1lab.models.market import MarketModel
+    with pytest.raises(ValueError, match="cannot learn the close"):
+        model_factory(MarketModel, {}, **learned)
+
+
+def test_the_training_window_keeps_the_last_seasons():
+    seasons = ["a1", "a2", "a3", "a4", "a5"]
+    frame = pd.DataFrame({"season": np.repeat(seasons, 4),
+                          "kickoff": pd.date_range("2020-01-01", periods=20, freq="30D", tz="UTC")})
+    folds = {w: next(WalkForwardSplit(("a5",), window=w).split(frame)) for w in (0, 2, 9)}
+    assert folds[0].train_seasons == ("a1", "a2", "a3") and folds[9].train_seasons == ("a1", "a2", "a3")
+    assert folds[2].train_seasons == ("a2", "a3") and folds[2].validation_season == "a4"
+    np.testing.assert_array_equal(folds[2].train, np.arange(4, 12))
+    with pytest.raises(ValueError, match="number of seasons"):
+        next(WalkForwardSplit(("a5",), window=-1).split(frame))
+
+
+def test_the_gap_interval_brackets_the_share():
+    rng = np.random.default_rng(0)
+    opening = rng.normal(0.21, 0.05, 4000)
+    closing = opening - 0.01 + rng.normal(0, 0.01, 4000)
+    own = opening - 0.005 + rng.normal(0, 0.01, 4000)  # half way from the open to the close
+    low, high = gap_share_ci(own, opening, closing, seed=1)
+    share = (opening.mean() - own.mean()) / (opening.mean() - closing.mean())
+    assert low < share < high and 0.4 < low and high < 0.6
+    with pytest.raises(ValueError, match="loss arrays"):
+        gap_share_ci(own[:10], opening, closing)
+
+
+def test_consensus_bets_take_the_best_price_against_the_average():
+    matches = pd.DataFrame({"match_id": ["m1", "m2"], "result": ["H", "A"],
+                            "kickoff": pd.to_datetime(["2024-01-01", "2024-01-02"], utc=True)})
+    consensus = np.array([[0.5, 0.3, 0.2], [0.5, 0.3, 0.2]])
+    best = np.array([[2.2, 3.0, 5.0], [2.05, 3.0, 5.2]])  # edges +10 %, -10 %, 0 and +2.5 %, -10 %, +4 %
+    close = np.full((2, 3), 1 / 3)
+    bets = consensus_bets(matches, consensus, best, close, margin=0.05)
+    assert bets["match_id"].tolist() == ["m1"] and bets["outcome"].tolist() == ["home"]
+    assert bets["won"].tolist() == [True] and bets["close_odds"].tolist() == [pytest.approx(3.0)]
+    looser = consensus_bets(matches, consensus, best, close, margin=0.03)
+    assert looser["outcome"].tolist() == ["home", "away"]
+    bounded = consensus_bets(matches, consensus, best, close, margin=0.03, rule=ValueRule(max_odds=5.0))
+    assert bounded["outcome"].tolist() == ["home"]  # the value rule's bounds still apply
+
+
+def test_overrides_refuse_unknown_keys_and_leave_params_alone():
+    params = {"train": {"target_close": 0.0}, "models": {"xgb": {"max_depth": 3}}}
+    varied = apply_overrides(params, {"train.target_close": 0.5, "models.xgb.min_child_weight": 5})
+    assert varied["train"]["target_close"] == 0.5 and varied["models"]["xgb"]["min_child_weight"] == 5
+    assert params["train"]["target_close"] == 0.0
+    for typo in ("train.target_clsoe", "trian.target_close"):
+        with pytest.raises(KeyError, match="not in params"):
+            apply_overrides(params, {typo: 1})
+
+
+def test_the_choice_reads_the_out_of_sample_season_only():
+    table = pd.DataFrame({"variant": ["a", "a", "b", "b", "c", "c"], "model": ["x", "y"] * 3,
+                          "oos_rps": [0.2, 0.21, 0.19, 0.21, 0.21, 0.19], "test_rps": [0.18, 0.2, 0.1, 0.2, 0.1, 0.3]})
+    chosen = choose(table)
+    assert chosen.loc[chosen["chosen"], "variant"].tolist() == ["b", "b"]  # b and c tie on the mean: the first
+    flipped = choose(table.assign(test_rps=table["test_rps"][::-1].to_numpy()))
+    pd.testing.assert_series_equal(flipped["chosen"], chosen["chosen"])
