@@ -4,7 +4,9 @@
   (``odds_pinnacle_1x2_close_home``).
 - Market features: ``mkt_<book>_<timing>_p_<outcome>``, ``mkt_<book>_<timing>_overround``,
   ``mkt_<timing>_disagreement_<outcome>`` (best over average price) and
-  ``mkt_<book>_move_<outcome>`` (open to close).
+  ``mkt_<book>_move_<outcome>`` (open to close), ``mkt_<book>_<timing>_goals_<total|supremacy>``
+  (goal expectations implied by the over/under 2.5 and Asian-handicap quotes; the handicap's line is
+  ``ah_line_<timing>``).
 - Ids of a match in feature tables and predictions (``ID_COLUMNS``) and the
   probability columns of a prediction (``PRED_COLUMNS``).
 """
@@ -28,6 +30,8 @@ ODDS_COLUMN = re.compile(
     r"(?P<outcome>home|draw|away|over|under)$"
 )
 _BOOK_FEATURE = re.compile(r"^mkt_(?P<book>[a-z0-9_]+?)_(?P<timing>open|close)_(?:p_[a-z]+|overround)$")
+_GOALS_FEATURE = re.compile(r"^mkt_(?P<book>[a-z0-9_]+?)_(?P<timing>open|close)_goals_(?:total|supremacy)$")
+GOAL_KINDS = ("total", "supremacy")
 _SPREAD_FEATURE = re.compile(r"^mkt_(?P<timing>open|close)_disagreement_[a-z]+$")
 _MOVE_FEATURE = re.compile(r"^mkt_(?P<book>[a-z0-9_]+?)_move_[a-z]+$")
 SPREAD_BOOKS = ("max", "avg")  # the disagreement features compare the best price with the average
@@ -82,6 +86,22 @@ def market_disagreement(timing: str, outcome: str) -> str:
 
 def market_move(book: str, outcome: str) -> str:
     return f"mkt_{book}_move_{outcome}"
+
+
+def market_goals(book: str, timing: str, kind: str) -> str:
+    return f"mkt_{book}_{timing}_goals_{kind}"
+
+
+def ah_line_column(timing: str) -> str:
+    """The Asian handicap's line for the home side at a timing (``-0.5``: home gives half a goal)."""
+    return f"ah_line_{timing}"
+
+
+def goal_quotes(column: str) -> tuple[str, str] | None:
+    """(bookmaker, timing) of a goal-line feature (over/under and handicap quotes, which the live loop's odds
+    events do not carry); None for other columns."""
+    m = _GOALS_FEATURE.match(column)
+    return (m["book"], m["timing"]) if m else None
 
 
 def quotes_behind(column: str) -> set[tuple[str, str]]:

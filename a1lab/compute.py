@@ -116,7 +116,12 @@ def scatter_rows(dask_client, array, parts: int | None = None):
 
 
 def _large(value) -> bool:
+    """Tables and arrays, also inside a dict, list or tuple (sent to the workers once, not with every task)."""
     import numpy as np
     import pandas as pd
 
+    if isinstance(value, dict):
+        return any(_large(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_large(v) for v in value)
     return isinstance(value, pd.DataFrame | np.ndarray)

@@ -195,3 +195,32 @@ def remove_margin(odds, method: str = "multiplicative") -> np.ndarray:
     except KeyError:
         raise ValueError(f"unknown margin method {method!r}; choose one of {sorted(METHODS)}") from None
     return fn(odds)
+
+
+def implied_total_goals(p_over: np.ndarray, line: float = 2.5, low: float = 0.05, high: float = 12.0) -> np.ndarray:
+    """The Poisson mean of total goals that gives P(total > ``line``) = ``p_over`` (a de-vigged over/under
+    price), by bisection; NaN where ``p_over`` is not a probability strictly inside the bracket's range."""
+    from scipy.stats import poisson
+
+    p = np.asarray(p_over, dtype=float)
+    lo, hi = np.full(p.shape, low), np.full(p.shape, high)
+    k = np.floor(line)
+    for _ in range(50):  # P(over) rises with the mean: halve the bracket 50 times (1e-14 of its width)
+        mid = (lo + hi) / 2
+        over = poisson.sf(k, mid)
+        lo, hi = np.where(over < p, mid, lo), np.where(over < p, hi, mid)
+    inside = np.isfinite(p) & (p > poisson.sf(k, low)) & (p < poisson.sf(k, high))
+    return np.where(inside, (lo + hi) / 2, np.nan)
+
+
+def implied_supremacy(p_cover: np.ndarray, line: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """Expected goal difference (home minus away) implied by the Asian handicap: with the home side's
+    ``line`` (-0.5: it gives half a goal) and its de-vigged chance ``p_cover`` of covering, the mean ``s``
+    of a normal goal difference with variance ``total`` (as a Skellam's) for which
+    P(difference + line > 0) = p_cover: ``s = sqrt(total) * Phi^-1(p_cover) - line``. An approximation
+    (pushes and quarter lines are not modelled), meant as a feature."""
+    from scipy.special import ndtri
+
+    p, line, total = (np.asarray(a, dtype=float) for a in (p_cover, line, total))
+    with np.errstate(invalid="ignore"):
+        return np.sqrt(total) * ndtri(p) - line

@@ -139,6 +139,7 @@ class FeaturesParams(Section):
     margin_method: Literal["multiplicative", "additive", "power", "shin", "odds_ratio"]
     market_books: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1)
     move_books: list[Annotated[str, Field(min_length=1)]]
+    goal_books: list[Annotated[str, Field(min_length=1)]] = []
     parallel: bool = False
     selection: SelectionParams
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from a1lab.betting import ValueRule, closing_line_value, value_bet_arrays
-from a1lab.columns import PRED_COLUMNS, market_columns, quote_prices
+from a1lab.columns import PRED_COLUMNS, goal_quotes, market_columns, quote_prices
 from a1lab.metrics import rank_probability_score
 from a1lab.models import RESULT_CODES
 
@@ -60,16 +60,55 @@ def variant_row(name: str, model: str, results: list, metrics: dict, oos_seasons
     y = oos["result"].map(RESULT_CODES).to_numpy()
     overall = metrics["overall"]
     low, high = overall.get("open_close_gap_closed_ci95", [None, None])
+    close_low, close_high = overall["rps_diff_close_ci95"]
     return {"variant": name, "model": model, "changes": ", ".join(f"{k}={v}" for k, v in overrides.items()) or "-",
             "oos_rps": rank_probability_score(oos[PRED_COLUMNS].to_numpy(), y), "test_n": overall["n"],
             "test_rps": overall["rps"], "test_logloss": overall["logloss"],
             "gap_closed": overall.get("open_close_gap_closed"), "gap_closed_low": low, "gap_closed_high": high,
+            "diff_close_low": close_low, "diff_close_high": close_high,
             "value_bets": clv["bets"], "clv_mean": clv["clv_mean"],
             "iterations": ", ".join(str(getattr(r.model, "iterations_", "")) for r in results)}
 
 
+def score_variant(item: dict, frames: dict, matches: pd.DataFrame) -> dict:
+    """One (variant, model) walk-forward with the train stage's code, scored as a row of the variants table
+    (a pure function of its inputs: a Dask task).
+
+    Args:
+        item: ``variant``, ``model``, ``overrides`` (the variant's own), ``params`` (params.yaml with the
+            variant applied) and ``frame`` (the key of its feature table and selection in ``frames``).
+        frames: key -> (feature table, ``{"open": [...], "close": [...]}`` selected features).
+        matches: the match table (prices for the value bets).
+    """
+    from a1lab import registry
+    from a1lab.splits import WalkForwardSplit
+    from a1lab.training import common_args, evaluate, model_factory, reference_timings, walk_forward
+
+    params, model = item["params"], item["model"]
+    protocol, train, bt = params["protocol"], params["train"], params["backtest"]
+    frame, selected = frames[item["frame"]]
+    timings = reference_timings(protocol["prediction_time"])
+    settings = params["models"][model]
+    estimator = registry.estimator_class(settings["estimator"])
+    hyper = {k: v for k, v in settings.items() if k != "estimator"}
+    common = common_args(train, selected[protocol["prediction_time"]], protocol)
+    splitter = WalkForwardSplit(tuple(protocol["oos_seasons"]) + tuple(protocol["test_seasons"]),
+                                window=train["window_seasons"])
+    results = walk_forward(frame, model_factory(estimator, hyper, **common), splitter,
+                           reference=protocol["reference"], timings=timings)
+    test = pd.concat([r.predictions for r in results if r.name in protocol["test_seasons"]], ignore_index=True)
+    metrics = evaluate(test, frame, seed=train["seed"], reference=protocol["reference"], timings=timings)
+    rule = ValueRule(bt["min_edge"], bt["min_prob"], bt["max_prob"], bt["max_odds"])
+    clv = value_bet_clv(test, matches, frame, rule, protocol["reference"], timings[0])
+    row = variant_row(item["variant"], model, results, metrics, protocol["oos_seasons"], clv, item["overrides"])
+    return {**row, "live": not any(goal_quotes(c) for c in common["features"])}
+
+
 def choose(table: pd.DataFrame) -> pd.DataFrame:
     """Mark ``chosen`` the rows of the variant with the lowest mean out-of-sample RPS over the models (a
-    variant is a pipeline-wide params change; ties: the first listed); the test columns play no part."""
-    mean = table.groupby("variant", sort=False)["oos_rps"].mean()
+    variant is a pipeline-wide params change; ties: the first listed), among the variants every model of
+    which the live loop can serve (column ``live``, when present: no goal-line features selected); the test
+    columns play no part."""
+    eligible = table[table.groupby("variant", sort=False)["live"].transform("all")] if "live" in table else table
+    mean = eligible.groupby("variant", sort=False)["oos_rps"].mean()
     return table.assign(chosen=table["variant"] == mean.idxmin())

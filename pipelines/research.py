@@ -1,6 +1,7 @@
 """Run issue 17's variants (params changes) through the train stage's walk-forward and tabulate them.
 
-    python pipelines/research.py [--variants pipelines/variants.yaml] [--out reports/research]
+    python pipelines/research.py [--variants pipelines/variants.yaml] [--workspace .] [--out reports/research]
+    python pipelines/research.py --workspace build/datasets/extra --out reports/research/extra --only ...
 
 Every variant starts from the variants file's ``base`` overrides (the pipeline before issue 17), so the
 table does not move when params.yaml takes a chosen variant. Needs the pipeline's data (``dvc repro``
@@ -46,70 +47,74 @@ def features_for(params: dict, matches, shipped: tuple):
     return frame, selected
 
 
+def markdown(table, oos_seasons: list[str]) -> str:
+    """The variants table as the README shows it (a forecast without opening prices has no gap to close)."""
+    import pandas as pd
+
+    def pct(v, fmt="{:+.1%}"):
+        return "" if v is None or v != v else fmt.format(v)
+
+    shown = pd.DataFrame({
+        "variant": table["variant"], "model": table["model"], "changes": table["changes"],
+        f"RPS {', '.join(oos_seasons)} (choice)": table["oos_rps"].map("{:.6f}".format),
+        "test RPS": table["test_rps"].map("{:.6f}".format), "test log loss": table["test_logloss"].map("{:.6f}".format),
+        "RPS - close, 95% CI": [f"{lo:+.5f} to {hi:+.5f}" for lo, hi in
+                                zip(table["diff_close_low"], table["diff_close_high"], strict=True)],
+        "gap closed": table["gap_closed"].map(pct),
+        "its 95% CI": [f"{pct(lo, '{:+.0%}')} to {pct(hi, '{:+.0%}')}" if lo == lo and lo is not None else ""
+                       for lo, hi in zip(table["gap_closed_low"], table["gap_closed_high"], strict=True)],
+        "value bets": table["value_bets"], "CLV": table["clv_mean"].map(lambda v: pct(v, "{:+.2%}")),
+        "live": table["live"].map({True: "yes", False: "no: goal lines"}),
+        "chosen": table["chosen"].map({True: "**chosen**", False: ""})})
+    return shown.to_markdown(index=False)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variants", default=str(ROOT / "pipelines" / "variants.yaml"))
-    parser.add_argument("--params", default=str(ROOT / "params.yaml"))
-    parser.add_argument("--out", default=str(ROOT / "reports" / "research"))
+    parser.add_argument("--workspace", default=str(ROOT),
+                        help="a pipeline's folder (its params.yaml and data/), e.g. build/datasets/extra")
+    parser.add_argument("--out", default=None, help="default: WORKSPACE/reports/research")
     parser.add_argument("--only", nargs="*", help="run only these variants")
+    parser.add_argument("--parallel", action="store_true",
+                        help="run the walk-forwards as Dask tasks where params.yaml's compute section says")
     args = parser.parse_args(argv)
 
     import pandas as pd
     import yaml
 
-    from a1lab import registry
-    from a1lab.betting import ValueRule
-    from a1lab.research import apply_overrides, choose, value_bet_clv, variant_row
-    from a1lab.splits import WalkForwardSplit
-    from a1lab.training import common_args, evaluate, model_factory, reference_timings, walk_forward
+    from a1lab.compute import ComputeConfig, client, run_tasks
+    from a1lab.research import apply_overrides, choose, score_variant
 
-    params = yaml.safe_load(Path(args.params).read_text())
+    workspace = Path(args.workspace)
+    params = yaml.safe_load((workspace / "params.yaml").read_text())
     spec = yaml.safe_load(Path(args.variants).read_text())
-    data = ROOT / "data"
+    data = workspace / "data"
     matches = pd.read_parquet(data / "matches.parquet")
     shipped = (pd.read_parquet(data / "features.parquet"), json.loads((data / "features_selected.json").read_text()),
                (params["features"], params["protocol"]))
-    out = Path(args.out)
+    out = Path(args.out or workspace / "reports" / "research")
     out.mkdir(parents=True, exist_ok=True)
-    rows = []
+    frames, items = {}, []
     for name, overrides in spec["variants"].items():
         if args.only and name not in args.only:
             continue
         varied = apply_overrides(params, {**(spec.get("base") or {}), **(overrides or {})})
-        protocol, train, bt = varied["protocol"], varied["train"], varied["backtest"]
-        frame, selected = features_for(varied, matches, shipped)
-        timings = reference_timings(protocol["prediction_time"])
-        rule = ValueRule(bt["min_edge"], bt["min_prob"], bt["max_prob"], bt["max_odds"])
-        for model in spec["models"]:
-            started = time.perf_counter()
-            settings = varied["models"][model]
-            estimator = registry.estimator_class(settings["estimator"])
-            hyper = {k: v for k, v in settings.items() if k != "estimator"}
-            common = common_args(train, selected[protocol["prediction_time"]], protocol)
-            splitter = WalkForwardSplit(tuple(protocol["oos_seasons"]) + tuple(protocol["test_seasons"]),
-                                        window=train["window_seasons"])
-            results = walk_forward(frame, model_factory(estimator, hyper, **common), splitter,
-                                   reference=protocol["reference"], timings=timings)
-            test = pd.concat([r.predictions for r in results if r.name in protocol["test_seasons"]],
-                             ignore_index=True)
-            metrics = evaluate(test, frame, seed=train["seed"], reference=protocol["reference"], timings=timings)
-            clv = value_bet_clv(test, matches, frame, rule, protocol["reference"], timings[0])
-            rows.append(variant_row(name, model, results, metrics, protocol["oos_seasons"], clv, overrides or {}))
-            print(f"{name:>18} {model:>5}: oos {rows[-1]['oos_rps']:.6f}  test {rows[-1]['test_rps']:.6f}  "
-                  f"gap {rows[-1]['gap_closed']:+.3f}  ({time.perf_counter() - started:.0f} s)", flush=True)
+        key = json.dumps([varied["features"], varied["protocol"]], sort_keys=True)
+        if key not in frames:  # variants that share a feature set share its table
+            frames[key] = features_for(varied, matches, shipped)
+        items += [{"variant": name, "model": model, "overrides": overrides or {}, "params": varied, "frame": key}
+                  for model in spec["models"]]
+    started = time.perf_counter()
+    config = ComputeConfig.from_dict(params.get("compute")) if args.parallel else ComputeConfig("serial")
+    with client(config) as dask_client:
+        rows = run_tasks(score_variant, items, dask_client, shared={"frames": frames, "matches": matches})
+    print(f"{len(items)} walk-forwards ({len(frames)} feature tables) in {time.perf_counter() - started:.0f} s on "
+          f"{config.scheduler}")
     table = choose(pd.DataFrame(rows))
     table.to_csv(out / "variants.csv", index=False, float_format="%.6f")
-    shown = pd.DataFrame({
-        "variant": table["variant"], "model": table["model"], "changes": table["changes"],
-        "RPS 2022/23 (choice)": table["oos_rps"].map("{:.6f}".format),
-        "test RPS": table["test_rps"].map("{:.6f}".format), "test log loss": table["test_logloss"].map("{:.6f}".format),
-        "gap closed": table["gap_closed"].map("{:+.1%}".format),
-        "95% CI": [f"{lo:+.0%} to {hi:+.0%}" for lo, hi in zip(table["gap_closed_low"], table["gap_closed_high"],
-                                                                strict=True)],
-        "value bets": table["value_bets"], "CLV": table["clv_mean"].map("{:+.2%}".format),
-        "chosen": table["chosen"].map({True: "**chosen**", False: ""})})
-    (out / "variants.md").write_text(shown.to_markdown(index=False) + "\n")
-    print(shown.to_string(index=False))
+    (out / "variants.md").write_text(markdown(table, params["protocol"]["oos_seasons"]) + "\n")
+    print((out / "variants.md").read_text())
     return 0
 
 

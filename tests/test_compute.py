@@ -128,3 +128,25 @@ def test_the_network_trains_data_parallel_on_two_cpu_processes(synthetic):
     base = np.tile(np.bincount(y[fit], minlength=3) / len(y[fit]), (len(q), 1))
     loss = {name: log_loss(r, y[test]) for name, r in (("one", p), ("two", q), ("base rates", base))}
     assert loss["two"] < loss["base rates"] - 0.01 and abs(loss["two"] - loss["one"]) < 0.04, loss
+
+
+def test_research_variants_on_dask_equal_the_serial_run(live_lab, cluster):
+    """Issue 17's variants fan out as (variant, model) tasks: the same rows as one after another."""
+    from a1lab.research import apply_overrides, choose, score_variant
+
+    params = {"protocol": {"test_seasons": ["2425"], "oos_seasons": ["2324"], "prediction_time": "open",
+                           "reference": "pinnacle"},
+              "train": {"offset": "pinnacle", "seed": 5, "window_seasons": 0, "target_close": 0.0},
+              "backtest": {"min_edge": 0.02, "min_prob": 0.05, "max_prob": 0.95, "max_odds": 15.0},
+              "models": {"xgb": {"estimator": "XGBModel", "n_estimators": 40, "early_stopping_rounds": 10},
+                         "lgbm": {"estimator": "LGBMModel", "n_estimators": 40, "early_stopping_rounds": 10}}}
+    frames = {"f": (live_lab["frame"], {"open": live_lab["features"][::8]})}
+    variants = {"base": {}, "close": {"train.target_close": 0.5}, "window": {"train.window_seasons": 3}}
+    items = [{"variant": v, "model": m, "overrides": o, "params": apply_overrides(params, o), "frame": "f"}
+             for v, o in variants.items() for m in ("xgb", "lgbm")]
+    shared = {"frames": frames, "matches": live_lab["matches"]}
+    serial = pd.DataFrame(run_tasks(score_variant, items, shared=shared))
+    fanned = pd.DataFrame(run_tasks(score_variant, items, cluster, shared=shared))
+    pd.testing.assert_frame_equal(fanned, serial, check_exact=True)
+    assert serial["test_n"].gt(1000).all() and serial["oos_rps"].nunique() == 6  # every variant changed something
+    assert choose(serial)["chosen"].sum() == 2

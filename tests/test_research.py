@@ -16,8 +16,8 @@ from a1lab.splits import WalkForwardSplit
 from a1lab.training import common_args, model_factory
 
 CLOSE = ["close_home", "close_draw", "close_away"]
-CLOSE_MODELS = sorted(name for name, cls in registry.estimator_classes().items()
-                      if "close_weight" in inspect.signature(cls).parameters)
+CLOSE_MODELS = sorted(name for name, cls in registry.estimator_classes().items()  # models of features
+                      if {"close_weight", "features"} <= set(inspect.signature(cls).parameters))
 
 
 def test_the_models_that_learn_the_close_are_the_pipelines_three():
@@ -158,3 +158,94 @@ def test_the_choice_reads_the_out_of_sample_season_only():
     assert chosen.loc[chosen["chosen"], "variant"].tolist() == ["b", "b"]  # b and c tie on the mean: the first
     flipped = choose(table.assign(test_rps=table["test_rps"][::-1].to_numpy()))
     pd.testing.assert_series_equal(flipped["chosen"], chosen["chosen"])
+    batch_only = choose(table.assign(live=[True, True, True, False, True, True]))  # b needs quotes live lacks
+    assert batch_only.loc[batch_only["chosen"], "variant"].tolist() == ["c", "c"]
+
+
+def test_the_implied_total_inverts_the_poisson_over_price():
+    from scipy.stats import poisson
+
+    from a1lab.odds import implied_total_goals
+
+    means = np.array([0.8, 2.5, 3.3, 5.0])
+    np.testing.assert_allclose(implied_total_goals(poisson.sf(2, means)), means, rtol=1e-9)
+    np.testing.assert_allclose(implied_total_goals(poisson.sf(1, means), line=1.5), means, rtol=1e-9)
+    assert np.isnan(implied_total_goals(np.array([np.nan, 0.0, 1.0]))).all()
+
+
+def test_the_implied_supremacy_reads_the_handicap():
+    from a1lab.odds import implied_supremacy
+
+    got = implied_supremacy(np.array([0.5, 0.5, 0.5, 0.8, 0.2]), np.array([0.0, -0.5, 1.25, 0.0, 0.0]),
+                            np.full(5, 2.5))
+    np.testing.assert_allclose(got[:3], [0.0, 0.5, -1.25])  # an even price: the line is the expectation
+    assert got[3] > 0 and got[3] == pytest.approx(-got[4])
+
+
+def test_goal_features_match_the_goals_scored(real_load):
+    """Over 20,000 real matches the goal expectations implied by the average book's opening over/under and
+    handicap quotes are the goals then scored, on average, and follow them match by match."""
+    from a1lab.features import FeatureConfig, feature_set
+    from a1lab.features.market import market_features
+
+    matches = real_load.matches
+    config = FeatureConfig(goal_books=("avg",))
+    values = market_features(matches, config)
+    total, supremacy = values["mkt_avg_open_goals_total"], values["mkt_avg_open_goals_supremacy"]
+    ok = total.notna() & supremacy.notna()
+    assert ok.mean() > 0.95
+    goals = (matches["home_goals"] + matches["away_goals"])[ok]
+    difference = (matches["home_goals"] - matches["away_goals"])[ok]
+    assert abs(total[ok].mean() - goals.mean()) < 0.05 and abs(supremacy[ok].mean() - difference.mean()) < 0.05
+    assert np.corrcoef(total[ok], goals)[0, 1] > 0.2 and np.corrcoef(supremacy[ok], difference)[0, 1] > 0.4
+    assert "mkt_avg_open_goals_total" in feature_set(config, "open")
+    assert "mkt_avg_close_goals_total" not in feature_set(config, "open")
+
+
+def test_the_live_loop_refuses_goal_line_features():
+    from a1lab.live.loop import required_quotes
+
+    assert required_quotes(["mkt_pinnacle_open_p_home"]) == {("pinnacle", "open")}
+    with pytest.raises(ValueError, match="goal-line features"):
+        required_quotes(["mkt_pinnacle_open_p_home", "mkt_avg_open_goals_total"])
+
+
+def test_the_market_correction_recovers_a_known_bias(tmp_path):
+    from scipy.special import softmax
+
+    from a1lab.models.market import MarketCorrection
+
+    rng = np.random.default_rng(1)
+    n = 60000
+    quote = rng.dirichlet([4.0, 2.5, 3.0], n)
+    truth = softmax(1.15 * np.log(quote) + np.array([0.0, 0.12, -0.05]), axis=1)  # longshots overpriced, draws under
+    y = (rng.random(n)[:, None] > truth.cumsum(axis=1)).sum(axis=1)
+    names = ["mkt_pinnacle_open_p_home", "mkt_pinnacle_open_p_draw", "mkt_pinnacle_open_p_away"]
+    X = pd.DataFrame(quote, columns=names)
+    model = MarketCorrection(offset=names).fit(X[:50000], y[:50000])
+    assert model.gamma_ == pytest.approx(1.15, abs=0.04) and model.beta_[1] == pytest.approx(0.12, abs=0.04)
+    assert log_loss(model.predict_proba(X[50000:]), y[50000:]) < log_loss(quote[50000:], y[50000:])
+    fair = (rng.random(n)[:, None] > quote.cumsum(axis=1)).sum(axis=1)  # an unbiased market: nothing to correct
+    unbiased = MarketCorrection(offset=names).fit(X, fair)
+    assert unbiased.gamma_ == pytest.approx(1.0, abs=0.03) and np.abs(unbiased.beta_).max() < 0.03
+    model.save(tmp_path / "m")
+    loaded = MarketCorrection.load(tmp_path / "m")
+    np.testing.assert_array_equal(loaded.predict_proba(X[:5]), model.predict_proba(X[:5]))
+    unpriced = X[:3].assign(mkt_pinnacle_open_p_draw=np.nan)
+    np.testing.assert_allclose(model.predict_proba(unpriced), np.tile(model.prior_, (3, 1)))
+
+
+def test_the_market_correction_can_be_fitted_toward_the_close():
+    from scipy.special import softmax
+
+    from a1lab.models.market import MarketCorrection
+
+    rng = np.random.default_rng(4)
+    quote = rng.dirichlet([4.0, 2.5, 3.0], 20000)
+    close = softmax(1.3 * np.log(quote), axis=1)  # the close sharpens the quote; results follow the quote
+    y = (rng.random(len(quote))[:, None] > quote.cumsum(axis=1)).sum(axis=1)
+    names = ["q_home", "q_draw", "q_away"]
+    X = pd.DataFrame(np.hstack([quote, close]), columns=names + CLOSE)
+    by_result = MarketCorrection(offset=names).fit(X, y)
+    by_close = MarketCorrection(offset=names, close=CLOSE, close_weight=1.0).fit(X, y)
+    assert by_result.gamma_ == pytest.approx(1.0, abs=0.05) and by_close.gamma_ == pytest.approx(1.3, abs=0.01)

@@ -12,16 +12,19 @@ import pandas as pd
 
 from a1lab.columns import (
     TIMINGS,
+    ah_line_column,
     market_disagreement,
+    market_goals,
     market_move,
     market_overround,
     market_prob,
+    odds_column,
     quote,
 )
 from a1lab.features.registry import FeatureConfig
-from a1lab.matrix import FeatureMatrix
+from a1lab.matrix import FeatureMatrix, take_columns
 from a1lab.models import OUTCOMES
-from a1lab.odds import overround, remove_margin
+from a1lab.odds import implied_supremacy, implied_total_goals, overround, remove_margin
 
 
 def _fair(prices: np.ndarray, codes: list[int], method: str) -> np.ndarray:
@@ -32,6 +35,25 @@ def _fair(prices: np.ndarray, codes: list[int], method: str) -> np.ndarray:
     out = np.where(np.isfinite(p).all(axis=1, keepdims=True), 0.0, np.nan) * np.ones((1, len(OUTCOMES)))
     out[:, codes] = p
     return out
+
+
+def _columns(matches: pd.DataFrame | FeatureMatrix, names: list[str]) -> np.ndarray:
+    """The named columns as floats; all NaN where any is absent (a data set without those quotes)."""
+    if all(n in matches.columns for n in names):
+        return take_columns(matches, names)
+    return np.full((len(matches), len(names)), np.nan)
+
+
+def goal_features(matches: pd.DataFrame | FeatureMatrix, book: str, timing: str, method: str) -> dict:
+    """Expected total goals from a book's over/under 2.5 quote (:func:`a1lab.odds.implied_total_goals`) and
+    expected goal difference from its Asian-handicap quote and line (:func:`a1lab.odds.implied_supremacy`),
+    margins removed by ``method``."""
+    ou = _columns(matches, [odds_column(book, "ou25", timing, o) for o in ("over", "under")])
+    ah = _columns(matches, [odds_column(book, "ah", timing, o) for o in ("home", "away")])
+    line = _columns(matches, [ah_line_column(timing)])[:, 0]
+    total = implied_total_goals(remove_margin(ou, method)[:, 0])
+    supremacy = implied_supremacy(remove_margin(ah, method)[:, 0], line, total)
+    return {market_goals(book, timing, "total"): total, market_goals(book, timing, "supremacy"): supremacy}
 
 
 def market_features(matches: pd.DataFrame, config: FeatureConfig) -> pd.DataFrame:
@@ -64,6 +86,8 @@ def market_feature_values(matches: pd.DataFrame | FeatureMatrix, config: Feature
             spread[:, codes] = best / avg - 1.0
         for k, o in enumerate(OUTCOMES):
             out[market_disagreement(timing, o)] = spread[:, k]
+        for book in config.goal_books:
+            out.update(goal_features(matches, book, timing, config.margin_method))
     for book in config.move_books:
         move = fair(book, "close") - fair(book, "open")
         for k, o in enumerate(OUTCOMES):

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 
 import pandas as pd
 
-from a1lab.columns import market_disagreement, market_move, market_overround, market_prob
+from a1lab.columns import GOAL_KINDS, market_disagreement, market_goals, market_move, market_overround, market_prob
 
 # per team-match, from the team's point of view
 STATS: tuple[tuple[str, str], ...] = (
@@ -51,6 +51,7 @@ class FeatureConfig:
     margin_method: str = "multiplicative"
     market_books: tuple[str, ...] = ("pinnacle", "avg")  # de-vigged probabilities and overround of each quote
     move_books: tuple[str, ...] = ("pinnacle",)  # open-to-close probability move of each (close-time features)
+    goal_books: tuple[str, ...] = ()  # goal expectations implied by each one's over/under 2.5 and handicap quotes
 
     @classmethod
     def from_dict(cls, values: dict) -> FeatureConfig:
@@ -59,7 +60,7 @@ class FeatureConfig:
         for key in ("windows", "ewm_spans"):
             if key in known:
                 known[key] = tuple(int(v) for v in known[key])
-        for key in ("market_books", "move_books"):
+        for key in ("market_books", "move_books", "goal_books"):
             if key in known:
                 known[key] = tuple(str(v) for v in known[key])
         return cls(**known)
@@ -130,6 +131,12 @@ def market_specs(config: FeatureConfig) -> list[FeatureSpec]:
         for o in ("home", "draw", "away"):
             specs.append(FeatureSpec(market_disagreement(timing, o), "market", timing,
                                      f"best price over average price minus 1 at {timing} ({o})"))
+        for book in config.goal_books:
+            for kind, meaning in zip(GOAL_KINDS, ("total goals (Poisson, from over/under 2.5)",
+                                                  "goal difference, home minus away (from the Asian handicap)"),
+                                     strict=True):
+                specs.append(FeatureSpec(market_goals(book, timing, kind), "market", timing,
+                                         f"{book} {timing}: expected {meaning}"))
     for book in config.move_books:
         for o in ("home", "draw", "away"):
             specs.append(FeatureSpec(market_move(book, o), "market", "close",

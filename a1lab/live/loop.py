@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from a1lab.betting import Staking, ValueRule, closing_line_value, value_bet_arrays
-from a1lab.columns import quote_columns, quotes_behind
+from a1lab.columns import goal_quotes, quote_columns, quotes_behind
 from a1lab.data.schema import result_code
 from a1lab.explain import top_contribution_rows
 from a1lab.features.market import market_feature_values
@@ -78,7 +78,15 @@ class CheckpointError(ValueError):
 
 
 def required_quotes(columns: list[str]) -> set[tuple[str, str]]:
-    """(bookmaker, timing) pairs whose prices the given market feature columns are computed from."""
+    """(bookmaker, timing) pairs whose prices the given market feature columns are computed from.
+
+    Raises:
+        ValueError: a goal-line feature (over/under and handicap quotes, which odds events do not carry).
+    """
+    goals = sorted(c for c in columns if goal_quotes(c))
+    if goals:
+        raise ValueError(f"the model uses goal-line features {goals[:3]}: they need over/under and Asian-handicap "
+                         "quotes, which the live loop's odds events do not carry (features.goal_books is batch only)")
     return set().union(*(quotes_behind(c) for c in columns))
 
 
