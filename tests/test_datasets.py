@@ -150,4 +150,6 @@ def test_dvc_plots_render_offline(ran, tmp_path, chromium):
     dom = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=15000",
                           "--dump-dom", (tmp_path / "plots" / "index.html").as_uri()],
                          capture_output=True, text=True, timeout=120, check=True).stdout
-    assert len(re.findall(r"<canvas", dom)) == 6  # reliability and RPS-by-season of xgb, nn, lgbm
+
+    models = yaml.safe_load((repo / "params.yaml").read_text())["models"]
+    assert len(re.findall(r"<canvas", dom)) == 2 * len(models)  # reliability and RPS by season of each model
