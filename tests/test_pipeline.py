@@ -74,6 +74,7 @@ def test_ensemble_and_backtest_outputs(demo_repo):
         assert {"bets", "roi", "roi_ci95", "max_drawdown", "sharpe", "clv_mean", "beat_close_share", "stress",
                 "risk_of_ruin"} <= set(summary)
         assert set(summary["stress"]) == {"1%", "2%", "3%"}
+    assert "no max open prices" in bt["consensus"]["skipped"]  # the synthetic books have no best price: said so
     bets = pd.read_parquet(demo_repo / "data" / "bets.parquet")
     assert (bets["bankroll"] >= 0).all() and set(bets["strategy"]) <= set(bt["strategies"])
     assert (demo_repo / "reports" / "backtest" / "bankroll.png").stat().st_size > 1000
