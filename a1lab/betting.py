@@ -288,6 +288,30 @@ def consensus_bets(matches: pd.DataFrame, consensus_p: np.ndarray, best_odds: np
     return bet_table(matches, consensus_p, best_odds, close_p, replace(rule, min_edge=margin))
 
 
+def consensus_table(pred: pd.DataFrame, quotes: pd.DataFrame, features: pd.DataFrame, close_p: np.ndarray,
+                    consensus: dict, timing: str, rule: ValueRule = ValueRule(),
+                    ) -> tuple[pd.DataFrame | None, str | None]:
+    """The consensus baseline's bets (:func:`consensus_bets`) on the backtested matches, or None and the reason
+    when the data set lacks its prices (a baseline that cannot run is reported, not an error).
+
+    Args:
+        pred: the matches in backtest order (``match_id``, ``kickoff``, ``result``).
+        quotes: the same rows of the match table (prices); ``features``: the same rows of the feature table.
+        close_p: de-vigged closing probabilities of the rows (closing-line value).
+        consensus: ``book`` (its de-vigged probabilities are the consensus), ``prices`` (the best price's book),
+            ``margin`` (params.yaml's ``backtest.consensus``).
+        timing: the prices' timing (``backtest.odds_timing``).
+    """
+    from a1lab.columns import market_columns, quote_prices
+
+    cols = list(market_columns(consensus["book"], timing))
+    best = quote_prices(quotes, consensus["prices"], timing)
+    if not set(cols) <= set(features.columns) or not np.isfinite(best).any():
+        return None, (f"the data set has no {consensus['book']} de-vigged {timing} probabilities "
+                      f"(features.market_books) or no {consensus['prices']} {timing} prices")
+    return consensus_bets(pred, features[cols].to_numpy(), best, close_p, consensus["margin"], rule), None
+
+
 def run_bets(bets: pd.DataFrame, staking: Staking, bankroll: float = 100.0, ruin: float = 0.5, n_sims: int = 1000,
              seed: int = 0) -> tuple[pd.DataFrame, dict]:
     """Backtest a ready bet table with one staking (:func:`backtest`), summarised with its risk of ruin."""

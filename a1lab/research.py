@@ -13,7 +13,7 @@ import copy
 import numpy as np
 import pandas as pd
 
-from a1lab.betting import ValueRule, closing_line_value, value_bet_arrays
+from a1lab.betting import ValueRule, bet_table, closing_line_value
 from a1lab.columns import PRED_COLUMNS, goal_quotes, market_columns, quote_prices
 from a1lab.metrics import rank_probability_score
 from a1lab.models import RESULT_CODES
@@ -46,11 +46,9 @@ def value_bet_clv(pred: pd.DataFrame, matches: pd.DataFrame, frame: pd.DataFrame
     ids = pred["match_id"]
     odds = quote_prices(matches.set_index("match_id").loc[ids], reference, timing)
     close = frame.set_index("match_id").loc[ids, list(market_columns(reference, "close"))].to_numpy()
-    bets = value_bet_arrays(pred[PRED_COLUMNS].to_numpy(), odds, rule)
-    chosen = bets["outcome"] >= 0
-    rows = np.flatnonzero(chosen)
-    clv = closing_line_value(bets["odds"][chosen], 1.0 / close[rows, bets["outcome"][chosen]])
-    return {"bets": int(chosen.sum()), "clv_mean": float(np.nanmean(clv)) if len(clv) else None}
+    bets = bet_table(pred, pred[PRED_COLUMNS].to_numpy(), odds, close, rule)
+    clv = closing_line_value(bets["odds"], bets["close_odds"])
+    return {"bets": len(bets), "clv_mean": float(np.nanmean(clv)) if len(bets) else None}
 
 
 def variant_row(name: str, model: str, results: list, metrics: dict, oos_seasons: list[str], clv: dict,

@@ -27,24 +27,18 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def features_for(params: dict, matches, shipped: tuple):
     """The feature table and its `open`/`close` selection for a variant's features and protocol sections
-    (the pipeline's own files when they are params.yaml's)."""
-    from a1lab.features import FeatureConfig, SelectionConfig, build_features, feature_set, select_features
-    from a1lab.splits import first_kickoff, season_keys
+    (the pipeline's own files when they are params.yaml's), built as the features stage builds them."""
+    from a1lab.features import FeatureConfig, build_features, chosen, rank_for_protocol
+    from a1lab.splits import season_keys
 
     frame, selected, base = shipped
     section, protocol = params["features"], params["protocol"]
     if (section, protocol) == base:
         return frame, selected
-    config = FeatureConfig.from_dict({k: v for k, v in section.items() if k not in ("parallel", "selection")})
+    config = FeatureConfig.from_dict(section)
     frame, _ = build_features(matches, config)
     frame["season"] = season_keys(frame, protocol["season_keys"])
-    selection = SelectionConfig(validation_season=protocol["validation_season"], **section["selection"],
-                                before=first_kickoff(frame, protocol["test_seasons"]))
-    selected = {}
-    for time_ in ("open", "close"):
-        ranking = select_features(frame, feature_set(config, time_), selection)
-        selected[time_] = ranking.loc[ranking["selected"], "feature"].tolist()
-    return frame, selected
+    return frame, chosen(rank_for_protocol(frame, config, section["selection"], protocol))
 
 
 def markdown(table, oos_seasons: list[str]) -> str:

@@ -141,6 +141,22 @@ def test_consensus_bets_take_the_best_price_against_the_average():
     assert bounded["outcome"].tolist() == ["home"]  # the value rule's bounds still apply
 
 
+def test_the_consensus_table_runs_where_the_prices_are_and_says_why_not_elsewhere():
+    from a1lab.betting import consensus_table
+
+    pred = pd.DataFrame({"match_id": ["m1"], "result": ["H"], "kickoff": pd.to_datetime(["2024-01-01"], utc=True)})
+    quotes = pd.DataFrame({"odds_max_1x2_open_home": [2.2], "odds_max_1x2_open_draw": [3.0],
+                           "odds_max_1x2_open_away": [5.0]})
+    features = pd.DataFrame({"mkt_avg_open_p_home": [0.5], "mkt_avg_open_p_draw": [0.3], "mkt_avg_open_p_away": [0.2]})
+    rule = {"book": "avg", "prices": "max", "margin": 0.05}
+    bets, skipped = consensus_table(pred, quotes, features, np.full((1, 3), 1 / 3), rule, "open")
+    assert skipped is None and bets["outcome"].tolist() == ["home"]
+    bets, skipped = consensus_table(pred, quotes.iloc[:, :0], features, np.full((1, 3), 1 / 3), rule, "open")
+    assert bets is None and "no max open prices" in skipped
+    bets, skipped = consensus_table(pred, quotes, features.iloc[:, :0], np.full((1, 3), 1 / 3), rule, "open")
+    assert bets is None and "no avg de-vigged open probabilities" in skipped
+
+
 def test_overrides_refuse_unknown_keys_and_leave_params_alone():
     params = {"train": {"target_close": 0.0}, "models": {"xgb": {"max_depth": 3}}}
     varied = apply_overrides(params, {"train.target_close": 0.5, "models.xgb.min_child_weight": 5})

@@ -14,7 +14,9 @@ import numpy as np
 import pandas as pd
 from sklearn.feature_selection import mutual_info_classif
 
+from a1lab.features.registry import FeatureConfig, feature_set
 from a1lab.models import RESULT_CODES
+from a1lab.splits import first_kickoff
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,27 @@ class SelectionConfig:
     corr_threshold: float = 0.95
     seed: int = 0
     before: pd.Timestamp | None = None  # only validation matches that kick off before this (the first test match)
+
+
+def rank_for_protocol(frame: pd.DataFrame, config: FeatureConfig, selection: dict, protocol: dict,
+                      ) -> dict[str, pd.DataFrame]:
+    """The features stage's selection: per prediction time (``open``, ``close``) the ranking of its candidates
+    (:func:`select_features`) on ``protocol``'s validation season, its matches before the first test match.
+
+    Args:
+        frame: the feature table, seasons named as the protocol names them.
+        config: the feature settings (which candidates exist).
+        selection: ``top_k``, ``corr_threshold`` and ``seed`` (params.yaml's ``features.selection``).
+        protocol: params.yaml's ``protocol`` section.
+    """
+    settings = SelectionConfig(validation_season=protocol["validation_season"], **selection,
+                               before=first_kickoff(frame, protocol["test_seasons"]))
+    return {time: select_features(frame, feature_set(config, time), settings) for time in ("open", "close")}
+
+
+def chosen(rankings: dict[str, pd.DataFrame]) -> dict[str, list[str]]:
+    """The selected feature names per prediction time of :func:`rank_for_protocol`'s rankings."""
+    return {time: r.loc[r["selected"], "feature"].tolist() for time, r in rankings.items()}
 
 
 def select_features(frame: pd.DataFrame, candidates: list[str], config: SelectionConfig) -> pd.DataFrame:

@@ -38,14 +38,19 @@ def nan_tags(tags):
     return tags
 
 
-def feature_columns(X: pd.DataFrame, features, offset) -> list[str]:
-    """The model's input columns: ``features`` if given, else every column but the offset ones."""
+def feature_columns(X: pd.DataFrame, features, offset, close=None) -> list[str]:
+    """The model's input columns: ``features`` if given, else every column but the offset and close ones.
+
+    Raises:
+        ValueError: a feature X lacks, or a ``close`` column among the features (:func:`check_close`).
+    """
     if features is not None:
         missing = [c for c in features if c not in X.columns]
         if missing:
             raise ValueError(f"X lacks {len(missing)} model features, e.g. {missing[:5]}")
+        check_close(features, close)
         return list(features)
-    return [c for c in X.columns if c not in set(offset or ())]
+    return [c for c in X.columns if c not in {*(offset or ()), *(close or ())}]
 
 
 def encode_labels(y, X=None) -> tuple[np.ndarray, np.ndarray]:
@@ -142,8 +147,7 @@ class BoostedTrees(ClassifierMixin, BaseEstimator):
         """Set ``classes_``, ``features_``, ``n_features_in_`` and ``prior_``; return X as a frame and y's codes."""
         X = as_frame(X)
         self.classes_, codes = encode_labels(y, X)
-        self.features_ = feature_columns(X, self.features, [*(self.offset or ()), *(self.close or ())])
-        check_close(self.features_, self.close)
+        self.features_ = feature_columns(X, self.features, self.offset, self.close)
         self.n_features_in_ = len(self.features_)
         self.prior_ = np.bincount(codes, minlength=len(self.classes_)) / len(codes)
         return X, codes

@@ -20,7 +20,6 @@ from sklearn.utils.validation import check_is_fitted
 from a1lab.matrix import take_columns
 from a1lab.models.base import (
     as_frame,
-    check_close,
     encode_labels,
     feature_columns,
     nan_tags,
@@ -147,8 +146,7 @@ class LightningMLP(ClassifierMixin, BaseEstimator):
         _quiet_lightning()
         X = as_frame(X)
         self.classes_, codes = encode_labels(y, X)
-        self.features_ = feature_columns(X, self.features, [*(self.offset or ()), *(self.close or ())])
-        check_close(self.features_, self.close)
+        self.features_ = feature_columns(X, self.features, self.offset, self.close)
         self.n_features_in_ = len(self.features_)
         raw = X[self.features_].to_numpy(dtype=float)
         with warnings.catch_warnings():
