@@ -156,21 +156,23 @@ def trial_table(result: dict) -> pd.DataFrame:
 
 
 def tuning_metrics(result: dict) -> dict:
-    """What ``metrics/tune_<model>.json`` holds: the choice (exact), its score, the seasons, the settings and every
-    trial (scores rounded once)."""
+    """One model's entry of ``metrics/tune.json``: the choice (exact), its score, the seasons, the settings and
+    every trial (scores rounded once)."""
     return {"chosen": result["chosen"], "best_rps": rounded(result["best"]), "seasons": result["seasons"],
             "settings": result["settings"],
             "trials": [{**t, "value": rounded(t["value"])} for t in result["trials"]]}
 
 
-def write_outputs(model: str, result: dict, tuned_dir: str | Path, metrics_dir: str | Path,
-                  reports_root: str | Path) -> None:
-    """The tune stage's files: ``<tuned_dir>/<model>.json`` (what training reads), ``metrics/tune_<model>.json``
-    and ``reports/tune_<model>/trials.csv`` (one row per trial)."""
-    for folder in (Path(tuned_dir), Path(metrics_dir), Path(reports_root) / f"tune_{model}"):
+def write_outputs(results: Mapping[str, dict], tuned_dir: str | Path, metrics_path: str | Path,
+                  reports_dir: str | Path) -> None:
+    """The tune stage's files, for every model of ``results`` (name -> :func:`tune`'s result):
+    ``<tuned_dir>/<model>.json`` (what training reads), ``metrics_path`` (model -> :func:`tuning_metrics`) and
+    ``<reports_dir>/<model>_trials.csv`` (one row per trial)."""
+    for folder in (Path(tuned_dir), Path(metrics_path).parent, Path(reports_dir)):
         folder.mkdir(parents=True, exist_ok=True)
-    chosen = {"chosen": result["chosen"], "settings": result["settings"]}
-    (Path(tuned_dir) / f"{model}.json").write_text(json.dumps(chosen, indent=1, sort_keys=True) + "\n")
-    (Path(metrics_dir) / f"tune_{model}.json").write_text(json.dumps(tuning_metrics(result), indent=1,
-                                                                     sort_keys=True) + "\n")
-    trial_table(result).round(6).to_csv(Path(reports_root) / f"tune_{model}" / "trials.csv", index=False)
+    for model, result in results.items():
+        chosen = {"chosen": result["chosen"], "settings": result["settings"]}
+        (Path(tuned_dir) / f"{model}.json").write_text(json.dumps(chosen, indent=1, sort_keys=True) + "\n")
+        trial_table(result).round(6).to_csv(Path(reports_dir) / f"{model}_trials.csv", index=False)
+    metrics = {model: tuning_metrics(result) for model, result in results.items()}
+    Path(metrics_path).write_text(json.dumps(metrics, indent=1, sort_keys=True) + "\n")

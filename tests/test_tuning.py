@@ -66,10 +66,14 @@ def test_outputs_of_a_search(live_lab, common):
 
 def test_the_stage_files_of_a_search(live_lab, common, tmp_path):
     result = _search(live_lab["frame"], common, trials=2)
-    write_outputs("xgb", result, tmp_path / "tuned", tmp_path / "metrics", tmp_path / "reports")
+    none = _search(live_lab["frame"], common, trials=0)
+    write_outputs({"xgb": result, "nn": none}, tmp_path / "tuned", tmp_path / "metrics" / "tune.json",
+                  tmp_path / "tune")
     assert json.loads((tmp_path / "tuned" / "xgb.json").read_text())["chosen"] == result["chosen"]
-    assert json.loads((tmp_path / "metrics" / "tune_xgb.json").read_text())["best_rps"] == round(result["best"], 6)
-    trials = pd.read_csv(tmp_path / "reports" / "tune_xgb" / "trials.csv")
+    assert json.loads((tmp_path / "tuned" / "nn.json").read_text())["chosen"] == BASE
+    metrics = json.loads((tmp_path / "metrics" / "tune.json").read_text())
+    assert metrics["xgb"]["best_rps"] == round(result["best"], 6) and metrics["nn"]["trials"] == []
+    trials = pd.read_csv(tmp_path / "tune" / "xgb_trials.csv")
     assert trials["trial"].tolist() == [0, 1] and trials["best"].iloc[-1] == round(result["best"], 6)
 
 
