@@ -98,6 +98,7 @@ def register(estimator, name: str, root: str | Path = "models", calibrator=None,
     features = meta.pop("features", getattr(estimator, "features_", None))
     info = {"name": name, "version": version, "estimator": type(estimator).__name__,
             "created": datetime.now(UTC).isoformat(timespec="seconds"), "features": list(features or []),
+            "offset": list(getattr(estimator, "offset", None) or []),  # market columns it reads beside its features
             "libraries": library_versions(), "git_commit": git_commit(), **meta}
     (folder / "metadata.json").write_text(json.dumps(info, indent=2, default=_json_default) + "\n")
     return folder
@@ -169,9 +170,11 @@ def register_ensemble(combiner, kind: str, root: str | Path = "models", name: st
         raise ValueError("the ensemble has a market member: give its timing, book and classes (market=...)")
     features = []
     for m, v in members.items():
-        if v is not None:
-            member = load(m, v, root)
-            features += member.features + list(getattr(member.estimator, "offset", None) or [])
+        if v is not None:  # from metadata.json: loading the members would import their libraries (torch: ~3 s)
+            meta_m = json.loads((Path(root) / m / v / "metadata.json").read_text())
+            if "offset" not in meta_m:  # registered before the offset was recorded
+                meta_m["offset"] = list(getattr(load(m, v, root).estimator, "offset", None) or [])
+            features += meta_m["features"] + meta_m["offset"]
     if market is not None:
         from a1lab.columns import market_columns
 

@@ -253,6 +253,10 @@ def test_the_registered_ensemble_scores_live_as_in_batch(live_lab, tmp_path):
     folder = registry.register_ensemble(combiner, "weighted", root=root, prediction_time="open",
                                         market={"timing": "open", "book": "pinnacle", "classes": [0, 1, 2]})
     assert json.loads((folder / "ensemble.json").read_text())["versions"] == {"xgb": "v1", "market": None}
+    offset = list(xgb.estimator.offset)  # what the loop waits for: the members' features and offset, the market's
+    assert offset and xgb.metadata["offset"] == offset
+    assert json.loads((folder / "metadata.json").read_text())["features"] == list(dict.fromkeys(
+        xgb.features + offset + ["mkt_pinnacle_open_p_home", "mkt_pinnacle_open_p_draw", "mkt_pinnacle_open_p_away"]))
     with pytest.raises(FileNotFoundError, match=r"members \['nn'\] are not registered"):
         registry.register_ensemble(WeightedAverage(members=("nn",)), "weighted", root=root)
     with pytest.raises(ValueError, match="market member"):
@@ -273,6 +277,12 @@ def test_the_registered_ensemble_scores_live_as_in_batch(live_lab, tmp_path):
     np.testing.assert_allclose(got, ensemble.predict_proba(batch), rtol=0, atol=1e-9)
     assert len(standing) == 741 and {m["models"][0] for m in standing.values()} == {"ensemble:v1"}
     assert all(m["shap"] for m in standing.values())  # reasons from its tree member
+    meta_path = root / "xgb" / "v1" / "metadata.json"  # a member registered before the offset was recorded
+    meta_path.write_text(json.dumps({k: v for k, v in xgb.metadata.items() if k != "offset"}, default=str))
+    again = registry.register_ensemble(combiner, "weighted", root=root, prediction_time="open",
+                                       market={"timing": "open", "book": "pinnacle", "classes": [0, 1, 2]})
+    assert again.name == "v2" and (json.loads((again / "metadata.json").read_text())["features"]
+                                   == json.loads((folder / "metadata.json").read_text())["features"])
 
 
 def test_memory_is_bounded_by_the_horizon_and_old_events_cannot_count_twice(live_lab):
