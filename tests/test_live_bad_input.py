@@ -129,14 +129,23 @@ class _Failing:
         return self.model.predict_proba(frame)
 
 
-def test_an_exception_while_applying_an_event_leaves_the_loop_as_it_was(lab_loop):
+@pytest.mark.parametrize("kind", ["result", "odds"])
+def test_an_exception_while_applying_an_event_leaves_the_loop_as_it_was(lab_loop, kind):
+    """A result that re-scores later matches (the state is updated before the model is called), or a quote
+    that scores its match after a day of results (reading its features flushes them into the league's
+    state first): the model fails, and the loop is as before the event, feature state included."""
     make, events = lab_loop
     reference = make()
     expected = _feed(reference, events)
-    # a result that re-scores later matches: the state is updated before the model is called
-    rescored = {m["event_id"] for m in expected if m["type"] == "prediction"} & {
-        e["id"] for e in events if e["type"] == "result"}
-    k = next(i for i, e in enumerate(events) if e["id"] in rescored)
+    scoring = {m["event_id"] for m in expected if m["type"] == "prediction"}
+    probe, k = make(), None
+    for i, e in enumerate(events):  # the first such event whose success changes the feature state
+        before = json.dumps(probe.state.to_dict(), sort_keys=True) if e["id"] in scoring else None
+        probe.process(parse_event(json.dumps(e)))
+        if e["type"] == kind and before is not None and json.dumps(probe.state.to_dict(), sort_keys=True) != before:
+            k = i
+            break
+    assert k is not None
     failing = _Failing(reference.models[0])
     loop = make([failing])
     got = _feed(loop, events[:k])

@@ -170,6 +170,7 @@ class Loop:
         self.counts = {"events": 0, "duplicates": 0, "seen_before_restart": 0, "expired": 0, "rejected": 0,
                        "predictions": 0, "settled": 0, "alerts": 0}
         self.totals = {"staked": 0.0, "profit": 0.0}
+        self._saved: dict | None = None  # the savepoint of the event being applied
 
     @property
     def model_ids(self) -> list[str]:
@@ -202,6 +203,8 @@ class Loop:
         except Exception as exc:  # noqa: BLE001 - one poisonous event must not stop the stream
             self._rollback(saved)
             out = [Rejection(f"failed to apply: {type(exc).__name__}: {exc}"[:500], "", event.id)]
+        finally:
+            self._saved = None
         if not (out and isinstance(out[0], Rejection)):
             self.seen[event.id] = content
             self.match_events.setdefault(event.match_id, []).append(event.id)
@@ -234,19 +237,34 @@ class Loop:
                 self.seen_before_restart.discard(event_id)
 
     def _savepoint(self, event) -> dict:
-        """What applying ``event`` may change: its league's feature state, open matches, analytics, alerts.
+        """What applying ``event`` may change, copied before it is applied (see :meth:`_rollback`).
 
-        Shallow copies where the loop replaces values rather than mutating them (predictions, inputs).
+        A result may settle its match, re-score others and move the analytics: every open match is copied. A
+        fixture or a quote changes its own match only, so only that one is; a league's feature state is
+        copied when it is first touched (:meth:`_touch_league`: scoring may flush queued results or start a
+        season), since most quotes score nothing. Shallow copies where the loop replaces values rather than
+        mutating them (predictions, inputs).
         """
-        m = self.matches.get(event.match_id)
-        league = event.league if isinstance(event, Fixture) else (m or {}).get("league")
-        league_state = self.state.leagues.get(league)
-        return {"league": league, "league_state": None if league_state is None else league_state.copy(),
-                "matches": {k: {**v, "quotes": dict(v["quotes"])} for k, v in self.matches.items()},
-                "inputs": dict(self._inputs), "match_id": event.match_id,
-                "was_settled": event.match_id in self.settled, "last_day": dict(self.last_day),
-                "window": self.window.rows.copy(), "counts": dict(self.counts), "totals": dict(self.totals),
-                "alerts": copy.deepcopy(self.alerts) if self._may_alert(event) else self.alerts}
+        mid, whole = event.match_id, isinstance(event, Result)
+
+        def match(k: str) -> dict | None:
+            m = self.matches.get(k)
+            return None if m is None else {**m, "quotes": dict(m["quotes"])}
+
+        saved = {"whole": whole, "leagues": {}, "match_id": mid, "was_settled": mid in self.settled,
+                 "matches": {k: match(k) for k in (self.matches if whole else [mid])},
+                 "inputs": dict(self._inputs) if whole else {mid: self._inputs.get(mid)},
+                 "last_day": dict(self.last_day), "counts": dict(self.counts), "totals": dict(self.totals),
+                 "window": self.window.rows.copy() if whole else None,
+                 "alerts": copy.deepcopy(self.alerts) if self._may_alert(event) else self.alerts}
+        self._saved = saved
+        return saved
+
+    def _touch_league(self, league: str) -> None:
+        """Copy ``league``'s feature state into the savepoint before its first change by the current event."""
+        if self._saved is not None and league not in self._saved["leagues"]:
+            state = self.state.leagues.get(league)
+            self._saved["leagues"][league] = None if state is None else state.copy()
 
     def _may_alert(self, event) -> bool:
         """Whether applying ``event`` can change the alert rules' state (a result's rolling gap, the market
@@ -255,14 +273,23 @@ class Loop:
             isinstance(event, Odds) and event.bookmaker == self.config.market_book))
 
     def _rollback(self, saved: dict) -> None:
-        if saved["league_state"] is None:
-            self.state.leagues.pop(saved["league"], None)
-        else:
-            self.state.leagues[saved["league"]] = saved["league_state"]
+        for league, state in saved["leagues"].items():
+            if state is None:
+                self.state.leagues.pop(league, None)
+            else:
+                self.state.leagues[league] = state
         if not saved["was_settled"]:
             self.settled.pop(saved["match_id"], None)
-        self.matches, self._inputs, self.last_day = saved["matches"], saved["inputs"], saved["last_day"]
-        self.window.rows, self.counts, self.totals = saved["window"], saved["counts"], saved["totals"]
+        if saved["whole"]:
+            self.matches, self._inputs, self.window.rows = saved["matches"], saved["inputs"], saved["window"]
+        else:
+            for restore, saved_part in ((self.matches, saved["matches"]), (self._inputs, saved["inputs"])):
+                for k, v in saved_part.items():
+                    if v is None:
+                        restore.pop(k, None)
+                    else:
+                        restore[k] = v
+        self.last_day, self.counts, self.totals = saved["last_day"], saved["counts"], saved["totals"]
         self.alerts = saved["alerts"]
 
     def heartbeat(self, now: float) -> list[dict]:
@@ -333,6 +360,7 @@ class Loop:
         self.last_day[m["league"]] = max(m["day"], self.last_day.get(m["league"], m["day"]))
         row = {k: [v] for k, v in {"home_goals": ev.home_goals, "away_goals": ev.away_goals, **ev.stats}.items()}
         home_stats, away_stats = team_match_stats(row)
+        self._touch_league(m["league"])
         self.state.update(m["league"], m["day"], m["home"], m["away"], ev.home_goals, ev.away_goals,
                           home_stats[0], away_stats[0])
         out = [self._settle(ev, m, late)]
@@ -363,6 +391,7 @@ class Loop:
         rows, changed = [], []
         for mid in ids:
             m = self.matches[mid]
+            self._touch_league(m["league"])  # reading features may flush queued results or start a season
             row = self.state.features(m["league"], m["season"], m["day"], m["home"], m["away"])
             if not quotes_changed and np.array_equal(row, self._inputs.get(mid), equal_nan=True):
                 continue  # same inputs as its standing prediction: nothing to redo

@@ -130,8 +130,9 @@ class XGBModel(BoostedTrees):
     def contributions(self, X) -> np.ndarray:
         """Exact tree SHAP values, shape (n, classes, features + 1); the last column is the bias."""
         check_is_fitted(self, "booster_")
-        return self.booster_.predict(self._matrix(X), pred_contribs=True,
-                                     iteration_range=(0, self.best_iteration_ + 1))
+        values, margin = self._values(X)  # in features_ order: naming the columns cost ~0.25 ms a live scoring
+        return self.booster_.predict(xgb.DMatrix(values, base_margin=margin), pred_contribs=True,
+                                     iteration_range=(0, self.best_iteration_ + 1), validate_features=False)
 
     @property
     def iterations_(self) -> int:
