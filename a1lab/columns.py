@@ -30,7 +30,7 @@ ODDS_COLUMN = re.compile(
     r"(?P<outcome>home|draw|away|over|under)$"
 )
 _BOOK_FEATURE = re.compile(r"^mkt_(?P<book>[a-z0-9_]+?)_(?P<timing>open|close)_(?:p_[a-z]+|overround)$")
-_GOALS_FEATURE = re.compile(r"^mkt_(?P<book>[a-z0-9_]+?)_(?P<timing>open|close)_goals_(?:total|supremacy)$")
+_GOALS_FEATURE = re.compile(r"^mkt_(?P<book>[a-z0-9_]+?)_(?P<timing>open|close)_goals_(?P<kind>total|supremacy)$")
 GOAL_KINDS = ("total", "supremacy")
 _SPREAD_FEATURE = re.compile(r"^mkt_(?P<timing>open|close)_disagreement_[a-z]+$")
 _MOVE_FEATURE = re.compile(r"^mkt_(?P<book>[a-z0-9_]+?)_move_[a-z]+$")
@@ -97,19 +97,16 @@ def ah_line_column(timing: str) -> str:
     return f"ah_line_{timing}"
 
 
-def goal_quotes(column: str) -> tuple[str, str] | None:
-    """(bookmaker, timing) of a goal-line feature (over/under and handicap quotes, which the live loop's odds
-    events do not carry); None for other columns."""
-    m = _GOALS_FEATURE.match(column)
-    return (m["book"], m["timing"]) if m else None
-
-
-def quotes_behind(column: str) -> set[tuple[str, str]]:
-    """(bookmaker, timing) pairs whose prices a market feature is computed from; empty for other columns."""
+def quotes_behind(column: str) -> set[tuple[str, ...]]:
+    """The quotes a market feature is computed from: (bookmaker, timing) of 1X2 (or moneyline) quotes,
+    (bookmaker, timing, market) of over/under 2.5 (``ou25``) and Asian-handicap (``ah``) ones; empty for
+    other columns."""
     if m := _BOOK_FEATURE.match(column):
         return {(m["book"], m["timing"])}
     if m := _SPREAD_FEATURE.match(column):
         return {(book, m["timing"]) for book in SPREAD_BOOKS}
     if m := _MOVE_FEATURE.match(column):
         return {(m["book"], timing) for timing in TIMINGS}
+    if m := _GOALS_FEATURE.match(column):  # the handicap's expected goal difference also needs the total
+        return {(m["book"], m["timing"], market) for market in ("ou25", "ah")[:1 if m["kind"] == "total" else 2]}
     return set()

@@ -18,12 +18,12 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
-from a1lab.columns import ODDS_COLUMN, odds_column
 from a1lab.data.csvrows import read_rows
-from a1lab.data.footballdata import DATE_FORMATS, TIMEZONE, decode_csv, map_odds_columns
+from a1lab.data.footballdata import DATE_FORMATS, TIMEZONE, decode_csv, handicap_lines, map_odds_columns
 from a1lab.data.quarantine import DataFileError, parse_dates, parse_times
 from a1lab.live.events import Rejection, parse_event
-from a1lab.live.loop import Loop
+from a1lab.live.loop import Loop, quote_key
+from a1lab.live.replay import quote_keys, row_quote
 from a1lab.models import OUTCOMES
 
 MAIN_COLUMNS = ("Div", "Date", "HomeTeam", "AwayTeam")
@@ -75,8 +75,9 @@ def read_fixtures(data: bytes, name: str, countries: Mapping[str, str] | None = 
                         "kickoff": local.dt.tz_convert("UTC").to_numpy(), "home": home.to_numpy(),
                         "away": away.to_numpy(), "reason": reason.to_numpy()})
     out["kickoff"] = pd.to_datetime(out["kickoff"], utc=True)
-    for src, dst in map_odds_columns(list(rows.columns), force_timing=timing).items():
-        out[dst] = pd.to_numeric(rows[src].astype(object), errors="coerce").astype(float).to_numpy()
+    prices = {dst: pd.to_numeric(rows[src].astype(object), errors="coerce").astype(float).to_numpy()
+              for src, dst in map_odds_columns(list(rows.columns), force_timing=timing).items()}
+    out = pd.concat([out, pd.DataFrame({**prices, **handicap_lines(rows)}, index=out.index)], axis=1)
     refused = raw.rejected
     if len(refused):
         lost = pd.DataFrame({"line": refused["line"].astype(int), "reason": refused["reason"].astype(str)})
@@ -93,18 +94,6 @@ def country_codes(files: Mapping[str, bytes]) -> dict[str, str]:
         if len(rows):
             out[str(rows["Country"].iloc[0]).strip()] = code
     return out
-
-
-def _quotes(row: Mapping) -> dict[tuple[str, str], dict]:
-    """(book, timing) -> prices of a row's complete 1X2 quotes."""
-    found = {}
-    for col in row:
-        m = ODDS_COLUMN.match(col)
-        if m and m["market"] == "1x2" and m["outcome"] == "home":
-            prices = [row.get(odds_column(m["book"], "1x2", m["timing"], o)) for o in OUTCOMES]
-            if all(p is not None and np.isfinite(p) for p in prices):
-                found[(m["book"], m["timing"])] = dict(zip(OUTCOMES, map(float, prices), strict=True))
-    return found
 
 
 def score_fixtures(fixtures: pd.DataFrame, loop: Loop) -> pd.DataFrame:
@@ -137,10 +126,12 @@ def score_fixtures(fixtures: pd.DataFrame, loop: Loop) -> pd.DataFrame:
         events = [{"type": "fixture", "id": f"fx:{mid}", "ts": start.isoformat(), "match_id": mid,
                    "league": row.league, "season": state.season, "home": row.home, "away": row.away,
                    "kickoff": row.kickoff.isoformat()}]
-        quotes = _quotes(record)
-        for (book, timing), prices in quotes.items():
-            events.append({"type": "odds", "id": f"od:{book}:{timing}:{mid}", "ts": start.isoformat(),
-                           "match_id": mid, "bookmaker": book, "timing": timing, "prices": prices})
+        quotes = {}  # every complete quote of the row: 1x2, and over/under and handicap where it has them
+        for book, timing, market in quote_keys(record):
+            if (fields := row_quote(record, book, timing, market)) is not None:
+                quotes[quote_key(book, timing, market)] = fields
+                events.append({"type": "odds", "id": f"od:{book}:{timing}:{market}:{mid}", "ts": start.isoformat(),
+                               "match_id": mid, "bookmaker": book, "timing": timing, "market": market, **fields})
         problems = []
         for e in events:
             event = parse_event(e)
@@ -150,7 +141,7 @@ def score_fixtures(fixtures: pd.DataFrame, loop: Loop) -> pd.DataFrame:
         match = loop.matches.get(mid)
         prediction = None if match is None else match["prediction"]
         if prediction is None:
-            missing = sorted(f"{b} {t}" for b, t in loop.needed - set(quotes))
+            missing = sorted(" ".join(q) for q in loop.needed - set(quotes))
             item["reason"] = "; ".join(problems) or f"no complete prices of {', '.join(missing)}"
             continue
         item.update({f"p_{o}": v for o, v in prediction["p"].items()})

@@ -200,16 +200,18 @@ def remove_margin(odds, method: str = "multiplicative") -> np.ndarray:
 def implied_total_goals(p_over: np.ndarray, line: float = 2.5, low: float = 0.05, high: float = 12.0) -> np.ndarray:
     """The Poisson mean of total goals that gives P(total > ``line``) = ``p_over`` (a de-vigged over/under
     price), by bisection; NaN where ``p_over`` is not a probability strictly inside the bracket's range."""
-    from scipy.stats import poisson
+    from scipy.special import pdtrc  # P(X > k) of a Poisson: what scipy.stats.poisson.sf calls, without its overhead
 
     p = np.asarray(p_over, dtype=float)
+    if not np.isfinite(p).any():  # no quote (a live match before its close): nothing to search
+        return np.full(p.shape, np.nan)
     lo, hi = np.full(p.shape, low), np.full(p.shape, high)
     k = np.floor(line)
     for _ in range(50):  # P(over) rises with the mean: halve the bracket 50 times (1e-14 of its width)
         mid = (lo + hi) / 2
-        over = poisson.sf(k, mid)
+        over = pdtrc(k, mid)
         lo, hi = np.where(over < p, mid, lo), np.where(over < p, hi, mid)
-    inside = np.isfinite(p) & (p > poisson.sf(k, low)) & (p < poisson.sf(k, high))
+    inside = np.isfinite(p) & (p > pdtrc(k, low)) & (p < pdtrc(k, high))
     return np.where(inside, (lo + hi) / 2, np.nan)
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from a1lab.betting import ValueRule, bet_table, closing_line_value
-from a1lab.columns import PRED_COLUMNS, goal_quotes, market_columns, quote_prices
+from a1lab.columns import PRED_COLUMNS, market_columns, quote_prices
 from a1lab.metrics import rank_probability_score
 from a1lab.models import RESULT_CODES
 
@@ -98,15 +98,11 @@ def score_variant(item: dict, frames: dict, matches: pd.DataFrame) -> dict:
     metrics = evaluate(test, frame, seed=train["seed"], reference=protocol["reference"], timings=timings)
     rule = ValueRule(bt["min_edge"], bt["min_prob"], bt["max_prob"], bt["max_odds"])
     clv = value_bet_clv(test, matches, frame, rule, protocol["reference"], timings[0])
-    row = variant_row(item["variant"], model, results, metrics, protocol["oos_seasons"], clv, item["overrides"])
-    return {**row, "live": not any(goal_quotes(c) for c in common["features"])}
+    return variant_row(item["variant"], model, results, metrics, protocol["oos_seasons"], clv, item["overrides"])
 
 
 def choose(table: pd.DataFrame) -> pd.DataFrame:
     """Mark ``chosen`` the rows of the variant with the lowest mean out-of-sample RPS over the models (a
-    variant is a pipeline-wide params change; ties: the first listed), among the variants every model of
-    which the live loop can serve (column ``live``, when present: no goal-line features selected); the test
-    columns play no part."""
-    eligible = table[table.groupby("variant", sort=False)["live"].transform("all")] if "live" in table else table
-    mean = eligible.groupby("variant", sort=False)["oos_rps"].mean()
+    variant is a pipeline-wide params change; ties: the first listed); the test columns play no part."""
+    mean = table.groupby("variant", sort=False)["oos_rps"].mean()
     return table.assign(chosen=table["variant"] == mean.idxmin())

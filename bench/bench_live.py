@@ -2,8 +2,8 @@
 
     python bench/bench_live.py [--model xgb] [--clients 1000] [--messages 200] [--rate 20]
 
-1. Replay: the 17,781 events of 2025/26 (five leagues) through the loop in this
-   process at full speed. Prints events per second and the p50/p99 latency from
+1. Replay: the events of 2025/26 (five leagues; 32,588 with 1x2, over/under and handicap quotes) through the loop in
+   this process at full speed. Prints events per second and the p50/p99 latency from
    reading an event's line to the emitted prediction(s), for the events that
    score a match; as a reference measured in the same run, the batch path
    (features of the whole table + one predict call) per match.

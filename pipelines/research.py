@@ -58,7 +58,6 @@ def markdown(table, oos_seasons: list[str]) -> str:
         "its 95% CI": [f"{pct(lo, '{:+.0%}')} to {pct(hi, '{:+.0%}')}" if lo == lo and lo is not None else ""
                        for lo, hi in zip(table["gap_closed_low"], table["gap_closed_high"], strict=True)],
         "value bets": table["value_bets"], "CLV": table["clv_mean"].map(lambda v: pct(v, "{:+.2%}")),
-        "live": table["live"].map({True: "yes", False: "no: goal lines"}),
         "chosen": table["chosen"].map({True: "**chosen**", False: ""})})
     return shown.to_markdown(index=False)
 

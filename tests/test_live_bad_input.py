@@ -57,7 +57,7 @@ JSON = st.recursive(
 
 def _finite_event(event) -> bool:
     numbers = [event.home_goals, event.away_goals, *event.stats.values()] if isinstance(event, Result) else (
-        [event.prices.home, event.prices.draw, event.prices.away] if isinstance(event, Odds) else [])
+        [v for v in event.quote() if v is not None] if isinstance(event, Odds) else [])
     return all(type(n) in (int, float) and math.isfinite(n) for n in numbers)
 
 
@@ -225,7 +225,7 @@ def test_a_failed_closing_quote_of_the_market_book_rolls_back_the_alert_rules(la
     loop.alerts = FailingBook([Rule("move", "odds_move", kind="anomaly", detector="zscore", sensitivity=4.0,
                                     warmup=5, cooldown=0)])
     closes = [i for i, e in enumerate(events) if e["type"] == "odds" and e["timing"] == "close"
-              and e["bookmaker"] == loop.config.market_book]
+              and e["bookmaker"] == loop.config.market_book and e["market"] == "1x2"]
     k = closes[20]
     _feed(loop, events[:k])
     before = json.dumps(loop.to_dict(), sort_keys=True)
@@ -236,4 +236,7 @@ def test_a_failed_closing_quote_of_the_market_book_rolls_back_the_alert_rules(la
     after["counts"]["rejected"] -= 1
     assert json.dumps(after, sort_keys=True) == before
     other = next(e for e in events[k:] if e["type"] == "odds" and e["bookmaker"] != loop.config.market_book)
+    goals = next(e for e in events[k:] if e["type"] == "odds" and e["bookmaker"] == loop.config.market_book
+                 and e["market"] != "1x2")  # over/under and handicap quotes move no rule
     assert not loop._may_alert(parse_event(other)) and loop._may_alert(parse_event(events[k]))
+    assert not loop._may_alert(parse_event(goals))

@@ -60,8 +60,13 @@ def test_season_replay_is_time_ordered_with_stable_ids(real_load):
     season = matches[(matches["season"] == "2526") & matches["league"].isin(["E0", "D1"])]
     kinds = [e["type"] for e in events]
     assert kinds.count("fixture") == kinds.count("result") == len(season)
-    pin = [e for e in events if e["type"] == "odds" and e["bookmaker"] == "pinnacle" and e["timing"] == "close"]
-    assert len(pin) == season["odds_pinnacle_1x2_close_home"].notna().sum()
+    for market, column in (("1x2", "odds_pinnacle_1x2_close_home"), ("ou25", "odds_pinnacle_ou25_close_over"),
+                           ("ah", "odds_pinnacle_ah_close_home")):  # a quote per match where the file has it
+        pin = [e for e in events if e["type"] == "odds" and e["bookmaker"] == "pinnacle" and e["timing"] == "close"
+               and e["market"] == market]
+        assert len(pin) == season[column].notna().sum() > 0
+    lines = {e["line"] for e in events if e["type"] == "odds" and e["market"] == "ah"}
+    assert {-0.5, 0.0, 0.25} <= lines and all(x % 0.25 == 0 for x in lines)
     first = {}
     for e in events:  # per match: fixture, opening odds, closing odds, then the result
         first.setdefault(e["match_id"], []).append((e["type"], e.get("timing")))

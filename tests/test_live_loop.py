@@ -57,6 +57,49 @@ def test_replay_of_2526_matches_the_batch_model_to_1e9(live_lab, open_before):
     assert loop.counts["events"] == len(events)
 
 
+def test_goal_line_quotes_score_live_as_in_batch(live_lab, tmp_path):
+    """A model with over/under and Asian-handicap features (features.goal_books) waits for those quotes,
+    which the replay sends as ``ou25`` and ``ah`` odds events (the handicap with its line), and gives every
+    E0 match of 2025/26 its batch probabilities to 1e-9."""
+    from dataclasses import replace
+
+    from a1lab.models import RESULT_CODES
+    from a1lab.models.xgb import XGBModel
+
+    config = replace(live_lab["config"], goal_books=("avg",))
+    matches = live_lab["matches"]
+    frame, _ = build_features(matches, config)
+    goals = ["mkt_avg_open_goals_total", "mkt_avg_open_goals_supremacy"]
+    assert frame.loc[frame["season"] == "2526", goals].notna().all().all()
+    train, val = frame[frame["season"] <= "2324"], frame[frame["season"] == "2425"]
+    model = XGBModel(features=[*goals, "elo_diff", "pi_expected_gd"], offset=live_lab["offset"], n_estimators=60,
+                     early_stopping_rounds=20, seed=3)
+    model.fit(train, train["result"].map(RESULT_CODES), eval_set=(val, val["result"].map(RESULT_CODES)))
+    registry.register(model, "goals", root=tmp_path, prediction_time="open")
+    events = season_events(matches, "2526", ["E0"])
+    handicaps = [e for e in events if e["type"] == "odds" and e["market"] == "ah"]
+    assert handicaps and all("line" in e for e in handicaps)
+    ah = handicaps[0]
+    assert "has a line, and only it" in parse_event({k: v for k, v in ah.items() if k != "line"}).reason
+    assert "multiple of 0.25" in parse_event({**ah, "line": -0.3}).reason
+    assert "market ou25 has prices over, under, not home, away" in parse_event({**ah, "market": "ou25"}).reason
+    assert {e["market"] for e in events if e["type"] == "odds"} == {"1x2", "ou25", "ah"}
+    _, state = build_features(matches[matches["kickoff"] < pd.Timestamp(events[0]["ts"])], config)
+    loop = Loop([registry.load("goals", root=tmp_path)], state)
+    assert loop.needed == {("pinnacle", "open"), ("avg", "open", "ou25"), ("avg", "open", "ah")}
+    out = _feed(loop, events)
+    assert not [m for m in out if isinstance(m, Rejection)] and loop.counts["events"] == len(events)
+    batch = frame[(frame["season"] == "2526") & (frame["league"] == "E0")]
+    standing = _standing(out)
+    got = np.array([list(standing[m]["p"].values()) for m in batch["match_id"]])
+    np.testing.assert_allclose(got, model.predict_proba(batch), rtol=0, atol=1e-9)
+    # without the handicap quotes no match is scored at the open: only late, at the first closing 1x2 quote
+    _, state = build_features(matches[matches["kickoff"] < pd.Timestamp(events[0]["ts"])], config)
+    loop = Loop([registry.load("goals", root=tmp_path)], state)
+    late = _standing(_feed(loop, [e for e in events if not (e["type"] == "odds" and e["market"] == "ah")]))
+    assert len(late) == len(batch) and all(m["event_id"].endswith(":close") for m in late.values())
+
+
 def test_prediction_carries_market_value_stake_and_shap(live_lab):
     events = live_lab["events_e0"]
     loop = _loop(live_lab, events, config=LoopConfig(top_k=4, value_rule=LoopConfig().value_rule))

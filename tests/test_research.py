@@ -174,8 +174,6 @@ def test_the_choice_reads_the_out_of_sample_season_only():
     assert chosen.loc[chosen["chosen"], "variant"].tolist() == ["b", "b"]  # b and c tie on the mean: the first
     flipped = choose(table.assign(test_rps=table["test_rps"][::-1].to_numpy()))
     pd.testing.assert_series_equal(flipped["chosen"], chosen["chosen"])
-    batch_only = choose(table.assign(live=[True, True, True, False, True, True]))  # b needs quotes live lacks
-    assert batch_only.loc[batch_only["chosen"], "variant"].tolist() == ["c", "c"]
 
 
 def test_the_implied_total_inverts_the_poisson_over_price():
@@ -218,12 +216,13 @@ def test_goal_features_match_the_goals_scored(real_load):
     assert "mkt_avg_close_goals_total" not in feature_set(config, "open")
 
 
-def test_the_live_loop_refuses_goal_line_features():
+def test_the_live_loop_waits_for_the_quotes_of_goal_line_features():
     from a1lab.live.loop import required_quotes
 
     assert required_quotes(["mkt_pinnacle_open_p_home"]) == {("pinnacle", "open")}
-    with pytest.raises(ValueError, match="goal-line features"):
-        required_quotes(["mkt_pinnacle_open_p_home", "mkt_avg_open_goals_total"])
+    assert required_quotes(["mkt_pinnacle_open_p_home", "mkt_avg_open_goals_total"]) == {
+        ("pinnacle", "open"), ("avg", "open", "ou25")}
+    assert required_quotes(["mkt_avg_close_goals_supremacy"]) == {("avg", "close", "ou25"), ("avg", "close", "ah")}
 
 
 def test_the_market_correction_recovers_a_known_bias(tmp_path):

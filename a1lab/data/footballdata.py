@@ -121,16 +121,23 @@ def season_span(label: str, code: bool = False) -> tuple[pd.Timestamp, pd.Timest
     return pd.Timestamp(first, 1, 1), pd.Timestamp(last, 12, 31)
 
 
+def handicap_lines(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The Asian handicap's home line at the open (``AHh``, older files ``BbAHh``) and close (``AHCh``) as
+    ``ah_line_open`` / ``ah_line_close`` floats (NaN where unreadable); only those the file has."""
+    lines = {}
+    for col, line_col in (("AHh", "ah_line_open"), ("BbAHh", "ah_line_open"), ("AHCh", "ah_line_close")):
+        if col in frame and line_col not in lines:
+            values = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
+            lines[line_col] = np.where(np.isfinite(values), values, np.nan)
+    return lines
+
+
 def parse_main(data: bytes, name: str, league: str, season: str) -> LoadResult:
     """Parse one main-layout file (``mmz4281/<season>/<div>.csv``)."""
     raw = read_rows(decode_csv(data, name), name, MAIN_REQUIRED)
     names = {"Date": "date", "Time": "time", "HomeTeam": "home", "AwayTeam": "away",
              "FTHG": "home_goals", "FTAG": "away_goals", "FTR": "result", "Referee": "referee"}
-    lines = {}
-    for col, line_col in (("AHh", "ah_line_open"), ("BbAHh", "ah_line_open"), ("AHCh", "ah_line_close")):
-        if col in raw.frame and line_col not in lines:
-            values = pd.to_numeric(raw.frame[col], errors="coerce").to_numpy(dtype=float)
-            lines[line_col] = np.where(np.isfinite(values), values, np.nan)
+    lines = handicap_lines(raw.frame)
     start, end = season_span(season, code=True)
     span = {} if start is None else {"season_start": start, "season_end": end}
     frame = _frame(raw, name, names, map_odds_columns(list(raw.frame.columns)),

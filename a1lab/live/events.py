@@ -12,6 +12,8 @@ Examples::
      "kickoff": "2025-08-15T19:00:00Z"}
     {"type": "odds", "id": "od-1", "ts": "2025-08-13T19:00:00Z", "match_id": "...", "bookmaker": "pinnacle",
      "market": "1x2", "timing": "open", "prices": {"home": 1.31, "draw": 6.1, "away": 9.5}}
+    {"type": "odds", "id": "od-2", "ts": "2025-08-13T19:00:00Z", "match_id": "...", "bookmaker": "avg",
+     "market": "ah", "timing": "open", "line": -1.5, "prices": {"home": 1.95, "away": 1.91}}
     {"type": "result", "id": "rs-1", "ts": "2025-08-15T20:55:00Z", "match_id": "...", "home_goals": 4, "away_goals": 2,
      "stats": {"home_shots": 19, "away_shots": 10}}
 
@@ -86,32 +88,55 @@ class Fixture(_Event):
 
 
 class Prices(BaseModel):
-    """Decimal odds of the outcomes; each a number above 1 (and at most 10,000). A moneyline has no draw."""
+    """Decimal odds of a market's outcomes; each a number above 1 (and at most 10,000): ``1x2``: home, draw,
+    away; ``ml`` (a two-way sport's moneyline) and ``ah`` (Asian handicap): home, away; ``ou25``: over,
+    under 2.5 goals."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    home: Price
+    home: Price | None = None
     draw: Price | None = None
-    away: Price
+    away: Price | None = None
+    over: Price | None = None
+    under: Price | None = None
+
+
+MARKET_OUTCOMES = {"1x2": ("home", "draw", "away"), "ml": ("home", "away"), "ah": ("home", "away"),
+                   "ou25": ("over", "under")}
+HandicapLine = Annotated[float, Field(strict=True, ge=-20.0, le=20.0, multiple_of=0.25, allow_inf_nan=False)]
 
 
 class Odds(_Event):
-    """One bookmaker's prices for a match (``1x2``: home, draw, away; ``ml``, a two-way sport's moneyline:
-    home, away), opening, closing or as of ``ts``."""
+    """One bookmaker's prices for a match, opening, closing or as of ``ts``: its 1X2 (``1x2``), a two-way
+    sport's moneyline (``ml``), over/under 2.5 goals (``ou25``) or Asian handicap (``ah``, with ``line``: the
+    home side's handicap in goals, ``-0.5`` when home gives half a goal)."""
 
     type: Literal["odds"]
     bookmaker: str = Field(min_length=1, max_length=50, pattern=r"^[a-z0-9_]+$")
-    market: Literal["1x2", "ml"] = "1x2"
+    market: Literal["1x2", "ml", "ou25", "ah"] = "1x2"
     timing: Literal["open", "close"] | None = None
     prices: Prices
+    line: HandicapLine | None = None
 
     @model_validator(mode="after")
     def _outcomes_of_the_market(self) -> Odds:
-        if self.market == "1x2" and self.prices.draw is None:
+        wanted = MARKET_OUTCOMES[self.market]
+        given = tuple(o for o in Prices.model_fields if getattr(self.prices, o) is not None)
+        if self.market == "1x2" and given == MARKET_OUTCOMES["ml"]:
             raise ValueError("a 1x2 quote needs prices.draw (a moneyline without one is market \"ml\")")
-        if self.market == "ml" and self.prices.draw is not None:
+        if self.market == "ml" and "draw" in given:
             raise ValueError("a moneyline (market \"ml\") has no draw price")
+        if given != wanted:
+            raise ValueError(f"market {self.market} has prices {', '.join(wanted)}, not {', '.join(given) or 'none'}")
+        if (self.market == "ah") != (self.line is not None):
+            raise ValueError("an Asian-handicap quote (market \"ah\") has a line, and only it")
         return self
+
+    def quote(self) -> list:
+        """The prices in the market's outcome order, then the handicap's line (``ah``); a moneyline's draw is
+        None (what the loop stores per quote)."""
+        outcomes = MARKET_OUTCOMES["1x2" if self.market == "ml" else self.market]
+        return [getattr(self.prices, o) for o in outcomes] + ([self.line] if self.market == "ah" else [])
 
 
 class Result(_Event):

@@ -31,12 +31,12 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from a1lab.betting import Staking, ValueRule, closing_line_value, value_bet_arrays
-from a1lab.columns import goal_quotes, quote_columns, quotes_behind
+from a1lab.columns import ah_line_column, odds_column, quote_columns, quotes_behind
 from a1lab.data.schema import result_code
 from a1lab.explain import top_contribution_rows
 from a1lab.features.market import market_feature_values
 from a1lab.features.state import FeatureState, day_of, team_match_stats
-from a1lab.live.events import Fixture, Odds, Rejection, Result, fingerprint
+from a1lab.live.events import MARKET_OUTCOMES, Fixture, Odds, Rejection, Result, fingerprint
 from a1lab.matrix import FeatureMatrix
 from a1lab.metrics import logloss_per_match, rps_per_match
 from a1lab.models import OUTCOMES, RESULT_CODES, TWO_WAY
@@ -77,17 +77,16 @@ class CheckpointError(ValueError):
     """A checkpoint that this loop cannot resume from (corrupt, another version, other models)."""
 
 
-def required_quotes(columns: list[str]) -> set[tuple[str, str]]:
-    """(bookmaker, timing) pairs whose prices the given market feature columns are computed from.
-
-    Raises:
-        ValueError: a goal-line feature (over/under and handicap quotes, which odds events do not carry).
-    """
-    goals = sorted(c for c in columns if goal_quotes(c))
-    if goals:
-        raise ValueError(f"the model uses goal-line features {goals[:3]}: they need over/under and Asian-handicap "
-                         "quotes, which the live loop's odds events do not carry (features.goal_books is batch only)")
+def required_quotes(columns: list[str]) -> set[tuple[str, ...]]:
+    """The quotes the given market feature columns are computed from (:func:`a1lab.columns.quotes_behind`):
+    (bookmaker, timing) of 1X2 or moneyline quotes, (bookmaker, timing, market) of ``ou25`` and ``ah`` ones."""
     return set().union(*(quotes_behind(c) for c in columns))
+
+
+def quote_key(book: str, timing: str, market: str) -> tuple[str, ...]:
+    """How :func:`required_quotes` names a quote: a 1X2 or moneyline quote by (book, timing), the others
+    with their market too. A match stores each quote under these parts joined by ``/``."""
+    return (book, timing) if market in ("1x2", "ml") else (book, timing, market)
 
 
 def fair_quote(quote: list, method: str) -> np.ndarray:
@@ -100,8 +99,13 @@ def fair_quote(quote: list, method: str) -> np.ndarray:
 
 
 def _quote_prices(key: str, quote: list):
-    """(column, price) pairs of a stored quote (``book/timing``): 1X2, or a moneyline when it has no draw."""
-    book, timing = key.split("/")
+    """(column, price) pairs of a stored quote: ``book/timing`` (1X2, or a moneyline when it has no draw),
+    ``book/timing/ou25`` (over, under) or ``book/timing/ah`` (home, away, then the line, which the match table
+    holds once per timing)."""
+    book, timing, *market = key.split("/")
+    if market:
+        columns = [odds_column(book, market[0], timing, o) for o in MARKET_OUTCOMES[market[0]]]
+        return zip([*columns, ah_line_column(timing)] if market[0] == "ah" else columns, quote, strict=True)
     if quote[1] is None:
         return zip(quote_columns(book, timing, "ml", TWO_WAY), (quote[0], quote[2]), strict=True)
     return zip(quote_columns(book, timing), quote, strict=True)
@@ -270,7 +274,7 @@ class Loop:
         """Whether applying ``event`` can change the alert rules' state (a result's rolling gap, the market
         book's move); copying the rules for every event cost ~90 us with the shipped monitoring rules."""
         return self.alerts is not None and (isinstance(event, Result) or (
-            isinstance(event, Odds) and event.bookmaker == self.config.market_book))
+            isinstance(event, Odds) and event.bookmaker == self.config.market_book and event.market in ("1x2", "ml")))
 
     def _rollback(self, saved: dict) -> None:
         for league, state in saved["leagues"].items():
@@ -324,18 +328,21 @@ class Loop:
             return self._reject(ev, f"odds for match {ev.match_id}: {why}")
         if ev.ts >= datetime.fromisoformat(m["kickoff"]):
             return self._reject(ev, f"odds at {ev.ts.isoformat()} are not before kick-off {m['kickoff']}")
-        timing = ev.timing or ("open" if f"{ev.bookmaker}/open" not in m["quotes"] else "close")
-        m["quotes"][f"{ev.bookmaker}/{timing}"] = [ev.prices.home, ev.prices.draw, ev.prices.away]  # ml: draw None
+        main = ev.market in ("1x2", "ml")  # the outcome market, which the model forecasts and bets take
+        timing = ev.timing or ("open" if "/".join(quote_key(ev.bookmaker, "open", ev.market)) not in m["quotes"]
+                               else "close")
+        key = quote_key(ev.bookmaker, timing, ev.market)
+        m["quotes"]["/".join(key)] = ev.quote()  # a moneyline's draw is None; a handicap's line comes last
         out = []
-        if timing == "close" and ev.bookmaker == self.config.market_book:
+        if main and timing == "close" and ev.bookmaker == self.config.market_book:
             move = self._odds_move(m)
             if move is not None and self.alerts is not None:
                 out += [self._alert(a, m, ev.match_id) for a in self.alerts.observe("odds_move", move,
                                                                                   ev.ts.timestamp())]
         have = {tuple(k.split("/")) for k in m["quotes"]}
         complete = self.needed <= have
-        late = self.timing == "open" and timing == "close" and m["prediction"] is None
-        relevant = (ev.bookmaker, timing) in self.needed
+        late = main and self.timing == "open" and timing == "close" and m["prediction"] is None
+        relevant = key in self.needed
         if (complete and relevant) or late:
             out += self._score([ev.match_id], ev.ts, ev.id)
         return out
