@@ -185,6 +185,9 @@ def test_the_implied_total_inverts_the_poisson_over_price():
     np.testing.assert_allclose(implied_total_goals(poisson.sf(2, means)), means, rtol=1e-9)
     np.testing.assert_allclose(implied_total_goals(poisson.sf(1, means), line=1.5), means, rtol=1e-9)
     assert np.isnan(implied_total_goals(np.array([np.nan, 0.0, 1.0]))).all()
+    p = np.random.default_rng(3).uniform(0.05, 0.95, 200)  # one row (the live path) gives the table's bits
+    assert all(implied_total_goals(p[i:i + 1])[0] == v for i, v in enumerate(implied_total_goals(p)))
+    assert np.isnan(implied_total_goals(np.array([1.0]))) and np.isnan(implied_total_goals(np.array([np.nan])))
 
 
 def test_the_implied_supremacy_reads_the_handicap():
