@@ -49,3 +49,15 @@ def test_odds_names_round_trip_and_other_columns_need_no_quote():
     m = ODDS_COLUMN.match(name)
     assert (m["book"], m["market"], m["timing"], m["outcome"]) == ("betfair_exchange", "1x2", "close", "draw")
     assert quotes_behind("home_elo") == set() and quotes_behind("mkt_pinnacle_open_p_home_x") == set()
+
+
+def test_open_market_features_alone_equal_those_of_both_timings():
+    """The live loop asks an `open` forecast's market features for the open timing only: the same values, and
+    no closing or open-to-close column."""
+    from a1lab.features.market import market_feature_values
+
+    config = FeatureConfig(goal_books=("avg",))
+    both, opened = market_feature_values(_quotes(), config), market_feature_values(_quotes(), config, ("open",))
+    assert set(opened) == {c for c in both if "close" not in c and "_move_" not in c} and len(opened) < len(both)
+    for name, values in opened.items():
+        np.testing.assert_array_equal(values, both[name])

@@ -62,8 +62,10 @@ def market_features(matches: pd.DataFrame, config: FeatureConfig) -> pd.DataFram
     return pd.DataFrame(market_feature_values(matches, config), index=matches.index)
 
 
-def market_feature_values(matches: pd.DataFrame | FeatureMatrix, config: FeatureConfig) -> dict[str, np.ndarray]:
-    """:func:`market_features` as name -> values, of a DataFrame's or a FeatureMatrix's quote columns."""
+def market_feature_values(matches: pd.DataFrame | FeatureMatrix, config: FeatureConfig,
+                          timings: tuple[str, ...] = TIMINGS) -> dict[str, np.ndarray]:
+    """:func:`market_features` as name -> values, of a DataFrame's or a FeatureMatrix's quote columns; only
+    those of ``timings`` (the open-to-close moves need both), as the live loop asks for an ``open`` forecast."""
     out: dict[str, np.ndarray] = {}
     probs = {}
 
@@ -72,7 +74,7 @@ def market_feature_values(matches: pd.DataFrame | FeatureMatrix, config: Feature
             probs[(book, timing)] = _fair(*quote(matches, book, timing), config.margin_method)
         return probs[(book, timing)]
 
-    for timing in TIMINGS:
+    for timing in timings:
         for book in config.market_books:
             prices, _ = quote(matches, book, timing)
             p = fair(book, timing)
@@ -88,7 +90,7 @@ def market_feature_values(matches: pd.DataFrame | FeatureMatrix, config: Feature
             out[market_disagreement(timing, o)] = spread[:, k]
         for book in config.goal_books:
             out.update(goal_features(matches, book, timing, config.margin_method))
-    for book in config.move_books:
+    for book in config.move_books if set(TIMINGS) <= set(timings) else ():
         move = fair(book, "close") - fair(book, "open")
         for k, o in enumerate(OUTCOMES):
             out[market_move(book, o)] = move[:, k]

@@ -391,7 +391,8 @@ class Loop:
         names = list(dict.fromkeys(c for o in odds for c in o))
         quotes = FeatureMatrix(np.array([[o.get(c, np.nan) for c in names] for o in odds],
                                         dtype=float).reshape(len(ids), len(names)), names)
-        market = market_feature_values(quotes, self.state.config)
+        market = market_feature_values(quotes, self.state.config,  # an open forecast reads no closing quote
+                                       ("open",) if self.timing == "open" else ("open", "close"))
         return FeatureMatrix(np.column_stack([np.array(rows), *market.values()]), [*self.state.names, *market])
 
     def _score(self, ids: list[str], ts: datetime, event_id: str, quotes_changed: bool = True) -> list[dict]:
