@@ -79,23 +79,18 @@ def score_variant(item: dict, frames: dict, matches: pd.DataFrame) -> dict:
         matches: the match table (prices for the value bets).
     """
     from a1lab import registry
-    from a1lab.splits import WalkForwardSplit
-    from a1lab.training import common_args, evaluate, model_factory, reference_timings, walk_forward
+    from a1lab.training import protocol_walk_forward, reference_timings
 
     params, model = item["params"], item["model"]
     protocol, train, bt = params["protocol"], params["train"], params["backtest"]
     frame, selected = frames[item["frame"]]
-    timings = reference_timings(protocol["prediction_time"])
     settings = params["models"][model]
     estimator = registry.estimator_class(settings["estimator"])
     hyper = {k: v for k, v in settings.items() if k != "estimator"}
-    common = common_args(train, selected[protocol["prediction_time"]], protocol)
-    splitter = WalkForwardSplit(tuple(protocol["oos_seasons"]) + tuple(protocol["test_seasons"]),
-                                window=train["window_seasons"])
-    results = walk_forward(frame, model_factory(estimator, hyper, **common), splitter,
-                           reference=protocol["reference"], timings=timings)
+    results, metrics = protocol_walk_forward(frame, estimator, hyper, selected[protocol["prediction_time"]], train,
+                                             protocol)
     test = pd.concat([r.predictions for r in results if r.name in protocol["test_seasons"]], ignore_index=True)
-    metrics = evaluate(test, frame, seed=train["seed"], reference=protocol["reference"], timings=timings)
+    timings = reference_timings(protocol["prediction_time"])
     rule = ValueRule(bt["min_edge"], bt["min_prob"], bt["max_prob"], bt["max_odds"])
     clv = value_bet_clv(test, matches, frame, rule, protocol["reference"], timings[0])
     return variant_row(item["variant"], model, results, metrics, protocol["oos_seasons"], clv, item["overrides"])

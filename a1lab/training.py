@@ -146,6 +146,25 @@ def fit_fold(fold, frame: pd.DataFrame, make_model: Callable[[], object], calibr
                       time.perf_counter() - started)
 
 
+def protocol_walk_forward(frame: pd.DataFrame, estimator: type, hyper: dict, selected: list[str], train: dict,
+                          protocol: dict, dask_client=None) -> tuple[list[FoldResult], dict]:
+    """One model's walk-forward as the train stage runs it: every out-of-sample and test season of
+    ``protocol`` forecast by a model of ``estimator(**hyper)`` on ``selected`` features, fitted within
+    ``train``'s window (``window_seasons``) with its offset, seed and close target (:func:`common_args`).
+
+    Returns:
+        The folds and the scores of the test seasons' forecasts (:func:`evaluate`).
+    """
+    timings = reference_timings(protocol["prediction_time"])
+    splitter = WalkForwardSplit(tuple(protocol["oos_seasons"]) + tuple(protocol["test_seasons"]),
+                                window=train.get("window_seasons", 0))
+    make_model = model_factory(estimator, hyper, **common_args(train, selected, protocol))
+    results = walk_forward(frame, make_model, splitter, reference=protocol["reference"], timings=timings,
+                           dask_client=dask_client)
+    test = pd.concat([r.predictions for r in results if r.name in protocol["test_seasons"]], ignore_index=True)
+    return results, evaluate(test, frame, seed=train["seed"], reference=protocol["reference"], timings=timings)
+
+
 def evaluate(predictions: pd.DataFrame, frame: pd.DataFrame, seed: int = 0, reference: str = "pinnacle",
              timings: tuple[str, ...] = TIMINGS) -> dict:
     """``overall`` and ``by_season`` scores beside the reference bookmaker's forecasts at the given timings
