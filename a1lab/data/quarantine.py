@@ -129,6 +129,12 @@ def _to_number(values: pd.Series) -> pd.Series:
     return pd.to_numeric(values.astype(object), errors="coerce").astype(float)
 
 
+def _block_numbers(block: pd.DataFrame, parse: Callable[[pd.Series], pd.Series]) -> np.ndarray:
+    """``parse`` (elementwise) over every cell of ``block`` in one call: a (rows, columns) float array."""
+    flat = pd.Series(block.to_numpy(dtype=object).ravel(order="F"), dtype=object)
+    return parse(flat).to_numpy(dtype=float).reshape(block.shape, order="F")
+
+
 def canonicalise(
     frame: pd.DataFrame,
     date_formats: tuple[str, ...],
@@ -206,7 +212,7 @@ def canonicalise(
             "raw": [
                 json.dumps({k: v for k, v in row.items() if isinstance(v, str) or pd.notna(v)}, default=str)
                 for row in frame.loc[bad, raw_cols].to_dict("records")
-            ],
+            ] if bad.any() else [],
         },
         columns=REJECTED_COLUMNS,
     ).reset_index(drop=True)
@@ -236,11 +242,8 @@ def canonicalise(
     stat_cols = [c for c in STAT_COLUMNS if c in sub]
     odds_cols = [c for c in sub.columns if ODDS_COLUMN.match(c)]
     raw = sub[stat_cols + odds_cols].astype(object)
-    price = price or _to_number
-    nums = np.column_stack(
-        [_to_number(raw[c]).to_numpy(dtype=float) for c in stat_cols]
-        + [price(raw[c]).to_numpy(dtype=float) for c in odds_cols]
-    ) if len(raw.columns) else np.empty((len(sub), 0))
+    nums = np.column_stack([_block_numbers(raw[stat_cols], _to_number),
+                            _block_numbers(raw[odds_cols], price or _to_number)])
     present = raw.notna().to_numpy(dtype=bool)
     not_num = present & np.isnan(nums)
     infinite = np.isinf(nums)

@@ -96,14 +96,15 @@ def validate_matches(df: pd.DataFrame) -> pd.DataFrame:
             problems.append("negative goals")
         if df["match_id"].duplicated().any():
             problems.append(f"{int(df['match_id'].duplicated().sum())} duplicate match_id values")
+    dtypes = df.dtypes
     for col in STAT_COLUMNS:
-        if col in df.columns and not pd.api.types.is_float_dtype(df[col]):
-            problems.append(f"stat column {col!r} must be float, got {df[col].dtype}")
-    for col in odds_columns(df):
-        if not pd.api.types.is_float_dtype(df[col]):
-            problems.append(f"odds column {col!r} must be float, got {df[col].dtype}")
-        elif (df[col] <= 1.0).any():
-            problems.append(f"odds column {col!r} has prices <= 1")
+        if col in dtypes and not pd.api.types.is_float_dtype(dtypes[col]):
+            problems.append(f"stat column {col!r} must be float, got {dtypes[col]}")
+    odds = odds_columns(df)
+    floats = [c for c in odds if pd.api.types.is_float_dtype(dtypes[c])]
+    problems += [f"odds column {c!r} must be float, got {dtypes[c]}" for c in odds if c not in floats]
+    at_most_one = (df[floats].to_numpy(dtype=float) <= 1.0).any(axis=0) if floats else []
+    problems += [f"odds column {c!r} has prices <= 1" for c, bad in zip(floats, at_most_one, strict=True) if bad]
     if problems:
         raise SchemaError("match table breaks the schema: " + "; ".join(problems))
     return df
