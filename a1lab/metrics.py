@@ -160,3 +160,14 @@ def compare_with_market(p: np.ndarray, y: np.ndarray, market_open: np.ndarray | 
     out |= {"rps_ratio_close": own["rps"] / mc["rps"],
             "rps_diff_close_ci95": list(paired_bootstrap_ci(own_rps, rps_per_match(market_close, y), seed=seed))}
     return out
+
+
+def rounded(value):
+    """Floats (in dicts and lists too) rounded to 6 digits, once, where metrics are written."""
+    if isinstance(value, dict):
+        return {k: rounded(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [rounded(v) for v in value]
+    if isinstance(value, float | np.floating):
+        return round(float(value), 6)
+    return value

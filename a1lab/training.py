@@ -12,7 +12,7 @@ import pandas as pd
 
 from a1lab.calibration import Identity, choose_calibration
 from a1lab.columns import ID_COLUMNS, PRED_COLUMNS, TIMINGS, market_columns, quotes_behind
-from a1lab.metrics import compare_with_market
+from a1lab.metrics import compare_with_market, rounded
 from a1lab.models import RESULT_CODES, expand, outcome_codes, outcome_set
 from a1lab.splits import WalkForwardSplit, check_time_ordered
 
@@ -190,17 +190,6 @@ def evaluate(predictions: pd.DataFrame, frame: pd.DataFrame, seed: int = 0, refe
         out["by_season"][str(season)] = rounded(compare_with_market(p[m], y[m], None if mo is None else mo[m],
                                                                      mc[m], seed))
     return out
-
-
-def rounded(value):
-    """Floats (in dicts and lists too) rounded to 6 digits, once, where metrics are written."""
-    if isinstance(value, dict):
-        return {k: rounded(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [rounded(v) for v in value]
-    if isinstance(value, float | np.floating):
-        return round(float(value), 6)
-    return value
 
 
 HEADLINE_KEYS = ("n", "rps", "logloss", "rps_ratio_open", "rps_ratio_close", "open_close_gap_closed")
