@@ -12,7 +12,7 @@ from sklearn.utils.estimator_checks import check_estimator
 from a1lab import registry
 from a1lab.calibration import TemperatureScaling
 from a1lab.data.synthetic import LeagueSpec, simulate_league
-from a1lab.explain import explain_folds, permutation_shap, top_contributions, tree_shap_values
+from a1lab.explain import explain_folds, permutation_shap, swarm_offsets, top_contributions, tree_shap_values
 from a1lab.features import FeatureConfig, build_features, feature_set
 from a1lab.metrics import log_loss, rank_probability_score
 from a1lab.models import RESULT_CODES
@@ -208,6 +208,14 @@ def test_walk_forward_refuses_a_shuffled_splitter(league):
 
     with pytest.raises(LeakageError):
         walk_forward(league[0], lambda: MarketModel(), KFold(3, shuffle=True, random_state=0))
+
+
+def test_swarm_offsets_stack_equal_values_and_leave_lone_values_on_the_line():
+    values = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 2.0])  # five in one bin, two alone
+    y = swarm_offsets(values, bins=10, height=0.4)
+    assert np.all(y[5:] == 0.0) and y[0] == 0.0
+    assert sorted(np.sign(y[1:5])) == [-1, -1, 1, 1] and np.abs(y).max() == pytest.approx(0.36)
+    assert len(set(np.round(y[:5], 9))) == 5  # no two of a bin share a place
 
 
 def test_open_models_never_see_closing_columns():
