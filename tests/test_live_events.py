@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 from datetime import datetime
 
 import pytest
 
-from a1lab.live.events import Fixture, Odds, Rejection, Result, parse_event
+from a1lab.live.events import Fixture, Odds, Rejection, Result, event_dict, fingerprint, parse_event
 from a1lab.live.replay import latest_season, season_events
 from a1lab.live.streams import Backoff
 
@@ -48,6 +49,27 @@ def test_bad_events_become_rejections_with_a_reason(raw, reason):
     assert set(record) == {"reason", "event_id", "raw", "received"}
 
 
+def _stdlib_fingerprint(event) -> str:  # what checkpoints written before the orjson route hold
+    text = json.dumps(event_dict(event), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+RESULT = {"type": "result", "id": "r1", "ts": "2025-08-15T21:00:00Z", "match_id": "m1", "home_goals": 2,
+          "away_goals": 0}
+
+
+@pytest.mark.parametrize("event", [ODDS, {**ODDS, "id": "Zürich-1"}, {**ODDS, "match_id": "m\x7f"},
+                                   {**ODDS, "id": 'q"uote\\'}, {**ODDS, "prices": {"home": 1.00001, "draw": 4.2,
+                                                                                 "away": 9999.5}},
+                                   {**RESULT, "stats": {"home_shots": 1e-05, "away_shots": 12.0}},
+                                   {**RESULT, "stats": {"home_shots": 3e-09}}])
+def test_fingerprint_is_the_standard_librarys_hash(event):
+    parsed = parse_event(event)
+    assert not isinstance(parsed, Rejection)
+    assert fingerprint(parsed) == _stdlib_fingerprint(parsed)
+    assert fingerprint(parse_event({**event, "ts": "2025-08-15T21:00:01Z"})) != fingerprint(parsed)
+
+
 def test_season_replay_is_time_ordered_with_stable_ids(real_load):
     matches = real_load.matches
     events = season_events(matches, "2526", ["E0", "D1"])
@@ -56,7 +78,9 @@ def test_season_replay_is_time_ordered_with_stable_ids(real_load):
     assert len({e["id"] for e in events}) == len(events)
     ts = [datetime.fromisoformat(e["ts"]) for e in events]
     assert ts == sorted(ts)
-    assert all(not isinstance(parse_event(e), Rejection) for e in events)
+    parsed = [parse_event(e) for e in events]
+    assert all(not isinstance(e, Rejection) for e in parsed)
+    assert all(fingerprint(e) == _stdlib_fingerprint(e) for e in parsed)
     season = matches[(matches["season"] == "2526") & matches["league"].isin(["E0", "D1"])]
     kinds = [e["type"] for e in events]
     assert kinds.count("fixture") == kinds.count("result") == len(season)

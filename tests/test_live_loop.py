@@ -12,7 +12,7 @@ import pytest
 from a1lab import registry
 from a1lab.features import build_features
 from a1lab.live.events import Rejection, parse_event
-from a1lab.live.loop import CheckpointError, Loop, LoopConfig, required_quotes
+from a1lab.live.loop import CheckpointError, Loop, LoopConfig, Window, required_quotes
 from a1lab.live.replay import Offsets, season_events
 from a1lab.monitoring.alerts import AlertBook, Rule
 
@@ -118,6 +118,26 @@ def test_prediction_carries_market_value_stake_and_shap(live_lab):
     assert last["bets"] == sum(1 for s in settlements if s["bet"] and s["bet"]["clv"] is not None)
     staked = sum(s["bet"]["stake"] for s in settlements if s["bet"])
     assert settlements[-1]["totals"]["staked"] == pytest.approx(staked)
+
+
+def test_window_summary_is_the_mean_of_its_last_rows_and_survives_a_restore():
+    rng = np.random.default_rng(5)
+    rows = [{"rps": float(rng.random()), "logloss": float(rng.random()), "hit": float(i % 2),
+             "market_rps": None if i % 7 == 0 else float(rng.random()), "market_logloss": float(rng.random()),
+             "clv": float(rng.normal()) if i % 3 == 0 else None} for i in range(130)]
+    window = Window(50)
+    for row in rows:
+        window.add(row)
+    last = rows[-50:]
+    summary = window.summary()
+    assert summary["n"] == 50 and summary["bets"] == sum(r["clv"] is not None for r in last)
+    for key in ("rps", "market_rps", "clv"):
+        assert summary[key] == pytest.approx(np.mean([r[key] for r in last if r[key] is not None]), abs=1e-15)
+    assert summary["rps_gap"] == pytest.approx(summary["rps"] - summary["market_rps"])
+    assert Window(50, rows).summary() == summary  # a window rebuilt from a checkpoint's rows says the same
+    copied = window.copy()
+    window.add(rows[0])
+    assert copied.summary() == summary != window.summary()
 
 
 def test_required_quotes_follow_the_model_columns():

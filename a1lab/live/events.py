@@ -251,7 +251,20 @@ def event_dict(event: Fixture | Odds | Result) -> dict:
     return event.model_dump(mode="json", exclude_none=True)
 
 
+# where orjson's JSON may differ from the standard library's (a false alarm only costs the slow route): escapes,
+# DEL, exponents, and floats below 1e-4 (the standard library writes 1e-05, orjson 0.00001)
+_NOT_PLAIN = (b"\\", b"\x7f", b"e-", b"e+", b"0.0000")
+
+
 def fingerprint(event: Fixture | Odds | Result) -> str:
-    """A short hash of the event's content: two events under one id either match or conflict."""
-    text = json.dumps(event_dict(event), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha1(text.encode()).hexdigest()[:16]
+    """A short hash of the event's content: two events under one id either match or conflict.
+
+    The hash of the standard library's compact, key-sorted, ASCII JSON (what checkpoints hold). orjson
+    writes the same bytes for printable ASCII without escapes and for floats written without an exponent,
+    at a third of the cost; any other event takes the standard library's route.
+    """
+    content = event_dict(event)
+    text = orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
+    if not text.isascii() or any(mark in text for mark in _NOT_PLAIN):
+        text = json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha1(text).hexdigest()[:16]

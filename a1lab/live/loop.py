@@ -24,6 +24,7 @@ forgotten match can never count twice.
 from __future__ import annotations
 
 import copy
+import math
 from collections import deque
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -115,28 +116,52 @@ def _outcomes(p) -> dict:
     return {o: float(v) for o, v in zip(OUTCOMES, p, strict=True)}
 
 
+WINDOW_KEYS = ("rps", "logloss", "market_rps", "market_logloss", "hit", "clv")
+
+
 @dataclass
 class Window:
-    """Rolling analytics over the last ``size`` settled matches."""
+    """Rolling analytics over the last ``size`` settled matches.
+
+    Each key's values are kept in order beside the rows, so a summary is a few exactly rounded sums
+    (``math.fsum``: the same figures whatever the window went through, a restored one included), not a
+    pass over every row.
+    """
 
     size: int
     rows: deque = field(default_factory=deque)
 
+    def __post_init__(self) -> None:
+        self.rows = deque(self.rows)
+        self._values = {k: deque(float(r[k]) for r in self.rows if r.get(k) is not None) for k in WINDOW_KEYS}
+        while len(self.rows) > self.size:
+            self._drop_oldest()
+
+    def copy(self) -> Window:
+        new = copy.copy(self)
+        new.rows, new._values = self.rows.copy(), {k: v.copy() for k, v in self._values.items()}
+        return new
+
     def add(self, row: dict) -> None:
         self.rows.append(row)
+        for key in WINDOW_KEYS:
+            if row.get(key) is not None:
+                self._values[key].append(float(row[key]))
         while len(self.rows) > self.size:
-            self.rows.popleft()
+            self._drop_oldest()
+
+    def _drop_oldest(self) -> None:
+        old = self.rows.popleft()
+        for key in WINDOW_KEYS:
+            if old.get(key) is not None:
+                self._values[key].popleft()
 
     def summary(self) -> dict:
-        rows = list(self.rows)
-        out = {"n": len(rows)}
-        for key in ("rps", "logloss", "market_rps", "market_logloss", "hit"):
-            vals = [r[key] for r in rows if r.get(key) is not None]
-            out[key] = float(np.mean(vals)) if vals else None
+        mean = {k: math.fsum(v) / len(v) if v else None for k, v in self._values.items()}
+        out = {"n": len(self.rows), **{k: mean[k] for k in WINDOW_KEYS[:-1]}}
         out["rps_gap"] = None if out["rps"] is None or out["market_rps"] is None else out["rps"] - out["market_rps"]
-        bets = [r for r in rows if r.get("clv") is not None]
-        out["bets"] = len(bets)
-        out["clv"] = float(np.mean([r["clv"] for r in bets])) if bets else None
+        out["bets"] = len(self._values["clv"])
+        out["clv"] = mean["clv"]
         return out
 
 
@@ -259,7 +284,7 @@ class Loop:
                  "matches": {k: match(k) for k in (self.matches if whole else [mid])},
                  "inputs": dict(self._inputs) if whole else {mid: self._inputs.get(mid)},
                  "last_day": dict(self.last_day), "counts": dict(self.counts), "totals": dict(self.totals),
-                 "window": self.window.rows.copy() if whole else None,
+                 "window": self.window.copy() if whole else None,
                  "alerts": copy.deepcopy(self.alerts) if self._may_alert(event) else self.alerts}
         self._saved = saved
         return saved
@@ -285,7 +310,7 @@ class Loop:
         if not saved["was_settled"]:
             self.settled.pop(saved["match_id"], None)
         if saved["whole"]:
-            self.matches, self._inputs, self.window.rows = saved["matches"], saved["inputs"], saved["window"]
+            self.matches, self._inputs, self.window = saved["matches"], saved["inputs"], saved["window"]
         else:
             for restore, saved_part in ((self.matches, saved["matches"]), (self._inputs, saved["inputs"])):
                 for k, v in saved_part.items():
@@ -339,11 +364,8 @@ class Loop:
             if move is not None and self.alerts is not None:
                 out += [self._alert(a, m, ev.match_id) for a in self.alerts.observe("odds_move", move,
                                                                                   ev.ts.timestamp())]
-        have = {tuple(k.split("/")) for k in m["quotes"]}
-        complete = self.needed <= have
         late = main and self.timing == "open" and timing == "close" and m["prediction"] is None
-        relevant = key in self.needed
-        if (complete and relevant) or late:
+        if late or (key in self.needed and self.needed <= {tuple(k.split("/")) for k in m["quotes"]}):
             out += self._score([ev.match_id], ev.ts, ev.id)
         return out
 
@@ -537,7 +559,7 @@ class Loop:
             last = snapshot["last_event_time"]
             last = None if last is None else datetime.fromisoformat(last)
             last_day = {str(k): int(v) for k, v in snapshot["last_day"].items()}
-            window = deque(dict(r) for r in snapshot["window"])
+            window = Window(self.config.window, [dict(r) for r in snapshot["window"]])
             counts = {str(k): int(v) for k, v in snapshot["counts"].items()}
             totals = {str(k): float(v) for k, v in snapshot["totals"].items()}
             alerts = copy.deepcopy(self.alerts)
@@ -548,7 +570,7 @@ class Loop:
         self.state, self.matches, self.seen, self.settled, self.last_day = state, matches, seen, settled, last_day
         self.match_events, self.last_event_time = match_events, last
         self.seen_before_restart = set(seen)
-        self.window = Window(self.config.window, window)
+        self.window = window
         self.counts.update(counts)
         self.totals.update(totals)
         self.alerts = alerts
