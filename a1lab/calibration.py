@@ -11,8 +11,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import minimize_scalar
-from sklearn.isotonic import IsotonicRegression
 
 from a1lab.metrics import log_loss
 
@@ -44,6 +42,8 @@ class TemperatureScaling:
 
     def fit(self, p: np.ndarray, y: np.ndarray) -> TemperatureScaling:
         logp = np.log(np.clip(p, EPS, 1.0))
+        from scipy.optimize import minimize_scalar  # here: loading a calibrator needs neither SciPy nor sklearn
+
         result = minimize_scalar(lambda t: log_loss(_soften(logp, t), y), bounds=(0.25, 4.0), method="bounded")
         self.temperature = float(result.x)
         return self
@@ -67,6 +67,8 @@ class IsotonicCalibration:
     method = "isotonic"
 
     def fit(self, p: np.ndarray, y: np.ndarray) -> IsotonicCalibration:
+        from sklearn.isotonic import IsotonicRegression
+
         self.maps_ = [
             IsotonicRegression(y_min=EPS, y_max=1.0, out_of_bounds="clip").fit(p[:, k], (y == k).astype(float))
             for k in range(p.shape[1])
@@ -117,6 +119,8 @@ def load_calibrator(path: Path):
     if data["method"] == "temperature":
         return TemperatureScaling(data["temperature"])
     if data["method"] == "isotonic":
+        from sklearn.isotonic import IsotonicRegression
+
         cal = IsotonicCalibration()
         cal.maps_ = []
         for m in data["maps"]:
