@@ -75,8 +75,8 @@ def simultaneous_kelly(p: np.ndarray, odds: np.ndarray, cap: float = 1.0, max_be
     prob = np.prod(np.where(wins == 1.0, p, 1.0 - p), axis=1)
     gain = np.where(wins == 1.0, odds - 1.0, -1.0)
 
-    def neg_growth(f: np.ndarray) -> tuple[float, np.ndarray]:  # and its gradient (SLSQP's finite differences
-        wealth = np.clip(1.0 + gain @ f, 1e-12, None)              # cost 2.4 s of the backtest stage)
+    def neg_growth(f: np.ndarray) -> tuple[float, np.ndarray]:  # and its exact gradient, for SLSQP
+        wealth = np.clip(1.0 + gain @ f, 1e-12, None)
         return -float(prob @ np.log(wealth)), -(gain.T @ (prob / wealth))
 
     start = np.clip(single / max(1.0, single.sum() / cap * 1.01), 0.0, None)

@@ -41,9 +41,9 @@ class TemperatureScaling:
         self.temperature = temperature
 
     def fit(self, p: np.ndarray, y: np.ndarray) -> TemperatureScaling:
-        logp = np.log(np.clip(p, EPS, 1.0))
         from scipy.optimize import minimize_scalar  # here: loading a calibrator needs neither SciPy nor sklearn
 
+        logp = np.log(np.clip(p, EPS, 1.0))
         result = minimize_scalar(lambda t: log_loss(_soften(logp, t), y), bounds=(0.25, 4.0), method="bounded")
         self.temperature = float(result.x)
         return self

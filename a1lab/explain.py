@@ -97,11 +97,12 @@ def summary_plots(shap_values: np.ndarray, X: pd.DataFrame, folder: Path, prefix
         top = np.argsort(-np.abs(sv).mean(axis=0), kind="stable")[:max_display][::-1]  # largest at the top
         fig, ax = plt.subplots(figsize=(8, 0.4 * len(top) + 1.6), layout="constrained")
         for row, j in enumerate(top):
-            x, y = values[:, j], row + swarm_offsets(sv[:, j])
-            lo, hi = (np.nanpercentile(x, [5, 95]) if np.isfinite(x).any() else (0.0, 1.0))
-            lo, hi = (lo, hi) if hi > lo else (np.nanmin(x, initial=0.0), np.nanmax(x, initial=1.0))
-            colour = np.clip((x - lo) / (hi - lo if hi > lo else 1.0), 0.0, 1.0)
-            missing = np.isnan(x)
+            x, y, missing = values[:, j], row + swarm_offsets(sv[:, j]), np.isnan(values[:, j])
+            known = x[~missing]
+            lo, hi = np.percentile(known, [5, 95]) if len(known) else (0.0, 0.0)
+            if hi <= lo and len(known):  # a feature mostly at one value (a flag): its whole range
+                lo, hi = known.min(), known.max()
+            colour = np.clip((x - lo) / (hi - lo), 0.0, 1.0) if hi > lo else np.full(len(x), 0.5)
             ax.scatter(sv[missing, j], y[missing], s=9, color="#888888", linewidths=0)
             dots = ax.scatter(sv[~missing, j], y[~missing], s=9, c=colour[~missing], cmap="coolwarm", vmin=0,
                               vmax=1, linewidths=0)

@@ -17,6 +17,7 @@ from a1lab.betting import ValueRule, bet_table, closing_line_value
 from a1lab.columns import PRED_COLUMNS, market_columns, quote_prices
 from a1lab.metrics import rank_probability_score
 from a1lab.models import RESULT_CODES
+from a1lab.training import protocol_walk_forward, reference_timings, season_predictions
 
 
 def apply_overrides(params: dict, overrides: dict) -> dict:
@@ -54,7 +55,7 @@ def value_bet_clv(pred: pd.DataFrame, matches: pd.DataFrame, frame: pd.DataFrame
 def variant_row(name: str, model: str, results: list, metrics: dict, oos_seasons: list[str], clv: dict,
                 overrides: dict) -> dict:
     """One row of the variants table: the out-of-sample RPS (the choice's figure) and the test figures."""
-    oos = pd.concat([r.predictions for r in results if r.name in oos_seasons], ignore_index=True)
+    oos = season_predictions(results, oos_seasons)
     y = oos["result"].map(RESULT_CODES).to_numpy()
     overall = metrics["overall"]
     low, high = overall.get("open_close_gap_closed_ci95", [None, None])
@@ -79,7 +80,6 @@ def score_variant(item: dict, frames: dict, matches: pd.DataFrame) -> dict:
         matches: the match table (prices for the value bets).
     """
     from a1lab import registry
-    from a1lab.training import protocol_walk_forward, reference_timings
 
     params, model = item["params"], item["model"]
     protocol, train, bt = params["protocol"], params["train"], params["backtest"]
@@ -89,7 +89,7 @@ def score_variant(item: dict, frames: dict, matches: pd.DataFrame) -> dict:
     hyper = {k: v for k, v in settings.items() if k != "estimator"}
     results, metrics = protocol_walk_forward(frame, estimator, hyper, selected[protocol["prediction_time"]], train,
                                              protocol)
-    test = pd.concat([r.predictions for r in results if r.name in protocol["test_seasons"]], ignore_index=True)
+    test = season_predictions(results, protocol["test_seasons"])
     timings = reference_timings(protocol["prediction_time"])
     rule = ValueRule(bt["min_edge"], bt["min_prob"], bt["max_prob"], bt["max_odds"])
     clv = value_bet_clv(test, matches, frame, rule, protocol["reference"], timings[0])

@@ -146,6 +146,11 @@ def fit_fold(fold, frame: pd.DataFrame, make_model: Callable[[], object], calibr
                       time.perf_counter() - started)
 
 
+def season_predictions(results: list[FoldResult], seasons=None) -> pd.DataFrame:
+    """The folds' predictions as one table: those of ``seasons`` (fold names), or of every fold when None."""
+    return pd.concat([r.predictions for r in results if seasons is None or r.name in seasons], ignore_index=True)
+
+
 def protocol_walk_forward(frame: pd.DataFrame, estimator: type, hyper: dict, selected: list[str], train: dict,
                           protocol: dict, dask_client=None) -> tuple[list[FoldResult], dict]:
     """One model's walk-forward as the train stage runs it: every out-of-sample and test season of
@@ -161,7 +166,7 @@ def protocol_walk_forward(frame: pd.DataFrame, estimator: type, hyper: dict, sel
     make_model = model_factory(estimator, hyper, **common_args(train, selected, protocol))
     results = walk_forward(frame, make_model, splitter, reference=protocol["reference"], timings=timings,
                            dask_client=dask_client)
-    test = pd.concat([r.predictions for r in results if r.name in protocol["test_seasons"]], ignore_index=True)
+    test = season_predictions(results, protocol["test_seasons"])
     return results, evaluate(test, frame, seed=train["seed"], reference=protocol["reference"], timings=timings)
 
 
@@ -249,7 +254,7 @@ def write_outputs(name: str, results: list[FoldResult], metrics: dict, predictio
 
     from a1lab.metrics import reliability_table
 
-    pred = pd.concat([r.predictions for r in results], ignore_index=True)
+    pred = season_predictions(results)
     Path(predictions_dir).mkdir(parents=True, exist_ok=True)
     pred.to_parquet(Path(predictions_dir) / f"{name}.parquet", index=False)
     Path(metrics_path).parent.mkdir(parents=True, exist_ok=True)

@@ -24,10 +24,10 @@ import numpy as np
 import pandas as pd
 
 from a1lab.compute import run_tasks
-from a1lab.metrics import rank_probability_score
+from a1lab.metrics import rank_probability_score, rounded
 from a1lab.models import RESULT_CODES
 from a1lab.splits import WalkForwardSplit, season_order
-from a1lab.training import model_factory, rounded, walk_forward
+from a1lab.training import model_factory, season_predictions, walk_forward
 
 log = logging.getLogger("a1lab.tuning")
 
@@ -85,7 +85,7 @@ def trial_score(params: dict, frame: pd.DataFrame, estimator: type, common: dict
     make = model_factory(estimator, params, **common)
     results = walk_forward(frame, make, WalkForwardSplit(tuple(seasons), window=window), reference=reference,
                            timings=timings)
-    pred = pd.concat([r.predictions for r in results], ignore_index=True)
+    pred = season_predictions(results)
     y = pred["result"].map(RESULT_CODES).to_numpy()
     return rank_probability_score(pred[["p_home", "p_draw", "p_away"]].to_numpy(), y)
 
