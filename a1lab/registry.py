@@ -82,6 +82,14 @@ class RegisteredModel:
         self.check_features(frame)
         return expand(self.calibrator.transform(self.estimator.predict_proba(frame)), self.estimator.classes_)
 
+    def proba_and_contributions(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`predict_proba` and the estimator's exact SHAP values (``contributions``) of the same rows."""
+        from a1lab.models import expand
+
+        self.check_features(frame)
+        raw, contributions = self.estimator.proba_and_contributions(frame)
+        return expand(self.calibrator.transform(raw), self.estimator.classes_), contributions
+
 
 def register(estimator, name: str, root: str | Path = "models", calibrator=None, **meta) -> Path:
     """Save a fitted estimator as the next version of ``name``; return its folder.
@@ -146,14 +154,24 @@ class RegisteredEnsemble:
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """The ensemble's probabilities (home, draw, away) from its members' on the rows of a feature frame."""
+        return self._predict(frame, explain=False)[0]
+
+    def proba_and_contributions(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`predict_proba` and the exact SHAP values of ``estimator``'s member, from one pass over it."""
+        return self._predict(frame, explain=True)
+
+    def _predict(self, frame: pd.DataFrame, explain: bool) -> tuple[np.ndarray, np.ndarray | None]:
         from a1lab.models import OUTCOMES, expand
 
-        wide = {}
+        wide, contributions, explainer = {}, None, self.estimator if explain else None
         for name, member in self.members.items():
-            p = member.predict_proba(frame)
+            if explainer is not None and getattr(member, "estimator", None) is explainer:
+                p, contributions = member.proba_and_contributions(frame)
+            else:
+                p = member.predict_proba(frame)
             p = p if p.shape[1] == len(OUTCOMES) else expand(p, member.classes_)
             wide.update({f"{name}_p_{o}": p[:, k] for k, o in enumerate(OUTCOMES)})
-        return self.combiner.predict_proba(FeatureMatrix.from_columns(wide))
+        return self.combiner.predict_proba(FeatureMatrix.from_columns(wide)), contributions
 
 
 def register_ensemble(combiner, kind: str, root: str | Path = "models", name: str = "ensemble",

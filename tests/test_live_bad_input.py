@@ -124,9 +124,16 @@ class _Failing:
         return getattr(self.model, name)
 
     def predict_proba(self, frame):
+        self._maybe_crash()
+        return self.model.predict_proba(frame)
+
+    def proba_and_contributions(self, frame):
+        self._maybe_crash()
+        return self.model.proba_and_contributions(frame)
+
+    def _maybe_crash(self):
         if self.fail:
             raise RuntimeError("model crashed")
-        return self.model.predict_proba(frame)
 
 
 @pytest.mark.parametrize("kind", ["result", "odds"])

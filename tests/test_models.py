@@ -160,6 +160,17 @@ def test_explanations(league):
     assert values.shape == (5, 3, len(FEATURES))
 
 
+@pytest.mark.parametrize("cls", [XGBModel, LGBMModel])
+def test_proba_and_contributions_are_the_two_apart(league, cls):
+    frame, _ = league  # the live loop takes both from one pass: the same bits as the two calls, one row or many
+    xtr, ytr, _, _, xte, _ = split(frame)
+    model = cls(features=FEATURES, offset=OFFSET, n_estimators=30).fit(xtr, ytr)
+    for rows in (xte.head(1), xte):
+        proba, contributions = model.proba_and_contributions(rows)
+        np.testing.assert_array_equal(proba, model.predict_proba(rows))
+        np.testing.assert_array_equal(contributions, model.contributions(rows))
+
+
 def test_walk_forward_and_evaluation(league):
     frame, _ = league
     splitter = WalkForwardSplit(("1819", "1920"))

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Literal
@@ -121,7 +122,9 @@ class Odds(_Event):
     @model_validator(mode="after")
     def _outcomes_of_the_market(self) -> Odds:
         wanted = MARKET_OUTCOMES[self.market]
-        given = tuple(o for o in Prices.model_fields if getattr(self.prices, o) is not None)
+        given = tuple(o for o, v in self.prices.__dict__.items() if v is not None)  # in field order
+        if given == wanted and (self.market == "ah") == (self.line is not None):
+            return self  # every event of a sound feed: the checks below say what is wrong with the others
         if self.market == "1x2" and given == MARKET_OUTCOMES["ml"]:
             raise ValueError("a 1x2 quote needs prices.draw (a moneyline without one is market \"ml\")")
         if self.market == "ml" and "draw" in given:
@@ -252,8 +255,8 @@ def event_dict(event: Fixture | Odds | Result) -> dict:
 
 
 # where orjson's JSON may differ from the standard library's (a false alarm only costs the slow route): escapes,
-# DEL, exponents, and floats below 1e-4 (the standard library writes 1e-05, orjson 0.00001)
-_NOT_PLAIN = (b"\\", b"\x7f", b"e-", b"e+", b"0.0000")
+# DEL, non-ASCII, exponents, and floats below 1e-4 (the standard library writes 1e-05, orjson 0.00001)
+_NOT_PLAIN = re.compile(rb"[\\\x7f\x80-\xff]|e[-+]|0\.0000")
 
 
 def fingerprint(event: Fixture | Odds | Result) -> str:
@@ -265,6 +268,6 @@ def fingerprint(event: Fixture | Odds | Result) -> str:
     """
     content = event_dict(event)
     text = orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
-    if not text.isascii() or any(mark in text for mark in _NOT_PLAIN):
+    if _NOT_PLAIN.search(text):
         text = json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha1(text).hexdigest()[:16]

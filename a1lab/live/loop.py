@@ -24,6 +24,7 @@ forgotten match can never count twice.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 from collections import deque
 from dataclasses import dataclass, field, replace
@@ -103,13 +104,18 @@ def _quote_prices(key: str, quote: list):
     """(column, price) pairs of a stored quote: ``book/timing`` (1X2, or a moneyline when it has no draw),
     ``book/timing/ou25`` (over, under) or ``book/timing/ah`` (home, away, then the line, which the match table
     holds once per timing)."""
+    two_way = key.count("/") == 1 and quote[1] is None
+    return zip(_price_columns(key, two_way), (quote[0], quote[2]) if two_way else quote, strict=True)
+
+
+@functools.lru_cache(maxsize=4096)
+def _price_columns(key: str, two_way: bool) -> tuple[str, ...]:
+    """The columns of a stored quote's prices (see :func:`_quote_prices`); named once per key, not per scoring."""
     book, timing, *market = key.split("/")
     if market:
         columns = [odds_column(book, market[0], timing, o) for o in MARKET_OUTCOMES[market[0]]]
-        return zip([*columns, ah_line_column(timing)] if market[0] == "ah" else columns, quote, strict=True)
-    if quote[1] is None:
-        return zip(quote_columns(book, timing, "ml", TWO_WAY), (quote[0], quote[2]), strict=True)
-    return zip(quote_columns(book, timing), quote, strict=True)
+        return (*columns, ah_line_column(timing)) if market[0] == "ah" else tuple(columns)
+    return tuple(quote_columns(book, timing, "ml", TWO_WAY) if two_way else quote_columns(book, timing))
 
 
 def _outcomes(p) -> dict:
@@ -435,10 +441,10 @@ class Loop:
         bad = [c for c, v in zip(frame.columns, np.isinf(frame.values).any(axis=0), strict=True) if v]
         if bad:
             raise ValueError(f"infinite feature values in {bad[:5]}")
-        probs = np.mean([m.predict_proba(frame) for m in self.models], axis=0)
+        probs, contributions = self._predict(frame)
         if not (np.isfinite(probs).all() and np.allclose(probs.sum(axis=1), 1.0, atol=1e-6)):
             raise ValueError("the model returned probabilities that are not finite or do not sum to 1")
-        shap = self._explain(frame, probs)
+        shap = self._explain(frame, probs, contributions)
         book, rule = self.config.market_book, self.config.value_rule
         out = []
         for i, mid in enumerate(ids):
@@ -468,14 +474,24 @@ class Loop:
             out.append(m["prediction"])
         return out
 
-    def _explain(self, frame: FeatureMatrix, probs: np.ndarray) -> list:
-        model = next((m for m in self.models if hasattr(m.estimator, "contributions")), None)
-        if model is None or self.config.top_k <= 0:
+    def _predict(self, frame: FeatureMatrix) -> tuple[np.ndarray, np.ndarray | None]:
+        """The models' mean probabilities, and the exact SHAP values of the first model that has them (None
+        without one, or with ``top_k`` 0), taken in the same pass as its probabilities."""
+        probs, contributions = [], None
+        for m in self.models:
+            if contributions is None and self.config.top_k > 0 and hasattr(m.estimator, "contributions"):
+                p, contributions = m.proba_and_contributions(frame)
+            else:
+                p = m.predict_proba(frame)
+            probs.append(p)
+        return np.mean(probs, axis=0), contributions
+
+    def _explain(self, frame: FeatureMatrix, probs: np.ndarray, contributions: np.ndarray | None) -> list:
+        if contributions is None:
             return [None] * len(frame)
-        est = model.estimator
-        contribs = est.contributions(frame)
+        est = next(m.estimator for m in self.models if hasattr(m.estimator, "contributions"))
         chosen = np.searchsorted(est.classes_, probs.argmax(axis=1))  # the model's column of the likeliest outcome
-        return top_contribution_rows(contribs, frame[est.features_], chosen, k=self.config.top_k)
+        return top_contribution_rows(contributions, frame[est.features_], chosen, k=self.config.top_k)
 
     # -- settling -------------------------------------------------------------------------------
     def _settle(self, ev: Result, m: dict, late: bool) -> dict:

@@ -173,6 +173,10 @@ class BoostedTrees(ClassifierMixin, BaseEstimator):
         proba = self.predict_proba(X)  # checks that the model is fitted
         return self.classes_[proba.argmax(axis=1)]
 
+    def proba_and_contributions(self, X) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`predict_proba` and :meth:`contributions` of the same rows (a subclass may share their work)."""
+        return self.predict_proba(X), self.contributions(X)
+
 
 def save_tree_state(model, folder: Path) -> None:
     """The fitted state a boosted-tree wrapper keeps beside its booster (``estimator.json``)."""
