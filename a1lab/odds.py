@@ -90,8 +90,10 @@ def _bisect(fn: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarr
 
 def _apply(odds, method: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
     arr = _as_odds(odds)
-    out = np.full(arr.shape, np.nan)
     ok = _valid_rows(arr)
+    if ok.all() and len(arr):  # every row priced (a live quote's one row): no copy in and out; rows are independent
+        return method(1.0 / arr)
+    out = np.full(arr.shape, np.nan)
     if ok.any():
         out[ok] = method(1.0 / arr[ok])
     return out

@@ -95,6 +95,14 @@ def test_missing_or_invalid_rows_give_nan(method):
     assert np.isnan(p[:2]).all() and np.isfinite(p[2]).all()
 
 
+@pytest.mark.parametrize("method", sorted(odds.METHODS))
+def test_a_row_gets_the_same_bits_alone_or_in_a_table_with_bad_rows(method):
+    table = np.vstack([ODDS, [[2.0, np.nan, 4.0]]])  # a bad row: the table takes the masked route, a row alone not
+    together = odds.remove_margin(table, method)
+    for i, row in enumerate(ODDS):
+        np.testing.assert_array_equal(odds.remove_margin(row[None, :], method)[0], together[i])
+
+
 def test_longshot_methods_shade_the_longshot():
     # power and Shin take more margin from the longshot than multiplicative does
     mult = odds.multiplicative(ODDS[1:2])[0]
