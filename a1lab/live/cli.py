@@ -270,7 +270,7 @@ async def _run_with(args, params, models, timing, config, alerts, dispatcher, fe
     from a1lab.live.loop import Loop
     from a1lab.live.metrics import LiveMetrics
     from a1lab.live.redis_streams import IDLE
-    from a1lab.live.runtime import Outputs, commit_point, drive, next_line
+    from a1lab.live.runtime import LineReader, Outputs, commit_point, drive
     from a1lab.live.server import Broadcaster
     from a1lab.live.streams import JsonlSink
 
@@ -286,13 +286,13 @@ async def _run_with(args, params, models, timing, config, alerts, dispatcher, fe
     else:
         # the stream starts at the first valid event (bad lines before it go to the dead letter as usual)
         head, cutoff = [], datetime.fromisoformat(args.start) if args.start else None
-        it = aiter(lines)
-        while cutoff is None and (line := await next_line(it, stop)) is not None:
-            if line is IDLE:
-                continue
-            head.append(line)
-            event = parse_event(line)
-            cutoff = None if isinstance(event, Rejection) else event.ts
+        with LineReader(lines, stop) as reader:
+            while cutoff is None and (line := await reader.next()) is not None:
+                if line is IDLE:
+                    continue
+                head.append(line)
+                event = parse_event(line)
+                cutoff = None if isinstance(event, Rejection) else event.ts
         if not head and cutoff is None:
             print("a1lab live run: the source is empty", file=sys.stderr)
             return 0
@@ -302,7 +302,7 @@ async def _run_with(args, params, models, timing, config, alerts, dispatcher, fe
         else:
             state = await asyncio.to_thread(history_state, args.history, cutoff, feature_config)
         loop = Loop(models, state, config, alerts, timing)
-        lines = _prepend(head, it)
+        lines = _prepend(head, reader.it)
     server, metrics, reading = None, LiveMetrics(), {"state": "reading"}
 
     def status() -> dict:  # /health of `live run --serve`: ready once the models are loaded and the source open
