@@ -14,7 +14,6 @@ server a commit is one transaction, so even a crash repeats no output there.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import time
@@ -86,7 +85,7 @@ async def commit_point(loop: Loop, outputs: Outputs, checkpoint: Path | RedisChe
     """Make what the loop did so far durable: outputs first, then the checkpoint, then the source's
     acknowledgements (Redis parts on one server in one transaction, see :mod:`a1lab.live.redis_streams`)."""
     await outputs.flush()
-    payload = None if checkpoint is None else json.dumps(loop.to_dict(), separators=(",", ":")).encode()
+    payload = None if checkpoint is None else loop.to_json()
     if isinstance(checkpoint, Path):
         write_checkpoint(payload, checkpoint)
     redis_sinks = [s for s in outputs.sinks if isinstance(s, StreamSink)]
