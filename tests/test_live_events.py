@@ -62,7 +62,8 @@ RESULT = {"type": "result", "id": "r1", "ts": "2025-08-15T21:00:00Z", "match_id"
                                    {**ODDS, "id": 'q"uote\\'}, {**ODDS, "prices": {"home": 1.00001, "draw": 4.2,
                                                                                  "away": 9999.5}},
                                    {**RESULT, "stats": {"home_shots": 1e-05, "away_shots": 12.0}},
-                                   {**RESULT, "stats": {"home_shots": 3e-09}}])
+                                   {**RESULT, "stats": {"home_shots": 3e-09}}, {**ODDS, "id": "pinnacle-open-1e-5"},
+                                   {**ODDS, "id": "m1e+3"}])
 def test_fingerprint_is_the_standard_librarys_hash(event):
     parsed = parse_event(event)
     assert not isinstance(parsed, Rejection)

@@ -255,8 +255,9 @@ def event_dict(event: Fixture | Odds | Result) -> dict:
 
 
 # where orjson's JSON may differ from the standard library's (a false alarm only costs the slow route): escapes,
-# DEL, non-ASCII, exponents, and floats below 1e-4 (the standard library writes 1e-05, orjson 0.00001)
-_NOT_PLAIN = re.compile(rb"[\\\x7f\x80-\xff]|e[-+]|0\.0000")
+# DEL, non-ASCII, exponents (after a digit: an id such as "pinnacle-open" is no exponent), and floats below 1e-4
+# (the standard library writes 1e-05, orjson 0.00001)
+_NOT_PLAIN = re.compile(rb"[\\\x7f\x80-\xff]|[0-9]e[-+]|0\.0000")
 
 
 def fingerprint(event: Fixture | Odds | Result) -> str:
