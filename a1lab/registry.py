@@ -87,7 +87,9 @@ class RegisteredModel:
         from a1lab.models import expand
 
         self.check_features(frame)
-        raw, contributions = self.estimator.proba_and_contributions(frame)
+        est = self.estimator  # a model of its own with `contributions` may not share the work
+        raw, contributions = (est.proba_and_contributions(frame) if hasattr(est, "proba_and_contributions")
+                              else (est.predict_proba(frame), est.contributions(frame)))
         return expand(self.calibrator.transform(raw), self.estimator.classes_), contributions
 
 

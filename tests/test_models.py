@@ -10,7 +10,7 @@ from sklearn.base import clone
 from sklearn.utils.estimator_checks import check_estimator
 
 from a1lab import registry
-from a1lab.calibration import TemperatureScaling
+from a1lab.calibration import Identity, TemperatureScaling
 from a1lab.data.synthetic import LeagueSpec, simulate_league
 from a1lab.explain import explain_folds, permutation_shap, swarm_offsets, top_contributions, tree_shap_values
 from a1lab.features import FeatureConfig, build_features, feature_set
@@ -169,6 +169,15 @@ def test_proba_and_contributions_are_the_two_apart(league, cls):
         proba, contributions = model.proba_and_contributions(rows)
         np.testing.assert_array_equal(proba, model.predict_proba(rows))
         np.testing.assert_array_equal(contributions, model.contributions(rows))
+
+    class OwnModel:  # a model of its own with SHAP values but no shared pass: the registry asks twice
+        classes_, predict_proba, contributions = model.classes_, model.predict_proba, model.contributions
+
+    registered = registry.RegisteredModel(OwnModel(), Identity(),
+                                          {"name": "own", "version": "v1", "features": [*FEATURES, *OFFSET]})
+    proba, contributions = registered.proba_and_contributions(xte)
+    np.testing.assert_array_equal(proba, registered.predict_proba(xte))
+    np.testing.assert_array_equal(contributions, model.contributions(xte))
 
 
 def test_walk_forward_and_evaluation(league):
