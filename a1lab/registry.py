@@ -85,11 +85,10 @@ class RegisteredModel:
     def proba_and_contributions(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`predict_proba` and the estimator's exact SHAP values (``contributions``) of the same rows."""
         from a1lab.models import expand
+        from a1lab.models.base import proba_and_contributions
 
         self.check_features(frame)
-        est = self.estimator  # a model of its own with `contributions` may not share the work
-        raw, contributions = (est.proba_and_contributions(frame) if hasattr(est, "proba_and_contributions")
-                              else (est.predict_proba(frame), est.contributions(frame)))
+        raw, contributions = proba_and_contributions(self.estimator, frame)
         return expand(self.calibrator.transform(raw), self.estimator.classes_), contributions
 
 

@@ -16,6 +16,7 @@ from a1lab.explain import explain_folds, permutation_shap, swarm_offsets, top_co
 from a1lab.features import FeatureConfig, build_features, feature_set
 from a1lab.metrics import log_loss, rank_probability_score
 from a1lab.models import RESULT_CODES
+from a1lab.models.base import proba_and_contributions
 from a1lab.models.lgbm import LGBMModel
 from a1lab.models.market import MarketModel, market_columns
 from a1lab.models.nn import LightningMLP
@@ -166,7 +167,7 @@ def test_proba_and_contributions_are_the_two_apart(league, cls):
     xtr, ytr, _, _, xte, _ = split(frame)
     model = cls(features=FEATURES, offset=OFFSET, n_estimators=30).fit(xtr, ytr)
     for rows in (xte.head(1), xte):
-        proba, contributions = model.proba_and_contributions(rows)
+        proba, contributions = proba_and_contributions(model, rows)
         np.testing.assert_array_equal(proba, model.predict_proba(rows))
         np.testing.assert_array_equal(contributions, model.contributions(rows))
 

@@ -194,6 +194,9 @@ class Loop:
         self.models, self.state, self.config, self.alerts, self.timing = models, state, config, alerts, timing
         columns = [c for m in models for c in m.features + list(getattr(m.estimator, "offset", None) or [])]
         self.needed = {q for q in required_quotes(columns) if q[1] == timing} or {(config.market_book, timing)}
+        # whose exact SHAP values give the reasons: the first model that has them (none with top_k 0)
+        self.explainer = next((m for m in models if hasattr(m.estimator, "contributions")), None) \
+            if config.top_k > 0 else None
         self.seen: dict[str, str] = {}  # event id -> fingerprint of its content
         self.seen_before_restart: set[str] = set()
         self.matches: dict[str, dict] = {}
@@ -476,11 +479,11 @@ class Loop:
         return out
 
     def _predict(self, frame: FeatureMatrix) -> tuple[np.ndarray, np.ndarray | None]:
-        """The models' mean probabilities, and the exact SHAP values of the first model that has them (None
-        without one, or with ``top_k`` 0), taken in the same pass as its probabilities."""
+        """The models' mean probabilities, and the explainer's exact SHAP values (None without one), taken in the
+        same pass as its probabilities."""
         probs, contributions = [], None
         for m in self.models:
-            if contributions is None and self.config.top_k > 0 and hasattr(m.estimator, "contributions"):
+            if m is self.explainer:
                 p, contributions = m.proba_and_contributions(frame)
             else:
                 p = m.predict_proba(frame)
@@ -490,7 +493,7 @@ class Loop:
     def _explain(self, frame: FeatureMatrix, probs: np.ndarray, contributions: np.ndarray | None) -> list:
         if contributions is None:
             return [None] * len(frame)
-        est = next(m.estimator for m in self.models if hasattr(m.estimator, "contributions"))
+        est = self.explainer.estimator
         chosen = np.searchsorted(est.classes_, probs.argmax(axis=1))  # the model's column of the likeliest outcome
         return top_contribution_rows(contributions, frame[est.features_], chosen, k=self.config.top_k)
 

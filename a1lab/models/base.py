@@ -173,9 +173,12 @@ class BoostedTrees(ClassifierMixin, BaseEstimator):
         proba = self.predict_proba(X)  # checks that the model is fitted
         return self.classes_[proba.argmax(axis=1)]
 
-    def proba_and_contributions(self, X) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`predict_proba` and :meth:`contributions` of the same rows (a subclass may share their work)."""
-        return self.predict_proba(X), self.contributions(X)
+
+def proba_and_contributions(estimator, X) -> tuple[np.ndarray, np.ndarray]:
+    """An estimator's probabilities and exact SHAP values (``contributions``) of the same rows: from its own
+    shared pass where it has one (``proba_and_contributions``: XGBoost's one DMatrix), else the two calls."""
+    shared = getattr(estimator, "proba_and_contributions", None)
+    return shared(X) if shared is not None else (estimator.predict_proba(X), estimator.contributions(X))
 
 
 def save_tree_state(model, folder: Path) -> None:
