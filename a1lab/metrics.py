@@ -129,6 +129,118 @@ def gap_share_ci(own: np.ndarray, market_open: np.ndarray, market_close: np.ndar
     return float(lo), float(hi)
 
 
+def _gap_parts(own: np.ndarray, market_open: np.ndarray, market_close: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per match: what the forecast gains on the open, and what the close gains on it."""
+    own, mo, mc = (np.asarray(a, dtype=float) for a in (own, market_open, market_close))
+    if not len(own) == len(mo) == len(mc) or len(own) < 2:
+        raise ValueError(f"loss arrays of {len(own)}, {len(mo)} and {len(mc)} matches (two or more, alike)")
+    return mo - own, mo - mc
+
+
+def _z(level: float) -> float:
+    from scipy.stats import norm
+
+    return float(norm.ppf(1 - (1 - level) / 2))
+
+
+def gap_share_fieller(own: np.ndarray, market_open: np.ndarray, market_close: np.ndarray, level: float = 0.95,
+                      n: int | None = None) -> tuple[float, float]:
+    """Fieller's interval for the share of the open-to-close gap a forecast closes, for ``n`` matches (default:
+    as many as given) whose per-match losses have these means and covariance.
+
+    The share is a ratio of two mean differences, A / B (A: open minus forecast, B: open minus close); the
+    interval is every s for which A - s B is within ``level``'s normal quantile of zero. It is bounded only
+    while the gap B itself is significant at that ``n``: otherwise ``(-inf, inf)``.
+
+    Raises:
+        ValueError: the loss arrays differ in length or hold fewer than two matches.
+    """
+    a, b = _gap_parts(own, market_open, market_close)
+    n = len(a) if n is None else n
+    z2 = _z(level) ** 2 / n
+    cov = np.cov(a, b)
+    big_a, big_b = a.mean(), b.mean()
+    q = big_b**2 - z2 * cov[1, 1]
+    r = big_a * big_b - z2 * cov[0, 1]
+    disc = r**2 - q * (big_a**2 - z2 * cov[0, 0])
+    if q <= 0 or disc < 0:
+        return float("-inf"), float("inf")
+    return float((r - np.sqrt(disc)) / q), float((r + np.sqrt(disc)) / q)
+
+
+def matches_to_show_share(own: np.ndarray, market_open: np.ndarray, market_close: np.ndarray, low: float,
+                          level: float = 0.95) -> int | None:
+    """How many matches like these a test needs for the share's interval (:func:`gap_share_fieller`) to lie
+    above ``low``, if the forecast's share and the per-match spread stay as observed.
+
+    The lower end clears ``low`` when d = (open - forecast) - low x (open - close) has a mean significantly
+    above zero, z^2 var(d) / mean(d)^2 matches, and the gap itself is significant, z^2 var(B) / mean(B)^2.
+
+    Returns:
+        The number of matches, or None when the observed share is not above ``low`` (no number suffices).
+    """
+    a, b = _gap_parts(own, market_open, market_close)
+    d = a - low * b
+    if b.mean() <= 0 or d.mean() <= 0:
+        return None
+    z2 = _z(level) ** 2
+    return int(np.ceil(max(z2 * d.var(ddof=1) / d.mean() ** 2, z2 * b.var(ddof=1) / b.mean() ** 2)))
+
+
+def gap_mix(p_open: np.ndarray, p_close: np.ndarray, y: np.ndarray, share: float) -> tuple[np.ndarray, float]:
+    """The forecast (1 - w) x open + w x close that closes exactly ``share`` (in 0..1) of the open-to-close RPS
+    gap on these matches, and its w: a forecast that knows that part of the market's move.
+
+    Raises:
+        ValueError: the close does not beat the open on these matches, or ``share`` is outside 0..1.
+    """
+    p_open, p_close = np.asarray(p_open, dtype=float), np.asarray(p_close, dtype=float)
+    rps_open, rps_close = rps_per_match(p_open, y).mean(), rps_per_match(p_close, y).mean()
+    if not rps_close < rps_open or not 0 <= share <= 1:
+        raise ValueError(f"no mix closes {share} of a gap from RPS {rps_open:.6f} (open) to {rps_close:.6f} (close)")
+
+    def closed(w: float) -> float:  # concave in w, 0 at w = 0 and 1 at w = 1: one crossing of `share`
+        return (rps_open - rps_per_match((1 - w) * p_open + w * p_close, y).mean()) / (rps_open - rps_close)
+
+    lo, hi = 0.0, 1.0
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if closed(mid) < share else (lo, mid)
+    w = (lo + hi) / 2
+    return (1 - w) * p_open + w * p_close, w
+
+
+def gap_power(forecasts: dict[str, np.ndarray], p_open: np.ndarray, p_close: np.ndarray, y: np.ndarray,
+              low: float, share: float = 0.5, level: float = 0.95) -> list[dict]:
+    """How far a test of this size can tell shares of the open-to-close gap apart.
+
+    One row (a dict) per forecast, then the open-close mix that closes exactly ``share`` (:func:`gap_mix`;
+    none where the close does not beat the open) and the close itself: the share closed on these matches,
+    its Fieller interval (:func:`gap_share_fieller`), and the matches a test needs, at the same per-match
+    spread, for the interval to lie above ``low`` and above zero (:func:`matches_to_show_share`;
+    None where the share is not above it; an unbounded interval's ends, and the share without a gap, are
+    None too).
+    """
+    y = np.asarray(y)
+    opening, closing = rps_per_match(p_open, y), rps_per_match(p_close, y)
+    gap = opening.mean() - closing.mean()
+    rows = dict(forecasts)
+    if gap > 0:  # else there is no gap to close: no share, no mix
+        mix, weight = gap_mix(p_open, p_close, y, share)
+        rows[f"mix: {1 - weight:.3f} open + {weight:.3f} close"] = mix
+    rows["close"] = p_close
+    out = []
+    for name, p in rows.items():
+        own = rps_per_match(np.asarray(p, dtype=float), y)
+        ci_low, ci_high = gap_share_fieller(own, opening, closing, level)
+        out.append({"forecast": name, "n": len(y), "share": (opening.mean() - own.mean()) / gap if gap > 0 else None,
+                    "ci_low": ci_low if np.isfinite(ci_low) else None,
+                    "ci_high": ci_high if np.isfinite(ci_high) else None,
+                    "matches_above_low": matches_to_show_share(own, opening, closing, low, level),
+                    "matches_above_zero": matches_to_show_share(own, opening, closing, 0.0, level)})
+    return out
+
+
 def scores(p: np.ndarray, y: np.ndarray) -> dict:
     """RPS, log loss, Brier and accuracy of one forecast."""
     return {"rps": rank_probability_score(p, y), "logloss": log_loss(p, y), "brier": brier_score(p, y),

@@ -185,6 +185,8 @@ class EnsembleParams(Section):
     conformal_gamma: float = Field(ge=0)
     conformal_window: int = Field(ge=1)
     interval_level: Probability
+    power_low: float = Field(ge=0, lt=1)
+    power_share: Probability
     seed: int
 
 

@@ -9,7 +9,15 @@ import pytest
 
 from a1lab import registry
 from a1lab.betting import ValueRule, consensus_bets
-from a1lab.metrics import gap_share_ci, log_loss
+from a1lab.metrics import (
+    gap_mix,
+    gap_power,
+    gap_share_ci,
+    gap_share_fieller,
+    log_loss,
+    matches_to_show_share,
+    rps_per_match,
+)
 from a1lab.models.base import soft_rows, soft_targets
 from a1lab.research import apply_overrides, choose
 from a1lab.splits import WalkForwardSplit
@@ -124,6 +132,60 @@ def test_the_gap_interval_brackets_the_share():
     assert low < share < high and 0.4 < low and high < 0.6
     with pytest.raises(ValueError, match="loss arrays"):
         gap_share_ci(own[:10], opening, closing)
+
+
+def _gap_losses(rng, n, share=0.5, noise=0.01):
+    """Per-match RPS of an open, a close 0.01 better on average, and a forecast `share` of the way (own noise)."""
+    opening = rng.normal(0.21, 0.05, n)
+    closing = opening - 0.01 + rng.normal(0, 0.01, n)
+    return opening - share * 0.01 + rng.normal(0, noise, n), opening, closing
+
+
+def test_fiellers_interval_agrees_with_the_bootstrap():
+    own, opening, closing = _gap_losses(np.random.default_rng(0), 4000)
+    fieller, boot = gap_share_fieller(own, opening, closing), gap_share_ci(own, opening, closing, seed=1)
+    share = (opening.mean() - own.mean()) / (opening.mean() - closing.mean())
+    assert fieller[0] < share < fieller[1]
+    assert fieller == pytest.approx(boot, abs=0.02)
+    wider = gap_share_fieller(own, opening, closing, n=400)  # the same matches' spread, a tenth of them
+    assert wider[0] < fieller[0] and wider[1] > fieller[1]
+    assert gap_share_fieller(own, opening, closing, n=3) == (float("-inf"), float("inf"))  # gap not significant
+    with pytest.raises(ValueError, match="loss arrays"):
+        gap_share_fieller(own[:10], opening, closing)
+
+
+def test_the_matches_needed_show_the_share_half_the_time():
+    rng = np.random.default_rng(4)
+    own, opening, closing = _gap_losses(rng, 400_000, share=0.4, noise=0.05)  # large: the estimates near the truth
+    needed = matches_to_show_share(own, opening, closing, low=0.2)
+    assert needed is not None and 1000 < needed < 10_000
+    assert gap_share_fieller(own, opening, closing, n=needed)[0] == pytest.approx(0.2, abs=0.01)
+    # fresh tests of that size from the same matches' distribution: the lower end clears 0.2 about half the time
+    cleared = [gap_share_fieller(*_gap_losses(rng, needed, share=0.4, noise=0.05))[0] > 0.2 for _ in range(400)]
+    assert 0.4 < np.mean(cleared) < 0.6
+    assert matches_to_show_share(own, opening, closing, low=0.1) < needed  # a lower bar takes fewer
+    assert matches_to_show_share(own, opening, closing, low=0.45) is None  # above the share: never
+
+
+def test_the_gap_mix_closes_the_asked_share():
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 3, 3000)
+    truth = rng.dirichlet([4, 3, 3], 3000)
+    y = np.array([rng.choice(3, p=t) for t in truth])
+    p_close = 0.7 * truth + 0.3 / 3
+    p_open = 0.5 * p_close + 0.5 * rng.dirichlet([4, 3, 3], 3000)
+    mix, w = gap_mix(p_open, p_close, y, 0.5)
+    opening, closing = rps_per_match(p_open, y).mean(), rps_per_match(p_close, y).mean()
+    assert 0 < w < 1 and (opening - rps_per_match(mix, y).mean()) / (opening - closing) == pytest.approx(0.5, abs=1e-9)
+    rows = gap_power({"open": p_open}, p_open, p_close, y, low=0.22)
+    assert [r["forecast"] for r in rows] == ["open", f"mix: {1 - w:.3f} open + {w:.3f} close", "close"]
+    assert [round(r["share"], 9) for r in rows] == [0.0, 0.5, 1.0]
+    assert rows[0]["matches_above_zero"] is None and rows[1]["matches_above_low"] >= rows[2]["matches_above_low"]
+    with pytest.raises(ValueError, match="no mix"):
+        gap_mix(p_close, p_open, y, 0.5)  # the "close" is the worse line
+    reversed_ = gap_power({}, p_close, p_open, y, low=0.22)  # no gap to close: no mix, no number of matches
+    assert [r["forecast"] for r in reversed_] == ["close"]
+    assert reversed_[0]["share"] is None and reversed_[0]["matches_above_zero"] is None
 
 
 def test_consensus_bets_take_the_best_price_against_the_average():
