@@ -72,6 +72,16 @@ def test_every_model_is_scored_beside_the_named_reference(ran):
         assert 0.9 < metrics["overall"]["rps_ratio_close"] < 1.1  # near the market, neither broken nor magic
     ensemble = _json(repo, "ensemble")
     assert ensemble["reference"]["book"] == protocol["reference"] and ensemble["best"] in ensemble["candidates"]
+    power = ensemble["gap_power"]  # an open forecast's test power: members, the chosen ensemble, a mix, the close
+    if "open" not in timings:
+        assert power is None
+    else:
+        rows = {r["forecast"]: r for r in power["rows"]}
+        assert set(ensemble["candidates"]) & set(rows) == {"xgb", "nn", "lgbm", "market"}
+        assert rows["market"]["share"] in (0.0, None) and rows["market"]["matches_above_zero"] is None
+        if rows["close"]["share"] is not None:  # the close beat the open on this slice: a mix closes half
+            mixes = [r for f, r in rows.items() if f.startswith("mix: ")]
+            assert rows["close"]["share"] == 1.0 and [r["share"] for r in mixes] == [power["share"]]
     assert _json(repo, "backtest")["strategies_tried"] == 5 and _json(repo, "drift")["reports"] >= 1
     if protocol["season_keys"] == "last":  # leagues of other calendars are keyed from their newest season
         features = pd.read_parquet(repo / "data" / "features.parquet")
