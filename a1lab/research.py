@@ -101,3 +101,37 @@ def choose(table: pd.DataFrame) -> pd.DataFrame:
     variant is a pipeline-wide params change; ties: the first listed); the test columns play no part."""
     mean = table.groupby("variant", sort=False)["oos_rps"].mean()
     return table.assign(chosen=table["variant"] == mean.idxmin())
+
+
+def shrink_toward(p_model: np.ndarray, p_anchor: np.ndarray, lam: float) -> np.ndarray:
+    """The forecast ``anchor + lam x (model - anchor)``: lam 1 the model, 0 the anchor (e.g. the opening line);
+    rows still sum to 1."""
+    p_model, p_anchor = np.asarray(p_model, dtype=float), np.asarray(p_anchor, dtype=float)
+    return p_anchor + lam * (p_model - p_anchor)
+
+
+def move_forecast(p_open: np.ndarray, signals: np.ndarray, move: np.ndarray, fit_rows: np.ndarray) -> np.ndarray:
+    """The opening line plus a least-squares forecast of its move to the close.
+
+    Args:
+        p_open: (n, 3) the reference's de-vigged opening probabilities (home, draw, away).
+        signals: (n, k) what is known at the open (e.g. other books' opening probabilities minus the reference's).
+        move: (n, 3) the reference's close minus its open; read on ``fit_rows`` only.
+        fit_rows: (n,) the rows the fit may read (all before the rows forecast).
+
+    Returns:
+        (n, 3): the home and away moves fitted on the signals with an intercept, the draw's what keeps the sum,
+        clipped at 1e-4 and renormalised.
+
+    Raises:
+        ValueError: fewer fitting rows than coefficients, or signals missing on them.
+    """
+    fit_rows = np.asarray(fit_rows, dtype=bool)
+    design = np.column_stack([np.asarray(signals, dtype=float), np.ones(len(p_open))])
+    if fit_rows.sum() <= design.shape[1] or not np.isfinite(design[fit_rows]).all():
+        raise ValueError(f"{int(fit_rows.sum())} fitting rows for {design.shape[1]} coefficients, all signals needed")
+    coef = np.linalg.lstsq(design[fit_rows], np.asarray(move, dtype=float)[fit_rows][:, [0, 2]], rcond=None)[0]
+    home, away = (design @ coef).T
+    p = np.asarray(p_open, dtype=float) + np.column_stack([home, -(home + away), away])
+    p = np.clip(p, 1e-4, None)
+    return p / p.sum(axis=1, keepdims=True)

@@ -19,7 +19,7 @@ from a1lab.metrics import (
     rps_per_match,
 )
 from a1lab.models.base import soft_rows, soft_targets
-from a1lab.research import apply_overrides, choose
+from a1lab.research import apply_overrides, choose, move_forecast, shrink_toward
 from a1lab.splits import WalkForwardSplit
 from a1lab.training import common_args, model_factory
 
@@ -186,6 +186,35 @@ def test_the_gap_mix_closes_the_asked_share():
     reversed_ = gap_power({}, p_close, p_open, y, low=0.22)  # no gap to close: no mix, no number of matches
     assert [r["forecast"] for r in reversed_] == ["close"]
     assert reversed_[0]["share"] is None and reversed_[0]["matches_above_zero"] is None
+
+
+def test_shrinking_moves_a_forecast_along_the_line_to_its_anchor():
+    rng = np.random.default_rng(5)
+    model, anchor = rng.dirichlet([3, 2, 3], 50), rng.dirichlet([3, 2, 3], 50)
+    np.testing.assert_allclose(shrink_toward(model, anchor, 1.0), model, atol=1e-15)
+    np.testing.assert_array_equal(shrink_toward(model, anchor, 0.0), anchor)
+    half = shrink_toward(model, anchor, 0.5)
+    np.testing.assert_allclose(half, (model + anchor) / 2)
+    np.testing.assert_allclose(half.sum(axis=1), 1.0)
+
+
+def test_the_move_forecast_learns_a_planted_move_from_its_fitting_rows_only():
+    rng = np.random.default_rng(6)
+    n = 4000
+    p_open = rng.dirichlet([5, 3, 4], n)
+    signal = rng.normal(0, 0.02, (n, 1))
+    move = np.column_stack([0.5 * signal[:, 0], -0.2 * signal[:, 0], -0.3 * signal[:, 0]])  # sums to 0
+    move += rng.normal(0, 0.001, (n, 3)) * [1, 0, 1]
+    fit = np.arange(n) < 3000
+    hidden = np.where(fit[:, None], move, np.nan)  # the forecast rows' moves are unknown to it
+    p = move_forecast(p_open, signal, hidden, fit)
+    np.testing.assert_allclose(p, move_forecast(p_open, signal, move, fit))
+    np.testing.assert_allclose(p.sum(axis=1), 1.0)
+    close = p_open + move
+    later = ~fit
+    assert np.abs(p[later] - close[later]).max() < 0.01 < np.abs(p_open[later] - close[later]).max()
+    with pytest.raises(ValueError, match="fitting rows"):
+        move_forecast(p_open, signal, move, np.arange(n) < 2)
 
 
 def test_consensus_bets_take_the_best_price_against_the_average():
