@@ -77,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         pred = pd.read_parquet(work / "data" / "predictions" / f"{model}.parquet").set_index("match_id")
         p = np.full_like(p_open, np.nan)
         at = frame.index.get_indexer(pred.index)
+        if (at < 0).any():
+            raise SystemExit(f"data/predictions/{model}.parquet has matches the feature table lacks: rerun `dvc repro`")
         p[at] = pred[PRED_COLUMNS].to_numpy()
         keep = priced & np.isfinite(p).all(axis=1)
         shrunk += [rows_of(shrink_toward(p, p_open, lam), f"{model}, lambda {lam:g}", keep) for lam in LAMBDAS]
