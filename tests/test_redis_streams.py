@@ -1,5 +1,6 @@
-"""Redis Streams pieces against a real redis-server: addresses, and a commit whose answer is lost on the way
-back (a proxy on 127.0.0.1 cuts the connection right after forwarding EXEC) is applied exactly once."""
+"""Redis Streams pieces against a real redis-server: addresses; a commit whose answer is lost on the way back (a
+proxy on 127.0.0.1 cuts the connection right after forwarding EXEC) is applied exactly once; a read whose answer
+is lost (the server handed the entries to the consumer) loses none of them."""
 
 from __future__ import annotations
 
@@ -32,8 +33,9 @@ def test_addresses_are_read_and_bad_ones_refused_clearly():
             RedisTarget.parse(url)
 
 
-async def _lossy_proxy(port: int, drops: list) -> asyncio.Server:
-    """Forwards to 127.0.0.1:port; the first connection that sends EXEC is cut before the answer comes back."""
+async def _lossy_proxy(port: int, drops: list, command: bytes = b"EXEC") -> asyncio.Server:
+    """Forwards to 127.0.0.1:port; the first connection that sends ``command`` (bytes the request contains) is cut
+    before the answer comes back."""
 
     async def handle(reader, writer):
         up_reader, up_writer = await asyncio.open_connection("127.0.0.1", port)
@@ -41,7 +43,7 @@ async def _lossy_proxy(port: int, drops: list) -> asyncio.Server:
 
         async def upstream():
             while data := await reader.read(65536):
-                lose = b"EXEC" in data and not drops
+                lose = command in data and not drops
                 if lose:
                     drops.append(True)
                     cut.set()  # the answer to this transaction never reaches the client ...
@@ -117,4 +119,42 @@ def test_a_restarted_consumer_reads_its_unacknowledged_entries_first(redis_serve
     first, _ = asyncio.run(read(3))  # read, never acknowledged: a crash
     again, acks = asyncio.run(read(5))
     assert first == [0, 1, 2] and again == [0, 1, 2, 3, 4] and len(acks) == 5
+    client.close()
+
+
+def test_a_read_whose_answer_is_lost_loses_no_entry(redis_server):
+    """The server hands entries to the consumer (XREADGROUP >) and dies, or the connection does, before the answer
+    arrives: the entries sit in the consumer's pending list, and a plain retry of > never returns them."""
+    client = redis.Redis(port=redis_server.port)
+    client.xgroup_create("ev", "g", id="0", mkstream=True)
+
+    async def run() -> tuple[list, list]:
+        drops: list = []
+        proxy = await _lossy_proxy(redis_server.port, drops, command=b"\r\n>\r\n")  # a read of new entries
+        port = proxy.sockets[0].getsockname()[1]
+        connections = Connections()
+        at = RedisTarget.parse(f"redis://127.0.0.1:{port}/0?stream=ev&group=g&consumer=c&block_ms=50")
+        source, got = StreamSource(connections.client(at), at, Backoff(base=0.01, cap=0.05)), []
+        entries = aiter(source)
+        assert await anext(entries) is not None  # the (empty) pending list read: IDLE
+        for n in range(6):
+            client.xadd("ev", {"data": json.dumps({"n": n})})
+
+        async def six() -> None:
+            while len(got) < 6:
+                item = await anext(entries)
+                if isinstance(item, bytes):
+                    got.append(json.loads(item)["n"])
+
+        try:
+            await asyncio.wait_for(six(), 10)
+        finally:
+            acks = source.take_acks()
+            await connections.close()
+            proxy.close()
+        return got, acks, drops
+
+    got, acks, drops = asyncio.run(run())
+    assert drops == [True], "the proxy never cut a read's answer"
+    assert got == [0, 1, 2, 3, 4, 5] and len(acks) == 6
     client.close()

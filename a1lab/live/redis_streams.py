@@ -13,8 +13,11 @@ across servers the order is sinks, checkpoint, acknowledgements (at least once).
 A restart resumes from the checkpoint, re-reads its own pending entries first
 and claims entries other consumers left pending longer than ``claim_idle_ms``;
 the event ids make re-processing effectively once. A lost connection is retried
-with back-off; a commit whose answer was lost is looked up by the commit number
-stored with the checkpoint before it is sent again.
+with back-off; a read or claim cut off with it may have handed entries over
+(they wait in this consumer's pending list, where a read of new entries never
+looks), so the next read takes the pending entries not yet yielded first; a
+commit whose answer was lost is looked up by the commit number stored with the
+checkpoint before it is sent again.
 """
 
 from __future__ import annotations
@@ -151,6 +154,7 @@ class StreamSource:
         self.claim_idle_ms = int(p.get("claim_idle_ms", 60_000))
         self.unacked: list[bytes] = []  # ids yielded since the last commit
         self.read = 0
+        self._cut = False  # a read or claim failed: the server may have handed out entries whose answer was lost
 
     async def _ensure_group(self) -> None:
         try:
@@ -162,6 +166,11 @@ class StreamSource:
     async def _read(self, start: bytes | str) -> list:
         async def call():
             try:
+                if start == ">" and self._cut:  # first what a cut-off read or claim handed over, in stream order
+                    lost = await self._lost()
+                    self._cut = False
+                    if lost:
+                        return [[self.target.name, lost]]
                 return await self.client.xreadgroup(self.group, self.consumer, {self.target.name: start},
                                                     count=self.count, block=None if start != ">" else self.block_ms)
             except ResponseError as exc:
@@ -169,16 +178,39 @@ class StreamSource:
                     raise
                 await self._ensure_group()  # the server lost the group (no persistence): read from the start
                 return []
+            except RETRY:
+                self._cut = True
+                raise
 
         answer = await _retrying(f"read {self.target.name}", call, self.backoff)
         return answer[0][1] if answer else []
 
+    async def _lost(self) -> list:
+        """This consumer's pending entries not yielded since the last commit: what the server handed over in an
+        answer that never arrived (a read or claim cut off with the connection)."""
+        yielded, lost, last = set(self.unacked), [], b"0"
+        while answer := await self.client.xreadgroup(self.group, self.consumer, {self.target.name: last},
+                                                     count=self.count):
+            entries = answer[0][1]
+            if not entries:
+                break
+            lost += [e for e in entries if e[0] not in yielded]
+            last = entries[-1][0]
+        return lost
+
     async def _claim(self) -> list:
         entries, start = [], "0-0"
+
+        async def call(s):
+            try:
+                return await self.client.xautoclaim(self.target.name, self.group, self.consumer, self.claim_idle_ms,
+                                                    start_id=s, count=self.count)
+            except RETRY:
+                self._cut = True  # claimed entries whose answer was lost are this consumer's now: see _read
+                raise
+
         while True:
-            answer = await _retrying("claim", lambda s=start: self.client.xautoclaim(
-                self.target.name, self.group, self.consumer, self.claim_idle_ms, start_id=s, count=self.count),
-                self.backoff)
+            answer = await _retrying("claim", lambda s=start: call(s), self.backoff)
             start, claimed = answer[0], answer[1]
             entries += claimed
             if start in (b"0-0", "0-0") or not claimed:
