@@ -21,17 +21,6 @@ ROOT = Path(__file__).resolve().parents[1]
 LAMBDAS = (1.0, 0.8, 0.6, 0.5, 0.4, 0.3)
 
 
-def _row(name: str, p_oos, y_oos, p_test, p_open, p_close, y_test, low: float) -> dict:
-    from a1lab.metrics import gap_power, rank_probability_score
-
-    power = gap_power({name: p_test}, p_open, p_close, y_test, low)[0]
-    low_end, high_end = (None if v is None else f"{v:+.1%}" for v in (power["ci_low"], power["ci_high"]))
-    return {"forecast": name, "RPS oos (choice)": f"{rank_probability_score(p_oos, y_oos):.6f}",
-            "share of the gap (test)": "no gap" if power["share"] is None else f"{power['share']:+.1%}",
-            "Fieller 95 %": "unbounded" if low_end is None else f"{low_end} to {high_end}",
-            f"matches for > {low:.0%}": power["matches_above_low"] or "never"}
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workspace", default=str(ROOT), help="a pipeline's folder (params.yaml, data/)")
@@ -45,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     import yaml
 
     from a1lab.columns import market_columns, quote_prices
+    from a1lab.metrics import gap_power, rank_probability_score
     from a1lab.models import RESULT_CODES
     from a1lab.odds import remove_margin
     from a1lab.research import move_forecast, shrink_toward
@@ -69,8 +59,14 @@ def main(argv: list[str] | None = None) -> int:
     priced = np.isfinite(p_open).all(axis=1) & np.isfinite(p_close).all(axis=1)
 
     def rows_of(p: np.ndarray, name: str, keep: np.ndarray) -> dict:
+        """A table row: the forecast's out-of-sample RPS, then its test share, interval and matches needed."""
         o, t = keep & oos, keep & test
-        return _row(name, p[o], y[o], p[t], p_open[t], p_close[t], y[t], low)
+        power = gap_power({name: p[t]}, p_open[t], p_close[t], y[t], low)[0]
+        low_end, high_end = (None if v is None else f"{v:+.1%}" for v in (power["ci_low"], power["ci_high"]))
+        return {"forecast": name, "RPS oos (choice)": f"{rank_probability_score(p[o], y[o]):.6f}",
+                "share of the gap (test)": "no gap" if power["share"] is None else f"{power['share']:+.1%}",
+                "Fieller 95 %": "unbounded" if low_end is None else f"{low_end} to {high_end}",
+                f"matches for > {low:.0%}": power["matches_above_low"] or "never"}
 
     shrunk = []
     for model in [m for m in params["ensemble"]["members"] if m != "market"]:
