@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from a1lab import registry
 from a1lab.features import build_features
-from a1lab.live.events import Fixture, Odds, Rejection, Result, parse_event
+from a1lab.live.events import Fixture, Odds, Rejection, Result, fingerprint, parse_event
 from a1lab.live.loop import Loop
 from a1lab.live.replay import Offsets, season_events
 
@@ -30,9 +30,9 @@ FIXTURE = {"type": "fixture", "id": "f", "ts": "2025-08-08T19:00:00Z", "match_id
 @pytest.mark.parametrize("raw, words", [
     (json.dumps(RESULT).replace("12}", "Infinity}"), "Infinity"),
     (json.dumps(RESULT).replace("12}", "1e999}"), "stats.home_shots"),
-    (json.dumps({**RESULT, "home_goals": True}), "valid integer"),
-    (json.dumps({**RESULT, "away_goals": False}), "valid integer"),
-    (json.dumps({**RESULT, "home_goals": 1.0}), "valid integer"),
+    (json.dumps({**RESULT, "home_goals": True}), "home_goals: Expected `int`, got `bool`"),
+    (json.dumps({**RESULT, "away_goals": False}), "away_goals: Expected `int`, got `bool`"),
+    (json.dumps({**RESULT, "home_goals": 1.0}), "home_goals: Expected `int`, got `float`"),
     (json.dumps({**RESULT, "stats": {"home_shots": True}}), "stats.home_shots"),
     (json.dumps({**ODDS, "prices": {"home": True, "draw": 4.2, "away": 6.5}}), "prices.home"),
     (json.dumps({**ODDS, "prices": {"home": "2.0", "draw": 4.2, "away": 6.5}}), "prices.home"),
@@ -43,10 +43,21 @@ FIXTURE = {"type": "fixture", "id": "f", "ts": "2025-08-08T19:00:00Z", "match_id
     ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
     (b'{"id": "\xc3\x28"}', "not UTF-8"),
     ('{"type": "hello"}', "hello"),
+    (json.dumps({**FIXTURE, "home": "\ud800"}), "home: not valid Unicode"),  # what no fingerprint can hash
+    (json.dumps({**FIXTURE, "season": " 25/26"}), "season"),
+    (json.dumps({**FIXTURE, "id": "   "}), "id: must have 1 to 200 characters"),
+    (json.dumps({**ODDS, "bookmaker": "Pinnacle"}), "bookmaker"),
+    (json.dumps({**ODDS, "prices": {**ODDS["prices"], "x2": 3.0}}), "unknown field `x2`"),
 ])
 def test_hostile_events_are_rejections_with_a_reason(raw, words):
     out = parse_event(raw)
     assert isinstance(out, Rejection) and words in out.reason
+
+
+def test_names_are_stripped_and_unknown_fields_ignored():
+    out = parse_event(json.dumps({**FIXTURE, "id": " f ", "home": "\tA FC ", "referee": "X"}))
+    assert isinstance(out, Fixture) and (out.id, out.home, out.type) == ("f", "A FC", "fixture")
+    assert fingerprint(out) == fingerprint(parse_event(json.dumps({**FIXTURE, "id": "f", "home": "A FC"})))
 
 
 JSON = st.recursive(
@@ -72,15 +83,18 @@ def test_parse_event_never_raises_on_arbitrary_input(raw):
 @settings(max_examples=500, deadline=None)
 @given(st.sampled_from([RESULT, ODDS, FIXTURE]), st.text(max_size=12), JSON)
 def test_any_field_set_to_any_value_gives_a_finite_event_or_a_rejection(base, key, value):
+    """And the same event whether it comes as a line or as a decoded object."""
     for target in (base, {**base, "prices": {**ODDS["prices"]}, "stats": {**RESULT["stats"]}}):
         event = {**target}
         if key in ("home", "draw", "away") and "prices" in base:
             event["prices"] = {**base["prices"], key: value}
         else:
             event[key or "id"] = value
-        for raw in (event, json.dumps(event, default=str)):
-            out = parse_event(raw)
+        outs = [parse_event(raw) for raw in (event, json.dumps(event, default=str))]
+        for out in outs:
             assert isinstance(out, Rejection) or _finite_event(out)
+        if not isinstance(outs[1], Rejection):  # a line's one-pass route agrees with the decoded object's
+            assert outs[1] == outs[0] and fingerprint(outs[1]) == fingerprint(outs[0])
 
 
 @pytest.fixture(scope="module")

@@ -257,7 +257,7 @@ def test_poisonous_lines_are_dead_lettered_and_the_stream_goes_on(live_lab, tmp_
     reasons = [d["reason"] for d in dead[:len(hostile)]]
     assert "Infinity" in reasons[0] and "nested too deeply" in reasons[1] == reasons[2]
     assert reasons[3].startswith("not UTF-8") and all("time" in r for r in reasons[4:7])
-    assert "hello" in reasons[7] and "valid integer" in reasons[8] and "conflicting duplicate" in reasons[9]
+    assert "hello" in reasons[7] and "Expected `int`" in reasons[8] and "conflicting duplicate" in reasons[9]
     assert "NaN" in reasons[10] and "longer than" in reasons[11]
     assert _lines(tmp_path / "out.jsonl") == _lines(clean / "out.jsonl")  # nothing poisoned the state
     assert "Traceback" not in proc.stderr
