@@ -71,7 +71,7 @@ def _text(event: Struct, name: str, limit: int = 200, pattern: re.Pattern | None
     if not stripped.isascii():
         try:
             stripped.encode()
-        except UnicodeEncodeError:  # a lone surrogate, from a JSON escape such as \\ud800
+        except UnicodeEncodeError:  # a lone surrogate, from a JSON escape such as \ud800
             raise ValueError(f"{name}: not valid Unicode") from None
     if pattern is not None and not pattern.fullmatch(stripped):
         raise ValueError(f"{name}: {stripped[:50]!r} does not match {pattern.pattern}")
