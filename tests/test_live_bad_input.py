@@ -48,6 +48,7 @@ FIXTURE = {"type": "fixture", "id": "f", "ts": "2025-08-08T19:00:00Z", "match_id
     (json.dumps({**FIXTURE, "id": "   "}), "id: must have 1 to 200 characters"),
     (json.dumps({**ODDS, "bookmaker": "Pinnacle"}), "bookmaker"),
     (json.dumps({**ODDS, "prices": {**ODDS["prices"], "x2": 3.0}}), "unknown field `x2`"),
+    (json.dumps({**RESULT, "stats": {"home_shots": 10**400}}), "stats.home_shots: must be a number"),
 ])
 def test_hostile_events_are_rejections_with_a_reason(raw, words):
     out = parse_event(raw)

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -176,7 +175,7 @@ class Result(_Event, frozen=True, kw_only=True, tag="result"):
         if unknown:
             raise ValueError(f"stats: unknown stats {unknown[:5]}; known: {list(STAT_KEYS)}")
         for key, value in self.stats.items():  # checked here to name the key (msgspec's path would not)
-            if type(value) not in (int, float) or not (math.isfinite(value) and 0.0 <= value <= STAT_MAX):
+            if type(value) not in (int, float) or not 0.0 <= value <= STAT_MAX:  # NaN and 10**400 fail too
                 raise ValueError(f"stats.{key}: must be a number from 0 to {STAT_MAX:g}, got {str(value)[:50]}")
         if any(type(v) is int for v in self.stats.values()):
             force_setattr(self, "stats", {k: float(v) for k, v in self.stats.items()})
