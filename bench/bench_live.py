@@ -6,7 +6,8 @@
    this process at full speed. Prints events per second and the p50/p99 latency from
    reading an event's line to the emitted prediction(s), for the events that
    score a match; as a reference measured in the same run, the batch path
-   (features of the whole table + one predict call) per match.
+   (features of the whole table + one predict call) per match; and the time per event of each kind
+   (fixtures, quotes, quotes that score, results).
 2. Redis: the same events from a Redis stream (a real redis-server on 127.0.0.1, AOF with fsync always),
    read with a consumer group, predictions written to a stream and the checkpoint to a key, one
    transaction per commit: events per second beside the in-process replay's, same run.
@@ -86,11 +87,18 @@ def replay_bench(tmp: Path, name: str = "xgb", top_k: int = 3) -> dict:
     _, state = build_features(matches[matches["kickoff"] < pd.Timestamp(events[0]["ts"])], config)
     loop = Loop([model], state, LoopConfig(top_k=top_k))
     latencies, started = [], time.perf_counter()
+    by_kind: dict[str, list[float]] = {}  # where the replay's time goes: seconds and events of each kind
     for line in lines:
         t0 = time.perf_counter()
-        out = loop.process(parse_event(line))
-        if any(isinstance(m, dict) and m["type"] == "prediction" for m in out):
-            latencies.append(time.perf_counter() - t0)
+        event = parse_event(line)
+        out = loop.process(event)
+        spent = time.perf_counter() - t0
+        scored = any(isinstance(m, dict) and m["type"] == "prediction" for m in out)
+        if scored:
+            latencies.append(spent)
+        kind = by_kind.setdefault(f"{getattr(event, 'type', 'rejected')}{' scoring' if scored else ''}", [0.0, 0])
+        kind[0] += spent
+        kind[1] += 1
     seconds = time.perf_counter() - started
     t0 = time.perf_counter()
     frame, _ = build_features(matches, config)
@@ -101,7 +109,8 @@ def replay_bench(tmp: Path, name: str = "xgb", top_k: int = 3) -> dict:
     return {"events": len(lines), "seconds": seconds, "events_per_s": len(lines) / seconds,
             "scoring_events": len(lat), "p50_ms": float(np.percentile(lat, 50)),
             "p99_ms": float(np.percentile(lat, 99)), "batch_ms_per_match": batch / len(season) * 1000,
-            "batch_seconds": batch, "counts": loop.counts}
+            "batch_seconds": batch, "counts": loop.counts,
+            "by_kind": {k: {"events": n, "seconds": t, "us_each": t / n * 1e6} for k, (t, n) in by_kind.items()}}
 
 
 def redis_bench(tmp: Path, name: str = "xgb") -> dict:
@@ -261,6 +270,8 @@ def main() -> None:
         print(f"  reference (batch, same run): features of all matches + one predict = {r['batch_seconds']:.1f} s, "
               f"{r['batch_ms_per_match']:.2f} ms per 2025/26 match; live p50 / batch per match = "
               f"{r['p50_ms'] / r['batch_ms_per_match']:.1f}x")
+        print("  by kind: " + "; ".join(f"{k} {v['events']} x {v['us_each']:.0f} us = {v['seconds']:.2f} s"
+                                        for k, v in r["by_kind"].items()))
         print(json.dumps(r))
     if not args.skip_replay and not args.no_redis:
         with tempfile.TemporaryDirectory() as tmp:
