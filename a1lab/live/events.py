@@ -271,13 +271,26 @@ def parse_event(raw: str | bytes | dict) -> Fixture | Odds | Result | Rejection:
         if isinstance(obj, str):
             return Rejection(obj, line_text(raw))
         try:
-            return msgspec.convert(obj, Event)
+            return msgspec.convert(_iso_times(obj), Event)
         except msgspec.ValidationError as exc:
             event_id = obj.get("id") if isinstance(obj.get("id"), str) else None
             text = line_text(json.dumps(raw, default=str) if isinstance(raw, dict) else raw)
             return Rejection(f"invalid event: {_problem(exc)}", text, event_id[:200] if event_id else None)
     except Exception as exc:  # noqa: BLE001 - one bad line must never stop the stream
         return Rejection(f"unreadable event: {type(exc).__name__}: {exc}"[:500], line_text(str(raw)))
+
+
+def _iso_times(obj: dict) -> dict:
+    """The object with its ``ts`` and ``kickoff`` strings read by Python's ISO 8601 parser, which takes the
+    forms RFC 3339 (msgspec's) leaves out: no seconds (``2025-08-13T19:00Z``), the basic format."""
+    times = {}
+    for key in ("ts", "kickoff"):
+        if isinstance(value := obj.get(key), str):
+            try:
+                times[key] = datetime.fromisoformat(value)
+            except ValueError:
+                pass  # msgspec says what is wrong with it
+    return {**obj, **times} if times else obj
 
 
 def _problem(exc: msgspec.ValidationError) -> str:
