@@ -258,8 +258,9 @@ def _decode_slowly(raw: str | bytes) -> tuple[object, str | None]:
 def parse_event(raw: str | bytes | dict) -> Fixture | Odds | Result | Rejection:
     """Validate one event (a JSON line or a decoded object); a Rejection says what is wrong. Never raises.
 
-    A line is decoded and checked in one pass (msgspec, about 1.5 us for a quote); a line that fails it takes
-    the slow route, which reads what the standard library can and says what is wrong.
+    A line is decoded and checked in one pass (msgspec: about 3 us for a quote called back to back, 6 us in a
+    replay); a line that fails it takes the slow route, which reads what the standard library can and says what
+    is wrong.
     """
     try:
         if not isinstance(raw, dict) and len(raw) <= MAX_LINE:
@@ -297,9 +298,10 @@ def _problem(exc: msgspec.ValidationError) -> str:
     """msgspec's message as ``field: what is wrong`` (its own checks' messages name their field already)."""
     text = str(exc)
     where = _WHERE.search(text)
-    if where is None or not where.group(1):
-        return text if where is None else text[:where.start()]
-    return f"{where.group(1)}: {text[:where.start()]}"
+    if where is None:
+        return text
+    message = text[:where.start()]
+    return f"{where.group(1)}: {message}" if where.group(1) else message
 
 
 def event_dict(event: Fixture | Odds | Result) -> dict:
