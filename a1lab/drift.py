@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import re
 import time
 from pathlib import Path
 
@@ -134,6 +135,7 @@ def drift_report(reference: pd.DataFrame, current: pd.DataFrame, columns: list[s
         html_path.parent.mkdir(parents=True, exist_ok=True)
         snapshot.save_html(str(html_path))
         share_script(html_path)
+        steady_ids(html_path)
     return _summary(name, reference, current, columns, p_values, threshold)
 
 
@@ -163,6 +165,24 @@ def share_script(page: Path) -> Path | None:
         script.write_text(body, encoding="utf-8")
     page.write_text(text[:start] + f'<script src="{script.name}"></script>' + text[end:], encoding="utf-8")
     return script
+
+
+_UUID = re.compile(r"(?<![0-9a-f])([0-9a-f]{8})(-?)([0-9a-f]{4})\2([0-9a-f]{4})\2([0-9a-f]{4})\2([0-9a-f]{12})"
+                   r"(?![0-9a-f])")  # with dashes or without
+
+
+def steady_ids(page: Path) -> None:
+    """Replace the random UUIDs Evidently gives each widget (with or without dashes) by ones numbered in order of
+    first appearance, so the same data gives the same page bytes (and DVC the same hash). The shared script
+    (:func:`share_script`) is left alone."""
+    numbers: dict[str, int] = {}
+
+    def renumber(match: re.Match) -> str:
+        first, sep, *rest = match.groups()
+        new = f"{numbers.setdefault(first + ''.join(rest), len(numbers)):032x}"
+        return sep.join((new[:8], new[8:12], new[12:16], new[16:20], new[20:]))
+
+    page.write_text(_UUID.sub(renumber, page.read_text(encoding="utf-8")), encoding="utf-8")
 
 
 def ks_report(reference: pd.DataFrame, current: pd.DataFrame, columns: list[str], name: str,

@@ -2,8 +2,9 @@
 
 A registered model is an estimator (its own safe format: XGBoost JSON, a torch
 state_dict, or JSON), an optional calibrator (JSON) and metadata: version,
-creation time, data hash, params, feature list, training seasons, metrics,
-library versions and git commit. Nothing is pickled.
+data hash, params, feature list, training seasons, metrics, library versions,
+a hash of the a1lab source, and (unless registered reproducibly, as ``dvc repro``
+does) creation time and git commit. Nothing is pickled.
 """
 
 from __future__ import annotations
@@ -55,6 +56,26 @@ def git_commit(cwd: Path | None = None) -> str | None:
         return None
 
 
+def source_hash() -> str:
+    """SHA-256 of the a1lab package's files (paths and bytes, in path order): the code a model was made with,
+    the same in every clone of a commit and unchanged by committing the pipeline's outputs."""
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(p for p in package.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def provenance(reproducible: bool = False) -> dict:
+    """What made a registered model: library versions and :func:`source_hash`; unless ``reproducible``, also the
+    creation time and git commit, which differ between two runs of the same inputs (and the commit of a clone
+    is never the one its pipeline ran at), so a reproducible registration, as ``dvc repro``'s, leaves them out."""
+    out = {"libraries": library_versions(), "source_hash": source_hash()}
+    if not reproducible:
+        out.update(created=datetime.now(UTC).isoformat(timespec="seconds"), git_commit=git_commit())
+    return out
+
+
 @dataclass
 class RegisteredModel:
     """A loaded model: estimator, calibrator and metadata; refuses mismatched features."""
@@ -92,11 +113,12 @@ class RegisteredModel:
         return expand(self.calibrator.transform(raw), self.estimator.classes_), contributions
 
 
-def register(estimator, name: str, root: str | Path = "models", calibrator=None, **meta) -> Path:
+def register(estimator, name: str, root: str | Path = "models", calibrator=None, reproducible: bool = False,
+             **meta) -> Path:
     """Save a fitted estimator as the next version of ``name``; return its folder.
 
     Keyword args go into metadata.json (e.g. features, params, training_seasons,
-    metrics, data_hash).
+    metrics, data_hash). ``reproducible``: the same inputs give the same bytes (see :func:`provenance`).
     """
     base = Path(root) / name
     existing = [int(p.name[1:]) for p in base.glob("v*") if p.name[1:].isdigit()] if base.is_dir() else []
@@ -105,10 +127,9 @@ def register(estimator, name: str, root: str | Path = "models", calibrator=None,
     estimator.save(folder)
     save_calibrator(calibrator or Identity(), folder / "calibration.json")
     features = meta.pop("features", getattr(estimator, "features_", None))
-    info = {"name": name, "version": version, "estimator": type(estimator).__name__,
-            "created": datetime.now(UTC).isoformat(timespec="seconds"), "features": list(features or []),
+    info = {"name": name, "version": version, "estimator": type(estimator).__name__, "features": list(features or []),
             "offset": list(getattr(estimator, "offset", None) or []),  # market columns it reads beside its features
-            "libraries": library_versions(), "git_commit": git_commit(), **meta}
+            **provenance(reproducible), **meta}
     (folder / "metadata.json").write_text(json.dumps(info, indent=2, default=_json_default) + "\n")
     return folder
 
@@ -176,7 +197,7 @@ class RegisteredEnsemble:
 
 
 def register_ensemble(combiner, kind: str, root: str | Path = "models", name: str = "ensemble",
-                      market: dict | None = None, **meta) -> Path:
+                      market: dict | None = None, reproducible: bool = False, **meta) -> Path:
     """Save a fitted ensemble (``a1lab.models.ensemble``) as the next version of ``name``: its kind, settings and
     fitted state, and the registered version of each member (their latest now); ``market`` holds the ``market``
     member's ``timing``, ``book`` and ``classes``. JSON only."""
@@ -204,8 +225,7 @@ def register_ensemble(combiner, kind: str, root: str | Path = "models", name: st
     (folder / "ensemble.json").write_text(json.dumps({**ensemble_state(kind, combiner), "versions": members,
                                                       "market": market}, indent=2) + "\n")
     info = {"name": name, "version": folder.name, "estimator": ENSEMBLE, "kind": kind, "members": members,
-            "created": datetime.now(UTC).isoformat(timespec="seconds"), "features": list(dict.fromkeys(features)),
-            "libraries": library_versions(), "git_commit": git_commit(), **meta}
+            "features": list(dict.fromkeys(features)), **provenance(reproducible), **meta}
     (folder / "metadata.json").write_text(json.dumps(info, indent=2, default=_json_default) + "\n")
     return folder
 

@@ -272,7 +272,7 @@ def write_outputs(name: str, results: list[FoldResult], metrics: dict, predictio
         reliability.to_csv(report / "reliability.csv", index=False, float_format="%.6f")
         rps.to_csv(report / "rps_by_season.csv", index=False, float_format="%.6f")
     calibration = {r.name: {"calibration": r.calibrator.to_dict()["method"],
-                            "calibration_oof_logloss": r.calibration_losses} for r in results}
+                            "calibration_oof_logloss": rounded(r.calibration_losses)} for r in results}
     (report / "calibration.json").write_text(json.dumps(calibration, indent=2) + "\n")
     write_timing(name, {r.name: r.seconds for r in results})
     return pred

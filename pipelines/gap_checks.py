@@ -28,6 +28,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="books whose opening prices (minus the reference's) may forecast the move")
     parser.add_argument("--out", default=None, help="default: WORKSPACE/reports/research")
     args = parser.parse_args(argv)
+    from run_notebook import baseline_cpu  # the pipeline's floats, whatever the CPU
+
+    baseline_cpu()
 
     import numpy as np
     import pandas as pd

@@ -17,12 +17,25 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
+import platform
+import re
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PROGRESS_SECONDS = 2.0  # cells that take longer print a progress line
+# Floats must not depend on the CPU's vector extensions, or `dvc repro` of a fresh clone on another x86-64 CPU would
+# not give the committed outputs. On this AVX-512 machine, without these settings, the network's weights moved after a
+# few epochs when MKL was held to AVX2 (its float32 training: torch's kernels, MKL and oneDNN), and the stacked
+# ensemble moved with OpenBLAS's kernels (Haswell, Skylake-X or older: what the CPU or an OPENBLAS_CORETYPE set by the
+# machine picks); numpy's AVX-512 exp and log differ from its AVX2 ones in the last bit. So: torch, MKL and oneDNN on
+# their baseline code paths, OpenBLAS on Nehalem kernels (numpy's own baseline is that level), numpy at most AVX2;
+# with them, MKL held to AVX2 left every output as it was, and the pipeline took no longer. Set over whatever the
+# environment says; A1LAB_NATIVE_CPU=1 leaves the environment alone (faster on some CPUs, other last digits).
+BASELINE_CPU = {"ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "COMPATIBLE", "ONEDNN_MAX_CPU_ISA": "SSE41",
+                "OPENBLAS_CORETYPE": "Nehalem", "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR"}
 
 
 class _Outputs:
@@ -144,6 +157,48 @@ def stage_parameters(params_file: Path, section: str) -> dict:
     return params[section]
 
 
+def baseline_cpu() -> None:
+    """Set :data:`BASELINE_CPU` (x86-64 only; not with ``A1LAB_NATIVE_CPU=1``). Call it before anything loads numpy
+    or torch; processes started later (a kernel, Dask workers) inherit it."""
+    if platform.machine() in ("x86_64", "AMD64") and os.environ.get("A1LAB_NATIVE_CPU") != "1":
+        os.environ.update(BASELINE_CPU)
+
+
+_CLOCK = ("start_time", "end_time", "duration")
+_STYLER_ID = re.compile(r"\bT_([0-9a-f]{5})(?![0-9A-Za-z])")  # pandas Styler's random table id
+_ADDRESS = re.compile(r" at 0x[0-9a-f]+>")  # a default repr's memory address
+
+
+def steady(nb, input_path: str):
+    """The executed notebook without what changes from run to run of the same inputs, so that its bytes (and
+    DVC's hash of them) change only when a result does: papermill's clock times and absolute input path, the
+    random id of its injected cell, pandas Styler's random table ids (renumbered in order), the memory
+    addresses of default reprs."""
+    meta = nb.metadata.get("papermill", {})
+    for key in _CLOCK:
+        meta.pop(key, None)
+    if "input_path" in meta:
+        meta["input_path"] = input_path
+    ids: dict[str, str] = {}
+
+    def renumber(match: re.Match) -> str:
+        return ids.setdefault(match.group(1), f"T_{len(ids):05d}")
+
+    for cell in nb.cells:
+        for key in _CLOCK:
+            cell.metadata.get("papermill", {}).pop(key, None)
+        cell.metadata.pop("execution", None)  # a kernel's (--kernel) timestamps
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell["id"] = "injected-parameters"
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            for kind, pattern, new in (("text/html", _STYLER_ID, renumber), ("text/plain", _ADDRESS, ">")):
+                if kind in data:
+                    text = "".join(data[kind]) if isinstance(data[kind], list) else data[kind]
+                    data[kind] = pattern.sub(new, text)
+    return nb
+
+
 def run(stage: str, section: str, params_file: Path, out_dir: Path, extra: tuple[str, ...] = (),
         model: str | None = None, kernel: bool = False) -> Path:
     """Execute the stage notebook and export it as .ipynb and .html; return the .ipynb path."""
@@ -194,8 +249,9 @@ def run(stage: str, section: str, params_file: Path, out_dir: Path, extra: tuple
         raise SystemExit(f"{name}: cell {exc.exec_count} failed: {exc.ename}: {exc.evalue}{hint}; "
                          f"the executed notebook with the traceback: {executed}") from None
     title = f"a1lab {name}"
-    body, _ = HTMLExporter().from_notebook_node(nbformat.read(executed, as_version=4),
-                                                resources={"metadata": {"name": title}})  # else "Notebook"
+    nb = steady(nbformat.read(executed, as_version=4), f"notebooks/{stage}.ipynb")
+    nbformat.write(nb, executed)
+    body, _ = HTMLExporter().from_notebook_node(nb, resources={"metadata": {"name": title}})  # else "Notebook"
     (out_dir / f"{name}.html").write_text(body, encoding="utf-8")
     seconds = time.perf_counter() - started
     timings = ROOT / "reports" / "timings"  # git-ignored: wall-clock times change on every run
@@ -216,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=None, help="an entry of the params.yaml `models` section")
     parser.add_argument("--kernel", action="store_true", help="run the cells in a Jupyter kernel, not in this process")
     args = parser.parse_args(argv)
+    baseline_cpu()
     run(args.stage, args.section or args.stage, Path(args.params), Path(args.out), tuple(args.extra), args.model,
         args.kernel)
     return 0

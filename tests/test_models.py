@@ -131,8 +131,16 @@ def test_registry_round_trip(league, tmp_path, name):
                                training_seasons=["1516"], data_hash=registry.data_hash(xtr[features]))
     assert folder.name == "v1"
     meta = json.loads((folder / "metadata.json").read_text())
-    assert {"version", "created", "data_hash", "features", "training_seasons", "libraries", "git_commit"} <= set(meta)
+    assert {"version", "created", "data_hash", "features", "training_seasons", "libraries", "git_commit",
+            "source_hash"} <= set(meta)
     assert not list(folder.glob("*.pkl")) and not list(folder.glob("*.pickle"))
+    # as `dvc repro` registers: the same model gives the same bytes (no clock, no commit), so a rerun or a
+    # fresh clone's run leaves dvc.lock as it was
+    twins = [registry.register(model, "m", root=tmp_path / f"twin{i}", calibrator=cal, features=features,
+                               reproducible=True) for i in range(2)]
+    files = [{p.name: p.read_bytes() for p in twin.iterdir()} for twin in twins]
+    assert files[0] == files[1] and len(files[0]) >= 3
+    assert not {"created", "git_commit"} & set(json.loads(files[0]["metadata.json"]))
     loaded = registry.load("m", root=tmp_path)
     np.testing.assert_allclose(loaded.predict_proba(xte), cal.transform(model.predict_proba(xte)), atol=1e-12)
     registry.register(model, "m", root=tmp_path, features=features)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pipelines"))
 import dataset  # noqa: E402
@@ -94,13 +95,24 @@ def test_drift_reports_and_index(demo_repo):
     assert (folder / "performance.png").is_file()
 
 
-def test_forced_repro_gives_identical_metrics(demo_repo):
+def _outputs(repo: Path) -> dict:
+    """Every stage output's hash in dvc.lock."""
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())
+    return {(stage, out["path"]): out["md5"] for stage, entry in lock["stages"].items() for out in entry["outs"]}
+
+
+def test_forced_repro_gives_identical_outputs(demo_repo):
     names = ["ingest", "train_xgb", "train_nn", "train_lgbm", "ensemble", "backtest"]
     before = {n: (demo_repo / "metrics" / f"{n}.json").read_text() for n in names}
+    hashes = _outputs(demo_repo)
     demo.repro(demo_repo)  # nothing changed: a no-op
     demo.repro(demo_repo, "--force")
     after = {n: (demo_repo / "metrics" / f"{n}.json").read_text() for n in names}
     assert after == before
+    # every output to the byte (executed notebooks, registered models, drift pages, plots): what a fresh clone's
+    # `dvc repro` must do to leave dvc.lock, and so `git status`, as committed
+    changed = {k for k, v in _outputs(demo_repo).items() if hashes.get(k) != v}
+    assert not changed and len(hashes) > 30
 
 
 def test_stage_parameters_come_from_params_yaml(tmp_path):
