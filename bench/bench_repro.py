@@ -6,8 +6,9 @@ Copies the project (tracked and untracked files, as `make demo` does) into DIR
 and runs `dvc repro` there: every stage runs, as under `--force`, and this
 workspace's outputs and dvc.lock are not touched. Prints each stage's wall time
 (from DVC announcing it to DVC announcing the next), the time its notebook's
-cells took (papermill's per-cell durations; the reference measured in the same
-run: the rest is interpreter start, imports, DVC and the HTML export), and the
+cells took (papermill's per-cell durations, kept by the runner in reports/timings/;
+the reference measured in the same run: the rest is interpreter start, imports,
+DVC and the HTML export), and the
 totals against issue 12's budgets (all stages but drift <= 40 s, all <= 90 s).
 """
 
@@ -30,12 +31,9 @@ BUDGET_ALL, BUDGET_BUT_DRIFT = 90.0, 40.0
 
 
 def notebook_seconds(repo: Path, stage: str) -> float | None:
-    """Sum of the executed notebook's cell durations (None for a stage without a notebook)."""
-    path = repo / "reports" / "notebooks" / f"{stage.replace('@', '_')}.ipynb"
-    if not path.is_file():
-        return None
-    cells = json.loads(path.read_text())["cells"]
-    return sum((c["metadata"].get("papermill", {}).get("duration") or 0.0) for c in cells)
+    """The stage's notebook cells' seconds, as its runner recorded them (None for a stage without a notebook)."""
+    path = repo / "reports" / "timings" / f"stage_{stage.replace('@', '_')}.json"
+    return json.loads(path.read_text()).get("cells") if path.is_file() else None
 
 
 def main(argv: list[str] | None = None) -> int:

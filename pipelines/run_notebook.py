@@ -249,14 +249,17 @@ def run(stage: str, section: str, params_file: Path, out_dir: Path, extra: tuple
         raise SystemExit(f"{name}: cell {exc.exec_count} failed: {exc.ename}: {exc.evalue}{hint}; "
                          f"the executed notebook with the traceback: {executed}") from None
     title = f"a1lab {name}"
-    nb = steady(nbformat.read(executed, as_version=4), f"notebooks/{stage}.ipynb")
+    nb = nbformat.read(executed, as_version=4)
+    cells = sum(c.metadata.get("papermill", {}).get("duration") or 0.0 for c in nb.cells)  # before steady drops it
+    nb = steady(nb, f"notebooks/{stage}.ipynb")
     nbformat.write(nb, executed)
     body, _ = HTMLExporter().from_notebook_node(nb, resources={"metadata": {"name": title}})  # else "Notebook"
     (out_dir / f"{name}.html").write_text(body, encoding="utf-8")
     seconds = time.perf_counter() - started
     timings = ROOT / "reports" / "timings"  # git-ignored: wall-clock times change on every run
     timings.mkdir(parents=True, exist_ok=True)
-    (timings / f"stage_{name}.json").write_text(json.dumps({"seconds": round(seconds, 2)}) + "\n")
+    (timings / f"stage_{name}.json").write_text(json.dumps({"seconds": round(seconds, 2), "cells": round(cells, 2)})
+                                                + "\n")
     print(f"{name}: executed in {seconds:.1f} s -> {executed}")
     return executed
 
