@@ -23,6 +23,10 @@ import re
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
 
 ROOT = Path(__file__).resolve().parents[1]
 PROGRESS_SECONDS = 2.0  # cells that take longer print a progress line
@@ -169,7 +173,7 @@ _STYLER_ID = re.compile(r"\bT_([0-9a-f]{5})(?![0-9A-Za-z])")  # pandas Styler's 
 _ADDRESS = re.compile(r" at 0x[0-9a-f]+>")  # a default repr's memory address
 
 
-def steady(nb, input_path: str):
+def steady(nb: NotebookNode, input_path: str) -> NotebookNode:
     """The executed notebook without what changes from run to run of the same inputs, so that its bytes (and
     DVC's hash of them) change only when a result does: papermill's clock times and absolute input path, the
     random id of its injected cell, pandas Styler's random table ids (renumbered in order), the memory
