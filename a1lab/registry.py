@@ -156,8 +156,9 @@ ENSEMBLE = "Ensemble"  # metadata.json's ``estimator`` of a registered ensemble
 class RegisteredEnsemble:
     """A fitted ensemble of registered models (and the market): the same interface as :class:`RegisteredModel`.
 
-    ``estimator`` is the first member with exact tree SHAP (the live loop's reasons are that member's);
-    ``features`` are every member's columns, the market's quote included.
+    ``estimator`` is the first member with exact tree SHAP that the combiner needs (the live loop's reasons are
+    that member's); members it does not need (``needed_members``: a weight below 1e-15, a selection's unchosen
+    ones) are not evaluated. ``features`` are every member's columns, the market's quote included.
     """
 
     combiner: object
@@ -171,8 +172,9 @@ class RegisteredEnsemble:
 
     @property
     def estimator(self):
-        return next((m.estimator for m in self.members.values() if hasattr(getattr(m, "estimator", None),
-                                                                           "contributions")), None)
+        needed = self.combiner.needed_members()
+        return next((m.estimator for name, m in self.members.items()
+                     if name in needed and hasattr(getattr(m, "estimator", None), "contributions")), None)
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """The ensemble's probabilities (home, draw, away) from its members' on the rows of a feature frame."""
@@ -186,8 +188,11 @@ class RegisteredEnsemble:
         from a1lab.models import OUTCOMES, expand
 
         wide, contributions, explainer = {}, None, self.estimator if explain else None
+        needed = self.combiner.needed_members()
         for name, member in self.members.items():
-            if explainer is not None and getattr(member, "estimator", None) is explainer:
+            if name not in needed:  # moves no probability by more than 1e-15: not evaluated
+                p = np.zeros((len(frame), len(OUTCOMES)))
+            elif explainer is not None and getattr(member, "estimator", None) is explainer:
                 p, contributions = member.proba_and_contributions(frame)
             else:
                 p = member.predict_proba(frame)

@@ -47,11 +47,19 @@ def test_every_ensemble_is_an_estimator_and_beats_the_poor_member(name):
     assert p.shape == (3000, 3) and np.allclose(p.sum(axis=1), 1.0)
     poor = X.filter(like="poor").to_numpy()[3000:]
     assert rank_probability_score(p, y[3000:]) < rank_probability_score(poor, y[3000:])
+    # the members it does not need (the live loop does not evaluate them) may be zeros: the same probabilities
+    needed = model.needed_members()
+    assert needed and set(needed) <= set(model.members)
+    zeroed = X[3000:].copy()
+    for m in set(model.members) - set(needed):
+        zeroed[[f"{m}_p_{o}" for o in OUT]] = 0.0
+    np.testing.assert_allclose(model.predict_proba(zeroed), p, rtol=0, atol=1e-15)
 
 
 def test_dynamic_selection_picks_the_best_recent():
     X, y, _ = world(seed=2)
-    assert DynamicSelection(members=("poor", "sharp", "flat"), window=1000).fit(X, y).chosen_ == "sharp"
+    model = DynamicSelection(members=("poor", "sharp", "flat"), window=1000).fit(X, y)
+    assert model.chosen_ == "sharp" and model.needed_members() == ["sharp"]
 
 
 @pytest.mark.parametrize("mondrian", [False, True])

@@ -349,12 +349,25 @@ def test_the_registered_ensemble_scores_live_as_in_batch(live_lab, tmp_path):
     np.testing.assert_allclose(got, ensemble.predict_proba(batch), rtol=0, atol=1e-9)
     assert len(standing) == 741 and {m["models"][0] for m in standing.values()} == {"ensemble:v1"}
     assert all(m["shap"] for m in standing.values())  # reasons from its tree member
+
     meta_path = root / "xgb" / "v1" / "metadata.json"  # a member registered before the offset was recorded
     meta_path.write_text(json.dumps({k: v for k, v in xgb.metadata.items() if k != "offset"}, default=str))
     again = registry.register_ensemble(combiner, "weighted", root=root, prediction_time="open",
                                        market={"timing": "open", "book": "pinnacle", "classes": [0, 1, 2]})
     assert again.name == "v2" and (json.loads((again / "metadata.json").read_text())["features"]
                                    == json.loads((folder / "metadata.json").read_text())["features"])
+
+    # a member weighted below 1e-15 is not evaluated: a frame without its features scores, to 1e-15 of the
+    # full pool, and the reasons cannot come from it
+    combiner.set_state({"weights": [1e-16, 1.0 - 1e-16]})
+    registry.register_ensemble(combiner, "weighted", root=root, prediction_time="open",
+                               market={"timing": "open", "book": "pinnacle", "classes": [0, 1, 2]})
+    pruned = registry.load("ensemble", root=root)
+    assert pruned.combiner.needed_members() == ["market"] and pruned.estimator is None
+    with pytest.raises(registry.FeatureMismatchError):
+        xgb.predict_proba(fit_rows.drop(columns=xgb.features[:1]))
+    np.testing.assert_allclose(pruned.predict_proba(fit_rows.drop(columns=xgb.features[:1])),
+                               combiner.predict_proba(wide), rtol=0, atol=1e-15)
 
 
 def test_memory_is_bounded_by_the_horizon_and_old_events_cannot_count_twice(live_lab):

@@ -47,6 +47,14 @@ class _Ensemble(ClassifierMixin, BaseEstimator):
         proba = self.predict_proba(X)
         return self.classes_[proba.argmax(axis=1)]
 
+    def needed_members(self) -> list[str]:
+        """The members whose probabilities can move the ensemble's; the others' columns may be zeros (the live
+        loop and ``a1lab predict`` do not evaluate them)."""
+        return list(self.members)
+
+
+NEGLIGIBLE_WEIGHT = 1e-15  # a linear pool's member below it moves no probability by more than 1e-15
+
 
 class WeightedAverage(_Ensemble):
     """Linear pool with weights on the simplex, fitted by log loss."""
@@ -71,6 +79,12 @@ class WeightedAverage(_Ensemble):
     def predict_proba(self, X):
         check_is_fitted(self, "weights_")
         return np.tensordot(self.weights_, stack_members(X, self.members), axes=1)
+
+    def needed_members(self) -> list[str]:
+        """Members weighted at least :data:`NEGLIGIBLE_WEIGHT` (log-loss weights often push the rest to 1e-16
+        and below: 2025/26's fitted pool weighs XGBoost 1 - 5e-16)."""
+        check_is_fitted(self, "weights_")
+        return [m for m, w in zip(self.members, self.weights_, strict=True) if w >= NEGLIGIBLE_WEIGHT]
 
     def state(self) -> dict:
         return {"weights": self.weights_.tolist()}
@@ -156,6 +170,11 @@ class DynamicSelection(_Ensemble):
         check_is_fitted(self, "choice_")
         P = stack_members(X, self.members)
         return P.mean(axis=0) if self.choice_ == len(self.members) else P[self.choice_]
+
+    def needed_members(self) -> list[str]:
+        """The chosen member, or every member for the blend."""
+        check_is_fitted(self, "choice_")
+        return list(self.members) if self.choice_ == len(self.members) else [self.members[self.choice_]]
 
     def state(self) -> dict:
         return {"choice": self.choice_, "chosen": self.chosen_}
