@@ -55,9 +55,11 @@ bench: install
 live: install
 	a1lab live replay | a1lab live run --source - --out data/live/predictions.jsonl -v
 
-# JupyterLab on 127.0.0.1 (notebooks run as opened: they find the project from notebooks/); root needs --allow-root
+# JupyterLab on 127.0.0.1 (notebooks run as opened: they find the project from notebooks/); root needs --allow-root.
+# Its kernels get the pipeline runner's CPU code paths (run_notebook.BASELINE_CPU), so they give dvc repro's floats.
 lab: install
-	jupyter lab --ip=127.0.0.1 --no-browser $(if $(filter 0,$(shell id -u)),--allow-root,)
+	$(PY) -c "import os, sys; sys.path.insert(0, 'pipelines'); import run_notebook; run_notebook.baseline_cpu(); \
+	os.execvp('jupyter', sys.argv[1:])" jupyter lab --ip=127.0.0.1 --no-browser $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 clean:
 	rm -rf $(VENV)
