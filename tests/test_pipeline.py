@@ -115,6 +115,29 @@ def test_forced_repro_gives_identical_outputs(demo_repo):
     assert not changed and len(hashes) > 30
 
 
+@pytest.mark.skipif(run_notebook.platform.machine() not in ("x86_64", "AMD64"), reason="the pins are x86-64's")
+def test_the_runner_pins_the_cpu_code_paths_over_the_environment():
+    """What a stage (and its kernel or Dask workers) runs with: the baseline code paths whatever the machine
+    presets (these machines set OPENBLAS_CORETYPE=Haswell; the test presets kernels every x86-64 CPU runs),
+    unless A1LAB_NATIVE_CPU=1."""
+    import os
+    import subprocess
+
+    probe = ("import os, sys; sys.path.insert(0, 'pipelines'); import run_notebook; run_notebook.baseline_cpu(); "
+             "import numpy, threadpoolctl; print(os.environ.get('ATEN_CPU_CAPABILITY'), "
+             "sorted({i['architecture'] for i in threadpoolctl.threadpool_info() if i['internal_api'] == 'openblas'}), "
+             "numpy._core._multiarray_umath.__cpu_features__['X86_V4'])")
+    root = Path(run_notebook.ROOT)
+    env = {**os.environ, "OPENBLAS_CORETYPE": "Prescott"}
+    env.pop("A1LAB_NATIVE_CPU", None)
+    pinned = subprocess.run([sys.executable, "-c", probe], cwd=root, env=env, capture_output=True, text=True,
+                            check=True).stdout.split(None, 1)
+    assert pinned[0] == "default" and "['Nehalem'] False" in pinned[1]
+    native = subprocess.run([sys.executable, "-c", probe], cwd=root, env={**env, "A1LAB_NATIVE_CPU": "1"},
+                            capture_output=True, text=True, check=True).stdout
+    assert native.startswith("None [") and "Nehalem" not in native
+
+
 def test_stage_parameters_come_from_params_yaml(tmp_path):
     (tmp_path / "params.yaml").write_text(
         "data:\n  root: auto\n  sources: [{layout: football-data-extra, leagues: [ARG]}]\n")
