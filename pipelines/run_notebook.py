@@ -38,6 +38,7 @@ PROGRESS_SECONDS = 2.0  # cells that take longer print a progress line
 # their baseline code paths, OpenBLAS on Nehalem kernels (numpy's own baseline is that level), numpy at most AVX2;
 # with them, MKL held to AVX2 left every output as it was, and the pipeline took no longer. Set over whatever the
 # environment says; A1LAB_NATIVE_CPU=1 leaves the environment alone (faster on some CPUs, other last digits).
+X86_64 = ("x86_64", "AMD64")  # platform.machine() of the CPUs BASELINE_CPU is for
 BASELINE_CPU = {"ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "COMPATIBLE", "ONEDNN_MAX_CPU_ISA": "SSE41",
                 "OPENBLAS_CORETYPE": "Nehalem", "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR"}
 
@@ -164,7 +165,7 @@ def stage_parameters(params_file: Path, section: str) -> dict:
 def baseline_cpu() -> None:
     """Set :data:`BASELINE_CPU` (x86-64 only; not with ``A1LAB_NATIVE_CPU=1``). Call it before anything loads numpy
     or torch; processes started later (a kernel, Dask workers) inherit it."""
-    if platform.machine() in ("x86_64", "AMD64") and os.environ.get("A1LAB_NATIVE_CPU") != "1":
+    if platform.machine() in X86_64 and os.environ.get("A1LAB_NATIVE_CPU") != "1":
         os.environ.update(BASELINE_CPU)
 
 

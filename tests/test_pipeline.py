@@ -115,7 +115,7 @@ def test_forced_repro_gives_identical_outputs(demo_repo):
     assert not changed and len(hashes) > 30
 
 
-@pytest.mark.skipif(run_notebook.platform.machine() not in ("x86_64", "AMD64"), reason="the pins are x86-64's")
+@pytest.mark.skipif(run_notebook.platform.machine() not in run_notebook.X86_64, reason="the pins are x86-64's")
 def test_the_runner_pins_the_cpu_code_paths_over_the_environment():
     """What a stage (and its kernel or Dask workers) runs with: the baseline code paths whatever the machine
     presets (these machines set OPENBLAS_CORETYPE=Haswell; the test presets kernels every x86-64 CPU runs),
