@@ -12,7 +12,7 @@ from a1lab.matrix import FeatureMatrix
 from a1lab.models import OUTCOMES
 
 
-def _shap():
+def load_shap():
     """shap, first imported with numba's JIT off for the duration of the import.
 
     The permutation explainer's helpers are numba functions that are not cached, so every new process
@@ -123,7 +123,7 @@ def summary_plots(shap_values: np.ndarray, X: pd.DataFrame, folder: Path, prefix
 
 def permutation_shap(predict_proba, X: pd.DataFrame, background: pd.DataFrame, seed: int = 0) -> np.ndarray:
     """Model-agnostic SHAP values (permutation explainer) as (n, classes, features)."""
-    shap = _shap()
+    shap = load_shap()
 
     masker = shap.maskers.Independent(background.to_numpy(dtype=float), max_samples=len(background))
     explainer = shap.PermutationExplainer(lambda a: predict_proba(pd.DataFrame(a, columns=X.columns)), masker,

@@ -59,10 +59,10 @@ def repro_job(target: Path, *args: str) -> tuple[list[str], str, dict]:
     return [str(Path(sys.executable).parent / "dvc"), "repro", *args], str(target), env
 
 
-def repro(target: Path, *args: str) -> None:
-    """Run ``dvc repro`` in target (:func:`repro_job`)."""
-    argv, cwd, env = repro_job(target, *args)
-    subprocess.run(argv, cwd=cwd, env=env, check=True)
+def repro(target: Path, *args: str, env: dict[str, str] | None = None) -> None:
+    """Run ``dvc repro`` in target (:func:`repro_job`), with ``env`` over the environment."""
+    argv, cwd, base = repro_job(target, *args)
+    subprocess.run(argv, cwd=cwd, env={**base, **(env or {})}, check=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,6 +15,7 @@ and names the executed copy STAGE_NAME (one notebook, one run per model).
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import json
 import os
@@ -204,6 +205,14 @@ def steady(nb: NotebookNode, input_path: str) -> NotebookNode:
     return nb
 
 
+@functools.cache
+def html_exporter():
+    """nbconvert's HTML exporter, built once per process (the stage server builds it before forking)."""
+    from nbconvert import HTMLExporter
+
+    return HTMLExporter()
+
+
 def run(stage: str, section: str, params_file: Path, out_dir: Path, extra: tuple[str, ...] = (),
         model: str | None = None, kernel: bool = False) -> Path:
     """Execute the stage notebook and export it as .ipynb and .html; return the .ipynb path."""
@@ -212,7 +221,6 @@ def run(stage: str, section: str, params_file: Path, out_dir: Path, extra: tuple
     sys.modules.setdefault("rfc3987_syntax", None)
     import nbformat
     import papermill
-    from nbconvert import HTMLExporter
 
     notebook = ROOT / "notebooks" / f"{stage}.ipynb"
     if not notebook.is_file():
@@ -258,7 +266,7 @@ def run(stage: str, section: str, params_file: Path, out_dir: Path, extra: tuple
     cells = sum(c.metadata.get("papermill", {}).get("duration") or 0.0 for c in nb.cells)  # before steady drops it
     nb = steady(nb, f"notebooks/{stage}.ipynb")
     nbformat.write(nb, executed)
-    body, _ = HTMLExporter().from_notebook_node(nb, resources={"metadata": {"name": title}})  # else "Notebook"
+    body, _ = html_exporter().from_notebook_node(nb, resources={"metadata": {"name": title}})  # else "Notebook"
     (out_dir / f"{name}.html").write_text(body, encoding="utf-8")
     seconds = time.perf_counter() - started
     timings = ROOT / "reports" / "timings"  # git-ignored: wall-clock times change on every run
@@ -269,7 +277,10 @@ def run(stage: str, section: str, params_file: Path, out_dir: Path, extra: tuple
     return executed
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, serve: bool = True) -> int:
+    """Run a stage (see the module docstring); with ``serve``, in a child of the warm stage server where one
+    is running (pipelines/stage_server.py; ``A1LAB_STAGE_SERVER=0``: never), else in this process."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("stage", help="a notebook of notebooks/ (data, features, train, ensemble, backtest, drift)")
     parser.add_argument("--section", default=None, help="params.yaml section (default: the stage name)")
@@ -281,6 +292,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kernel", action="store_true", help="run the cells in a Jupyter kernel, not in this process")
     args = parser.parse_args(argv)
     baseline_cpu()
+    if serve and not args.kernel:
+        import stage_server
+
+        if stage_server.enabled():
+            code = stage_server.submit(argv)
+            if code is not None:
+                return code
     run(args.stage, args.section or args.stage, Path(args.params), Path(args.out), tuple(args.extra), args.model,
         args.kernel)
     return 0

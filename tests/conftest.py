@@ -17,6 +17,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 from devtools import find_chromium  # noqa: E402
 from redis_server import RedisServer, find_redis_server  # noqa: E402
 
+# Stage notebooks run in their own processes unless a test turns the warm stage server on (tests that run a few
+# stages in throwaway copies would each start one, importing beside the suite for nothing)
+os.environ.setdefault("A1LAB_STAGE_SERVER", "0")
+
 LEAGUES = ["E0", "SP1", "I1", "D1", "F1"]
 SEASONS = ["1516", "1617", "1718", "1819", "1920", "2021", "2122", "2223", "2324", "2425", "2526"]
 

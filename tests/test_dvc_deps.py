@@ -51,7 +51,11 @@ def _closure(source: str) -> set[Path]:
 
 
 def _stage_source(stage: dict) -> str:
-    cmd = stage["cmd"]
+    # the stage server's start (ingest's first line) makes no output (a runner uses a server only of its own sources)
+    work = [c for c in ([stage["cmd"]] if isinstance(stage["cmd"], str) else stage["cmd"])
+            if c != "python pipelines/stage_server.py --start"]
+    assert len(work) == 1, work
+    cmd = work[0]
     if "run_notebook.py" in cmd:
         notebook = json.loads((ROOT / "notebooks" / f"{cmd.split()[2]}.ipynb").read_text())
         return "\n".join("".join(line for line in c["source"] if not line.lstrip().startswith(("%", "!")))

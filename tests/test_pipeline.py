@@ -27,7 +27,7 @@ def demo_repo(tmp_path_factory):
         "models": {"xgb": {"n_estimators": 200}, "nn": {"max_epochs": 4}, "lgbm": {"n_estimators": 200}},
         "drift": {"seasons": ["1819"], "min_month_matches": 100, "reference_sample": 1000},
     })
-    demo.repro(target)
+    demo.repro(target, env={"A1LAB_STAGE_SERVER": "1"})  # the first stage imports for itself, the rest are forked
     return target
 
 
@@ -106,13 +106,43 @@ def test_forced_repro_gives_identical_outputs(demo_repo):
     before = {n: (demo_repo / "metrics" / f"{n}.json").read_text() for n in names}
     hashes = _outputs(demo_repo)
     demo.repro(demo_repo)  # nothing changed: a no-op
-    demo.repro(demo_repo, "--force")
+    # every stage in a process of its own, where the first run forked all but the first from the stage server
+    demo.repro(demo_repo, "--force", env={"A1LAB_STAGE_SERVER": "0"})
     after = {n: (demo_repo / "metrics" / f"{n}.json").read_text() for n in names}
     assert after == before
     # every output to the byte (executed notebooks, registered models, drift pages, plots): what a fresh clone's
     # `dvc repro` must do to leave dvc.lock, and so `git status`, as committed
     changed = {k for k, v in _outputs(demo_repo).items() if hashes.get(k) != v}
     assert not changed and len(hashes) > 30
+
+
+def test_the_stage_server_runs_a_stage_as_its_own_process_would(demo_repo):
+    """A stage forked from the warm server: the runner's folder, streams and exit status, the same bytes."""
+    import subprocess
+    import time
+
+    env = {**demo.repro_job(demo_repo)[2], "A1LAB_STAGE_SERVER": "1"}
+
+    def stage(*args):
+        return subprocess.run([sys.executable, "pipelines/run_notebook.py", *args], cwd=demo_repo, env=env,
+                              capture_output=True, text=True, timeout=600)
+
+    where = subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, 'pipelines'); import stage_server; "
+                            "print(stage_server.socket_path(stage_server.fingerprint()))"],
+                           cwd=demo_repo, env=env, capture_output=True, text=True, check=True).stdout.strip()
+    first = stage("data")  # starts a server where none is listening (a repro's may still be) and runs here
+    assert first.returncode == 0, first.stderr
+    executed = {p: (demo_repo / "reports" / "notebooks" / p).read_bytes() for p in ("data.ipynb", "data.html")}
+    deadline = time.monotonic() + 60
+    while not Path(where).exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    served = stage("data")
+    assert served.returncode == 0 and "run by the warm stage server" in served.stdout, served.stdout + served.stderr
+    assert "data: executed in" in served.stdout  # the child's output reaches the runner's stdout
+    assert {p: (demo_repo / "reports" / "notebooks" / p).read_bytes() for p in executed} == executed
+    refused = stage("train", "--model", "nope")  # an error in the child: its message and status, as alone
+    assert refused.returncode == 1 and "params.yaml models has no entry 'nope'" in refused.stderr
+    assert "run by the warm stage server" in refused.stdout
 
 
 @pytest.mark.skipif(run_notebook.platform.machine() not in run_notebook.X86_64, reason="the pins are x86-64's")

@@ -8,6 +8,8 @@ push (neither trained on nor scored). A model fitted on codes 0 and 2 predicts t
 A model registers itself by living in its own module here: :func:`estimator_classes` finds it.
 """
 
+import functools
+
 import numpy as np
 
 OUTCOMES = ("home", "draw", "away")
@@ -80,14 +82,21 @@ def estimator_classes() -> dict[str, type]:
     return found
 
 
-def _defining_module(name: str):
-    """The ``a1lab.models`` module defining class ``name`` and its AST node, found without importing."""
+@functools.cache
+def _module_tree(module: str):
+    """The parsed source of ``a1lab.models.<module>`` (once per process: params checks ask for every model)."""
     import ast
     from pathlib import Path
 
+    return ast.parse((Path(__path__[0]) / f"{module}.py").read_text())
+
+
+def _defining_module(name: str):
+    """The ``a1lab.models`` module defining class ``name`` and its AST node, found without importing."""
+    import ast
+
     for module in _model_modules():
-        tree = ast.parse((Path(__path__[0]) / f"{module}.py").read_text())
-        for node in tree.body:
+        for node in _module_tree(module).body:
             if isinstance(node, ast.ClassDef) and node.name == name:
                 return f"a1lab.models.{module}", node
     return None, None
