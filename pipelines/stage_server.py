@@ -50,10 +50,14 @@ LOAD_TIME_ENV = ("OMP_", "MKL_", "OPENBLAS_", "GOTO", "BLIS_", "NPY_", "NUMPY_",
 # Imported while the server waits for requests, in the order stages need them: the notebooks' machinery and the
 # data libraries, a1lab's modules but the models and the live loop, then the models' libraries and the rest that
 # a1lab imports inside functions. A module missing here costs its import in the stage, not a result.
-FIRST = ("numpy", "pandas", "pyarrow.parquet", "matplotlib.pyplot", "matplotlib_inline.backend_inline",
-         "IPython.core.interactiveshell", "nbformat", "papermill", "nbconvert")
+FIRST = ("numpy", "pandas", "pyarrow.parquet", "pyarrow.dataset", "pyarrow.pandas_compat", "matplotlib.pyplot",
+         "matplotlib_inline.backend_inline", "pandas.plotting._matplotlib", "pandas.io.formats.style", "PIL.Image:init",
+         "pandas.io.formats.html", "IPython.core.interactiveshell", "IPython.core.magics",
+         "IPython.core.magics.execution", "IPython.core.completer", "IPython.core.completerlib",
+         "IPython.core.application", "IPython.core.oinspect",
+         "sqlite3", "nbformat", "papermill", "nbconvert")  # (IPython's shell keeps its history in SQLite)
 LAST = ("scipy.optimize", "scipy.special", "scipy.stats", "sklearn.isotonic", "sklearn.linear_model", "xgboost",
-        "lightgbm", "torch", "torch.utils.data", "pytorch_lightning", "evidently", "evidently.presets")
+        "lightgbm", "torch", "torch.utils.data", "pytorch_lightning", "optuna", "evidently", "evidently.presets")
 
 
 def enabled() -> bool:
