@@ -1,6 +1,7 @@
 """Pipeline benchmark: `dvc repro` of a fresh copy of the project, stage by stage.
 
-    python bench/bench_repro.py [--dir build/bench_repro] [--reference]   # data: $A1LAB_DATA_ROOT or ../shared/data/football-data
+    python bench/bench_repro.py [--dir build/bench_repro] [--reference]
+    # data: $A1LAB_DATA_ROOT or ../shared/data/football-data
 
 Copies the project (tracked and untracked files, as `make demo` does) into DIR
 and runs `dvc repro` there: every stage runs, as under `--force`, and this
