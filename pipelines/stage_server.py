@@ -1,16 +1,18 @@
 """A warm process that runs the stage notebooks, so that `dvc repro` pays the imports once, not per stage.
 
-    python pipelines/stage_server.py --start   # start one (dvc.yaml's ingest stage does) and return at once
+    python pipelines/stage_server.py --start   # start one (dvc.yaml's sources stage does) and return at once
     python pipelines/stage_server.py SOCKET     # the server itself, as started
 
 Every notebook stage is its own `python pipelines/run_notebook.py` process (DVC runs one command per stage),
 and on a 2-core machine each spent 2-8 s importing papermill, nbconvert, IPython, pandas, matplotlib,
-scikit-learn, the models' libraries and a1lab before its first cell. The ingest stage starts this server
-(`--start` returns at once; the server imports beside ingest), or the first runner that finds none does (and
-runs its own stage as before). A runner sends the server its arguments, working folder, environment and
-standard streams over a Unix socket; the server forks a child that runs the stage with everything already
-imported (:func:`run_notebook.main`, the same code path) and reports its exit status, which the runner exits
-with. Ctrl-C in the runner reaches the child.
+scikit-learn, the models' libraries and a1lab before its first cell. The sources stage, which every
+`dvc repro` runs first, starts this server (`--start` returns at once; the server imports beside sources and
+ingest), or the first runner that finds none does (and runs its own stage as before). A runner sends the
+server its arguments, working folder, environment and standard streams over a Unix socket; the server forks a
+child that runs the stage with everything already imported (:func:`run_notebook.main`, the same code path) and
+reports its exit status, which the runner exits with. Ctrl-C in the runner reaches the child. The slowest
+imports (torch, Lightning, Evidently) are a forked successor's, which takes over when they are done, so the
+first stages never wait for them.
 
 A server serves one fingerprint (:func:`fingerprint`): the interpreter, the working folder, the environment
 variables that libraries read when they load, the size and modification time of every a1lab and pipeline
@@ -49,7 +51,8 @@ LOAD_TIME_ENV = ("OMP_", "MKL_", "OPENBLAS_", "GOTO", "BLIS_", "NPY_", "NUMPY_",
                  "TORCH", "CUDA", "PYTHON", "LD_", "MALLOC", "MPL", "NUMBA_", "TZ", "LANG", "LC_", "A1LAB_NATIVE_CPU")
 # Imported while the server waits for requests, in the order stages need them: the notebooks' machinery and the
 # data libraries, a1lab's modules but the models and the live loop, then the models' libraries and the rest that
-# a1lab imports inside functions. A module missing here costs its import in the stage, not a result.
+# a1lab imports inside functions (shap as a1lab loads it: numba's JIT off). A module missing here costs its import in
+# the stage, not a result.
 FIRST = ("numpy", "pandas", "pyarrow.parquet", "pyarrow.dataset", "pyarrow.pandas_compat", "matplotlib.pyplot",
          "matplotlib_inline.backend_inline", "pandas.plotting._matplotlib", "pandas.io.formats.style", "PIL.Image:init",
          "pandas.io.formats.html", "IPython.core.interactiveshell", "IPython.core.magics",
@@ -57,8 +60,10 @@ FIRST = ("numpy", "pandas", "pyarrow.parquet", "pyarrow.dataset", "pyarrow.panda
          "IPython.core.application", "IPython.core.oinspect",
          "sqlite3", "nbformat", "papermill", "nbconvert")  # (IPython's shell keeps its history in SQLite)
 LAST = ("scipy.optimize", "scipy.special", "scipy.stats", "sklearn.isotonic", "sklearn.linear_model", "xgboost",
-        "lightgbm", "torch", "torch.utils.data", "pytorch_lightning", "optuna", "evidently", "evidently.presets")
-
+        "lightgbm", "optuna", "a1lab.explain:load_shap")
+# An import cannot be interrupted by a request, and these take 1.5-2.5 s each on a 2-core machine: a successor
+# process imports them (and the models) while this one serves the first stages, and takes over when done.
+SLOW = ("torch", "torch.utils.data", "pytorch_lightning", "evidently", "evidently.presets")
 
 def enabled() -> bool:
     """Whether runners use a server: on POSIX systems with fork, unless ``A1LAB_STAGE_SERVER=0``."""
@@ -151,7 +156,7 @@ def _connect(path: Path) -> socket.socket | None:
 
 def start() -> None:
     """Start this fingerprint's server unless one is running, and return at once (it imports meanwhile): the
-    ingest stage does, so that the first notebook stage finds the imports done."""
+    sources stage does, so that the first notebook stage finds the imports done."""
     key = fingerprint()
     path = socket_path(key)
     conn = _connect(path) if path else None
@@ -269,9 +274,10 @@ def _reap(children: set[int]) -> None:
             children.discard(pid)
 
 
-def _warm_steps() -> list:
-    """What the server imports while it waits for requests: :data:`FIRST`, the HTML exporter, a1lab's modules,
-    :data:`LAST`, the models (a ``module:function`` entry also calls that function)."""
+def _warm_steps() -> tuple[list, list]:
+    """What the server imports while it waits for requests (:data:`FIRST`, the HTML exporter, a1lab's modules,
+    :data:`LAST`), and what its successor imports (:data:`SLOW`, the models); a ``module:function`` entry also
+    calls that function."""
     import pkgutil
 
     import a1lab
@@ -279,9 +285,21 @@ def _warm_steps() -> list:
     ours = [m.name for m in pkgutil.walk_packages(a1lab.__path__, "a1lab.")
             if not m.name.startswith(("a1lab.live", "a1lab.cli"))]
     models = [m for m in ours if m.startswith("a1lab.models.")]
-    return [*FIRST, _warm_exporter, *(m for m in ours if m not in models), *LAST, *models,
-            "a1lab.explain:load_shap"]  # shap as a1lab imports it (numba's JIT off)
+    return [*FIRST, _warm_exporter, *(m for m in ours if m not in models), *LAST], [*SLOW, *models]
 
+
+def _warm(step) -> None:
+    """One warm step: a module to import (``module:function`` also calls it), or a callable."""
+    try:
+        if callable(step):
+            step()
+        else:
+            module, _, function = step.partition(":")
+            loaded = importlib.import_module(module)
+            if function:
+                getattr(loaded, function)()
+    except Exception as exc:  # noqa: BLE001 - a stage that needs it reports the error itself
+        print(f"stage server: warming {step}: {exc!r}", file=sys.stderr, flush=True)
 
 def _warm_exporter() -> None:
     """Build run_notebook's HTML exporter and convert a small notebook, so its templates and the CSS selectors
@@ -309,28 +327,35 @@ def serve(path: Path) -> None:
     except OSError:  # another server of this fingerprint got there first
         return
     listener.listen(8)
-    pending = _warm_steps()
+    _loop(path, listener, *_warm_steps())
+
+
+def _loop(path: Path, listener: socket.socket, pending: list, slow: list) -> None:
+    """Serve requests; between them, import ``pending``; then hand ``slow`` to a successor (:func:`_succeed`)
+    and stop serving when it is ready; exit when idle."""
     children: set[int] = set()
+    successor = None  # the read end of a pipe: the successor writes to it when its imports are done
     idle_since = time.monotonic()
     try:
         while True:
-            ready, _, _ = select.select([listener], [], [], 0 if pending else 1.0)
-            if ready:
+            watched = [listener] if successor is None else [listener, successor]
+            ready, _, _ = select.select(watched, [], [], 0 if pending else 1.0)
+            if successor is not None and successor in ready:
+                if os.read(successor, 1):  # it serves from now on: the socket, pid file and log are its own
+                    listener.close()
+                    os._exit(0)  # (this one's children, stages running, are not waited for: they report themselves)
+                os.close(successor)  # it died: this one goes on serving alone
+                successor = None
+            elif ready:
                 pid = _accept(listener)
                 if pid:
                     children.add(pid)
             elif pending:  # between requests: one more import (never while another thread could hold a lock)
-                step = pending.pop(0)
-                try:
-                    if callable(step):
-                        step()
-                    else:
-                        module, _, function = step.partition(":")
-                        loaded = importlib.import_module(module)
-                        if function:
-                            getattr(loaded, function)()
-                except Exception as exc:  # noqa: BLE001 - a stage that needs it reports the error itself
-                    print(f"stage server: warming {step}: {exc!r}", file=sys.stderr, flush=True)
+                _warm(pending.pop(0))
+            elif slow:
+                successor, pid = _succeed(path, listener, slow)
+                children.add(pid)  # reaped if it dies
+                slow = []
             elif not children and time.monotonic() - idle_since > IDLE_SECONDS:
                 return
             _reap(children)
@@ -344,6 +369,32 @@ def serve(path: Path) -> None:
         if log.is_file() and not log.stat().st_size:  # nothing went wrong: no trace left
             log.unlink()
 
+
+def _succeed(path: Path, listener: socket.socket, steps: list) -> tuple[int, int]:
+    """Fork a successor that takes ``steps`` without serving, then tells this process through a pipe to stop
+    serving and serves in its place (the same socket). Returns the pipe's read end and the successor's pid; in
+    the successor, never returns."""
+    read, write = os.pipe()
+    gc.freeze()
+    pid = os.fork()
+    if pid:
+        os.close(write)
+        return read, pid
+    os.close(read)
+    code = 0
+    try:
+        for step in steps:
+            _warm(step)
+        os.write(write, b"1")
+        os.close(write)
+        path.with_suffix(".pid").write_text(str(os.getpid()))
+        _loop(path, listener, [], [])
+    except BaseException:  # noqa: BLE001 - never back into the predecessor's frames
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    os._exit(code)
 
 if __name__ == "__main__":
     if sys.argv[1:] == ["--start"]:

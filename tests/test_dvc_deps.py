@@ -51,7 +51,7 @@ def _closure(source: str) -> set[Path]:
 
 
 def _stage_source(stage: dict) -> str:
-    # the stage server's start (ingest's first line) makes no output (a runner uses a server only of its own sources)
+    # the stage server's start (sources' first line) makes no output (a runner uses a server only of its own sources)
     work = [c for c in ([stage["cmd"]] if isinstance(stage["cmd"], str) else stage["cmd"])
             if c != "python pipelines/stage_server.py --start"]
     assert len(work) == 1, work

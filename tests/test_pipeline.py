@@ -118,6 +118,8 @@ def test_forced_repro_gives_identical_outputs(demo_repo):
 
 def test_the_stage_server_runs_a_stage_as_its_own_process_would(demo_repo):
     """A stage forked from the warm server: the runner's folder, streams and exit status, the same bytes."""
+    import os
+    import signal
     import subprocess
     import time
 
@@ -127,8 +129,9 @@ def test_the_stage_server_runs_a_stage_as_its_own_process_would(demo_repo):
         return subprocess.run([sys.executable, "pipelines/run_notebook.py", *args], cwd=demo_repo, env=env,
                               capture_output=True, text=True, timeout=600)
 
-    where = subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, 'pipelines'); import stage_server; "
-                            "print(stage_server.socket_path(stage_server.fingerprint()))"],
+    where = subprocess.run([sys.executable, "-c", "import sys; sys.path[0] = 'pipelines'; import run_notebook, "
+                            "stage_server; run_notebook.baseline_cpu(); "  # as a runner: its path (not the copy's
+                            "print(stage_server.socket_path(stage_server.fingerprint()))"],  # a1lab) and settings
                            cwd=demo_repo, env=env, capture_output=True, text=True, check=True).stdout.strip()
     first = stage("data")  # starts a server where none is listening (a repro's may still be) and runs here
     assert first.returncode == 0, first.stderr
@@ -136,6 +139,7 @@ def test_the_stage_server_runs_a_stage_as_its_own_process_would(demo_repo):
     deadline = time.monotonic() + 60
     while not Path(where).exists() and time.monotonic() < deadline:
         time.sleep(0.1)
+    assert Path(where).exists()
     served = stage("data")
     assert served.returncode == 0 and "run by the warm stage server" in served.stdout, served.stdout + served.stderr
     assert "data: executed in" in served.stdout  # the child's output reaches the runner's stdout
@@ -143,7 +147,39 @@ def test_the_stage_server_runs_a_stage_as_its_own_process_would(demo_repo):
     refused = stage("train", "--model", "nope")  # an error in the child: its message and status, as alone
     assert refused.returncode == 1 and "params.yaml models has no entry 'nope'" in refused.stderr
     assert "run by the warm stage server" in refused.stdout
+    # A fresh server serves at once, while a successor imports torch, Lightning and Evidently; then the successor
+    # takes over the socket (the pid file names it) and the first exits. (The one above is killed: a server that
+    # died leaves its socket, and the next start replaces it.)
+    pid_file = Path(where).with_suffix(".pid")
 
+    def has_torch(pid: str) -> bool:
+        try:
+            return "libtorch" in Path(f"/proc/{pid}/maps").read_text()
+        except OSError:
+            return False
+
+    def gone(pid: str) -> bool:
+        return not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+
+    killed = pid_file.read_text()
+    os.kill(int(killed), signal.SIGTERM)
+    while not gone(killed):
+        time.sleep(0.05)
+    subprocess.run([sys.executable, "pipelines/stage_server.py", "--start"], cwd=demo_repo, env=env, check=True)
+    first_server = pid_file.read_text()
+    early = stage("data")
+    assert early.returncode == 0 and f"forked from {first_server})" in early.stdout, early.stdout + early.stderr
+    deadline = time.monotonic() + 120
+    while not has_torch(pid_file.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    successor = pid_file.read_text()
+    assert successor != first_server and has_torch(successor)
+    late = stage("data")
+    assert late.returncode == 0 and f"forked from {successor})" in late.stdout, late.stdout + late.stderr
+    assert {p: (demo_repo / "reports" / "notebooks" / p).read_bytes() for p in executed} == executed
+    while not gone(first_server) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert gone(first_server)
 
 @pytest.mark.skipif(run_notebook.platform.machine() not in run_notebook.X86_64, reason="the pins are x86-64's")
 def test_the_runner_pins_the_cpu_code_paths_over_the_environment():
