@@ -65,6 +65,7 @@ LAST = ("scipy.optimize", "scipy.special", "scipy.stats", "sklearn.isotonic", "s
 # process imports them (and the models) while this one serves the first stages, and takes over when done.
 SLOW = ("torch", "torch.utils.data", "pytorch_lightning", "evidently", "evidently.presets")
 
+
 def enabled() -> bool:
     """Whether runners use a server: on POSIX systems with fork, unless ``A1LAB_STAGE_SERVER=0``."""
     return (os.environ.get("A1LAB_STAGE_SERVER", "1") != "0" and hasattr(os, "fork")
@@ -300,6 +301,7 @@ def _warm(step) -> None:
                 getattr(loaded, function)()
     except Exception as exc:  # noqa: BLE001 - a stage that needs it reports the error itself
         print(f"stage server: warming {step}: {exc!r}", file=sys.stderr, flush=True)
+
 
 def _warm_exporter() -> None:
     """Build run_notebook's HTML exporter and convert a small notebook, so its templates and the CSS selectors
