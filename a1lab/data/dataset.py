@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from a1lab.data.quarantine import LoadResult, concat_results
 from a1lab.params import (
     ExtraSource,
     GenericSource,
@@ -14,6 +14,9 @@ from a1lab.params import (
     OddsPortalSource,
     SyntheticSource,
 )
+
+if TYPE_CHECKING:
+    from a1lab.data.quarantine import LoadResult
 
 
 def source_files(sources: list) -> list[tuple[str, str | None]]:
@@ -50,6 +53,7 @@ def load_dataset(root: str, sources: list) -> LoadResult:
         root: the football-data base (a local mirror or the site's URL) for the football-data layouts.
         sources: validated sources (:class:`a1lab.params.DataParams` ``sources``).
     """
+    from a1lab.data.quarantine import LoadResult, concat_results
     from a1lab.data.source import FileSource, read_file
 
     parts = []

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from a1lab.data.errors import DataFileError, DataUnavailableError  # noqa: F401 - where the loaders import them
 from a1lab.data.schema import ODDS_COLUMN, STAT_COLUMNS, result_code, validate_matches
 
 DEFAULT_KICKOFF_TIME = "15:00"
@@ -24,14 +25,6 @@ REJECTED_VALUE_COLUMNS = ["source", "line", "match_id", "column", "value", "reas
 _META = ["source", "line", "sport", "league", "season"]
 _SPAN = ["season_start", "season_end"]
 MAX_SCORE = 10_000  # a score above this is no score of any sport (and would overflow on the way)
-
-
-class DataFileError(ValueError):
-    """A file that cannot be a match file (HTML, binary, wrong columns)."""
-
-
-class DataUnavailableError(RuntimeError):
-    """The data source could not be reached or holds no such file."""
 
 
 @dataclass

@@ -7,7 +7,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from a1lab.data.quarantine import DataFileError, DataUnavailableError
+from a1lab.data.errors import DataFileError, DataUnavailableError
 
 DEFAULT_BASE = "https://www.football-data.co.uk"
 _HINT = (
