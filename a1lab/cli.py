@@ -236,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     command = " ".join(filter(None, [args.command, getattr(args, "live_command", None)]))
     try:
         return args.func(args)
-    except (DataFileError, DataUnavailableError, ValueError) as exc:
+    except (DataUnavailableError, ValueError) as exc:  # DataFileError, ParamsError and AddressError are ValueErrors
         from a1lab.params import ParamsError
 
         # a bad redis:// address, where a command loaded the Redis streams (importing them here would cost

@@ -135,7 +135,11 @@ def test_the_stage_server_runs_a_stage_as_its_own_process_would(demo_repo):
                            cwd=demo_repo, env=env, capture_output=True, text=True, check=True).stdout.strip()
     first = stage("data")  # starts a server where none is listening (a repro's may still be) and runs here
     assert first.returncode == 0, first.stderr
-    executed = {p: (demo_repo / "reports" / "notebooks" / p).read_bytes() for p in ("data.ipynb", "data.html")}
+
+    def data_outputs() -> dict[str, bytes]:
+        return {p: (demo_repo / "reports" / "notebooks" / p).read_bytes() for p in ("data.ipynb", "data.html")}
+
+    executed = data_outputs()
     deadline = time.monotonic() + 60
     while not Path(where).exists() and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -143,7 +147,7 @@ def test_the_stage_server_runs_a_stage_as_its_own_process_would(demo_repo):
     served = stage("data")
     assert served.returncode == 0 and "run by the warm stage server" in served.stdout, served.stdout + served.stderr
     assert "data: executed in" in served.stdout  # the child's output reaches the runner's stdout
-    assert {p: (demo_repo / "reports" / "notebooks" / p).read_bytes() for p in executed} == executed
+    assert data_outputs() == executed
     refused = stage("train", "--model", "nope")  # an error in the child: its message and status, as alone
     assert refused.returncode == 1 and "params.yaml models has no entry 'nope'" in refused.stderr
     assert "run by the warm stage server" in refused.stdout
@@ -163,7 +167,8 @@ def test_the_stage_server_runs_a_stage_as_its_own_process_would(demo_repo):
 
     killed = pid_file.read_text()
     os.kill(int(killed), signal.SIGTERM)
-    while not gone(killed):
+    deadline = time.monotonic() + 30
+    while not gone(killed) and time.monotonic() < deadline:
         time.sleep(0.05)
     subprocess.run([sys.executable, "pipelines/stage_server.py", "--start"], cwd=demo_repo, env=env, check=True)
     first_server = pid_file.read_text()
@@ -176,7 +181,7 @@ def test_the_stage_server_runs_a_stage_as_its_own_process_would(demo_repo):
     assert successor != first_server and has_torch(successor)
     late = stage("data")
     assert late.returncode == 0 and f"forked from {successor})" in late.stdout, late.stdout + late.stderr
-    assert {p: (demo_repo / "reports" / "notebooks" / p).read_bytes() for p in executed} == executed
+    assert data_outputs() == executed
     while not gone(first_server) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert gone(first_server)
