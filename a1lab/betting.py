@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 
-from a1lab.models import OUTCOMES, RESULT_CODES
+from a1lab.outcomes import OUTCOMES, RESULT_CODES
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from a1lab.matrix import take_columns
-from a1lab.models import OUTCOMES, TWO_WAY, outcome_codes
+from a1lab.outcomes import OUTCOMES, TWO_WAY, outcome_codes
 
 ID_COLUMNS = ["match_id", "league", "season", "kickoff", "home", "away", "result"]
 PRED_COLUMNS = [f"p_{o}" for o in OUTCOMES]
@@ -110,3 +110,18 @@ def quotes_behind(column: str) -> set[tuple[str, ...]]:
     if m := _GOALS_FEATURE.match(column):  # the handicap's expected goal difference also needs the total
         return {(m["book"], m["timing"], market) for market in ("ou25", "ah")[:1 if m["kind"] == "total" else 2]}
     return set()
+
+
+def outcome_set(frame) -> tuple[str, ...]:
+    """The outcomes of a data set's sport, read from its market: :data:`TWO_WAY` when every quote is a
+    moneyline (``odds_*_ml_*`` prices in a match table, or de-vigged draw probabilities that are all
+    exactly 0 in a feature table), else :data:`OUTCOMES`."""
+    markets = {m["market"] for c in frame.columns if (m := ODDS_COLUMN.match(str(c)))}
+    if markets & {"1x2"}:
+        return OUTCOMES
+    if "ml" in markets:
+        return TWO_WAY
+    draws = [c for c in frame.columns if str(c).startswith("mkt_") and str(c).endswith("_p_draw")]
+    values = np.concatenate([frame[c].to_numpy(dtype=float) for c in draws]) if draws else np.array([])
+    values = values[np.isfinite(values)]
+    return TWO_WAY if len(values) and not values.any() else OUTCOMES

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from a1lab.metrics import logloss_per_match, rps_per_match
-from a1lab.models import RESULT_CODES
+from a1lab.outcomes import RESULT_CODES
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from a1lab.matrix import FeatureMatrix
-from a1lab.models import OUTCOMES
+from a1lab.outcomes import OUTCOMES
 
 
 def load_shap():

@@ -24,7 +24,7 @@ from a1lab.data.quarantine import DataFileError, parse_dates, parse_times
 from a1lab.live.events import Rejection, parse_event
 from a1lab.live.loop import Loop, quote_key
 from a1lab.live.replay import quote_keys, row_quote
-from a1lab.models import OUTCOMES
+from a1lab.outcomes import OUTCOMES
 
 MAIN_COLUMNS = ("Div", "Date", "HomeTeam", "AwayTeam")
 EXTRA_COLUMNS = ("Country", "Date", "Home", "Away")

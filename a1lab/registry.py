@@ -98,15 +98,15 @@ class RegisteredModel:
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """Calibrated probabilities (home, draw, away; a two-way model's draw is 0) for a feature frame's rows."""
-        from a1lab.models import expand
+        from a1lab.outcomes import expand
 
         self.check_features(frame)
         return expand(self.calibrator.transform(self.estimator.predict_proba(frame)), self.estimator.classes_)
 
     def proba_and_contributions(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`predict_proba` and the estimator's exact SHAP values (``contributions``) of the same rows."""
-        from a1lab.models import expand
         from a1lab.models.base import proba_and_contributions
+        from a1lab.outcomes import expand
 
         self.check_features(frame)
         raw, contributions = proba_and_contributions(self.estimator, frame)
@@ -185,7 +185,7 @@ class RegisteredEnsemble:
         return self._predict(frame, explain=True)
 
     def _predict(self, frame: pd.DataFrame, explain: bool) -> tuple[np.ndarray, np.ndarray | None]:
-        from a1lab.models import OUTCOMES, expand
+        from a1lab.outcomes import OUTCOMES, expand
 
         wide, contributions, explainer = {}, None, self.estimator if explain else None
         needed = self.combiner.needed_members()

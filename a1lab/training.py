@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 
 from a1lab.calibration import Identity, choose_calibration
-from a1lab.columns import ID_COLUMNS, PRED_COLUMNS, TIMINGS, market_columns, quotes_behind
+from a1lab.columns import ID_COLUMNS, PRED_COLUMNS, TIMINGS, market_columns, outcome_set, quotes_behind
 from a1lab.metrics import compare_with_market, rounded
-from a1lab.models import RESULT_CODES, expand, outcome_codes, outcome_set
+from a1lab.outcomes import RESULT_CODES, expand, outcome_codes
 from a1lab.splits import WalkForwardSplit, check_time_ordered
 
 

@@ -25,7 +25,7 @@ import pandas as pd
 
 from a1lab.compute import run_tasks
 from a1lab.metrics import rank_probability_score, rounded
-from a1lab.models import RESULT_CODES
+from a1lab.outcomes import RESULT_CODES
 from a1lab.splits import WalkForwardSplit, season_order
 from a1lab.training import model_factory, season_predictions, walk_forward
 

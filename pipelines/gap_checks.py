@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="books whose opening prices (minus the reference's) may forecast the move")
     parser.add_argument("--out", default=None, help="default: WORKSPACE/reports/research")
     args = parser.parse_args(argv)
-    from run_notebook import baseline_cpu  # the pipeline's floats, whatever the CPU
+    from a1lab.cpu import baseline_cpu  # the pipeline's floats, whatever the CPU
 
     baseline_cpu()
 
@@ -38,8 +38,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from a1lab.columns import market_columns, quote_prices
     from a1lab.metrics import gap_power, rank_probability_score
-    from a1lab.models import RESULT_CODES
     from a1lab.odds import remove_margin
+    from a1lab.outcomes import RESULT_CODES
     from a1lab.research import move_forecast, shrink_toward
     from a1lab.splits import season_order
     from a1lab.training import PRED_COLUMNS

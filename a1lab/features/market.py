@@ -23,8 +23,8 @@ from a1lab.columns import (
 )
 from a1lab.features.registry import FeatureConfig
 from a1lab.matrix import FeatureMatrix, take_columns
-from a1lab.models import OUTCOMES
 from a1lab.odds import implied_supremacy, implied_total_goals, overround, remove_margin
+from a1lab.outcomes import OUTCOMES
 
 
 def _fair(prices: np.ndarray, codes: list[int], method: str) -> np.ndarray:

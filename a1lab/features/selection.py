@@ -16,7 +16,7 @@ from joblib import parallel_config
 from sklearn.feature_selection import mutual_info_classif
 
 from a1lab.features.registry import FeatureConfig, feature_set
-from a1lab.models import RESULT_CODES
+from a1lab.outcomes import RESULT_CODES
 from a1lab.splits import first_kickoff
 
 

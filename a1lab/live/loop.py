@@ -42,9 +42,9 @@ from a1lab.features.state import FeatureState, day_of, team_match_stats
 from a1lab.live.events import MARKET_OUTCOMES, Fixture, Odds, Rejection, Result, fingerprint
 from a1lab.matrix import FeatureMatrix
 from a1lab.metrics import logloss_per_match, rps_per_match
-from a1lab.models import OUTCOMES, RESULT_CODES, TWO_WAY
 from a1lab.monitoring.alerts import Alert, AlertBook
 from a1lab.odds import remove_margin
+from a1lab.outcomes import OUTCOMES, RESULT_CODES, TWO_WAY
 
 CHECKPOINT_VERSION = 3  # 2: seen event ids keep a fingerprint of their content; 3: settled matches keep their time
 

@@ -17,8 +17,8 @@ from sklearn.utils.validation import check_is_fitted
 from a1lab.columns import ID_COLUMNS
 from a1lab.matrix import take_columns
 from a1lab.metrics import log_loss, rps_per_match
-from a1lab.models import OUTCOMES, RESULT_CODES, expand
 from a1lab.models.base import encode_labels
+from a1lab.outcomes import OUTCOMES, RESULT_CODES, expand
 from a1lab.splits import season_order
 
 
