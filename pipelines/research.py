@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parallel", action="store_true",
                         help="run the walk-forwards as Dask tasks where params.yaml's compute section says")
     args = parser.parse_args(argv)
-    from run_notebook import baseline_cpu  # the pipeline's floats, whatever the CPU
+    from a1lab.cpu import baseline_cpu  # the pipeline's floats, whatever the CPU
 
     baseline_cpu()
 

@@ -1,0 +1,27 @@
+"""The CPU code paths every stage runs on, so that the same inputs give the same floats on any x86-64 CPU.
+
+Floats must not depend on the CPU's vector extensions, or ``dvc repro`` of a fresh clone on another x86-64
+CPU would not give the committed outputs: on an AVX-512 machine the network's weights moved after a few epochs
+when MKL was held to AVX2 (torch's float32 kernels, MKL and oneDNN), the stacked ensemble moved with OpenBLAS's
+kernels, and numpy's AVX-512 exp and log differ from its AVX2 ones in the last bit. So: torch, MKL and oneDNN on
+their baseline code paths, OpenBLAS on Nehalem kernels (numpy's own baseline is that level), numpy at most
+AVX2. ``A1LAB_NATIVE_CPU=1`` leaves the environment alone (faster on some CPUs, other last digits).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+
+X86_64 = ("x86_64", "AMD64")  # platform.machine() of the CPUs BASELINE_CPU is for
+BASELINE_CPU = {"ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "COMPATIBLE", "ONEDNN_MAX_CPU_ISA": "SSE41",
+                "OPENBLAS_CORETYPE": "Nehalem", "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR"}
+
+
+def baseline_cpu() -> None:
+    """Set :data:`BASELINE_CPU` over the environment (x86-64 only; not with ``A1LAB_NATIVE_CPU=1``).
+
+    Call it before anything loads numpy or torch; processes started later (a kernel, Dask workers) inherit it.
+    """
+    if platform.machine() in X86_64 and os.environ.get("A1LAB_NATIVE_CPU") != "1":
+        os.environ.update(BASELINE_CPU)
