@@ -170,20 +170,21 @@ def parse_extra(data: bytes, name: str, code: str) -> LoadResult:
     return canonicalise(frame, DATE_FORMATS, TIMEZONE, refused=raw.rejected)
 
 
+def _parse(source: FileSource, rel: str, parse, *args) -> LoadResult:
+    """One file parsed under its name relative to the data root (what the match table's ``source`` column and
+    the quarantine record, the same on every machine); an error also names the root."""
+    try:
+        return parse(source.read(rel), rel, *args)
+    except DataFileError as exc:
+        raise DataFileError(f"{exc} (data root {source.base})") from None
+
+
 def load_football_data(source: FileSource, leagues: list[str], seasons: list[str]) -> LoadResult:
     """Read every (season, league) main-layout file from a source into one table."""
-    results = []
-    for season in seasons:
-        for league in leagues:
-            rel = f"mmz4281/{season}/{league}.csv"
-            results.append(parse_main(source.read(rel), source.locate(rel), league, str(season)))
-    return concat_results(results)
+    return concat_results([_parse(source, f"mmz4281/{season}/{league}.csv", parse_main, league, str(season))
+                           for season in seasons for league in leagues])
 
 
 def load_extra_leagues(source: FileSource, codes: list[str]) -> LoadResult:
     """Read extra-league files (``new/<CODE>.csv``) into one table."""
-    results = []
-    for code in codes:
-        rel = f"new/{code}.csv"
-        results.append(parse_extra(source.read(rel), source.locate(rel), code))
-    return concat_results(results)
+    return concat_results([_parse(source, f"new/{code}.csv", parse_extra, code) for code in codes])
