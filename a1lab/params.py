@@ -159,15 +159,19 @@ class ModelEntry(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
     estimator: str
+    module: str  # the a1lab.models module defining the estimator: its train stage depends on that file alone
 
     @model_validator(mode="after")
     def _known_estimator_and_arguments(self) -> ModelEntry:
-        from a1lab.models import estimator_arguments
+        from a1lab.models import defining_module, estimator_arguments
 
         try:
             accepted = estimator_arguments(self.estimator)
         except KeyError as err:
             raise ValueError(str(err).strip("'\"")) from None
+        if defining_module(self.estimator) != f"a1lab.models.{self.module}":
+            raise ValueError(f"module {self.module!r} does not define {self.estimator}; "
+                             f"{defining_module(self.estimator)} does")
         passed_by_training = {"features", "offset", "seed"}
         unknown = sorted(set(self.model_extra or {}) - (set(accepted) - passed_by_training))
         if unknown:

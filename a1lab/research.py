@@ -16,7 +16,7 @@ import pandas as pd
 from a1lab.betting import ValueRule, bet_table, closing_line_value
 from a1lab.columns import PRED_COLUMNS, market_columns, quote_prices
 from a1lab.metrics import rank_probability_score
-from a1lab.models import RESULT_CODES
+from a1lab.outcomes import RESULT_CODES
 from a1lab.training import protocol_walk_forward, reference_timings, season_predictions
 
 
@@ -80,13 +80,14 @@ def score_variant(item: dict, frames: dict, matches: pd.DataFrame) -> dict:
         matches: the match table (prices for the value bets).
     """
     from a1lab import registry
+    from a1lab.models import hyperparameters
 
     params, model = item["params"], item["model"]
     protocol, train, bt = params["protocol"], params["train"], params["backtest"]
     frame, selected = frames[item["frame"]]
     settings = params["models"][model]
     estimator = registry.estimator_class(settings["estimator"])
-    hyper = {k: v for k, v in settings.items() if k != "estimator"}
+    hyper = hyperparameters(settings)
     results, metrics = protocol_walk_forward(frame, estimator, hyper, selected[protocol["prediction_time"]], train,
                                              protocol)
     test = season_predictions(results, protocol["test_seasons"])

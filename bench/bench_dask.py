@@ -43,13 +43,14 @@ def tuning_bench(trials: int, cluster) -> dict:
     import yaml
 
     from a1lab.columns import market_columns
+    from a1lab.models import hyperparameters
     from a1lab.models.xgb import XGBModel
     from a1lab.tuning import tune
 
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     frame = pd.read_parquet(ROOT / "data/features.parquet")
     selected = json.loads((ROOT / "data/features_selected.json").read_text())["open"]
-    base = {k: v for k, v in params["models"]["xgb"].items() if k != "estimator"}
+    base = hyperparameters(params["models"]["xgb"])
     common = {"features": selected, "offset": list(market_columns("pinnacle", "open")), "seed": params["train"]["seed"]}
     args = dict(base=base, space=params["tune"]["space"]["xgb"], first_test=params["protocol"]["test_seasons"][0],
                 common=common, trials=trials, inner=params["tune"]["inner"], seed=params["tune"]["seed"], batch=2,
@@ -80,7 +81,7 @@ def xgb_dask_bench(n_matches: int, cluster) -> dict:
     from a1lab.compute import scatter_rows
     from a1lab.data.synthetic import LeagueSpec, simulate_league
     from a1lab.features import FeatureConfig, build_features
-    from a1lab.models import RESULT_CODES
+    from a1lab.outcomes import RESULT_CODES
 
     teams, seasons = 20, 10
     leagues = max(1, round(n_matches / (teams * (teams - 1) * seasons)))

@@ -1,54 +1,10 @@
-"""Estimators with scikit-learn's contract; predict_proba columns are the classes seen in fit.
-
-Outcomes are coded home 0, draw 1, away 2 in every sport. A two-way sport (moneylines) has no draw
-outcome: its forecasts keep the three columns with a draw probability of exactly 0, and a tie is a
-push (neither trained on nor scored). A model fitted on codes 0 and 2 predicts two columns;
-:func:`expand` puts them back in their places.
+"""Estimators with scikit-learn's contract; predict_proba columns are the classes seen in fit (outcome
+codes, :mod:`a1lab.outcomes`).
 
 A model registers itself by living in its own module here: :func:`estimator_classes` finds it.
 """
 
 import functools
-
-import numpy as np
-
-OUTCOMES = ("home", "draw", "away")
-TWO_WAY = ("home", "away")
-RESULT_CODES = {"H": 0, "D": 1, "A": 2}
-
-
-def outcome_set(frame) -> tuple[str, ...]:
-    """The outcomes of a data set's sport, read from its market: :data:`TWO_WAY` when every quote is a
-    moneyline (``odds_*_ml_*`` prices in a match table, or de-vigged draw probabilities that are all
-    exactly 0 in a feature table), else :data:`OUTCOMES`."""
-    from a1lab.columns import ODDS_COLUMN
-
-    markets = {m["market"] for c in frame.columns if (m := ODDS_COLUMN.match(str(c)))}
-    if markets & {"1x2"}:
-        return OUTCOMES
-    if "ml" in markets:
-        return TWO_WAY
-    draws = [c for c in frame.columns if str(c).startswith("mkt_") and str(c).endswith("_p_draw")]
-    values = np.concatenate([frame[c].to_numpy(dtype=float) for c in draws]) if draws else np.array([])
-    values = values[np.isfinite(values)]
-    return TWO_WAY if len(values) and not values.any() else OUTCOMES
-
-
-def outcome_codes(outcomes: tuple[str, ...]) -> list[int]:
-    """Result codes (:data:`RESULT_CODES`) of an outcome set; results outside it are pushes."""
-    return [OUTCOMES.index(o) for o in outcomes]
-
-
-def expand(proba, classes) -> np.ndarray:
-    """Probabilities over ``classes`` (outcome codes) as (n, 3) columns home, draw, away; absent ones 0."""
-    proba = np.asarray(proba, dtype=float)
-    classes = np.asarray(classes)
-    if proba.shape[1] == len(OUTCOMES) and list(classes) == [0, 1, 2]:
-        return proba
-    out = np.zeros((len(proba), len(OUTCOMES)))
-    out[:, classes.astype(int)] = proba
-    return out
-
 
 _ESTIMATOR_METHODS = ("fit", "predict_proba", "save", "load", "get_test_params")
 
@@ -100,6 +56,16 @@ def _defining_module(name: str):
             if isinstance(node, ast.ClassDef) and node.name == name:
                 return f"a1lab.models.{module}", node
     return None, None
+
+
+def defining_module(name: str) -> str | None:
+    """The ``a1lab.models`` module that defines model class ``name`` (read from the sources), or None."""
+    return _defining_module(name)[0]
+
+
+def hyperparameters(entry: dict) -> dict:
+    """A params.yaml ``models`` entry's hyper-parameters: the entry without ``estimator`` and ``module``."""
+    return {k: v for k, v in entry.items() if k not in ("estimator", "module")}
 
 
 def estimator_class(name: str) -> type:
