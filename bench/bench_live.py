@@ -40,7 +40,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 
 
-sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "tests"))
 
 
 def _model_and_matches(tmp: Path, name: str = "xgb"):
@@ -52,8 +52,8 @@ def _model_and_matches(tmp: Path, name: str = "xgb"):
     from a1lab.data.source import FileSource
     from a1lab.features import build_features
     from a1lab.features.registry import FeatureConfig
-    from a1lab.models import RESULT_CODES
     from a1lab.models.xgb import XGBModel
+    from a1lab.outcomes import RESULT_CODES
 
     config = FeatureConfig.from_dict(yaml.safe_load((ROOT / "params.yaml").read_text())["features"])
     if (ROOT / "data/matches.parquet").exists() and registry.versions(name, ROOT / "models"):
@@ -117,7 +117,7 @@ def redis_bench(tmp: Path, name: str = "xgb") -> dict:
     """The replay's events from a Redis stream through `drive` with Redis sink and checkpoint; events/s."""
     import pandas as pd
     import redis
-    from redis_server import RedisServer
+    from helpers import RedisServer  # tests/helpers.py
 
     from a1lab.features import build_features
     from a1lab.live.loop import Loop

@@ -1,6 +1,6 @@
 """Screenshots of the reports a user opens, taken with headless Chromium (after `dvc repro`).
 
-    python bench/screenshots.py [--out reports/screenshots]
+    python bench/screenshots.py [--out docs/img]
 
 Writes drift_index.png (reports/drift/index.html), drift_season.png (the newest season's Evidently
 page with a1lab's header), dvc_plots.png (`dvc plots show` with the repo's offline template) and
@@ -21,8 +21,8 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from devtools import find_chromium, watch  # noqa: E402
+sys.path.insert(0, str(ROOT / "tests"))
+from helpers import find_chromium, watch  # noqa: E402
 
 
 def screenshot(exe: str, url: str, path: Path, width: int = 1200, height: int = 1400) -> None:

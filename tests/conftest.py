@@ -1,25 +1,27 @@
-"""Shared fixtures: the real football-data mirror and a synthetic league."""
+"""Shared fixtures (the real football-data mirror, a synthetic league, real servers) and the two tiers:
+tests/unit is marked ``unit`` (fast, `make test-fast`), tests/integration ``integration`` (pipelines,
+processes, servers, browsers)."""
 
 from __future__ import annotations
 
 import json
 import os
-import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from helpers import RedisServer, find_chromium, find_redis_server
 
 from a1lab.data.synthetic import LeagueSpec, simulate_league
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-from devtools import find_chromium  # noqa: E402
-from redis_server import RedisServer, find_redis_server  # noqa: E402
 
-# Stage notebooks run in their own processes unless a test turns the warm stage server on (tests that run a few
-# stages in throwaway copies would each start one, importing beside the suite for nothing)
-os.environ.setdefault("A1LAB_STAGE_SERVER", "0")
+def pytest_collection_modifyitems(items):
+    for item in items:
+        tier = Path(str(item.fspath)).parent.name
+        if tier in ("unit", "integration"):
+            item.add_marker(getattr(pytest.mark, tier))
+
 
 LEAGUES = ["E0", "SP1", "I1", "D1", "F1"]
 SEASONS = ["1516", "1617", "1718", "1819", "1920", "2021", "2122", "2223", "2324", "2425", "2526"]
@@ -88,8 +90,8 @@ def live_lab(real_load, tmp_path_factory):
     from a1lab.features import build_features
     from a1lab.features.registry import FeatureConfig
     from a1lab.live.replay import season_events
-    from a1lab.models import RESULT_CODES
     from a1lab.models.xgb import XGBModel
+    from a1lab.outcomes import RESULT_CODES
 
     root = tmp_path_factory.mktemp("live")
     params = Path(__file__).parents[1] / "params.yaml"

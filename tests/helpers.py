@@ -1,7 +1,7 @@
-"""Headless Chromium for the tests and the screenshots: find it, and watch a live page in real time.
+"""Real servers and browsers for the tests (and the benches): a redis-server on 127.0.0.1, headless Chromium.
 
-``--dump-dom`` and ``--screenshot`` run the page on virtual time, which ends before a live stream has
-moved; :func:`watch` keeps the page open for real seconds and reads it over the Chrome DevTools Protocol.
+``--dump-dom`` and ``--screenshot`` run a page on virtual time, which ends before a live stream has moved;
+:func:`watch` keeps the page open for real seconds and reads it over the Chrome DevTools Protocol.
 """
 
 from __future__ import annotations
@@ -10,8 +10,11 @@ import asyncio
 import base64
 import json
 import shutil
+import socket
 import subprocess
+import time
 import urllib.request
+from pathlib import Path
 
 
 def find_chromium() -> str | None:
@@ -66,3 +69,57 @@ def watch(exe: str, url: str, at: tuple[float, ...], screenshot: bool = False, w
     finally:
         browser.kill()
         browser.wait()
+
+
+def find_redis_server() -> str | None:
+    """Debian's redis-server, if installed (``make test`` installs it when run as root)."""
+    return shutil.which("redis-server")
+
+
+class RedisServer:
+    """Start, kill (SIGKILL) and restart one redis-server process; data survives in its AOF.
+
+    Args:
+        directory: where the server keeps its append-only file.
+        fsync: ``always`` (every write on disk before the answer) or ``everysec``.
+    """
+
+    def __init__(self, directory: Path, fsync: str = "always"):
+        self.directory, self.fsync = Path(directory), fsync
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(
+            [find_redis_server() or "redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+             "--dir", str(self.directory), "--save", "", "--appendonly", "yes", "--appendfsync", self.fsync,
+             "--protected-mode", "yes"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(16).startswith(b"+PONG"):
+                        return self
+            except OSError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"redis-server did not start on port {self.port}")
+            time.sleep(0.05)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)

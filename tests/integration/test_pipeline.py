@@ -1,6 +1,7 @@
 """The DVC pipeline end to end, in a copy of the repo, on the synthetic league."""
 
 import json
+import platform
 import sys
 from pathlib import Path
 
@@ -8,7 +9,9 @@ import pandas as pd
 import pytest
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pipelines"))
+from a1lab.cpu import X86_64
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "pipelines"))
 import dataset  # noqa: E402
 import demo  # noqa: E402
 import run_notebook  # noqa: E402
@@ -27,7 +30,7 @@ def demo_repo(tmp_path_factory):
         "models": {"xgb": {"n_estimators": 200}, "nn": {"max_epochs": 4}, "lgbm": {"n_estimators": 200}},
         "drift": {"seasons": ["1819"], "min_month_matches": 100, "reference_sample": 1000},
     })
-    demo.repro(target, env={"A1LAB_STAGE_SERVER": "1"})  # the first stage imports for itself, the rest are forked
+    demo.repro(target)
     return target
 
 
@@ -106,8 +109,7 @@ def test_forced_repro_gives_identical_outputs(demo_repo):
     before = {n: (demo_repo / "metrics" / f"{n}.json").read_text() for n in names}
     hashes = _outputs(demo_repo)
     demo.repro(demo_repo)  # nothing changed: a no-op
-    # every stage in a process of its own, where the first run forked all but the first from the stage server
-    demo.repro(demo_repo, "--force", env={"A1LAB_STAGE_SERVER": "0"})
+    demo.repro(demo_repo, "--force")
     after = {n: (demo_repo / "metrics" / f"{n}.json").read_text() for n in names}
     assert after == before
     # every output to the byte (executed notebooks, registered models, drift pages, plots): what a fresh clone's
@@ -116,77 +118,81 @@ def test_forced_repro_gives_identical_outputs(demo_repo):
     assert not changed and len(hashes) > 30
 
 
-def test_the_stage_server_runs_a_stage_as_its_own_process_would(demo_repo):
-    """A stage forked from the warm server: the runner's folder, streams and exit status, the same bytes."""
-    import os
-    import signal
+def _stale(repo: Path) -> set[str]:
+    """The stages `dvc status` says would rerun (sources always does: it hashes the data files)."""
     import subprocess
-    import time
 
-    env = {**demo.repro_job(demo_repo)[2], "A1LAB_STAGE_SERVER": "1"}
+    argv, cwd, env = demo.repro_job(repo)
+    out = subprocess.run([argv[0], "status", "--json"], cwd=cwd, env=env, capture_output=True, text=True, check=True)
+    return set(json.loads(out.stdout)) - {"sources"}
 
-    def stage(*args):
-        return subprocess.run([sys.executable, "pipelines/run_notebook.py", *args], cwd=demo_repo, env=env,
-                              capture_output=True, text=True, timeout=600)
 
-    where = subprocess.run([sys.executable, "-c", "import sys; sys.path[0] = 'pipelines'; import run_notebook, "
-                            "stage_server; run_notebook.baseline_cpu(); "  # as a runner: its path (not the copy's
-                            "print(stage_server.socket_path(stage_server.fingerprint()))"],  # a1lab) and settings
-                           cwd=demo_repo, env=env, capture_output=True, text=True, check=True).stdout.strip()
-    first = stage("data")  # starts a server where none is listening (a repro's may still be) and runs here
-    assert first.returncode == 0, first.stderr
+def test_dependencies_follow_use(demo_repo):
+    """A new model (one module, one params entry) or an edit of one model's module reruns its own train stage
+    and the stages that consume every model, never the other models' training; an edit of the live loop or
+    of the docs reruns nothing."""
+    import yaml
 
-    def data_outputs() -> dict[str, bytes]:
-        return {p: (demo_repo / "reports" / "notebooks" / p).read_bytes() for p in ("data.ipynb", "data.html")}
+    assert _stale(demo_repo) == set()
+    models = demo_repo / "a1lab" / "models"
+    params_text = (demo_repo / "params.yaml").read_text()
+    consumers = {"tune", "ensemble", "backtest", "drift"}
+    try:
+        module = models / "xgb_copy.py"
+        module.write_text((models / "xgb.py").read_text().replace("class XGBModel", "class XGBCopy"))
+        params = yaml.safe_load(params_text)
+        params["models"]["xgb_copy"] = {**params["models"]["xgb"], "estimator": "XGBCopy", "module": "xgb_copy"}
+        (demo_repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        added = _stale(demo_repo)
+        assert "train@xgb_copy" in added and added <= {"train@xgb_copy"} | consumers, added
+        module.unlink()
+        (demo_repo / "params.yaml").write_text(params_text)
+        assert _stale(demo_repo) == set()
 
-    executed = data_outputs()
-    deadline = time.monotonic() + 60
-    while not Path(where).exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert Path(where).exists()
-    served = stage("data")
-    assert served.returncode == 0 and "run by the warm stage server" in served.stdout, served.stdout + served.stderr
-    assert "data: executed in" in served.stdout  # the child's output reaches the runner's stdout
-    assert data_outputs() == executed
-    refused = stage("train", "--model", "nope")  # an error in the child: its message and status, as alone
-    assert refused.returncode == 1 and "params.yaml models has no entry 'nope'" in refused.stderr
-    assert "run by the warm stage server" in refused.stdout
-    # A fresh server serves at once, while a successor imports torch, Lightning and Evidently; then the successor
-    # takes over the socket (the pid file names it) and the first exits. (The one above is killed: a server that
-    # died leaves its socket, and the next start replaces it.)
-    pid_file = Path(where).with_suffix(".pid")
+        lgbm = (models / "lgbm.py").read_text()
+        (models / "lgbm.py").write_text(lgbm + "\n# an edit\n")
+        edited = _stale(demo_repo)
+        (models / "lgbm.py").write_text(lgbm)
+        assert "train@lgbm" in edited and edited <= {"train@lgbm"} | consumers, edited
 
-    def has_torch(pid: str) -> bool:
-        try:
-            return "libtorch" in Path(f"/proc/{pid}/maps").read_text()
-        except OSError:
-            return False
+        loop = demo_repo / "a1lab" / "live" / "loop.py"
+        text = loop.read_text()
+        loop.write_text(text + "\n# an edit\n")
+        (demo_repo / "README.md").write_text((demo_repo / "README.md").read_text() + "\nan edit\n")
+        assert _stale(demo_repo) == set()
+        loop.write_text(text)
+    finally:
+        (demo_repo / "a1lab" / "models" / "xgb_copy.py").unlink(missing_ok=True)
+        (demo_repo / "params.yaml").write_text(params_text)
 
-    def gone(pid: str) -> bool:
-        return not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
 
-    killed = pid_file.read_text()
-    os.kill(int(killed), signal.SIGTERM)
-    deadline = time.monotonic() + 30
-    while not gone(killed) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    subprocess.run([sys.executable, "pipelines/stage_server.py", "--start"], cwd=demo_repo, env=env, check=True)
-    first_server = pid_file.read_text()
-    early = stage("data")
-    assert early.returncode == 0 and f"forked from {first_server})" in early.stdout, early.stdout + early.stderr
-    deadline = time.monotonic() + 120
-    while not has_torch(pid_file.read_text()) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    successor = pid_file.read_text()
-    assert successor != first_server and has_torch(successor)
-    late = stage("data")
-    assert late.returncode == 0 and f"forked from {successor})" in late.stdout, late.stdout + late.stderr
-    assert data_outputs() == executed
-    while not gone(first_server) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert gone(first_server)
+@pytest.mark.realdata
+def test_the_data_root_leaves_no_trace_in_the_outputs(data_root, tmp_path):
+    """The same files under two data roots give the same dvc.lock: sources are recorded relative to the root."""
+    import shutil
 
-@pytest.mark.skipif(run_notebook.platform.machine() not in run_notebook.X86_64, reason="the pins are x86-64's")
+    roots = []
+    for name in ("first", "second"):
+        root = tmp_path / name / "football-data"
+        for season in ("1920", "2021", "2122", "2223"):
+            (root / "mmz4281" / season).mkdir(parents=True)
+            shutil.copy2(data_root / "mmz4281" / season / "E0.csv", root / "mmz4281" / season / "E0.csv")
+        roots.append(root)
+    repo = demo.prepare(tmp_path / "repo", {
+        "data": {"root": "auto", "sources": [{"layout": "football-data", "leagues": ["E0"],
+                                              "seasons": ["1920", "2021", "2122", "2223"]}]},
+        "protocol": {"test_seasons": ["2223"], "oos_seasons": ["2122"], "validation_season": "2122"},
+        "features": {"selection": {"top_k": 10, "corr_threshold": 0.95, "seed": 1}}})
+    locks = []
+    for root in roots:
+        demo.repro(repo, "--force", "features", env={"A1LAB_DATA_ROOT": str(root)})
+        locks.append((repo / "dvc.lock").read_text())
+    assert locks[0] == locks[1]
+    matches = pd.read_parquet(repo / "data" / "matches.parquet")
+    assert set(matches["source"]) == {f"mmz4281/{s}/E0.csv" for s in ("1920", "2021", "2122", "2223")}
+
+
+@pytest.mark.skipif(platform.machine() not in X86_64, reason="the pins are x86-64's")
 def test_the_runner_pins_the_cpu_code_paths_over_the_environment():
     """What a stage (and its kernel or Dask workers) runs with: the baseline code paths whatever the machine
     presets (these machines set OPENBLAS_CORETYPE=Haswell; the test presets kernels every x86-64 CPU runs),
@@ -194,7 +200,7 @@ def test_the_runner_pins_the_cpu_code_paths_over_the_environment():
     import os
     import subprocess
 
-    probe = ("import os, sys; sys.path.insert(0, 'pipelines'); import run_notebook; run_notebook.baseline_cpu(); "
+    probe = ("import os; from a1lab.cpu import baseline_cpu; baseline_cpu(); "
              "import numpy, threadpoolctl; print(os.environ.get('ATEN_CPU_CAPABILITY'), "
              "sorted({i['architecture'] for i in threadpoolctl.threadpool_info() if i['internal_api'] == 'openblas'}), "
              "numpy._core._multiarray_umath.__cpu_features__['X86_V4'])")

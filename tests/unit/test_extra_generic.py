@@ -12,7 +12,7 @@ from a1lab.data.quarantine import DataFileError
 from a1lab.data.schema import validate_matches
 from a1lab.data.source import FileSource
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 
 
 def test_extra_layout_old_naming_all_closing():

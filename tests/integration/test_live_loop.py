@@ -63,8 +63,8 @@ def test_goal_line_quotes_score_live_as_in_batch(live_lab, tmp_path):
     E0 match of 2025/26 its batch probabilities to 1e-9."""
     from dataclasses import replace
 
-    from a1lab.models import RESULT_CODES
     from a1lab.models.xgb import XGBModel
+    from a1lab.outcomes import RESULT_CODES
 
     config = replace(live_lab["config"], goal_books=("avg",))
     matches = live_lab["matches"]
@@ -255,8 +255,8 @@ def test_a_two_way_sport_scores_live_as_in_batch(data_root, tmp_path):
     from a1lab.betting import ValueRule
     from a1lab.data.generic import parse_oddsportal
     from a1lab.features.registry import FeatureConfig
-    from a1lab.models import RESULT_CODES
     from a1lab.models.xgb import XGBModel
+    from a1lab.outcomes import RESULT_CODES
 
     path = data_root.parent / "oddsportal" / "oddsportal_nba.csv"
     if not path.is_file():
@@ -307,9 +307,9 @@ def test_the_registered_ensemble_scores_live_as_in_batch(live_lab, tmp_path):
     gives every match its batch probabilities to 1e-9."""
     import shutil
 
-    from a1lab.models import RESULT_CODES, expand
     from a1lab.models.ensemble import WeightedAverage
     from a1lab.models.market import MarketModel
+    from a1lab.outcomes import RESULT_CODES, expand
 
     root = tmp_path / "models"
     shutil.copytree(live_lab["registry"], root)

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pipelines"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "pipelines"))
 import dataset  # noqa: E402
 import demo  # noqa: E402
 

@@ -15,13 +15,13 @@ from a1lab.data.synthetic import LeagueSpec, simulate_league
 from a1lab.explain import explain_folds, permutation_shap, swarm_offsets, top_contributions, tree_shap_values
 from a1lab.features import FeatureConfig, build_features, feature_set
 from a1lab.metrics import log_loss, rank_probability_score
-from a1lab.models import RESULT_CODES
 from a1lab.models.base import proba_and_contributions
 from a1lab.models.lgbm import LGBMModel
 from a1lab.models.market import MarketModel, market_columns
 from a1lab.models.nn import LightningMLP
 from a1lab.models.ratings import RatingsLogit
 from a1lab.models.xgb import XGBModel
+from a1lab.outcomes import RESULT_CODES
 from a1lab.splits import WalkForwardSplit
 from a1lab.training import evaluate, model_factory, walk_forward
 

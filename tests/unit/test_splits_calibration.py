@@ -114,7 +114,7 @@ def test_shipped_data_sets_never_train_or_select_after_a_folds_first_test_match(
     from a1lab.data.dataset import load_dataset
     from a1lab.params import validate
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pipelines"))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "pipelines"))
     import dataset
 
     config = dataset.absolute_paths(dataset.load_config(name))

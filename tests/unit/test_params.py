@@ -12,7 +12,7 @@ import yaml
 from a1lab.monitoring.alerts import Rule
 from a1lab.params import ParamsError, check_section, load_params, validate
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
 STAGES = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
 

@@ -323,7 +323,7 @@ def test_dashboard_and_metrics_of_a_running_loop(live_lab, tmp_path, chromium):
     cannot connect; /metrics counts the events in Prometheus format and /health is ready."""
     import threading
 
-    from devtools import watch  # bench/devtools.py, on the path through conftest
+    from helpers import watch  # tests/helpers.py, on the path through conftest
     from prometheus_client.parser import text_string_to_metric_families
 
     port, lines = _free_port(), (live_lab["root"] / "events_e0.jsonl").read_text().splitlines(keepends=True)

@@ -136,7 +136,7 @@ def test_index_renders_offline_and_every_link_resolves(frames, tmp_path, chromiu
 
 @pytest.mark.slow
 def test_real_pipeline_index_if_present(chromium):
-    index = Path(__file__).resolve().parents[1] / "reports" / "drift" / "index.html"
+    index = Path(__file__).resolve().parents[2] / "reports" / "drift" / "index.html"
     if not index.is_file():
         pytest.skip("run `dvc repro drift` first")
     exe = chromium

@@ -20,7 +20,7 @@ from a1lab.data.footballdata import parse_extra, parse_main
 from a1lab.data.generic import parse_generic
 from a1lab.data.quarantine import DataFileError
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 
 
 @pytest.fixture(scope="module")

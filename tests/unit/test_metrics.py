@@ -3,8 +3,8 @@ import pytest
 
 from a1lab import metrics
 from a1lab.data.synthetic import LeagueSpec, simulate_league
-from a1lab.models import RESULT_CODES
 from a1lab.odds import multiplicative
+from a1lab.outcomes import RESULT_CODES
 
 P = np.array([[0.5, 0.3, 0.2], [0.2, 0.3, 0.5], [1 / 3, 1 / 3, 1 / 3]])
 Y = np.array([0, 1, 2])

@@ -7,7 +7,7 @@ import pytest
 
 from a1lab.workspace import Outputs, enter, project_root
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_project_is_found_from_the_notebooks_folder_and_anywhere_below():

@@ -113,8 +113,8 @@ def test_the_network_trains_data_parallel_on_two_cpu_processes(synthetic):
     process's, not equal (each process sees half of every epoch, so an epoch is half the steps)."""
     from a1lab.features import build_features
     from a1lab.metrics import log_loss
-    from a1lab.models import RESULT_CODES
     from a1lab.models.nn import LightningMLP
+    from a1lab.outcomes import RESULT_CODES
 
     frame, _ = build_features(synthetic.matches)
     columns = [c for c in frame.columns[7:] if not c.startswith("mkt_")][:30]
