@@ -5,7 +5,10 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: research install debs run datasets test demo lint bench lab live clean
+.PHONY: help research install debs run datasets test test-fast demo lint bench lab live docs clean
+
+help:  ## this list
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
 
 # torch first and alone, so pip takes the local CPU build (see ../shared/STACK.md),
 # then the rest pinned exactly by constraints.txt (what was tested).
@@ -16,18 +19,18 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP)  ## create .venv and install the pinned stack
 
 # `make run`: the main leagues here (dvc repro); `make run DATASET=nba`: a shipped configuration
 # (configs/<name>.yaml: main, extra, nba, nhl) in its own copy, build/datasets/<name>
 DATASET ?=
-run: install
+run: install  ## dvc repro (DATASET=<name>: a shipped data set of configs/ in build/datasets/<name>)
 	$(if $(DATASET),$(PY) pipelines/dataset.py $(DATASET),dvc repro)
 
-datasets: install
+datasets: install  ## the shipped data sets other than the main one
 	$(PY) pipelines/dataset.py extra nba nhl --parallel
 
-research: run  # issue 17's variants through the train stage's walk-forward: reports/research/variants.md
+research: run  ## the research variants through the train stage's walk-forward: reports/research/
 	$(PY) pipelines/research.py
 
 # Debian packages the tests run for real: headless Chromium (drift reports, plots, the dashboard) and
@@ -39,27 +42,37 @@ debs:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; } || \
 	  echo "not installed:$$missing (the tests that need it skip; in CI they fail)"
 
-test: install debs
+test: install debs  ## the whole suite, both tiers
 	$(PY) -m pytest
 
-demo: install
+test-fast: install  ## the unit tier (tests/unit)
+	$(PY) -m pytest tests/unit
+
+demo: install  ## the pipeline offline on the synthetic league, in build/demo
 	$(PY) pipelines/demo.py
 
-lint: install
+lint: install  ## ruff
 	ruff check a1lab tests pipelines bench
 
-bench: install
+bench: install  ## the benchmarks (figures to reports/bench/*.json)
 	for b in bench/bench_*.py; do $(PY) $$b || exit 1; done
 
 # replay 2025/26 through the live loop with the registered model (after `make run`)
-live: install
+live: install  ## replay the newest season through the live loop
 	a1lab live replay | a1lab live run --source - --out data/live/predictions.jsonl -v
 
 # JupyterLab on 127.0.0.1 (notebooks run as opened: they find the project from notebooks/); root needs --allow-root.
-# Its kernels get the pipeline runner's CPU code paths (run_notebook.BASELINE_CPU), so they give dvc repro's floats.
-lab: install
-	$(PY) -c "import os, sys; sys.path.insert(0, 'pipelines'); import run_notebook; run_notebook.baseline_cpu(); \
-	os.execvp('jupyter', sys.argv[1:])" jupyter lab --ip=127.0.0.1 --no-browser $(if $(filter 0,$(shell id -u)),--allow-root,)
+# Its kernels get the pipeline's CPU code paths (a1lab.cpu.BASELINE_CPU), so they give dvc repro's floats.
+PORT ?= 8888
+TOKEN ?=
+lab: install  ## JupyterLab on 127.0.0.1:$(PORT) (TOKEN=... sets its token; empty: a generated one)
+	$(PY) -c "import os, sys; from a1lab.cpu import baseline_cpu; baseline_cpu(); \
+	os.execvp('jupyter', sys.argv[1:])" jupyter lab --ip=127.0.0.1 --port=$(PORT) --no-browser \
+	$(if $(TOKEN),--IdentityProvider.token=$(TOKEN),) $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-clean:
+docs: install  ## regenerate the figure pages, then build the docs site into build/site (offline)
+	$(PY) pipelines/docs.py
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir build/site
+
+clean:  ## remove .venv
 	rm -rf $(VENV)
