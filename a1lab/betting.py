@@ -22,13 +22,13 @@ from a1lab.outcomes import OUTCOMES, RESULT_CODES
 class ValueRule:
     """When a price is a bet: edge = p * odds - 1 at least ``min_edge``, p within bounds."""
 
-    min_edge: float = 0.02
-    min_prob: float = 0.05
-    max_prob: float = 0.95
-    max_odds: float = 15.0
+    min_edge: float
+    min_prob: float
+    max_prob: float
+    max_odds: float
 
 
-def value_bets(p: np.ndarray, odds: np.ndarray, rule: ValueRule = ValueRule()) -> pd.DataFrame:
+def value_bets(p: np.ndarray, odds: np.ndarray, rule: ValueRule) -> pd.DataFrame:
     """The best-edge outcome of each match when it passes the rule.
 
     Returns:
@@ -37,7 +37,7 @@ def value_bets(p: np.ndarray, odds: np.ndarray, rule: ValueRule = ValueRule()) -
     return pd.DataFrame(value_bet_arrays(p, odds, rule))
 
 
-def value_bet_arrays(p: np.ndarray, odds: np.ndarray, rule: ValueRule = ValueRule()) -> dict[str, np.ndarray]:
+def value_bet_arrays(p: np.ndarray, odds: np.ndarray, rule: ValueRule) -> dict[str, np.ndarray]:
     """:func:`value_bets` as column name -> array (no frame: the live loop's path)."""
     p, odds = np.asarray(p, dtype=float), np.asarray(odds, dtype=float)
     with np.errstate(invalid="ignore"):
@@ -278,7 +278,7 @@ def run_strategy(matches: pd.DataFrame, p: np.ndarray, odds: np.ndarray, close_p
 
 
 def consensus_bets(matches: pd.DataFrame, consensus_p: np.ndarray, best_odds: np.ndarray, close_p: np.ndarray,
-                   margin: float = 0.05, rule: ValueRule = ValueRule()) -> pd.DataFrame:
+                   margin: float, rule: ValueRule) -> pd.DataFrame:
     """The model-free baseline of Kaunitz, Zhong and Kreiner ("Beating the bookies with their own numbers",
     2017): bet at the best available price when it beats the market consensus, i.e. when
     ``consensus_p`` x ``best_odds`` - 1 >= ``margin``, with the consensus the average book's de-vigged
@@ -291,7 +291,7 @@ def consensus_bets(matches: pd.DataFrame, consensus_p: np.ndarray, best_odds: np
 
 
 def consensus_table(pred: pd.DataFrame, quotes: pd.DataFrame, features: pd.DataFrame, close_p: np.ndarray,
-                    consensus: dict, timing: str, rule: ValueRule = ValueRule(),
+                    consensus: dict, timing: str, rule: ValueRule,
                     ) -> tuple[pd.DataFrame | None, str | None]:
     """The consensus baseline's bets (:func:`consensus_bets`) on the backtested matches, or None and the reason
     when the data set lacks its prices (a baseline that cannot run is reported, not an error).

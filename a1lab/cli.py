@@ -123,7 +123,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from a1lab.live.loop import Loop
 
     params = loop_params(args.params)
-    root = resolve_root(args.root or params.get("data", {}).get("root"))
+    root = resolve_root(args.root or params.data.root)
     where = args.source or FileSource(root).locate("fixtures.csv")
     if where.startswith(("http://", "https://")):
         base, _, name = where.rpartition("/")

@@ -70,7 +70,7 @@ def common_args(train: dict, selected: list[str], protocol: dict) -> dict:
     the selected features, the market offset at the prediction time, the seed and the close target
     (``target_close``: the share of the reference's de-vigged close in the training target; 0: results only;
     only for ``open`` forecasts: a closing forecast sees the close as a feature)."""
-    weight = float(train.get("target_close", 0.0)) if protocol["prediction_time"] == "open" else 0.0
+    weight = float(train["target_close"]) if protocol["prediction_time"] == "open" else 0.0
     offset = train.get("offset")
     return {"features": list(selected), "seed": train["seed"],
             "offset": list(market_columns(offset, protocol["prediction_time"])) if offset else None,
@@ -162,7 +162,7 @@ def protocol_walk_forward(frame: pd.DataFrame, estimator: type, hyper: dict, sel
     """
     timings = reference_timings(protocol["prediction_time"])
     splitter = WalkForwardSplit(tuple(protocol["oos_seasons"]) + tuple(protocol["test_seasons"]),
-                                window=train.get("window_seasons", 0))
+                                window=train["window_seasons"])
     make_model = model_factory(estimator, hyper, **common_args(train, selected, protocol))
     results = walk_forward(frame, make_model, splitter, reference=protocol["reference"], timings=timings,
                            dask_client=dask_client)

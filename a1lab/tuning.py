@@ -45,15 +45,15 @@ class Dimension:
 
     @classmethod
     def from_dict(cls, values: Mapping) -> Dimension:
-        if "choices" in values:
+        if values.get("choices") is not None:
             return cls("categorical", choices=tuple(values["choices"]))
-        kind = values.get("type", "float")
+        kind = values["type"]
         if kind not in ("int", "float"):
             raise ValueError(f"a dimension is int, float or has choices, got {dict(values)}")
         low, high = values["low"], values["high"]
         if not low < high:
             raise ValueError(f"low must be below high, got {dict(values)}")
-        return cls(kind, low, high, bool(values.get("log", False)))
+        return cls(kind, low, high, bool(values["log"]))
 
     def suggest(self, trial, name: str):
         if self.kind == "categorical":

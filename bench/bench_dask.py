@@ -22,12 +22,15 @@ import argparse
 import json
 import math
 import resource
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+from helpers import feature_config  # noqa: E402  (the shipped settings)
 
 
 def _peak_mb() -> float:
@@ -80,14 +83,14 @@ def xgb_dask_bench(n_matches: int, cluster) -> dict:
 
     from a1lab.compute import scatter_rows
     from a1lab.data.synthetic import LeagueSpec, simulate_league
-    from a1lab.features import FeatureConfig, build_features
+    from a1lab.features import build_features
     from a1lab.outcomes import RESULT_CODES
 
     teams, seasons = 20, 10
     leagues = max(1, round(n_matches / (teams * (teams - 1) * seasons)))
     matches = simulate_league(LeagueSpec(leagues=leagues, teams=teams, seasons=seasons, seed=1)).matches
     t0 = time.perf_counter()
-    frame, _ = build_features(matches, FeatureConfig(), dask_client=cluster)
+    frame, _ = build_features(matches, feature_config(goal_books=()), dask_client=cluster)
     build_s = time.perf_counter() - t0
     columns = [c for c in frame.columns[7:] if not c.startswith("mkt_")]
     x = frame[columns].to_numpy(dtype=np.float32)

@@ -18,11 +18,15 @@ import resource
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 
 from a1lab.data.synthetic import LeagueSpec, simulate_league
-from a1lab.features import FeatureConfig, build_features
+from a1lab.features import build_features
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from helpers import feature_config  # noqa: E402  (the shipped settings)
 
 TEAMS, SEASONS = 20, 10
 
@@ -43,7 +47,7 @@ def one_size(n_matches: int) -> dict:
     leagues = max(1, round(n_matches / (TEAMS * (TEAMS - 1) * SEASONS)))
     matches = simulate_league(LeagueSpec(leagues=leagues, teams=TEAMS, seasons=SEASONS, seed=1)).matches
     started = time.perf_counter()
-    frame, _ = build_features(matches, FeatureConfig())
+    frame, _ = build_features(matches, feature_config(goal_books=()))
     seconds = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"matches": len(matches), "features": frame.shape[1] - 7, "seconds": seconds, "peak_mb": peak_mb,
@@ -60,8 +64,8 @@ def real() -> None:
 
     seasons = [f"{y % 100:02d}{(y + 1) % 100:02d}" for y in range(2015, 2026)]
     matches = load_football_data(FileSource(root), ["E0", "SP1", "I1", "D1", "F1"], seasons).matches
-    build_features(matches.iloc[:500], FeatureConfig())  # warm imports and caches
-    n_features = build_features(matches.iloc[:50], FeatureConfig())[0].shape[1] - 7
+    build_features(matches.iloc[:500], feature_config(goal_books=()))  # warm imports and caches
+    n_features = build_features(matches.iloc[:50], feature_config(goal_books=()))[0].shape[1] - 7
     for n_jobs in (1, 2):
         best = min(_timed(matches, n_jobs) for _ in range(3))
         print(f"real: {len(matches):,} matches, n_jobs={n_jobs}: {best:.2f} s (best of 3; target < 3 s)")
@@ -72,7 +76,7 @@ def real() -> None:
 
 def _timed(matches: pd.DataFrame, n_jobs: int) -> float:
     started = time.perf_counter()
-    build_features(matches, FeatureConfig(), n_jobs=n_jobs)
+    build_features(matches, feature_config(goal_books=()), n_jobs=n_jobs)
     return time.perf_counter() - started
 
 

@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 sys.path.insert(0, str(ROOT / "tests"))
+from helpers import loop_config  # noqa: E402  (the shipped settings)
 
 
 def _model_and_matches(tmp: Path, name: str = "xgb"):
@@ -78,14 +79,14 @@ def replay_bench(tmp: Path, name: str = "xgb", top_k: int = 3) -> dict:
 
     from a1lab.features import build_features
     from a1lab.live.events import parse_event
-    from a1lab.live.loop import Loop, LoopConfig
+    from a1lab.live.loop import Loop
     from a1lab.live.replay import season_events
 
     model, matches, config = _model_and_matches(tmp, name)
     events = season_events(matches, "2526")
     lines = [json.dumps(e) for e in events]
     _, state = build_features(matches[matches["kickoff"] < pd.Timestamp(events[0]["ts"])], config)
-    loop = Loop([model], state, LoopConfig(top_k=top_k))
+    loop = Loop([model], state, loop_config(top_k=top_k))
     latencies, started = [], time.perf_counter()
     by_kind: dict[str, list[float]] = {}  # where the replay's time goes: seconds and events of each kind
     for line in lines:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_live import _model_and_matches  # noqa: E402
+from helpers import loop_config  # noqa: E402  (tests/helpers.py: the shipped settings; bench_live puts it on the path)
 
 
 def rss_mb() -> float:
@@ -32,13 +33,13 @@ def soak(model, matches, config, seasons: list[str], horizon: float) -> list[dic
 
     from a1lab.features import build_features
     from a1lab.live.events import parse_event
-    from a1lab.live.loop import Loop, LoopConfig
+    from a1lab.live.loop import Loop
     from a1lab.live.replay import season_events
 
     streams = {s: [json.dumps(e) for e in season_events(matches, s)] for s in seasons}
     first = json.loads(streams[seasons[0]][0])["ts"]
     _, state = build_features(matches[matches["kickoff"] < pd.Timestamp(first)], config)
-    loop = Loop([model], state, LoopConfig(horizon_days=horizon))
+    loop = Loop([model], state, loop_config(horizon_days=horizon))
     rows = [{"after": "start", "rss_mb": rss_mb(), "seen": 0, "settled": 0, "checkpoint_mb": 0.0, "seconds": 0.0}]
     for season, lines in streams.items():
         t0 = time.perf_counter()

@@ -1,13 +1,13 @@
-"""Run one stage notebook with papermill, its params.yaml section as parameters.
+"""Run one stage notebook with papermill after checking params.yaml.
 
-    python pipelines/run_notebook.py STAGE [--section NAME] [--params params.yaml]
+    python pipelines/run_notebook.py STAGE [--params params.yaml]
     python pipelines/run_notebook.py train --model NAME
 
-Executes notebooks/STAGE.ipynb with papermill (in a Jupyter kernel, papermill's own engine) and writes the
-executed copy to reports/notebooks/STAGE.ipynb and .html. The section's top-level keys become notebook variables
-(they override the literal defaults of the `parameters` cell); `--with SECTION` passes another whole section as
-one variable of that name. `--model NAME` also passes `model=NAME` and `settings=` the `models.NAME` entry, and
-names the executed copy STAGE_NAME (one notebook, one run per model).
+Validates the params file (every section, and that they agree: a1lab.params), then executes notebooks/STAGE.ipynb
+with papermill (in a Jupyter kernel, papermill's own engine) with `params_path` and `pipeline=True` (and `model`)
+as parameters: the notebook reads its settings from the validated file itself, so no setting is written twice.
+The executed copy goes to reports/notebooks/STAGE.ipynb and .html (STAGE_NAME with `--model NAME`: one notebook,
+one run per model).
 """
 
 from __future__ import annotations
@@ -21,22 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PROGRESS_SECONDS = 2.0  # cells that took longer are listed after the run
 
-def stage_parameters(params_file: Path, section: str) -> dict:
-    """The params.yaml section for a stage, validated (a1lab.params), as a dict of notebook parameters."""
-    from a1lab.params import ParamsError, check_section, read_params
 
-    try:
-        params = read_params(params_file)
-        if section not in params:
-            raise SystemExit(f"{params_file} has no section {section!r}; sections: {sorted(params)}")
-        check_section(section, params[section], str(params_file))
-    except ParamsError as exc:
-        raise SystemExit(str(exc)) from None
-    return params[section]
-
-
-def run(stage: str, section: str, params_file: Path, out_dir: Path, extra: tuple[str, ...] = (),
-        model: str | None = None) -> Path:
+def run(stage: str, params_file: Path, out_dir: Path, model: str | None = None) -> Path:
     """Execute the stage notebook and export it as .ipynb and .html; return the .ipynb path."""
     import nbformat
     import papermill
@@ -49,18 +35,15 @@ def run(stage: str, section: str, params_file: Path, out_dir: Path, extra: tuple
     if not notebook.is_file():
         raise SystemExit(f"no notebook {notebook}")
     try:
-        load_params(params_file)  # every section, and that they agree, before any work
+        params = load_params(params_file)  # every section, and that they agree, before any work
     except ParamsError as exc:
         raise SystemExit(str(exc)) from None
-    parameters = {**stage_parameters(params_file, section), **{s: stage_parameters(params_file, s) for s in extra},
-                  "pipeline": True}  # the real outputs (a1lab.workspace; by hand, a notebook writes to scratch/)
-    name = stage
+    # pipeline: the real outputs (a1lab.workspace; by hand, a notebook writes to scratch/)
+    parameters, name = {"params_path": str(params_file), "pipeline": True}, stage
     if model is not None:
-        models = stage_parameters(params_file, "models")
-        if model not in models:
-            raise SystemExit(f"params.yaml models has no entry {model!r}; entries: {sorted(models)}")
-        parameters.update(model=model, settings=models[model])
-        name = f"{stage}_{model}"
+        if model not in params.models:
+            raise SystemExit(f"{params_file} models has no entry {model!r}; entries: {sorted(params.models)}")
+        parameters["model"], name = model, f"{stage}_{model}"
     out_dir.mkdir(parents=True, exist_ok=True)
     executed = out_dir / f"{name}.ipynb"
     started = time.perf_counter()
@@ -100,15 +83,12 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("stage", help="a notebook of notebooks/ (data, features, train, ensemble, backtest, drift)")
-    parser.add_argument("--section", default=None, help="params.yaml section (default: the stage name)")
     parser.add_argument("--params", default="params.yaml", help="the params file")
     parser.add_argument("--out", default="reports/notebooks", help="where the executed .ipynb and .html go")
-    parser.add_argument("--with", dest="extra", action="append", default=[],
-                        help="another params.yaml section, passed whole as a parameter of that name")
     parser.add_argument("--model", default=None, help="an entry of the params.yaml `models` section")
     args = parser.parse_args(argv)
     baseline_cpu()  # the kernel inherits it
-    run(args.stage, args.section or args.stage, Path(args.params), Path(args.out), tuple(args.extra), args.model)
+    run(args.stage, Path(args.params), Path(args.out), args.model)
     return 0
 
 

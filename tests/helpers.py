@@ -123,3 +123,38 @@ class RedisServer:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(timeout=10)
+
+
+def shipped():
+    """The shipped params.yaml, validated: the settings (and defaults) every test starts from."""
+    from a1lab.params import load_params
+
+    return load_params(Path(__file__).resolve().parents[1] / "params.yaml")
+
+
+def feature_config(**changes):
+    """The shipped ``features`` settings as a FeatureConfig, with ``changes``."""
+    import dataclasses
+
+    from a1lab.features.registry import FeatureConfig
+
+    return dataclasses.replace(FeatureConfig.from_dict(shipped().features.model_dump()), **changes)
+
+
+def value_rule(**changes):
+    """The shipped backtest value rule, with ``changes``."""
+    import dataclasses
+
+    from a1lab.betting import ValueRule
+
+    bt = shipped().backtest
+    return dataclasses.replace(ValueRule(bt.min_edge, bt.min_prob, bt.max_prob, bt.max_odds), **changes)
+
+
+def loop_config(**changes):
+    """The live loop's shipped settings (``a1lab live run`` with params.yaml), with ``changes``."""
+    import dataclasses
+
+    from a1lab.live.cli import loop_config as from_params
+
+    return dataclasses.replace(from_params(shipped()), **changes)

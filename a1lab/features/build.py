@@ -40,7 +40,7 @@ def _replay_league(matches: pd.DataFrame, config: FeatureConfig) -> tuple[np.nda
     return values, state.to_dict()
 
 
-def build_features(matches: pd.DataFrame, config: FeatureConfig = FeatureConfig(), n_jobs: int = 1,
+def build_features(matches: pd.DataFrame, config: FeatureConfig, n_jobs: int = 1,
                    dask_client=None) -> tuple[pd.DataFrame, FeatureState]:
     """Every candidate feature for every match, and the final state (for the live loop).
 

@@ -35,27 +35,29 @@ STAT_PRIORS = {"goals_for": 1.4, "goals_against": 1.4, "points": 1.4, "shots_for
 
 @dataclass(frozen=True)
 class FeatureConfig:
-    """What the engine computes (the ``features:`` section of params.yaml)."""
+    """What the engine computes: the ``features:`` section of params.yaml (its values and defaults live there and
+    in :class:`a1lab.params.FeaturesParams`; build one with :meth:`from_dict`)."""
 
-    windows: tuple[int, ...] = (3, 5, 10)
-    ewm_spans: tuple[int, ...] = (5, 15)
-    elo_k: float = 20.0
-    elo_home_advantage: float = 60.0
-    elo_season_regression: float = 0.2
-    elo_promoted_gap: float = 100.0
-    pi_learning_rate: float = 0.035
-    pi_cross_rate: float = 0.7
-    pi_promoted_gap: float = 0.2
-    rest_prior_days: float = 7.0
-    rest_cap_days: float = 30.0
-    margin_method: str = "multiplicative"
-    market_books: tuple[str, ...] = ("pinnacle", "avg")  # de-vigged probabilities and overround of each quote
-    move_books: tuple[str, ...] = ("pinnacle",)  # open-to-close probability move of each (close-time features)
-    goal_books: tuple[str, ...] = ()  # goal expectations implied by each one's over/under 2.5 and handicap quotes
+    windows: tuple[int, ...]
+    ewm_spans: tuple[int, ...]
+    elo_k: float
+    elo_home_advantage: float
+    elo_season_regression: float
+    elo_promoted_gap: float
+    pi_learning_rate: float
+    pi_cross_rate: float
+    pi_promoted_gap: float
+    rest_prior_days: float
+    rest_cap_days: float
+    margin_method: str
+    market_books: tuple[str, ...]  # de-vigged probabilities and overround of each quote
+    move_books: tuple[str, ...]  # open-to-close probability move of each (close-time features)
+    goal_books: tuple[str, ...]  # goal expectations implied by each one's over/under 2.5 and handicap quotes
 
     @classmethod
     def from_dict(cls, values: dict) -> FeatureConfig:
-        """Build from a params.yaml section, ignoring keys that belong to other parts of the stage."""
+        """Build from a validated ``features`` section (``FeaturesParams.model_dump()``), ignoring keys that belong to
+        other parts of the stage."""
         known = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
         for key in ("windows", "ewm_spans"):
             if key in known:

@@ -26,9 +26,9 @@ class SelectionConfig:
     near-duplicate threshold."""
 
     validation_season: str
-    top_k: int = 40
-    corr_threshold: float = 0.95
-    seed: int = 0
+    top_k: int
+    corr_threshold: float
+    seed: int
     before: pd.Timestamp | None = None  # only validation matches that kick off before this (the first test match)
 
 

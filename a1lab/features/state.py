@@ -124,7 +124,7 @@ class FeatureState:
         config: windows, Elo and pi-rating settings.
     """
 
-    def __init__(self, config: FeatureConfig = FeatureConfig()):
+    def __init__(self, config: FeatureConfig):
         self.config = config
         self.elo = EloParams(k=config.elo_k, home_advantage=config.elo_home_advantage,
                              season_regression=config.elo_season_regression, promoted_gap=config.elo_promoted_gap)

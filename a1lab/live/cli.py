@@ -23,18 +23,17 @@ log = logging.getLogger("a1lab.live")
 TOKEN_ENV = "A1LAB_LIVE_TOKEN"
 
 
-def loop_params(path: str) -> dict:
-    """The params file (none: every default), each section the loop reads validated (a1lab.params)."""
-    from a1lab.params import check_section, read_params
+def loop_params(path: str):
+    """The params file, validated (:class:`a1lab.params.Params`): the loop's settings and their defaults live there.
 
-    p = Path(path)
-    if not p.is_file():
-        return {}
-    params = read_params(p)
-    for name in ("live", "backtest", "features", "monitoring"):
-        if name in params:
-            check_section(name, params[name], str(p))
-    return params
+    Raises:
+        ParamsError: no such file, or a bad key (one line naming it).
+    """
+    from a1lab.params import ParamsError, load_params
+
+    if not Path(path).is_file():
+        raise ParamsError(f"no params file {path}: the live loop reads its settings from it (--params)")
+    return load_params(path)
 
 
 def _stop_on_signals(stop: asyncio.Event) -> None:
@@ -214,7 +213,7 @@ def history_state(matches_path: str | None, cutoff, config):
     return build_features(before, config)[1]
 
 
-def load_models(names: list[str] | None, version: str, registry_root: str, params: dict) -> tuple[list, str]:
+def load_models(names: list[str] | None, version: str, registry_root: str, params) -> tuple[list, str]:
     """Registered models (default: params.yaml live.models) and the prediction time they share.
 
     Raises:
@@ -222,7 +221,7 @@ def load_models(names: list[str] | None, version: str, registry_root: str, param
     """
     from a1lab import registry
 
-    names = names or params.get("live", {}).get("models", ["xgb"])
+    names = names or params.live.models
     models = [registry.load(n, version, root=registry_root) for n in names]
     timings = {m.metadata.get("prediction_time", "open") for m in models}
     if len(timings) > 1:
@@ -230,30 +229,28 @@ def load_models(names: list[str] | None, version: str, registry_root: str, param
     return models, timings.pop()
 
 
-def loop_config(params: dict):
-    """The loop's settings from params.yaml's live, backtest (value rule) and features (margin) sections."""
-    from a1lab.betting import Staking, ValueRule
+def loop_config(params):
+    """The loop's settings from the validated params' live, backtest (value rule) and features (margin) sections."""
+    from a1lab.betting import ValueRule
     from a1lab.live.loop import LoopConfig
 
-    live, bt = params.get("live", {}), params.get("backtest", {})
-    rule = ValueRule(**{k: bt[k] for k in ("min_edge", "min_prob", "max_prob", "max_odds") if k in bt})
-    return LoopConfig(margin_method=params.get("features", {}).get("margin_method", "multiplicative"),
-                      market_book=live.get("market_book", "pinnacle"), value_rule=rule,
-                      staking=Staking(**live.get("staking", {"method": "fractional", "fraction": 0.25})),
-                      window=int(live.get("window", 200)), min_window=int(live.get("min_window", 30)),
-                      top_k=int(live.get("top_k", 3)), horizon_days=float(live.get("horizon_days", 400.0)))
+    live, bt = params.live, params.backtest
+    return LoopConfig(margin_method=params.features.margin_method, market_book=live.market_book,
+                      value_rule=ValueRule(bt.min_edge, bt.min_prob, bt.max_prob, bt.max_odds),
+                      staking=live.staking.staking(), window=live.window, min_window=live.min_window,
+                      top_k=live.top_k, horizon_days=live.horizon_days)
 
 
-async def _run(args: argparse.Namespace, params: dict) -> int:
+async def _run(args: argparse.Namespace, params) -> int:
     from a1lab.features.registry import FeatureConfig
     from a1lab.live.redis_streams import Connections
     from a1lab.monitoring.config import build_monitoring
 
     models, timing = load_models(args.model, args.version, args.registry, params)
     config = loop_config(params)
-    alerts, dispatcher = (None, None) if args.no_alerts else build_monitoring(params.get("monitoring", {}),
-                                                                              os.environ)
-    feature_config = FeatureConfig.from_dict(params.get("features", {}))
+    monitoring = params.monitoring.model_dump(exclude_none=True)
+    alerts, dispatcher = (None, None) if args.no_alerts else build_monitoring(monitoring, os.environ)
+    feature_config = FeatureConfig.from_dict(params.features.model_dump())
     token = os.environ.get(args.token_env) or None
     redis = Connections()
     try:
@@ -274,7 +271,7 @@ async def _run_with(args, params, models, timing, config, alerts, dispatcher, fe
     from a1lab.live.server import Broadcaster
     from a1lab.live.streams import JsonlSink
 
-    live = params.get("live", {})
+    live = params.live
     stop = asyncio.Event()
     _stop_on_signals(stop)
     lines = source
@@ -324,8 +321,7 @@ async def _run_with(args, params, models, timing, config, alerts, dispatcher, fe
 
     try:
         try:
-            counts = await drive(loop, lines, outputs, stop, commit, int(live.get("checkpoint_every", 1000)),
-                                 float(live.get("quiet_check", 5.0)))
+            counts = await drive(loop, lines, outputs, stop, commit, live.checkpoint_every, live.quiet_check)
         except Exception:
             reading["state"] = "failed"
             raise

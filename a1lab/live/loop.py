@@ -66,14 +66,14 @@ class LoopConfig:
             the horizon).
     """
 
-    margin_method: str = "multiplicative"
-    market_book: str = "pinnacle"
-    value_rule: ValueRule = ValueRule()
-    staking: Staking = Staking("fractional", fraction=0.25)
-    window: int = 200
-    min_window: int = 30
-    top_k: int = 3
-    horizon_days: float = 400.0
+    margin_method: str
+    market_book: str
+    value_rule: ValueRule
+    staking: Staking
+    window: int
+    min_window: int
+    top_k: int
+    horizon_days: float
 
 
 class CheckpointError(ValueError):
@@ -185,8 +185,8 @@ class Loop:
         timing: the models' prediction time, ``open`` or ``close``.
     """
 
-    def __init__(self, models: list, state: FeatureState, config: LoopConfig = LoopConfig(),
-                 alerts: AlertBook | None = None, timing: str = "open"):
+    def __init__(self, models: list, state: FeatureState, config: LoopConfig, alerts: AlertBook | None = None,
+                 timing: str = "open"):
         if not models:
             raise ValueError("the loop needs at least one model")
         if timing not in ("open", "close"):

@@ -18,9 +18,9 @@ def build_monitoring(config: Mapping, env: Mapping[str, str]) -> tuple[AlertBook
     Raises:
         ValueError: an unknown channel type.
     """
-    rules = [Rule(**r) for r in config.get("rules", [])]
+    rules = [Rule(**r) for r in config["rules"]]
     channels = []
-    for ch in config.get("channels", []):
+    for ch in config["channels"]:
         kind = ch.get("type")
         if kind in ("webhook", "slack"):
             url = env.get(ch.get("url_env", ""))
@@ -34,5 +34,4 @@ def build_monitoring(config: Mapping, env: Mapping[str, str]) -> tuple[AlertBook
                                               password=env.get(ch.get("password_env", ""))))
         else:
             raise ValueError(f"unknown monitoring channel type {kind!r}; use webhook, slack or email")
-    return AlertBook(rules), Dispatcher(channels, attempts=int(config.get("attempts", 3)),
-                                        backoff=float(config.get("backoff", 0.5)))
+    return AlertBook(rules), Dispatcher(channels, attempts=int(config["attempts"]), backoff=float(config["backoff"]))

@@ -8,11 +8,12 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import feature_config, loop_config, value_rule
 
 from a1lab import registry
 from a1lab.features import build_features
 from a1lab.live.events import Rejection, parse_event
-from a1lab.live.loop import CheckpointError, Loop, LoopConfig, Window, required_quotes
+from a1lab.live.loop import CheckpointError, Loop, Window, required_quotes
 from a1lab.live.replay import Offsets, season_events
 from a1lab.monitoring.alerts import AlertBook, Rule
 
@@ -102,7 +103,7 @@ def test_goal_line_quotes_score_live_as_in_batch(live_lab, tmp_path):
 
 def test_prediction_carries_market_value_stake_and_shap(live_lab):
     events = live_lab["events_e0"]
-    loop = _loop(live_lab, events, config=LoopConfig(top_k=4, value_rule=LoopConfig().value_rule))
+    loop = _loop(live_lab, events, config=loop_config(top_k=4, value_rule=loop_config().value_rule))
     out = _feed(loop, events)
     preds = [m for m in out if isinstance(m, dict) and m["type"] == "prediction"]
     p = preds[0]
@@ -206,7 +207,7 @@ def test_checkpoint_restart_gives_the_uninterrupted_outputs(live_lab, write):
 
     events = [{k: v for k, v in e.items() if not (k == "stats" and i % 7 == 0)}
               for i, e in enumerate(live_lab["events_e0"])]
-    config = LoopConfig(min_window=5)
+    config = loop_config(min_window=5)
     whole = _loop(live_lab, events, config=config, alerts=rules())
     expected = [m for m in _feed(whole, events) if isinstance(m, dict)]
     assert sum(m["type"] == "alert" for m in expected) > 10
@@ -235,7 +236,7 @@ def test_alerts_fire_on_model_gap_odds_moves_and_a_quiet_feed(live_lab):
     rules = [Rule("gap", "rps_gap", threshold=-1.0, cooldown=0),
              Rule("move", "odds_move", threshold=0.05, cooldown=0),
              Rule("quiet", "events", kind="staleness", max_age=10.0, severity="critical")]
-    loop = _loop(live_lab, events, config=LoopConfig(min_window=10), alerts=AlertBook(rules))
+    loop = _loop(live_lab, events, config=loop_config(min_window=10), alerts=AlertBook(rules))
     out = _feed(loop, events)
     alerts = [m for m in out if isinstance(m, dict) and m["type"] == "alert"]
     settled = loop.counts["settled"]
@@ -252,9 +253,7 @@ def test_alerts_fire_on_model_gap_odds_moves_and_a_quiet_feed(live_lab):
 def test_a_two_way_sport_scores_live_as_in_batch(data_root, tmp_path):
     """NBA moneylines: `odds` events with two prices, a two-way model (draw exactly 0) whose live
     predictions equal the batch ones, settlements scored with the two-way Brier and bets never on a draw."""
-    from a1lab.betting import ValueRule
     from a1lab.data.generic import parse_oddsportal
-    from a1lab.features.registry import FeatureConfig
     from a1lab.models.xgb import XGBModel
     from a1lab.outcomes import RESULT_CODES
 
@@ -263,7 +262,7 @@ def test_a_two_way_sport_scores_live_as_in_batch(data_root, tmp_path):
         pytest.skip(f"no {path}")
     matches = parse_oddsportal(path.read_bytes(), str(path), "basketball", "NBA").matches
     matches = matches[matches["season"].isin(["2122", "2223", "2324", "2425"])].reset_index(drop=True)
-    config = FeatureConfig(market_books=("market",), move_books=(), elo_home_advantage=70.0)
+    config = feature_config(market_books=("market",), move_books=(), goal_books=(), elo_home_advantage=70.0)
     frame, _ = build_features(matches, config)
     offset = [f"mkt_market_close_p_{o}" for o in ("home", "draw", "away")]
     features = ["elo_diff", "pi_expected_gd", "home_rest_days", "away_rest_days", "mkt_market_close_overround"]
@@ -276,8 +275,8 @@ def test_a_two_way_sport_scores_live_as_in_batch(data_root, tmp_path):
     assert {e["market"] for e in events if e["type"] == "odds"} == {"ml"}
     assert all(set(e["prices"]) == {"home", "away"} for e in events if e["type"] == "odds")
     _, state = build_features(matches[matches["kickoff"] < pd.Timestamp(events[0]["ts"])], config)
-    loose = ValueRule(min_edge=-0.03)  # at the close against its own market few edges pass the default rule
-    loop = Loop([registry.load("xgb", root=tmp_path)], state, LoopConfig(market_book="market", value_rule=loose),
+    loose = value_rule(min_edge=-0.03)  # at the close against its own market few edges pass the default rule
+    loop = Loop([registry.load("xgb", root=tmp_path)], state, loop_config(market_book="market", value_rule=loose),
                 timing="close")
     out = _feed(loop, events)
     assert not [m for m in out if isinstance(m, Rejection)]
@@ -374,7 +373,7 @@ def test_memory_is_bounded_by_the_horizon_and_old_events_cannot_count_twice(live
     """Event ids of matches settled more than horizon_days ago are forgotten; replaying old events then
     changes nothing (each is refused with a reason), and a checkpoint carries the bookkeeping."""
     events = season_events(live_lab["matches"], "2526", ["E0"])
-    loop = _loop(live_lab, events, config=LoopConfig(horizon_days=7))
+    loop = _loop(live_lab, events, config=loop_config(horizon_days=7))
     peak = 0
     for e in events:
         loop.process(parse_event(json.dumps(e)))

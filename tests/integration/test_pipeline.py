@@ -215,15 +215,6 @@ def test_the_runner_pins_the_cpu_code_paths_over_the_environment():
     assert native.startswith("None [") and "Nehalem" not in native
 
 
-def test_stage_parameters_come_from_params_yaml(tmp_path):
-    (tmp_path / "params.yaml").write_text(
-        "data:\n  root: auto\n  sources: [{layout: football-data-extra, leagues: [ARG]}]\n")
-    assert run_notebook.stage_parameters(tmp_path / "params.yaml", "data") == {
-        "root": "auto", "sources": [{"layout": "football-data-extra", "leagues": ["ARG"]}]}
-    with pytest.raises(SystemExit, match="no section"):
-        run_notebook.stage_parameters(tmp_path / "params.yaml", "features")
-
-
 def test_overrides_merge_nested_sections():
     base = {"models": {"xgb": {"estimator": "XGBModel", "max_depth": 3}}, "train": {"seed": 1}}
     merged = demo.merge(base, {"models": {"xgb": {"max_depth": 2}, "lgbm": {"estimator": "LGBMModel"}}})
@@ -303,7 +294,7 @@ def test_a_stage_without_its_inputs_fails_in_one_line_with_a_hint(tmp_path):
     import subprocess
 
     repo = demo.prepare(tmp_path / "repo")  # nothing has run: no data/
-    out = subprocess.run([sys.executable, "pipelines/run_notebook.py", "ensemble", "--with", "protocol"], cwd=repo,
+    out = subprocess.run([sys.executable, "pipelines/run_notebook.py", "ensemble"], cwd=repo,
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 1 and "Traceback" not in out.stderr
     (line,) = out.stderr.strip().splitlines()

@@ -81,6 +81,6 @@ def test_search_settings_are_checked(live_lab):
     with pytest.raises(ValueError, match="not hyper-parameters"):
         tune(live_lab["frame"], XGBModel, BASE, {"gamma": {"low": 0, "high": 1}}, "2324", {}, trials=1)
     with pytest.raises(ValueError, match="low must be below high"):
-        Dimension.from_dict({"low": 2, "high": 1})
+        Dimension.from_dict({"type": "float", "low": 2, "high": 1, "log": False})
     with pytest.raises(ValueError, match="needs 12 seasons"):
         inner_seasons(live_lab["frame"], "2324", 10)

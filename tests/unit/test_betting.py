@@ -3,9 +3,10 @@
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import value_rule
 
 from a1lab import betting
-from a1lab.betting import Staking, ValueRule
+from a1lab.betting import Staking
 from a1lab.data.synthetic import LeagueSpec, simulate_league
 from a1lab.odds import multiplicative
 
@@ -19,7 +20,7 @@ def bets(rows):
 def test_value_detection_by_hand():
     p = np.array([[0.5, 0.3, 0.2], [0.5, 0.3, 0.2], [0.02, 0.08, 0.9]])
     odds = np.array([[2.1, 3.0, 4.0], [1.9, 3.6, 4.5], [60.0, 11.0, 1.05]])
-    picks = betting.value_bets(p, odds, ValueRule(min_edge=0.02, max_odds=15))
+    picks = betting.value_bets(p, odds, value_rule(min_edge=0.02, max_odds=15))
     assert picks["outcome"].tolist() == [0, 1, -1]  # edges 0.05; 0.08 on the draw; the 60.0 longshot is over max_odds
     assert picks["edge"].iloc[0] == pytest.approx(0.05)
 
@@ -114,7 +115,7 @@ def test_no_bet_depends_on_later_results():
     truth = m[["true_prob_home", "true_prob_draw", "true_prob_away"]].to_numpy()
     odds = m[[f"odds_bet365_1x2_open_{o}" for o in ("home", "draw", "away")]].to_numpy()
     close = multiplicative(m[[f"odds_pinnacle_1x2_close_{o}" for o in ("home", "draw", "away")]].to_numpy())
-    rule, staking = ValueRule(min_edge=0.0), Staking("fractional")
+    rule, staking = value_rule(min_edge=0.0), Staking("fractional")
     log, _ = betting.run_strategy(m, truth, odds, close, rule, staking, stress=())
     cut = m["kickoff"].iloc[len(m) // 2]
     later = m["kickoff"] >= cut
@@ -131,12 +132,12 @@ def test_true_probabilities_beat_a_noisy_book_with_margin():
     m = simulate_league(LeagueSpec(leagues=6, seasons=3, seed=5)).matches
     truth = m[["true_prob_home", "true_prob_draw", "true_prob_away"]].to_numpy()
     odds = m[[f"odds_bet365_1x2_open_{o}" for o in ("home", "draw", "away")]].to_numpy()
-    picks = betting.value_bets(truth, odds, ValueRule(min_edge=0.03))
+    picks = betting.value_bets(truth, odds, value_rule(min_edge=0.03))
     placed = picks[picks["outcome"] >= 0]
     assert len(placed) > 500
     assert placed["edge"].mean() > 0.03  # positive expected value per unit staked
     close = multiplicative(m[[f"odds_pinnacle_1x2_close_{o}" for o in ("home", "draw", "away")]].to_numpy())
-    _, summary = betting.run_strategy(m, truth, odds, close, ValueRule(min_edge=0.03), Staking("flat", unit=0.005))
+    _, summary = betting.run_strategy(m, truth, odds, close, value_rule(min_edge=0.03), Staking("flat", unit=0.005))
     assert summary["roi"] > 0 and summary["clv_mean"] > 0
     assert summary["stress"]["3%"]["roi"] < summary["roi"]
 

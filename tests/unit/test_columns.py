@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from helpers import feature_config
 
 from a1lab.columns import ODDS_COLUMN, odds_column, quote_columns, quotes_behind
 from a1lab.features.market import market_features
-from a1lab.features.registry import FeatureConfig, all_specs
+from a1lab.features.registry import all_specs
 
 BOOKS = ("pinnacle", "avg", "max", "bet365")
 
@@ -20,8 +21,8 @@ def _quotes() -> pd.DataFrame:
 
 def test_each_market_feature_reads_exactly_the_quotes_its_name_says():
     quotes = _quotes()
-    base = market_features(quotes, FeatureConfig())
-    market = [s.name for s in all_specs(FeatureConfig()) if s.group == "market"]
+    base = market_features(quotes, feature_config(goal_books=()))
+    market = [s.name for s in all_specs(feature_config(goal_books=())) if s.group == "market"]
     assert list(base.columns) == market
     for name in market:
         need = quotes_behind(name)
@@ -30,13 +31,13 @@ def test_each_market_feature_reads_exactly_the_quotes_its_name_says():
             for timing in ("open", "close"):
                 gone = quotes.copy()
                 gone[quote_columns(book, timing)] = np.nan
-                moved = market_features(gone, FeatureConfig())[name].isna().all()
+                moved = market_features(gone, feature_config(goal_books=()))[name].isna().all()
                 assert moved == ((book, timing) in need), (name, book, timing)
 
 
 def test_the_market_features_follow_the_configured_bookmakers():
     """Bookmakers are configuration (features.market_books / move_books), not names in the code."""
-    config = FeatureConfig(market_books=("bet365",), move_books=("bet365",))
+    config = feature_config(market_books=("bet365",), move_books=("bet365",), goal_books=())
     features = market_features(_quotes(), config)
     assert list(features.columns) == [s.name for s in all_specs(config) if s.group == "market"]
     assert {quotes_behind(c) and next(iter(quotes_behind(c)))[0] for c in features if "disagreement" not in c} == {
@@ -56,7 +57,7 @@ def test_open_market_features_alone_equal_those_of_both_timings():
     no closing or open-to-close column."""
     from a1lab.features.market import market_feature_values
 
-    config = FeatureConfig(goal_books=("avg",))
+    config = feature_config(goal_books=("avg",))
     both, opened = market_feature_values(_quotes(), config), market_feature_values(_quotes(), config, ("open",))
     assert set(opened) == {c for c in both if "close" not in c and "_move_" not in c} and len(opened) < len(both)
     for name, values in opened.items():

@@ -3,14 +3,15 @@
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import feature_config
 from scipy.stats import spearmanr
 
 from a1lab.data.schema import odds_columns
 from a1lab.data.synthetic import LeagueSpec, simulate_league
-from a1lab.features import FeatureConfig, FeatureState, all_specs, build_features, feature_set, replay
+from a1lab.features import FeatureState, all_specs, build_features, feature_set, replay
 from a1lab.features.state import day_number, team_match_stats
 
-CONFIG = FeatureConfig()
+CONFIG = feature_config(goal_books=())
 RESULT_COLUMNS = ["home_goals", "away_goals", "ht_home_goals", "ht_away_goals", "home_shots", "away_shots",
                   "home_shots_on_target", "away_shots_on_target", "home_fouls", "away_fouls", "home_corners",
                   "away_corners", "home_yellow", "away_yellow", "home_red", "away_red"]
@@ -231,9 +232,9 @@ def test_selection_ignores_validation_matches_after_the_first_test_match():
                           "noise": rng.normal(size=n), "leak": rng.normal(size=n)})
     late = kickoff >= kickoff[400]
     frame.loc[late, "leak"] = frame.loc[late, "result"].map({"H": 1.0, "D": 0.0, "A": -1.0})  # knows the result
-    config = SelectionConfig(validation_season="2019", top_k=1, seed=0)
+    config = SelectionConfig(validation_season="2019", top_k=1, corr_threshold=0.95, seed=0)
     assert select_features(frame, ["noise", "leak"], config).iloc[0]["feature"] == "leak"
-    cut = SelectionConfig(validation_season="2019", top_k=1, seed=0, before=kickoff[400])
+    cut = SelectionConfig(validation_season="2019", top_k=1, corr_threshold=0.95, seed=0, before=kickoff[400])
     ranked = select_features(frame, ["noise", "leak"], cut)
     altered = frame.assign(result=np.where(late, "H", frame["result"]))
     assert ranked.equals(select_features(altered, ["noise", "leak"], cut))

@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import feature_config
 from sklearn.base import clone
 from sklearn.utils.estimator_checks import check_estimator
 
@@ -13,7 +14,7 @@ from a1lab import registry
 from a1lab.calibration import Identity, TemperatureScaling
 from a1lab.data.synthetic import LeagueSpec, simulate_league
 from a1lab.explain import explain_folds, permutation_shap, swarm_offsets, top_contributions, tree_shap_values
-from a1lab.features import FeatureConfig, build_features, feature_set
+from a1lab.features import build_features, feature_set
 from a1lab.metrics import log_loss, rank_probability_score
 from a1lab.models.base import proba_and_contributions
 from a1lab.models.lgbm import LGBMModel
@@ -41,7 +42,7 @@ def test_scikit_learn_estimator_checks(estimator):
 @pytest.fixture(scope="module")
 def league():
     sim = simulate_league(LeagueSpec(leagues=3, seasons=5, seed=31))
-    frame, _ = build_features(sim.matches, FeatureConfig())
+    frame, _ = build_features(sim.matches, feature_config(goal_books=()))
     truth = sim.matches.set_index("match_id")[["true_prob_home", "true_prob_draw", "true_prob_away"]]
     return frame, truth
 
@@ -248,7 +249,7 @@ def test_swarm_offsets_stack_equal_values_and_leave_lone_values_on_the_line():
 
 
 def test_open_models_never_see_closing_columns():
-    open_set = feature_set(FeatureConfig(), "open")
+    open_set = feature_set(feature_config(goal_books=()), "open")
     assert all("close" not in c for c in open_set) and all(c in open_set for c in OFFSET)
 
 

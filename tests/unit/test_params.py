@@ -1,4 +1,4 @@
-"""params.yaml validated: bad keys fail at once by name, sections agree, notebooks default to params.yaml."""
+"""params.yaml validated: bad keys fail at once by name, sections agree, every setting is written once."""
 
 import ast
 import json
@@ -81,34 +81,49 @@ def test_an_unknown_detector_is_refused_by_the_rule_too():
         Rule("gap", "rps_gap", kind="anomaly", detector="zcore")
 
 
-def parameters_cell(stage: str) -> dict:
-    name = stage.split("@")[0]
-    notebook = json.loads((ROOT / "notebooks" / f"{name}.ipynb").read_text())
-    cell = next(c for c in notebook["cells"] if "parameters" in c["metadata"].get("tags", []))
-    values = {}
-    for node in ast.parse("".join(cell["source"])).body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            values[node.targets[0].id] = ast.literal_eval(node.value)
-    return values
+def _keys(node) -> set[str]:
+    """Every key name of a params mapping, at any depth (list items and user-chosen names excluded)."""
+    if isinstance(node, dict):
+        return set(node) | {k for v in node.values() for k in _keys(v)}
+    return set()
 
 
-NOTEBOOK_STAGES = sorted(n for n, s in STAGES.items() if "run_notebook.py" in s.get("do", s)["cmd"])
+SETTINGS = (_keys(PARAMS) - set(PARAMS["models"]) - set(PARAMS["backtest"]["strategies"])
+            - {r["name"] for r in PARAMS["monitoring"]["rules"]})
+# dataclasses that carry a params.yaml section's settings into the package
+MIRRORS = {"a1lab/features/registry.py": "FeatureConfig", "a1lab/live/loop.py": "LoopConfig",
+           "a1lab/betting.py": "ValueRule", "a1lab/features/selection.py": "SelectionConfig"}
 
 
-@pytest.mark.parametrize("stage", NOTEBOOK_STAGES)
-def test_each_notebook_defaults_to_params_yaml(stage):
-    """A notebook opened by hand runs with the pipeline's values: its parameters cell equals params.yaml
-    (None where the cell reads the value from params.yaml itself)."""
-    cmd = STAGES[stage].get("do", STAGES[stage])["cmd"].split()
-    section = cmd[cmd.index("--section") + 1] if "--section" in cmd else cmd[2]
-    extra = [cmd[i + 1] for i, a in enumerate(cmd) if a == "--with"]
-    cell = parameters_cell(stage)
-    expected = {**PARAMS[section], **{s: PARAMS[s] for s in extra}}
-    if "--model" in cmd:
-        expected |= {"model": cell["model"], "settings": PARAMS["models"][cell["model"]]}
-    for key, value in expected.items():
-        assert key in cell, f"{stage}: the parameters cell lacks {key}"
-        assert cell[key] is None or cell[key] == value, f"{stage}: {key} = {cell[key]!r}, params.yaml: {value!r}"
+def test_a_default_is_written_once():
+    """params.yaml and the pydantic models of a1lab.params hold every setting and default; nothing else does:
+    no notebook's parameters cell, no `.get(key, default)` of a params key in the package, the pipelines or
+    the notebooks, and no default on a dataclass field that carries a params key."""
+    twice = []
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        cell = next(c for c in cells if "parameters" in c["metadata"].get("tags", []))
+        names = {n.targets[0].id for n in ast.parse("".join(cell["source"])).body if isinstance(n, ast.Assign)}
+        twice += [f"{path.name} parameters cell: {k}" for k in sorted(names & SETTINGS - {"model"})]  # --model NAME
+    sources = {p: p.read_text() for d in ("a1lab", "pipelines") for p in (ROOT / d).rglob("*.py")}
+    sources |= {p: "\n".join("".join(c["source"]) for c in json.loads(p.read_text())["cells"]
+                             if c["cell_type"] == "code") for p in (ROOT / "notebooks").glob("*.ipynb")}
+    elsewhere = {("cli.py", "prediction_time")}  # a registered model's metadata, which older models lack
+    for path, text in sources.items():
+        if path.name == "params.py":
+            continue
+        for node in ast.walk(ast.parse(text)):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get"
+                    and len(node.args) == 2 and isinstance(node.args[0], ast.Constant)
+                    and node.args[0].value in SETTINGS - set(PARAMS)  # a section's name may name other things
+                    and (path.name, node.args[0].value) not in elsewhere):
+                twice.append(f"{path.relative_to(ROOT)}:{node.lineno} .get({node.args[0].value!r}, default)")
+    for rel, name in MIRRORS.items():
+        tree = ast.parse((ROOT / rel).read_text())
+        cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == name)
+        twice += [f"{rel} {name}.{f.target.id} = ..." for f in cls.body
+                  if isinstance(f, ast.AnnAssign) and f.value is not None and f.target.id in SETTINGS]
+    assert not twice, "written outside params.yaml and a1lab.params: " + "; ".join(twice)
 
 
 def test_a_stage_refuses_bad_params_in_one_line(tmp_path):

@@ -6,9 +6,10 @@ import inspect
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import feature_config, value_rule
 
 from a1lab import registry
-from a1lab.betting import ValueRule, consensus_bets
+from a1lab.betting import consensus_bets
 from a1lab.metrics import (
     gap_mix,
     gap_power,
@@ -97,7 +98,7 @@ def test_a_close_column_may_not_be_a_feature(name):
 
 def test_common_args_name_the_close_only_when_it_is_learned():
     protocol = {"prediction_time": "open", "reference": "pinnacle"}
-    plain = common_args({"offset": "pinnacle", "seed": 1}, ["a"], protocol)
+    plain = common_args({"offset": "pinnacle", "seed": 1, "target_close": 0.0}, ["a"], protocol)
     assert plain["close"] is None and plain["close_weight"] == 0.0
     assert plain["offset"] == ["mkt_pinnacle_open_p_home", "mkt_pinnacle_open_p_draw", "mkt_pinnacle_open_p_away"]
     learned = common_args({"offset": "", "seed": 1, "target_close": 0.5}, ["a"], protocol)
@@ -223,12 +224,12 @@ def test_consensus_bets_take_the_best_price_against_the_average():
     consensus = np.array([[0.5, 0.3, 0.2], [0.5, 0.3, 0.2]])
     best = np.array([[2.2, 3.0, 5.0], [2.05, 3.0, 5.2]])  # edges +10 %, -10 %, 0 and +2.5 %, -10 %, +4 %
     close = np.full((2, 3), 1 / 3)
-    bets = consensus_bets(matches, consensus, best, close, margin=0.05)
+    bets = consensus_bets(matches, consensus, best, close, margin=0.05, rule=value_rule())
     assert bets["match_id"].tolist() == ["m1"] and bets["outcome"].tolist() == ["home"]
     assert bets["won"].tolist() == [True] and bets["close_odds"].tolist() == [pytest.approx(3.0)]
-    looser = consensus_bets(matches, consensus, best, close, margin=0.03)
+    looser = consensus_bets(matches, consensus, best, close, margin=0.03, rule=value_rule())
     assert looser["outcome"].tolist() == ["home", "away"]
-    bounded = consensus_bets(matches, consensus, best, close, margin=0.03, rule=ValueRule(max_odds=5.0))
+    bounded = consensus_bets(matches, consensus, best, close, margin=0.03, rule=value_rule(max_odds=5.0))
     assert bounded["outcome"].tolist() == ["home"]  # the value rule's bounds still apply
 
 
@@ -239,12 +240,12 @@ def test_the_consensus_table_runs_where_the_prices_are_and_says_why_not_elsewher
     quotes = pd.DataFrame({"odds_max_1x2_open_home": [2.2], "odds_max_1x2_open_draw": [3.0],
                            "odds_max_1x2_open_away": [5.0]})
     features = pd.DataFrame({"mkt_avg_open_p_home": [0.5], "mkt_avg_open_p_draw": [0.3], "mkt_avg_open_p_away": [0.2]})
-    rule = {"book": "avg", "prices": "max", "margin": 0.05}
-    bets, skipped = consensus_table(pred, quotes, features, np.full((1, 3), 1 / 3), rule, "open")
+    rule, bounds = {"book": "avg", "prices": "max", "margin": 0.05}, value_rule()
+    bets, skipped = consensus_table(pred, quotes, features, np.full((1, 3), 1 / 3), rule, "open", bounds)
     assert skipped is None and bets["outcome"].tolist() == ["home"]
-    bets, skipped = consensus_table(pred, quotes.iloc[:, :0], features, np.full((1, 3), 1 / 3), rule, "open")
+    bets, skipped = consensus_table(pred, quotes.iloc[:, :0], features, np.full((1, 3), 1 / 3), rule, "open", bounds)
     assert bets is None and "no max open prices" in skipped
-    bets, skipped = consensus_table(pred, quotes, features.iloc[:, :0], np.full((1, 3), 1 / 3), rule, "open")
+    bets, skipped = consensus_table(pred, quotes, features.iloc[:, :0], np.full((1, 3), 1 / 3), rule, "open", bounds)
     assert bets is None and "no avg de-vigged open probabilities" in skipped
 
 
@@ -293,11 +294,11 @@ def test_the_implied_supremacy_reads_the_handicap():
 def test_goal_features_match_the_goals_scored(real_load):
     """Over 20,000 real matches the goal expectations implied by the average book's opening over/under and
     handicap quotes are the goals then scored, on average, and follow them match by match."""
-    from a1lab.features import FeatureConfig, feature_set
+    from a1lab.features import feature_set
     from a1lab.features.market import market_features
 
     matches = real_load.matches
-    config = FeatureConfig(goal_books=("avg",))
+    config = feature_config(goal_books=("avg",))
     values = market_features(matches, config)
     total, supremacy = values["mkt_avg_open_goals_total"], values["mkt_avg_open_goals_supremacy"]
     ok = total.notna() & supremacy.notna()

@@ -1,0 +1,55 @@
+"""Rooms with one job: no import cycles in the package or the pipelines (lazy imports included), and the tests
+take nothing from bench/."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for path in (ROOT / "a1lab").rglob("*.py"):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return found | {f"pipelines.{p.stem}": p for p in (ROOT / "pipelines").glob("*.py")}
+
+
+def _imports(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+    return names
+
+
+def test_no_import_cycles():
+    modules = _modules()
+    graph = {name: {m for n in _imports(path) for m in (n, f"pipelines.{n}") if m in modules and m != name}
+             for name, path in modules.items()}
+    cycles = []
+
+    def reach(start: str) -> set[str]:
+        seen, todo = set(), list(graph[start])
+        while todo:
+            name = todo.pop()
+            if name not in seen:
+                seen.add(name)
+                todo += graph[name]
+        return seen
+
+    for name in graph:
+        back = sorted(m for m in graph[name] if name in reach(m))
+        cycles += [f"{name} <-> {m}" for m in back]
+    assert not cycles
+
+
+def test_tests_take_nothing_from_bench():
+    bench = {p.stem for p in (ROOT / "bench").glob("*.py")}
+    users = {str(p.relative_to(ROOT)): sorted({n.split(".")[0] for n in _imports(p)} & bench)
+             for p in (ROOT / "tests").rglob("*.py")}
+    assert not {k: v for k, v in users.items() if v}
