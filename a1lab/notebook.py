@@ -17,7 +17,8 @@ _ADDRESS = re.compile(r" at 0x[0-9a-f]+>")  # a default repr's memory address
 def steady(nb: NotebookNode, input_path: str) -> NotebookNode:
     """The executed notebook without what changes from run to run.
 
-    Drops papermill's and the kernel's clock times, records ``input_path`` instead of the absolute one, and
+    Drops papermill's and the kernel's clock times, records ``input_path`` instead of the absolute one, merges
+    consecutive writes to one stream (the kernel sends them in as many messages as its timing makes), and
     replaces the random id of the injected cell, pandas Styler's random table ids (renumbered in order) and the
     memory addresses of default reprs.
 
@@ -44,6 +45,8 @@ def steady(nb: NotebookNode, input_path: str) -> NotebookNode:
         cell.metadata.pop("execution", None)  # the kernel's timestamps
         if "injected-parameters" in cell.metadata.get("tags", []):
             cell["id"] = "injected-parameters"
+        if "outputs" in cell:
+            cell.outputs = _merged_streams(cell.outputs)
         for output in cell.get("outputs", []):
             data = output.get("data", {})
             for kind, pattern, new in (("text/html", _STYLER_ID, renumber), ("text/plain", _ADDRESS, ">")):
@@ -51,3 +54,15 @@ def steady(nb: NotebookNode, input_path: str) -> NotebookNode:
                     text = "".join(data[kind]) if isinstance(data[kind], list) else data[kind]
                     data[kind] = pattern.sub(new, text)
     return nb
+
+
+def _merged_streams(outputs: list) -> list:
+    merged: list = []
+    for output in outputs:
+        last = merged[-1] if merged else None
+        if (output.get("output_type") == "stream" and last is not None and last.get("output_type") == "stream"
+                and last.get("name") == output.get("name")):
+            last["text"] = "".join(last["text"]) + "".join(output["text"])
+        else:
+            merged.append(output)
+    return merged

@@ -50,7 +50,8 @@ def run(stage: str, params_file: Path, out_dir: Path, model: str | None = None) 
     print(f"{name}: running notebooks/{stage}.ipynb", flush=True)
     try:
         papermill.execute_notebook(str(notebook), str(executed), parameters=parameters, kernel_name="python3",
-                                   progress_bar=False, cwd=str(Path.cwd()))
+                                   progress_bar=False, cwd=str(Path.cwd()),  # the kernel's own log: errors only
+                                   extra_arguments=["--IPKernelApp.log_level=ERROR"])
     except papermill.PapermillExecutionError as exc:  # one line, and where the whole traceback is
         hint = (" (an input is missing: `dvc repro` builds a stage's inputs first)"
                 if exc.ename in ("FileNotFoundError", "KeyError") else "")

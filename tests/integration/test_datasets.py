@@ -110,7 +110,7 @@ def test_two_way_sports_forecast_no_draw_and_score_the_two_way_brier(ran):
     assert "draw" not in set(bets["outcome"]) and (bets["odds"] > 1).all()
 
 
-def test_notebooks_run_as_opened_in_jupyterlab_and_write_to_scratch(ran):
+def test_notebooks_run_as_opened_in_jupyterlab_and_write_to_scratch(slices):
     """Each stage notebook with its default parameters, in a Jupyter kernel whose working folder is
     notebooks/ (as JupyterLab starts it), after the pipeline ran: it runs, writes under scratch/<stage>/,
     and leaves the pipeline's metrics, outputs and registry as they were."""
@@ -119,9 +119,7 @@ def test_notebooks_run_as_opened_in_jupyterlab_and_write_to_scratch(ran):
     import nbformat
     from nbclient import NotebookClient
 
-    name, repo, _ = ran
-    if name != "main":
-        pytest.skip("the notebooks' defaults are the main leagues' (run on the main slice)")
+    repo = slices["main"]  # one data set is enough: every notebook reads its copy's params.yaml
 
     def snapshot() -> dict:
         files = [*(repo / "metrics").glob("*.json"), *(repo / "data").rglob("*.parquet"), *(repo / "models").rglob("*")]
@@ -142,16 +140,14 @@ def test_notebooks_run_as_opened_in_jupyterlab_and_write_to_scratch(ran):
     assert (scratch / "drift" / "reports" / "drift" / "index.html").is_file()
 
 
-def test_dvc_plots_render_offline(ran, tmp_path, chromium):
+def test_dvc_plots_render_offline(slices, tmp_path, chromium):
     """`dvc plots show` with the repo's template: Vega inlined (no CDN), every model's reliability and RPS
     charts drawn by headless Chromium without a network."""
     import os
     import re
     import subprocess
 
-    name, repo, _ = ran
-    if name != "main":
-        pytest.skip("one data set is enough for the plots")
+    repo = slices["main"]  # one data set is enough for the plots
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     subprocess.run(["dvc", "plots", "show", "-o", str(tmp_path / "plots")], cwd=repo, env=env, check=True,
                    capture_output=True)

@@ -3,7 +3,6 @@
 import json
 import re
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -132,17 +131,6 @@ def test_index_renders_offline_and_every_link_resolves(frames, tmp_path, chromiu
             assert "MuiTypography" in report and "MuiTypography" not in target.read_text()
             assert len(list(tmp_path.glob("evidently-*.js"))) == 1 and '<script src="evidently-' in target.read_text()
     assert json.loads((tmp_path / "season_2425.json").read_text())["most_drifted"] == ["f3"]
-
-
-@pytest.mark.slow
-def test_real_pipeline_index_if_present(chromium):
-    index = Path(__file__).resolve().parents[2] / "reports" / "drift" / "index.html"
-    if not index.is_file():
-        pytest.skip("run `dvc repro drift` first")
-    exe = chromium
-    dom = dump_dom(exe, index.as_uri())
-    links = re.findall(r'href="([^"]+)"', dom)
-    assert links and all((index.parent / link.split("#")[0]).is_file() for link in links)
 
 
 def test_overview_figure_draws_monthly_drift_over_the_gap_with_alerts(tmp_path):
