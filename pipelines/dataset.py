@@ -7,12 +7,15 @@
 
 A configuration is an overlay of params.yaml (nested mappings merged, lists replaced). Relative
 ``path`` entries of ``data.sources`` are taken from this repo's root. The copy has its own params,
-dvc.lock, data, models, metrics and reports, so this workspace is never touched.
+dvc.lock, data, models, metrics and reports, so this workspace's pipeline is never touched; a shipped
+configuration run as shipped (no --set) leaves its headline results in reports/datasets/<name>/, which
+`pipelines/docs.py` puts in the README and on the docs' results page.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from pathlib import Path
 
@@ -89,7 +92,20 @@ def main(argv: list[str] | None = None) -> int:
         targets = run_tasks(run_command, jobs, c, retries=0)
     for name, target in zip(configs, targets, strict=True):
         print(f"pipeline ran on {name} in {target}; metrics in {Path(target) / 'metrics'}")
+        if not args.set and name != "main" and (ROOT / "configs" / f"{name}.yaml").is_file():
+            print(f"  its results for the docs: {keep_results(Path(target), name)}")
     return 0
+
+
+def keep_results(target: Path, name: str) -> Path:
+    """Copy a shipped data set's headline metrics (and the ensemble's, which names the reference) into
+    reports/datasets/<name>/, where `pipelines/docs.py` finds them for the README and the results page."""
+    out = ROOT / "reports" / "datasets" / name
+    if out.exists():
+        shutil.rmtree(out)
+    shutil.copytree(target / "metrics" / "headline", out / "headline")
+    shutil.copy2(target / "metrics" / "ensemble.json", out / "ensemble.json")
+    return out
 
 
 if __name__ == "__main__":

@@ -47,7 +47,8 @@ def test_repro_writes_every_output(demo_repo):
     assert "Elo trajectories" in (demo_repo / "reports" / "notebooks" / "features.html").read_text()
     executed = json.loads((demo_repo / "reports" / "notebooks" / "data.ipynb").read_text())
     injected = [c for c in executed["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
-    assert injected and "synthetic" in "".join(injected[0]["source"])
+    assert injected and "".join(injected[0]["source"]) == '# Parameters\nparams_path = "params.yaml"\npipeline = True\n'
+    assert "sources: ['synthetic']" in html  # the settings come from the copy's params.yaml
 
 
 def test_models_are_trained_registered_and_scored(demo_repo):
