@@ -48,7 +48,8 @@ def test_repro_writes_every_output(demo_repo):
     executed = json.loads((demo_repo / "reports" / "notebooks" / "data.ipynb").read_text())
     injected = [c for c in executed["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
     assert injected and "".join(injected[0]["source"]) == '# Parameters\nparams_path = "params.yaml"\npipeline = True\n'
-    assert "sources: ['synthetic']" in html  # the settings come from the copy's params.yaml
+    printed = "".join("".join(o.get("text", "")) for c in executed["cells"] for o in c.get("outputs", []))
+    assert "sources: ['synthetic']" in printed  # the settings come from the copy's params.yaml
 
 
 def test_models_are_trained_registered_and_scored(demo_repo):
