@@ -28,7 +28,7 @@ run: install  ## dvc repro (DATASET=<name>: a shipped data set of configs/ in bu
 	$(if $(DATASET),$(PY) pipelines/dataset.py $(DATASET),dvc repro)
 
 datasets: install  ## the shipped data sets other than the main one
-	$(PY) pipelines/dataset.py extra nba nhl --parallel
+	$(PY) pipelines/dataset.py extra main-close nba nhl --parallel
 
 research: run  ## the research variants through the train stage's walk-forward: reports/research/
 	$(PY) pipelines/research.py

@@ -39,25 +39,29 @@ def _table(header: list[str], rows: list[list]) -> str:
 
 
 def headline_table(metrics: Path) -> str:
-    """Every model's headline (``metrics/headline/*.json``) beside the reference's open and close, as markdown."""
+    """Every model's headline (``metrics/headline/*.json``) beside the reference's close (and open, for forecasts
+    made at the open: then also the ratio to the open and the share of the open-to-close gap), as markdown."""
     ensemble = _json(metrics / "ensemble.json")
     book, overall = ensemble["reference"]["book"], ensemble["overall"]
-    rows = [[f"{book} close", f"{overall['market_close']['rps']:.6f}", f"{overall['market_close']['logloss']:.6f}",
-             "", "", "100 %" if "market_open" in overall else ""]]
-    if "market_open" in overall:
-        rows.append([f"{book} open", f"{overall['market_open']['rps']:.6f}",
-                     f"{overall['market_open']['logloss']:.6f}", "1.00000", "", "0 %"])
+    at_open = "market_open" in overall
+    header = [f"forecast ({overall['n']:,} test matches)", "RPS", "log loss",
+              *([f"RPS / {book} open"] if at_open else []), f"RPS - {book} close, 95% CI",
+              *(["share of the open-to-close gap"] if at_open else [])]
+    close, opening = overall["market_close"], overall.get("market_open")
+    rows = [[f"{book} close", f"{close['rps']:.6f}", f"{close['logloss']:.6f}", *([""] if at_open else []), "",
+             *(["100 %"] if at_open else [])]]
+    if at_open:
+        rows.append([f"{book} open", f"{opening['rps']:.6f}", f"{opening['logloss']:.6f}", "1.00000", "", "0 %"])
     kind = ensemble.get("best")
     for path in sorted((metrics / "headline").glob("*.json"), key=lambda p: (p.stem == "ensemble", p.stem)):
         h = _json(path)
         name = NAMES.get(path.stem, path.stem) + (f" ({kind}, chosen before the test seasons)"
                                                    if path.stem == "ensemble" and kind else "")
         rows.append([name, f"{h['rps']:.6f}", f"{h['logloss']:.6f}",
-                     f"{h['rps_ratio_open']:.5f}" if "rps_ratio_open" in h else "",
-                     _ci(h["rps_diff_close_low"], h["rps_diff_close_high"]), _pct(h.get("open_close_gap_closed"))])
-    n = overall["n"]
-    return _table([f"forecast ({n:,} test matches)", "RPS", "log loss", f"RPS / {book} open",
-                   f"RPS - {book} close, 95% CI", "share of the open-to-close gap"], rows)
+                     *([f"{h['rps_ratio_open']:.5f}"] if at_open else []),
+                     _ci(h["rps_diff_close_low"], h["rps_diff_close_high"]),
+                     *([_pct(h.get("open_close_gap_closed"))] if at_open else [])])
+    return _table(header, rows)
 
 
 def datasets() -> list[tuple[str, Path]]:
