@@ -24,6 +24,9 @@ PROGRESS_SECONDS = 2.0  # cells that took longer are listed after the run
 
 def run(stage: str, params_file: Path, out_dir: Path, model: str | None = None) -> Path:
     """Execute the stage notebook and export it as .ipynb and .html; return the .ipynb path."""
+    # jsonschema (under nbformat) imports rfc3987_syntax, which builds a Lark grammar in about 1.7 s, for an
+    # "iri" format check no notebook schema uses: skip it (jsonschema treats it as not installed).
+    sys.modules.setdefault("rfc3987_syntax", None)
     import nbformat
     import papermill
     from nbconvert import HTMLExporter
