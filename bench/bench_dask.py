@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import resource
 import sys
 import time
@@ -29,8 +30,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "bench")]
 from helpers import feature_config  # noqa: E402  (the shipped settings)
+from record import record  # noqa: E402
 
 
 def _peak_mb() -> float:
@@ -115,6 +117,7 @@ def main() -> None:
     args = parser.parse_args()
     from a1lab.compute import ComputeConfig, client
 
+    load_before = os.getloadavg()[0]
     with client(ComputeConfig("local", workers=2, threads_per_worker=1)) as cluster:
         overhead = overhead_bench(cluster)
         print(f"scheduler overhead: {overhead * 1e3:.2f} ms per task (200 empty tasks, 2 workers)")
@@ -127,7 +130,7 @@ def main() -> None:
               f"({per_round:.1f} s a trial on one worker, {math.ceil(t['trials'] / 16)} rounds of 16, "
               f"{overhead * 1e3:.1f} ms scheduling a task; the sampler then asks 16 at a time, so the search "
               f"itself differs from a 2-at-a-time one)")
-        print(json.dumps({"overhead_s": overhead, **t}))
+        figures = {"overhead_s": overhead, "tuning": t}
         if not args.skip_xgb:
             x = xgb_dask_bench(args.matches, cluster)
             print(f"xgboost.dask: {x['matches']:,} synthetic matches x {x['features']} features; features built "
@@ -135,7 +138,8 @@ def main() -> None:
                   f"{x['train_s']:.1f} s; "
                   f"peak memory per worker {x['worker_peak_mb'][0]:.0f} / {x['worker_peak_mb'][-1]:.0f} MB "
                   f"(client {x['client_peak_mb']:.0f} MB)")
-            print(json.dumps(x))
+            figures["xgboost_dask"] = x
+    record("dask", figures, load_before)
 
 
 if __name__ == "__main__":

@@ -25,8 +25,9 @@ import pandas as pd
 from a1lab.data.synthetic import LeagueSpec, simulate_league
 from a1lab.features import build_features
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "tests"), str(Path(__file__).resolve().parent)]
 from helpers import feature_config  # noqa: E402  (the shipped settings)
+from record import record  # noqa: E402
 
 TEAMS, SEASONS = 20, 10
 
@@ -54,11 +55,11 @@ def one_size(n_matches: int) -> dict:
             "reference_seconds": pandas_reference(matches)}
 
 
-def real() -> None:
+def real() -> dict:
     root = os.environ.get("A1LAB_DATA_ROOT")
     if not root:
         print("real data: skipped (set A1LAB_DATA_ROOT)")
-        return
+        return {}
     from a1lab.data.footballdata import load_football_data
     from a1lab.data.source import FileSource
 
@@ -66,12 +67,15 @@ def real() -> None:
     matches = load_football_data(FileSource(root), ["E0", "SP1", "I1", "D1", "F1"], seasons).matches
     build_features(matches.iloc[:500], feature_config(goal_books=()))  # warm imports and caches
     n_features = build_features(matches.iloc[:50], feature_config(goal_books=()))[0].shape[1] - 7
+    seconds = {}
     for n_jobs in (1, 2):
-        best = min(_timed(matches, n_jobs) for _ in range(3))
+        seconds[n_jobs] = best = min(_timed(matches, n_jobs) for _ in range(3))
         print(f"real: {len(matches):,} matches, n_jobs={n_jobs}: {best:.2f} s (best of 3; target < 3 s)")
     ref = pandas_reference(matches)
     print(f"real: pandas reference (one rolling family): {ref:.3f} s; engine / reference = {best / ref:.1f}x "
           f"for {n_features} features")
+    return {"matches": len(matches), "features": n_features, "seconds_serial": round(seconds[1], 3),
+            "seconds_2_jobs": round(seconds[2], 3), "pandas_reference_s": round(ref, 3)}
 
 
 def _timed(matches: pd.DataFrame, n_jobs: int) -> float:
@@ -88,7 +92,8 @@ def main() -> int:
     if args.one:
         print(json.dumps(one_size(args.one)))
         return 0
-    real()
+    load_before = os.getloadavg()[0]
+    figures = {"real": real(), "synthetic": []}
     base = None
     for size in args.sizes:
         out = subprocess.run([sys.executable, __file__, "--one", str(size)], check=True, capture_output=True,
@@ -99,6 +104,8 @@ def main() -> int:
         print(f"synthetic: {r['matches']:>9,} matches: {r['seconds']:7.1f} s, {per:6.1f} us/match, "
               f"ratio to smallest {per / base:.2f}, peak {r['peak_mb']:,.0f} MB, "
               f"pandas reference {r['reference_seconds']:.2f} s")
+        figures["synthetic"].append({**r, "us_per_match": round(per, 1), "ratio_to_smallest": round(per / base, 2)})
+    record("features", figures, load_before)
     return 0
 
 

@@ -40,8 +40,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 
 
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "bench")]
 from helpers import loop_config  # noqa: E402  (the shipped settings)
+from record import record  # noqa: E402
 
 
 def _model_and_matches(tmp: Path, name: str = "xgb"):
@@ -262,6 +263,7 @@ def main() -> None:
     parser.add_argument("--skip-replay", action="store_true", help="only the fan-out")
     parser.add_argument("--no-redis", action="store_true", help="skip the Redis stream run")
     args = parser.parse_args()
+    load_before, figures = os.getloadavg()[0], {"model": args.model, "top_k": args.top_k}
     if not args.skip_replay:
         with tempfile.TemporaryDirectory() as tmp:
             r = replay_bench(Path(tmp), args.model, args.top_k)
@@ -273,7 +275,7 @@ def main() -> None:
               f"{r['p50_ms'] / r['batch_ms_per_match']:.1f}x")
         print("  by kind: " + "; ".join(f"{k} {v['events']} x {v['us_each']:.0f} us = {v['seconds']:.2f} s"
                                         for k, v in r["by_kind"].items()))
-        print(json.dumps(r))
+        figures["replay"] = r
     if not args.skip_replay and not args.no_redis:
         with tempfile.TemporaryDirectory() as tmp:
             q = redis_bench(Path(tmp), args.model)
@@ -281,14 +283,16 @@ def main() -> None:
         print(f"redis stream ({args.model}): {q['events']} events in {q['seconds']:.1f} s = {q['events_per_s']:.0f} "
               f"events/s (in-process replay {r['events_per_s']:.0f}/s, same run: {ratio:.2f}x); "
               f"{q['messages_out']} messages to the out stream, {q['pending']} unacknowledged")
-        print(json.dumps(q))
+        figures["redis"] = q
     if args.clients <= 0:
+        record("live", figures, load_before)
         return
     f = fanout_bench(args.clients, args.messages, args.rate)
     print(f"fan-out: {f['clients']} clients (connected in {f['connect_s']:.1f} s), {f['messages']} messages at "
           f"{f['rate']:.0f}/s: received {f['received']}/{f['expected']}, lost {f['lost']}, "
           f"latency p50 {f['p50_ms']:.1f} ms, p99 {f['p99_ms']:.1f} ms, max {f['max_ms']:.1f} ms")
-    print(json.dumps(f))
+    figures["fanout"] = f
+    record("live", figures, load_before)
     if f["lost"] or f["p99_ms"] > 250:
         print("TARGET MISSED: 0 lost and p99 < 250 ms", file=sys.stderr)
         sys.exit(1)

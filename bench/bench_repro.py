@@ -1,6 +1,6 @@
 """Pipeline benchmark: `dvc repro` of a fresh copy of the project, stage by stage.
 
-    python bench/bench_repro.py [--dir build/bench_repro] [--json reports/bench/repro.json]
+    python bench/bench_repro.py [--dir build/bench_repro]
     # data: $A1LAB_DATA_ROOT or ../shared/data/football-data
 
 Copies the project (tracked and untracked files, as `make demo` does) into DIR
@@ -10,8 +10,8 @@ workspace's outputs and dvc.lock are not touched. Prints each stage's wall time
 cells took (papermill's per-cell durations, kept by the runner in reports/timings/;
 what remains is DVC, interpreter and kernel start, imports and the HTML export), the
 total against the budget (the whole pipeline <= 120 s on an idle 2-core machine) and
-whether every output matches this workspace's dvc.lock; writes the figures as JSON
-(the docs' performance page is generated from it).
+whether every output matches this workspace's dvc.lock; writes the figures to
+reports/bench/repro.json (the docs' performance page is generated from it).
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "pipelines"))
+sys.path[:0] = [str(ROOT / "pipelines"), str(ROOT / "bench")]
 import demo  # noqa: E402
+from record import record  # noqa: E402
 
 BUDGET_ALL = 120.0
 
@@ -88,7 +89,6 @@ def _outputs(target: Path) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dir", default=str(ROOT / "build" / "bench_repro"))
-    parser.add_argument("--json", default=str(ROOT / "reports" / "bench" / "repro.json"), help="where the figures go")
     args = parser.parse_args(argv)
     root = os.environ.get("A1LAB_DATA_ROOT", str(ROOT.parent / "shared" / "data" / "football-data"))
     if not Path(root).is_dir():
@@ -104,13 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     differ = sorted(f"{stage}:{path}" for (stage, path), md5 in _outputs(target).items()
                     if _outputs(ROOT).get((stage, path)) != md5)
     print(f"outputs that differ from this workspace's dvc.lock: {differ or 'none'}")
-    load = os.getloadavg()[0]
-    print(f"load average before / at the end: {load_before:.2f} / {load:.2f} (an idle machine reads ~0-1 before, "
-          f"~1-2 beside this run)")
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    result.update(outputs_that_differ=differ, load_before=round(load_before, 2), load_after=round(load, 2),
-                  cpus=os.cpu_count())
-    Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
+    record("repro", {**result, "outputs_that_differ": differ}, load_before)
     return 0
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -18,7 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_live import _model_and_matches  # noqa: E402
-from helpers import loop_config  # noqa: E402  (tests/helpers.py: the shipped settings; bench_live puts it on the path)
+from helpers import loop_config, shipped  # noqa: E402  (tests/helpers.py; bench_live puts it on the path)
+from record import record  # noqa: E402
 
 
 def rss_mb() -> float:
@@ -55,12 +57,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="xgb", help="registered model (ensemble too)")
     parser.add_argument("--seasons", nargs="*", default=["2324", "2425", "2526"], help="seasons replayed in order")
-    parser.add_argument("--horizon", type=float, default=400.0, help="live.horizon_days")
+    parser.add_argument("--horizon", type=float, default=None, help="default: params.yaml live.horizon_days")
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]
+    horizon_days = args.horizon or shipped().live.horizon_days
     with tempfile.TemporaryDirectory() as tmp:
         model, matches, config = _model_and_matches(Path(tmp), args.model)
     results = {}
-    for horizon in (args.horizon, 7.0):
+    for horizon in (horizon_days, 7.0):
         rows = soak(model, matches, config, args.seasons, horizon)
         results[horizon] = rows
         print(f"horizon {horizon:g} days ({args.model}):")
@@ -68,7 +72,8 @@ def main() -> None:
             print(f"  after {r['after']:>5}: RSS {r['rss_mb']:7.1f} MB, {r['seen']:6d} event ids, "
                   f"{r['settled']:5d} settled matches held, checkpoint {r['checkpoint_mb']:5.1f} MB"
                   + (f", {r['events']} events in {r['seconds']:.1f} s" if "events" in r else ""))
-    print(json.dumps({str(k): v for k, v in results.items()}))
+    record("soak", {"model": args.model, "seasons": args.seasons,
+                    "by_horizon_days": {str(k): v for k, v in results.items()}}, load_before)
 
 
 if __name__ == "__main__":
