@@ -45,15 +45,17 @@ class Dimension:
 
     @classmethod
     def from_dict(cls, values: Mapping) -> Dimension:
-        if values.get("choices") is not None:
-            return cls("categorical", choices=tuple(values["choices"]))
-        kind = values["type"]
-        if kind not in ("int", "float"):
-            raise ValueError(f"a dimension is int, float or has choices, got {dict(values)}")
-        low, high = values["low"], values["high"]
-        if not low < high:
-            raise ValueError(f"low must be below high, got {dict(values)}")
-        return cls(kind, low, high, bool(values["log"]))
+        """One ``tune.space`` entry, checked (and its defaults filled) by :class:`a1lab.params.DimensionParams`.
+
+        Raises:
+            ValueError: no low < high and no choices, or a log range from a low of 0 or less.
+        """
+        from a1lab.params import DimensionParams
+
+        dim = DimensionParams.model_validate(dict(values))
+        if dim.choices is not None:
+            return cls("categorical", choices=tuple(dim.choices))
+        return cls(dim.type, dim.low, dim.high, dim.log)
 
     def suggest(self, trial, name: str):
         if self.kind == "categorical":

@@ -137,7 +137,7 @@ def redis_bench(tmp: Path, name: str = "xgb") -> dict:
             for e in events:
                 pipe.xadd("events", {"data": json.dumps(e)})
             pipe.execute()
-        loop = Loop([model], state)
+        loop = Loop([model], state, loop_config())
 
         async def run() -> float:
             connections = Connections()

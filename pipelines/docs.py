@@ -190,8 +190,18 @@ def performance_page() -> str:
                            [[k, f"{v['wall_s']:.1f}", "" if v["cells_s"] is None else f"{v['cells_s']:.1f}"]
                             for k, v in data["stages"].items()]), ""]
         else:
-            out += ["```json", json.dumps(data, indent=1), "```", ""]
+            out += [f"Load average {data.pop('load_before')} before, {data.pop('load_after')} after, on "
+                    f"{data.pop('cpus')} CPUs.", "", _table(["figure", "value"], _flat(data)), ""]
     return "\n".join(out)
+
+
+def _flat(data, prefix: str = "") -> list[list[str]]:
+    """A bench's nested figures as (dotted name, value) rows."""
+    if isinstance(data, dict):
+        return [row for k, v in data.items() for row in _flat(v, f"{prefix}.{k}" if prefix else str(k))]
+    if isinstance(data, list) and any(isinstance(v, dict | list) for v in data):
+        return [row for i, v in enumerate(data) for row in _flat(v, f"{prefix}[{i}]")]
+    return [[f"`{prefix}`", f"{data:,.4g}" if isinstance(data, float) else str(data)]]
 
 
 def readme_with_results(readme: str) -> str:
