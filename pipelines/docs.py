@@ -201,7 +201,9 @@ def _flat(data, prefix: str = "") -> list[list[str]]:
         return [row for k, v in data.items() for row in _flat(v, f"{prefix}.{k}" if prefix else str(k))]
     if isinstance(data, list) and any(isinstance(v, dict | list) for v in data):
         return [row for i, v in enumerate(data) for row in _flat(v, f"{prefix}[{i}]")]
-    return [[f"`{prefix}`", f"{data:,.4g}" if isinstance(data, float) else str(data)]]
+    if isinstance(data, float):
+        return [[f"`{prefix}`", f"{data:,.0f}" if abs(data) >= 1000 else f"{data:.4g}"]]
+    return [[f"`{prefix}`", str(data)]]
 
 
 def readme_with_results(readme: str) -> str:
