@@ -13,6 +13,7 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import feature_config
 
 from a1lab.compute import ComputeConfig, client, run_tasks
 from a1lab.models.lgbm import LGBMModel
@@ -102,8 +103,8 @@ def test_xgboost_dask_on_the_workers_is_close_to_a_single_process_fit(live_lab, 
 def test_feature_build_with_leagues_on_dask_equals_the_serial_build(synthetic, cluster):
     from a1lab.features import build_features
 
-    serial, state = build_features(synthetic.matches)
-    fanned, fanned_state = build_features(synthetic.matches, dask_client=cluster)
+    serial, state = build_features(synthetic.matches, feature_config(goal_books=()))
+    fanned, fanned_state = build_features(synthetic.matches, feature_config(goal_books=()), dask_client=cluster)
     pd.testing.assert_frame_equal(fanned, serial, check_exact=True)
     assert fanned_state.to_dict() == state.to_dict()
 
@@ -116,7 +117,7 @@ def test_the_network_trains_data_parallel_on_two_cpu_processes(synthetic):
     from a1lab.models.nn import LightningMLP
     from a1lab.outcomes import RESULT_CODES
 
-    frame, _ = build_features(synthetic.matches)
+    frame, _ = build_features(synthetic.matches, feature_config(goal_books=()))
     columns = [c for c in frame.columns[7:] if not c.startswith("mkt_")][:30]
     y = frame["result"].map(RESULT_CODES).to_numpy()
     fit, val, test = slice(0, 1200), slice(1200, 1500), slice(1500, None)

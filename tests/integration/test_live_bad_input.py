@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pandas as pd
 import pytest
+from helpers import loop_config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -120,7 +121,7 @@ def lab_loop(live_lab):
     history = live_lab["matches"][live_lab["matches"]["kickoff"] < pd.Timestamp(events[0]["ts"])]
     _, state = build_features(history, live_lab["config"])
     model = registry.load("xgb", root=live_lab["registry"])
-    return lambda models=None: Loop(models or [model], copy.deepcopy(state)), events
+    return lambda models=None: Loop(models or [model], copy.deepcopy(state), loop_config()), events
 
 
 def _feed(loop: Loop, events) -> list:

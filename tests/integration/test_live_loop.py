@@ -21,7 +21,8 @@ from a1lab.monitoring.alerts import AlertBook, Rule
 def _loop(lab, events, **kw) -> Loop:
     start = pd.Timestamp(events[0]["ts"])
     _, state = build_features(lab["matches"][lab["matches"]["kickoff"] < start], lab["config"])
-    return Loop([registry.load("xgb", root=lab["registry"])], state, **kw)
+    config = kw.pop("config", None) or loop_config()
+    return Loop([registry.load("xgb", root=lab["registry"])], state, config, **kw)
 
 
 def _feed(loop: Loop, events) -> list:
@@ -86,7 +87,7 @@ def test_goal_line_quotes_score_live_as_in_batch(live_lab, tmp_path):
     assert "market ou25 has prices over, under, not home, away" in parse_event({**ah, "market": "ou25"}).reason
     assert {e["market"] for e in events if e["type"] == "odds"} == {"1x2", "ou25", "ah"}
     _, state = build_features(matches[matches["kickoff"] < pd.Timestamp(events[0]["ts"])], config)
-    loop = Loop([registry.load("goals", root=tmp_path)], state)
+    loop = Loop([registry.load("goals", root=tmp_path)], state, loop_config())
     assert loop.needed == {("pinnacle", "open"), ("avg", "open", "ou25"), ("avg", "open", "ah")}
     out = _feed(loop, events)
     assert not [m for m in out if isinstance(m, Rejection)] and loop.counts["events"] == len(events)
@@ -96,7 +97,7 @@ def test_goal_line_quotes_score_live_as_in_batch(live_lab, tmp_path):
     np.testing.assert_allclose(got, model.predict_proba(batch), rtol=0, atol=1e-9)
     # without the handicap quotes no match is scored at the open: only late, at the first closing 1x2 quote
     _, state = build_features(matches[matches["kickoff"] < pd.Timestamp(events[0]["ts"])], config)
-    loop = Loop([registry.load("goals", root=tmp_path)], state)
+    loop = Loop([registry.load("goals", root=tmp_path)], state, loop_config())
     late = _standing(_feed(loop, [e for e in events if not (e["type"] == "odds" and e["market"] == "ah")]))
     assert len(late) == len(batch) and all(m["event_id"].endswith(":close") for m in late.values())
 
@@ -226,7 +227,7 @@ def test_checkpoint_restart_gives_the_uninterrupted_outputs(live_lab, write):
     assert resumed.counts["seen_before_restart"] == cut and resumed.counts["duplicates"] == 0
     state = [{k: v for k, v in loop.to_dict().items() if k != "counts"} for loop in (resumed, whole)]
     assert json.dumps(state[0]) == json.dumps(state[1])  # NaN where it was, every float to the bit
-    other = Loop(first.models, first.state, timing="close")
+    other = Loop(first.models, first.state, loop_config(), timing="close")
     with pytest.raises(CheckpointError, match="checkpoint was written by"):
         other.restore(snapshot)
 
@@ -340,7 +341,7 @@ def test_the_registered_ensemble_scores_live_as_in_batch(live_lab, tmp_path):
     events = live_lab["events"]
     start = pd.Timestamp(events[0]["ts"])
     _, state = build_features(live_lab["matches"][live_lab["matches"]["kickoff"] < start], live_lab["config"])
-    out = _feed(Loop([ensemble], state), events)
+    out = _feed(Loop([ensemble], state, loop_config()), events)
     assert not [m for m in out if isinstance(m, Rejection)]
     batch = frame[frame["season"] == "2526"]
     standing = _standing(out)
