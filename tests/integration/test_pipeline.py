@@ -248,28 +248,6 @@ def test_close_time_forecasts_run_and_are_scored_against_the_close(demo_repo, tm
     assert ens["candidates"]["market"]["rps"] == ens["overall"]["market_close"]["rps"]
 
 
-@pytest.mark.realdata
-def test_closing_only_extra_league_runs_end_to_end(data_root, tmp_path):
-    """The extra-league layout has closing prices only: with prediction_time close the whole pipeline runs
-    on it, every model scored beside the Pinnacle close on the matches that have it."""
-    repo = demo.prepare(tmp_path / "extra", {
-        "data": {"root": str(data_root), "sources": [{"layout": "football-data-extra", "leagues": ["AUT"]}]},
-        "protocol": {"test_seasons": ["1920"], "oos_seasons": ["1819"], "validation_season": "1819",
-                     "prediction_time": "close", "reference": "pinnacle"},
-        "models": {"xgb": {"n_estimators": 200}, "nn": {"max_epochs": 4}, "lgbm": {"n_estimators": 200}},
-        "train": {"explain_sample": 5},
-        "backtest": {"odds_timing": "close"},
-        "drift": {"seasons": ["1920"], "min_month_matches": 100},
-    })
-    demo.repro(repo)
-    for name in ("train_xgb", "train_nn", "train_lgbm", "ensemble"):
-        metrics = json.loads((repo / "metrics" / f"{name}.json").read_text())
-        assert metrics["reference"] == {"book": "pinnacle", "timings": ["close"], "n": metrics["overall"]["n"]}
-        assert metrics["overall"]["n"] > 150 and 0.95 < metrics["overall"]["rps_ratio_close"] < 1.05
-    assert json.loads((repo / "metrics" / "backtest.json").read_text())["strategies_tried"] == 5
-    assert json.loads((repo / "metrics" / "drift.json").read_text())["reports"] >= 1
-
-
 @pytest.mark.parametrize("name", ["main", "main-close", "extra", "nba", "nhl"])
 def test_shipped_configurations_are_valid_params(name):
     import yaml
