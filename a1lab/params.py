@@ -230,6 +230,13 @@ class BacktestParams(Section):
     seed: int
     consensus: ConsensusParams | None = None
 
+    def value_rule(self):
+        """The :class:`a1lab.betting.ValueRule` of these settings (edge and bounds), as the backtest and the live
+        loop apply it."""
+        from a1lab.betting import ValueRule
+
+        return ValueRule(self.min_edge, self.min_prob, self.max_prob, self.max_odds)
+
 
 class DriftParams(Section):
     model: str

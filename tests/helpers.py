@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import base64
 import json
@@ -145,10 +146,7 @@ def value_rule(**changes):
     """The shipped backtest value rule, with ``changes``."""
     import dataclasses
 
-    from a1lab.betting import ValueRule
-
-    bt = shipped().backtest
-    return dataclasses.replace(ValueRule(bt.min_edge, bt.min_prob, bt.max_prob, bt.max_odds), **changes)
+    return dataclasses.replace(shipped().backtest.value_rule(), **changes)
 
 
 def loop_config(**changes):
@@ -158,3 +156,15 @@ def loop_config(**changes):
     from a1lab.live.cli import loop_config as from_params
 
     return dataclasses.replace(from_params(shipped()), **changes)
+
+
+def imported_names(source: str) -> set[str]:
+    """Every module name a Python source imports, lazy imports inside functions included (``from pkg import
+    name`` also counts ``pkg.name``, which may be a module)."""
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+    return names

@@ -231,14 +231,12 @@ def load_models(names: list[str] | None, version: str, registry_root: str, param
 
 def loop_config(params):
     """The loop's settings from the validated params' live, backtest (value rule) and features (margin) sections."""
-    from a1lab.betting import ValueRule
     from a1lab.live.loop import LoopConfig
 
     live, bt = params.live, params.backtest
     return LoopConfig(margin_method=params.features.margin_method, market_book=live.market_book,
-                      value_rule=ValueRule(bt.min_edge, bt.min_prob, bt.max_prob, bt.max_odds),
-                      staking=live.staking.staking(), window=live.window, min_window=live.min_window,
-                      top_k=live.top_k, horizon_days=live.horizon_days)
+                      value_rule=bt.value_rule(), staking=live.staking.staking(), window=live.window,
+                      min_window=live.min_window, top_k=live.top_k, horizon_days=live.horizon_days)
 
 
 async def _run(args: argparse.Namespace, params) -> int:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import imported_names
 
 ROOT = Path(__file__).resolve().parents[2]
 STAGES = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
@@ -28,14 +29,7 @@ def _module_file(name: str) -> Path | None:
 
 
 def _imports(source: str) -> set[str]:
-    names = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            names |= {a.name for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-            names |= {f"{node.module}.{a.name}" for a in node.names}  # `from pkg import module`
-    return {n for n in names if n == "a1lab" or n.startswith("a1lab.")}
+    return {n for n in imported_names(source) if n == "a1lab" or n.startswith("a1lab.")}
 
 
 def closure(source: str, one_model: bool = False) -> set[Path]:

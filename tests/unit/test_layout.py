@@ -3,8 +3,9 @@ take nothing from bench/."""
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
+
+from helpers import imported_names
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -17,20 +18,10 @@ def _modules() -> dict[str, Path]:
     return found | {f"pipelines.{p.stem}": p for p in (ROOT / "pipelines").glob("*.py")}
 
 
-def _imports(path: Path) -> set[str]:
-    names = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            names |= {a.name for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
-    return names
-
-
 def test_no_import_cycles():
     modules = _modules()
-    graph = {name: {m for n in _imports(path) for m in (n, f"pipelines.{n}") if m in modules and m != name}
-             for name, path in modules.items()}
+    graph = {name: {m for n in imported_names(path.read_text()) for m in (n, f"pipelines.{n}")
+                    if m in modules and m != name} for name, path in modules.items()}
     cycles = []
 
     def reach(start: str) -> set[str]:
@@ -50,6 +41,6 @@ def test_no_import_cycles():
 
 def test_tests_take_nothing_from_bench():
     bench = {p.stem for p in (ROOT / "bench").glob("*.py")}
-    users = {str(p.relative_to(ROOT)): sorted({n.split(".")[0] for n in _imports(p)} & bench)
+    users = {str(p.relative_to(ROOT)): sorted({n.split(".")[0] for n in imported_names(p.read_text())} & bench)
              for p in (ROOT / "tests").rglob("*.py")}
     assert not {k: v for k, v in users.items() if v}
