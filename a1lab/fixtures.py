@@ -22,8 +22,9 @@ from a1lab.data.csvrows import read_rows
 from a1lab.data.footballdata import DATE_FORMATS, TIMEZONE, decode_csv, handicap_lines, map_odds_columns
 from a1lab.data.quarantine import DataFileError, parse_dates, parse_times
 from a1lab.live.events import Rejection, parse_event
-from a1lab.live.loop import Loop, quote_key
+from a1lab.live.loop import Loop
 from a1lab.live.replay import quote_keys, row_quote
+from a1lab.live.scoring import quote_key
 from a1lab.outcomes import OUTCOMES
 
 MAIN_COLUMNS = ("Div", "Date", "HomeTeam", "AwayTeam")

@@ -48,7 +48,7 @@ def soak(model, matches, config, seasons: list[str], horizon: float) -> list[dic
         for line in lines:
             loop.process(parse_event(line))
         rows.append({"after": season, "events": len(lines), "seconds": time.perf_counter() - t0, "rss_mb": rss_mb(),
-                     "seen": len(loop.seen), "settled": len(loop.settled),
+                     "seen": len(loop.ledger.seen), "settled": len(loop.ledger.settled),
                      "checkpoint_mb": len(loop.to_json()) / 2**20})  # what the runtime writes
     return rows
 

@@ -156,7 +156,7 @@ async def read_checkpoint(checkpoint) -> bytes | None:
     Raises:
         CheckpointError: the file is unreadable.
     """
-    from a1lab.live.loop import CheckpointError
+    from a1lab.live.checkpoint import CheckpointError
 
     if checkpoint is None:
         return None
@@ -177,7 +177,7 @@ def resume(loop, data: bytes, where: str) -> None:
     Raises:
         CheckpointError: not JSON or not a checkpoint this loop can resume from, with how to start over.
     """
-    from a1lab.live.loop import CheckpointError
+    from a1lab.live.checkpoint import CheckpointError
 
     try:
         loop.restore(json.loads(data))
@@ -302,7 +302,7 @@ async def _run_with(args, params, models, timing, config, alerts, dispatcher, fe
 
     def status() -> dict:  # /health of `live run --serve`: ready once the models are loaded and the source open
         age = None if metrics.last_event is None else time.time() - metrics.last_event
-        last = loop.last_event_time
+        last = loop.ledger.last_event_time
         return {"ready": bool(loop.models) and reading["state"] != "failed", "models": loop.model_ids,
                 "source": reading["state"], "events": loop.counts["events"], "last_event_age_s": age,
                 "last_event_ts": None if last is None else last.isoformat(),
@@ -345,7 +345,7 @@ def _log_to_stderr(verbose: bool) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the scoring loop until the source ends or a signal arrives; a checkpoint it cannot resume from,
     or a bad params file, is one line on stderr and exit code 2."""
-    from a1lab.live.loop import CheckpointError
+    from a1lab.live.checkpoint import CheckpointError
     from a1lab.live.redis_streams import AddressError
     from a1lab.params import ParamsError
 

@@ -277,3 +277,54 @@ def test_a_failed_closing_quote_of_the_market_book_rolls_back_the_alert_rules(la
                  and e["market"] != "1x2")  # over/under and handicap quotes move no rule
     assert not loop._may_alert(parse_event(other)) and loop._may_alert(parse_event(events[k]))
     assert not loop._may_alert(parse_event(goals))
+
+
+def test_a_result_that_fails_while_rescoring_leaves_the_loop_as_it_was(lab_loop):
+    """A result settles its match, feeds the feature state, the window and the totals, then re-scores later
+    matches of its league; a failure there puts every one of those back (the whole savepoint)."""
+    from a1lab.live.scoring import Scorer
+
+    class FailingScorer(Scorer):
+        def predict(self, frame):
+            raise RuntimeError("scoring crashed")
+
+    make, events = lab_loop
+    loop = make()
+    results = [i for i, e in enumerate(events) if e["type"] == "result"]
+    start = results[60]
+    _feed(loop, events[:start])
+
+    def rescores(event) -> bool:  # a later match of one of its teams has a prediction
+        m = loop.matches[event["match_id"]]
+        teams = {m["home"], m["away"]}
+        return any(o["prediction"] is not None and o["day"] > m["day"] and teams & {o["home"], o["away"]}
+                   for o in loop.matches.values())
+
+    k = start
+    while events[k]["type"] != "result" or not rescores(events[k]):
+        loop.process(parse_event(events[k]))
+        k += 1
+    before = json.dumps(loop.to_dict(), sort_keys=True)
+    inputs = {k: v.copy() for k, v in loop.standing.inputs.items()}
+    good = loop.scorer
+    loop.scorer = FailingScorer(loop.models, loop.config, loop.timing)
+    out = loop.process(parse_event(events[k]))
+    assert isinstance(out[0], Rejection) and "scoring crashed" in out[0].reason
+    after = loop.to_dict()
+    after["counts"]["rejected"] -= 1
+    assert json.dumps(after, sort_keys=True) == before
+    assert inputs.keys() == loop.standing.inputs.keys()
+    assert all((inputs[k] == v).all() or pd.isna(inputs[k]).all() for k, v in loop.standing.inputs.items())
+    loop.scorer = good  # and the same result applies once the scorer works
+    settled = [m for m in loop.process(parse_event(events[k])) if isinstance(m, dict) and m["type"] == "settlement"]
+    assert len(settled) == 1 and loop.counts["settled"] == sum(1 for i in results if i <= k)
+
+
+def test_a_savepoint_copies_every_field_of_the_standing():
+    """Whatever an event may change lives in Standing; a field added there without its copy in the
+    savepoint would not be rolled back."""
+    from dataclasses import fields
+
+    from a1lab.live.standing import Savepoint, Standing
+
+    assert {f.name for f in fields(Standing)} == {f.name for f in fields(Savepoint)} - {"match_id"}

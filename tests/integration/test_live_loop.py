@@ -12,9 +12,12 @@ from helpers import feature_config, loop_config, value_rule
 
 from a1lab import registry
 from a1lab.features import build_features
+from a1lab.live.checkpoint import CheckpointError
 from a1lab.live.events import Rejection, parse_event
-from a1lab.live.loop import CheckpointError, Loop, Window, required_quotes
+from a1lab.live.loop import Loop
 from a1lab.live.replay import Offsets, season_events
+from a1lab.live.scoring import required_quotes
+from a1lab.live.settlement import Window
 from a1lab.monitoring.alerts import AlertBook, Rule
 
 
@@ -378,12 +381,12 @@ def test_memory_is_bounded_by_the_horizon_and_old_events_cannot_count_twice(live
     peak = 0
     for e in events:
         loop.process(parse_event(json.dumps(e)))
-        peak = max(peak, len(loop.seen))
+        peak = max(peak, len(loop.ledger.seen))
     assert loop.counts["events"] == len(events)
     assert peak < len(events) / 3, f"{peak} ids kept of {len(events)}"
-    newest = loop.last_event_time
-    assert all(newest - pd.Timestamp(when) <= timedelta(days=7) for when in loop.settled.values())
-    assert set(loop.seen) == {i for ids in loop.match_events.values() for i in ids}
+    newest = loop.ledger.last_event_time
+    assert all(newest - pd.Timestamp(when) <= timedelta(days=7) for when in loop.ledger.settled.values())
+    assert set(loop.ledger.seen) == {i for ids in loop.ledger.match_events.values() for i in ids}
     before = dict(loop.counts)
     out = _feed(loop, events[:300])  # fixtures, odds and results of long-settled matches, sent again
     assert loop.counts["events"] == before["events"] and loop.counts["settled"] == before["settled"]
@@ -391,4 +394,5 @@ def test_memory_is_bounded_by_the_horizon_and_old_events_cannot_count_twice(live
     assert loop.counts["expired"] == 300 and "horizon" in out[0].reason
     restored = Loop(loop.models, loop.state, loop.config)
     restored.restore(json.loads(json.dumps(loop.to_dict())))
-    assert restored.match_events == loop.match_events and restored.settled == loop.settled
+    assert restored.ledger.match_events == loop.ledger.match_events
+    assert restored.ledger.settled == loop.ledger.settled

@@ -312,7 +312,7 @@ def test_goal_features_match_the_goals_scored(real_load):
 
 
 def test_the_live_loop_waits_for_the_quotes_of_goal_line_features():
-    from a1lab.live.loop import required_quotes
+    from a1lab.live.scoring import required_quotes
 
     assert required_quotes(["mkt_pinnacle_open_p_home"]) == {("pinnacle", "open")}
     assert required_quotes(["mkt_pinnacle_open_p_home", "mkt_avg_open_goals_total"]) == {
