@@ -73,6 +73,13 @@ STYLE = ("<style>body{font-family:sans-serif;margin:2em}table{border-collapse:co
          ".drifted{color:#b00020;font-weight:bold}</style>")
 
 
+MEANING = ("What to do with it: drift says the inputs moved away from the training seasons, not that the "
+           "forecasts got worse. Ratings, form and market features move every season, so many drifted columns "
+           "are normal. The index page's lower panel, the rolling RPS of the model minus the market's, says whether "
+           "it matters: while that gap stays where it was, keep the model; when it rises with the drift, look at "
+           "the most drifted columns below and retrain on recent seasons.")
+
+
 def describe(context: dict | None, threshold: float) -> str:
     """The line every page opens with: what is compared with what, and when a column drifts."""
     context = context or {}
@@ -106,7 +113,7 @@ def title_page(page: Path, summary: dict, context: dict | None, threshold: float
               f"<p>{summary['rows_current']:,} matches against {summary['rows_reference']:,} reference rows: "
               f"{summary['n_drifted']} of {len(summary['features'])} columns drifted "
               f"({summary['share_drifted']:.0%}). <a href=\"index.html\">All reports</a>. Evidently's own "
-              f"report follows the table.</p>{column_table(summary)}</div>")
+              f"report follows the table.</p><p>{MEANING}</p>{column_table(summary)}</div>")
     at = text.find(">", text.find("<body")) + 1
     page.write_text(text[:at] + header + text[at:], encoding="utf-8")
 
@@ -197,13 +204,14 @@ def write_months(summaries: list[dict], folder: Path, threshold: float, context:
     for s in summaries:
         cells = "".join(f"<li>{html.escape(c)}: p={s['features'][c]['p_value']:.2g}, "
                         f"PSI={s['features'][c]['psi']:.3f}</li>" for c in s["most_drifted"]) or "none"
-        rows.append(f"<tr id=\"{html.escape(s['name'])}\"><td>{html.escape(s['name'][len('month_'):])}</td>"
+        season, month = s["name"][len("month_"):].rsplit("_", 1)
+        rows.append(f"<tr id=\"{html.escape(s['name'])}\"><td>{html.escape(month)} ({html.escape(season)})</td>"
                     f"<td>{s['rows_current']}</td><td>{s['n_drifted']} / {len(s['features'])}</td>"
                     f"<td>{s['share_drifted']:.0%}</td><td><ul>{cells}</ul></td></tr>")
     page = ("<!doctype html><html><head><meta charset=\"utf-8\"><title>a1lab drift by month</title>"
             + STYLE + "</head><body><h1>Drift by month</h1>" + describe(context, threshold) +
             "<p>The five most drifted columns of each month (lowest p, then highest PSI).</p>"
-            "<table id=\"months\"><thead><tr><th>month</th>"
+            "<table id=\"months\"><thead><tr><th>month (season)</th>"
             "<th>matches</th><th>drifted columns</th><th>share</th><th>most drifted</th></tr></thead><tbody>"
             + "".join(rows) + "</tbody></table><p><a href=\"index.html\">all reports</a></p></body></html>")
     folder.mkdir(parents=True, exist_ok=True)
@@ -285,7 +293,7 @@ def season_and_month_reports(reference: pd.DataFrame, frame: pd.DataFrame, seaso
         summaries.append(summary)
         for month, rows in current.groupby(current["kickoff"].dt.strftime("%Y-%m")):
             if len(rows) >= min_month_matches:
-                summary = ks_report(reference, rows, columns, f"month_{month}", threshold)
+                summary = ks_report(reference, rows, columns, f"month_{season}_{month}", threshold)
                 write_summary(summary, folder)
                 summaries.append(summary)
                 months.append(summary)
@@ -302,8 +310,8 @@ def overview_figure(summaries: list[dict], perf: pd.DataFrame, alerts: list, rul
     alerts (objects with ``rule``, ``at``, ``value``) marked."""
     import matplotlib.pyplot as plt  # any backend: the figure is saved and closed
 
-    months = [(pd.Timestamp(s["name"][len("month_"):] + "-01"), s["share_drifted"]) for s in summaries
-              if s["name"].startswith("month_")]
+    months = [(pd.Timestamp(s["name"].rsplit("_", 1)[-1] + "-01"), s["share_drifted"]) for s in summaries
+              if s["name"].startswith("month_")]  # month_<season>_<YYYY-MM>: seasons may share a month
     gap_rules = [r for r in rules if r.get("metric") == "rps_gap"]
     fig, axes = plt.subplots(2, 1, figsize=(12, 7), sharex=True)
     if months:

@@ -40,11 +40,13 @@ def test_season_pages_are_titled_with_drifted_columns_first(frames, tmp_path):
     page = (tmp_path / "season_2425.html").read_text()
     assert page.index("<h1>Drift: season 2425</h1>") < page.index("</body>") and page.count("<h1>Drift") == 1
     assert "model: xgb v3; reference: its training seasons 1516 to 2223" in page and "below 0.01" in page
+    assert "What to do with it" in page and "model minus the market" in page
     table = page[page.index('<table class="columns">'):page.index("</table>")]
     assert re.findall(r"<tr[^>]*><td>(f\d)</td>", table)[0] == "f3" and table.count('class="drifted"') == 1
     assert "PSI" in table and f"{summaries[0]['features']['f3']['psi']:.3f}" in table
     index = (tmp_path / "index.html").read_text()
-    assert '<img src="performance.png"' in index and "xgb v3" in index and 'href="months.html#month_2024-09"' in index
+    assert '<img src="performance.png"' in index and "xgb v3" in index
+    assert 'href="months.html#month_2425_2024-09"' in index
 
 
 def test_shifted_feature_is_flagged_exactly(frames, tmp_path):
@@ -80,12 +82,29 @@ def test_one_page_per_season_and_one_for_all_months(frames, tmp_path):
     frame["season"] = "2425"
     frame["kickoff"] = pd.Timestamp("2024-09-01", tz="UTC") + pd.to_timedelta(np.arange(len(frame)) // 600 * 40, "D")
     summaries = season_and_month_reports(reference, frame, ["2425", "2526"], cols, tmp_path, 0.01, 30)
-    assert [s["name"] for s in summaries] == ["season_2425", "month_2024-09", "month_2024-10"]
+    assert [s["name"] for s in summaries] == ["season_2425", "month_2425_2024-09", "month_2425_2024-10"]
     assert sorted(p.name for p in tmp_path.glob("*.html")) == ["index.html", "months.html", "season_2425.html"]
     assert [s["most_drifted"] for s in summaries[1:]] == [[], ["f3"]]
     months = (tmp_path / "months.html").read_text()
-    assert 'id="month_2024-10"' in months and "f3: p=" in months
-    assert 'href="months.html#month_2024-10"' in (tmp_path / "index.html").read_text()
+    assert 'id="month_2425_2024-10"' in months and "f3: p=" in months
+    assert 'href="months.html#month_2425_2024-10"' in (tmp_path / "index.html").read_text()
+
+
+def test_two_seasons_sharing_a_calendar_month_keep_a_report_each(frames, tmp_path):
+    """Leagues on different calendars: season keys whose months overlap. No report overwrites another, and
+    the summaries, the JSON files and the index all count the same reports."""
+    reference, current, shifted, cols = frames
+    frame = pd.concat([current.assign(season="2020"), shifted.assign(season="1920")], ignore_index=True)
+    frame["kickoff"] = pd.Timestamp("2020-06-01", tz="UTC")
+    summaries = season_and_month_reports(reference, frame, ["1920", "2020"], cols, tmp_path, 0.01, 30)
+    names = [s["name"] for s in summaries]
+    assert len(set(names)) == len(names) == 4
+    assert sorted(p.stem for p in tmp_path.glob("*.json")) == sorted(names)
+    months = {s["name"]: s for s in summaries if s["name"].startswith("month_")}
+    assert months["month_1920_2020-06"]["most_drifted"] == ["f3"] and months["month_2020_2020-06"]["n_drifted"] == 0
+    assert sum(s["rows_current"] for s in months.values()) == len(frame)
+    index = (tmp_path / "index.html").read_text()
+    assert all(f'href="months.html#{n}"' in index for n in months)
 
 
 def test_psi_by_construction():
@@ -113,14 +132,14 @@ def test_index_renders_offline_and_every_link_resolves(frames, tmp_path, chromiu
     exe = chromium
     reference, current, shifted, cols = frames
     summaries = [drift_report(reference, shifted, cols, "season_2425", tmp_path / "season_2425.html", threshold=0.01),
-                 ks_report(reference, shifted, cols, "month_2024-09", threshold=0.01)]
+                 ks_report(reference, shifted, cols, "month_2425_2024-09", threshold=0.01)]
     for s in summaries:
         write_summary(s, tmp_path)
     write_months(summaries[1:], tmp_path, 0.01)
     index = write_index(summaries, tmp_path)
     dom = dump_dom(exe, index.as_uri())
     links = re.findall(r'href="([^"]+)"', dom)
-    assert sorted(links) == ["months.html#month_2024-09", "season_2425.html"]
+    assert sorted(links) == ["months.html#month_2425_2024-09", "season_2425.html"]
     assert dom.count("<tr>") == 3 and "f3" in dom
     for link in links:
         target = (index.parent / link.split("#")[0]).resolve()
@@ -140,8 +159,8 @@ def test_overview_figure_draws_monthly_drift_over_the_gap_with_alerts(tmp_path):
 
     perf = pd.DataFrame({"kickoff": pd.date_range("2024-08-01", periods=90, tz="UTC"),
                          "rps_gap": np.linspace(-0.002, 0.006, 90)})
-    summaries = [{"name": "season_x", "share_drifted": 0.5}, {"name": "month_2024-08", "share_drifted": 0.3},
-                 {"name": "month_2024-09", "share_drifted": 0.1}]
+    summaries = [{"name": "season_x", "share_drifted": 0.5}, {"name": "month_x_2024-08", "share_drifted": 0.3},
+                 {"name": "month_x_2024-09", "share_drifted": 0.1}]
     rules = [{"name": "worse", "metric": "rps_gap", "kind": "threshold", "threshold": 0.005},
              {"name": "moves", "metric": "odds_move", "kind": "anomaly"}]
     alerts = [SimpleNamespace(rule="worse", at=perf["kickoff"].iloc[-1].timestamp(), value=0.006),
