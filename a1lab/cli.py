@@ -93,8 +93,23 @@ def load(args: argparse.Namespace) -> LoadResult:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    """Load matches, write the canonical table, the quarantine and the counts."""
+    """Load matches, check the params file's protocol against them (before any later stage runs), write the
+    canonical table, the quarantine and the counts.
+
+    Raises:
+        DataFileError: the protocol cannot run on these matches (one line per problem).
+    """
+    from a1lab.params import read_params
+
     result = load(args)
+    path = args.params or ("params.yaml" if Path("params.yaml").is_file() else None)
+    if path and not _flag_sources(args) and args.section == "data" and "protocol" in read_params(path):
+        from a1lab.params import load_params  # a pipeline's params file: its protocol must fit the data
+        from a1lab.splits import protocol_problems
+
+        params = load_params(path)
+        if problems := protocol_problems(result.matches, params.protocol, params.drift.seasons):
+            raise DataFileError(f"{path}: the protocol cannot run on this data:\n  " + "\n  ".join(problems))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     result.matches.to_parquet(out / "matches.parquet", index=False)

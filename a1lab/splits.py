@@ -73,6 +73,46 @@ def season_before(frame: pd.DataFrame, season: str) -> str:
     return order[order.index(season) - 1]
 
 
+def protocol_problems(matches: pd.DataFrame, protocol, drift_seasons=()) -> list[str]:
+    """Why the evaluation protocol cannot run on these matches: one line per problem, naming the key and what
+    the data offers (empty: it can run).
+
+    Every test and out-of-sample season is forecast walk-forward, so it needs two earlier seasons (one to fit on,
+    the one before it to validate on); the validation season starts before the first test season; the ensemble
+    is fitted on out-of-sample seasons before the first test season; drift compares seasons the data holds.
+
+    Args:
+        matches: ``league``, ``season`` and ``kickoff`` of every match.
+        protocol: the ``protocol`` settings (:class:`a1lab.params.ProtocolParams`).
+        drift_seasons: the ``drift.seasons`` settings.
+    """
+    frame = pd.DataFrame({"season": season_keys(matches, protocol.season_keys), "kickoff": matches["kickoff"]})
+    order = season_order(frame)
+    counts = frame["season"].value_counts()
+    offered = "the data's seasons in time order: " + ", ".join(f"{s} ({counts[s]:,} matches)" for s in order)
+    problems = []
+    at = {s: i for i, s in enumerate(order)}
+    keys = (("protocol.test_seasons", protocol.test_seasons), ("protocol.oos_seasons", protocol.oos_seasons),
+            ("drift.seasons", drift_seasons))
+    for key, seasons in keys:
+        for season in seasons:
+            if season not in at:
+                problems.append(f"{key}: {season} has no matches; {offered}")
+            elif key != "drift.seasons" and at[season] < 2:
+                problems.append(f"{key}: {season} is forecast walk-forward and needs two earlier seasons (fit, "
+                                f"validate), the data has {order[:at[season]] or 'none'}; {offered}")
+    first = min((at[s] for s in protocol.test_seasons if s in at), default=None)
+    if protocol.validation_season not in at:
+        problems.append(f"protocol.validation_season: {protocol.validation_season} has no matches; {offered}")
+    elif first is not None and at[protocol.validation_season] >= first:
+        problems.append(f"protocol.validation_season: {protocol.validation_season} does not start before the first "
+                        f"test season {order[first]}; {offered}")
+    if first is not None and not any(at.get(s, first) < first for s in protocol.oos_seasons):
+        problems.append(f"protocol.oos_seasons: none of {list(protocol.oos_seasons)} starts before the first test "
+                        f"season {order[first]}, and the ensemble is fitted on them; {offered}")
+    return problems
+
+
 @dataclass(frozen=True)
 class Fold:
     """Row positions of one walk-forward fold and its labels."""

@@ -163,3 +163,32 @@ def test_redis_addresses_and_unreachable_servers_are_one_line(argv, words, live_
     out = subprocess.run([sys.executable, "-m", "a1lab.cli", *argv, *extra], capture_output=True, text=True,
                          timeout=120, cwd=tmp_path)
     assert out.returncode == 2 and words in out.stderr and "Traceback" not in out.stderr, out.stderr[-2000:]
+
+
+def test_a_protocol_the_data_cannot_run_is_refused_at_ingest_with_what_the_data_offers(tmp_path, capsys):
+    """Four seasons (1516-1819) and the main protocol's seasons: nothing is written, and each key that cannot
+    run says why in one line, with the seasons the data has."""
+    from pathlib import Path
+
+    import yaml
+
+    root = yaml.safe_load((Path(__file__).resolve().parents[2] / "params.yaml").read_text())
+    root["data"]["sources"] = [{"layout": "synthetic", "leagues": 2, "seasons": 4, "seed": 3}]
+    root["protocol"].update(test_seasons=["1718", "1819"], oos_seasons=["1617"], validation_season="1617")
+    root["drift"]["seasons"] = ["1819", "1920"]
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump(root))
+    out = tmp_path / "data"
+    assert main(["ingest", "--params", str(params), "--out", str(out), "--metrics", ""]) == 2
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert "protocol cannot run on this data" in lines[0] and not out.exists()
+    assert any(line.strip().startswith("protocol.oos_seasons: 1617 is forecast walk-forward and needs two earlier "
+                                       "seasons (fit, validate), the data has ['1516']") for line in lines)
+    assert any(line.strip().startswith("drift.seasons: 1920 has no matches") for line in lines)
+    assert "1516 (760 matches), 1617 (760 matches), 1718 (760 matches), 1819 (760 matches)" in err
+    assert len(lines) == 3  # the header and one line per problem: 1718 has two earlier seasons, 1819 three
+    root["protocol"].update(oos_seasons=["1718"], test_seasons=["1819"], validation_season="1718")
+    root["drift"]["seasons"] = ["1819"]
+    params.write_text(yaml.safe_dump(root))
+    assert main(["ingest", "--params", str(params), "--out", str(out), "--metrics", ""]) == 0
