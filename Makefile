@@ -21,13 +21,13 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 
 install: $(STAMP)  ## create .venv and install the pinned stack
 
-# `make run`: the main leagues here (dvc repro); `make run DATASET=nba`: a shipped configuration
-# (configs/<name>.yaml: main, extra, nba, nhl) in its own copy, build/datasets/<name>
+# `make run`: the main leagues here (dvc repro); `make run DATASET=nba`: the data set of datasets/nba/
+# (its config.yaml over params.yaml), run in that folder, which keeps its own lock, metrics and reports
 DATASET ?=
-run: install  ## dvc repro (DATASET=<name>: a shipped data set of configs/ in build/datasets/<name>)
+run: install  ## dvc repro (DATASET=<name>: the data set of datasets/<name>/, run in that folder)
 	$(if $(DATASET),$(PY) pipelines/dataset.py $(DATASET),dvc repro)
 
-datasets: install  ## the shipped data sets other than the main one
+datasets: install  ## the shipped data sets other than the main one and the demo
 	$(PY) pipelines/dataset.py extra main-close nba nhl --parallel
 
 research: run  ## the research variants through the train stage's walk-forward: reports/research/
@@ -48,8 +48,8 @@ test: install debs  ## the whole suite, both tiers
 test-fast: install  ## the unit tier (tests/unit)
 	$(PY) -m pytest tests/unit
 
-demo: install  ## the pipeline offline on the synthetic league, in build/demo
-	$(PY) pipelines/demo.py
+demo: install  ## the pipeline offline on the synthetic league, in datasets/demo/
+	$(PY) pipelines/dataset.py demo
 
 lint: install  ## ruff
 	ruff check a1lab tests pipelines bench

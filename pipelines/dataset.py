@@ -1,111 +1,149 @@
-"""Run the whole pipeline on a shipped or your own data set configuration, in a copy of the repo.
+"""Run the pipeline on a data set: a folder of datasets/ with its own params, pipeline, lock and outputs.
 
-    python pipelines/dataset.py nba                       # configs/nba.yaml -> build/datasets/nba
-    python pipelines/dataset.py extra --set 'data.sources=[{layout: football-data-extra, leagues: [MEX]}]'
-    python pipelines/dataset.py my.yaml --dir build/mine  # your own overlay of params.yaml
-    python pipelines/dataset.py extra nba nhl --parallel  # several, each `dvc repro` a Dask task (params compute)
+    python pipelines/dataset.py nba                # datasets/nba/config.yaml -> params.yaml, dvc.yaml; dvc repro there
+    python pipelines/dataset.py extra nba --parallel  # several at once, each `dvc repro` a Dask task (params compute)
+    python pipelines/dataset.py --check            # exit 1 when a folder's params.yaml or dvc.yaml is out of date
 
-A configuration is an overlay of params.yaml (nested mappings merged, lists replaced). Relative
-``path`` entries of ``data.sources`` are taken from this repo's root. The copy has its own params,
-dvc.lock, data, models, metrics and reports, so this workspace's pipeline is never touched; a shipped
-configuration run as shipped (no --set) leaves its headline results in reports/datasets/<name>/, which
-`pipelines/docs.py` puts in the README and on the docs' results page.
+A data set is ``datasets/<name>/config.yaml``: an overlay of the root params.yaml (nested mappings merged, lists
+replaced; relative ``path`` entries of ``data.sources`` are taken from that folder). From it and the root, this
+script writes the folder's ``params.yaml`` (the merged, validated settings) and ``dvc.yaml`` (the root pipeline,
+its code paths taken from the folder), then runs ``dvc repro`` on that pipeline. Its outputs, ``dvc.lock`` and
+metrics stay in the folder: ``dvc metrics show``, ``dvc plots show`` and ``dvc status`` work there, and the
+root pipeline is never touched.
 """
 
 from __future__ import annotations
 
 import argparse
-import shutil
+import os
+import subprocess
 import sys
 from pathlib import Path
 
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from demo import ROOT, merge, prepare, repro_job  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+DATASETS = ROOT / "datasets"
+CODE = ("a1lab/", "notebooks/", "pipelines/")  # what a data set's stages read from the repository
+HEADER = "# Written by pipelines/dataset.py from {source}: edit those, not this file.\n"
 
-from a1lab.compute import ComputeConfig, client, run_command, run_tasks  # noqa: E402
-from a1lab.params import ParamsError, validate  # noqa: E402
 
-CONFIGS = ROOT / "configs"
+def merge(base: dict, overrides: dict) -> dict:
+    """``base`` with ``overrides`` applied key by key, nested mappings merged rather than replaced."""
+    out = dict(base)
+    for key, value in overrides.items():
+        out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def shipped() -> list[str]:
+    """The data sets of datasets/ (folders with a config.yaml)."""
+    return sorted(p.parent.name for p in DATASETS.glob("*/config.yaml"))
 
 
 def load_config(name: str) -> dict:
-    """A shipped configuration by name (``configs/<name>.yaml``) or a YAML file by path."""
-    path = Path(name) if name.endswith((".yaml", ".yml")) else CONFIGS / f"{name}.yaml"
+    """``datasets/<name>/config.yaml``."""
+    path = DATASETS / name / "config.yaml"
     if not path.is_file():
-        shipped = sorted(p.stem for p in CONFIGS.glob("*.yaml"))
-        raise SystemExit(f"no configuration {name!r}: shipped ones are {shipped}, or give a .yaml path")
+        raise SystemExit(f"no data set {name!r}: the data sets are {shipped()} (datasets/<name>/config.yaml; "
+                         "to add one, write such a file)")
     return yaml.safe_load(path.read_text()) or {}
 
 
-def set_key(config: dict, assignment: str) -> dict:
-    """``config`` with one ``dotted.key=<YAML value>`` assignment applied (a new mapping)."""
-    key, sep, value = assignment.partition("=")
-    if not sep or not key:
-        raise SystemExit(f"--set wants KEY=VALUE (e.g. protocol.test_seasons=[\"2425\"]), got {assignment!r}")
-    patch: dict = {}
-    node = patch
-    *parents, last = key.split(".")
-    for part in parents:
-        node = node.setdefault(part, {})
-    node[last] = yaml.safe_load(value)
-    return merge(config, patch)
+def params_for(name: str) -> dict:
+    """A data set's settings: the root params.yaml with its config.yaml over it."""
+    return merge(yaml.safe_load((ROOT / "params.yaml").read_text()), load_config(name))
 
 
-def absolute_paths(config: dict, root: Path = ROOT) -> dict:
-    """``data.sources`` with relative ``path`` entries made absolute from ``root`` (the copy lives elsewhere)."""
-    sources = (config.get("data") or {}).get("sources")
-    if not sources:
-        return config
-    fixed = [{**s, "path": str((root / s["path"]).resolve())} if isinstance(s, dict) and s.get("path")
-             and not Path(str(s["path"])).is_absolute() and "://" not in str(s["path"]) else s for s in sources]
-    return merge(config, {"data": {"sources": fixed}})
+def pipeline_for(folder: Path) -> dict:
+    """The root dvc.yaml as a pipeline of ``folder``: its stages read the repository's code (a1lab, notebooks,
+    pipelines) from there and write their outputs into the folder."""
+    up = Path(os.path.relpath(ROOT, folder)).as_posix()
+
+    def moved(path: str) -> str:
+        return f"{up}/{path}" if path.startswith(CODE) else path
+
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    for stage in stages.values():
+        body = stage.get("do", stage)
+        body["cmd"] = " ".join(moved(word) for word in body["cmd"].split(" "))
+        if "deps" in body:
+            body["deps"] = [moved(d) for d in body["deps"]]
+    return {"stages": stages}
+
+
+def generated(name: str) -> dict[Path, str]:
+    """The files :func:`write` puts in ``datasets/<name>/``: path -> text."""
+    folder = DATASETS / name
+    dump = lambda data: yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=120)  # noqa: E731
+    return {folder / "params.yaml": HEADER.format(source="../../params.yaml and config.yaml") + dump(params_for(name)),
+            folder / "dvc.yaml": HEADER.format(source="../../dvc.yaml") + dump(pipeline_for(folder))}
+
+
+def write(name: str) -> Path:
+    """Validate a data set's settings and write its params.yaml and dvc.yaml; return its dvc.yaml.
+
+    Raises:
+        SystemExit: a setting is invalid (the message names the key).
+    """
+    from a1lab.params import ParamsError, validate
+
+    try:
+        validate(params_for(name), f"datasets/{name}/config.yaml over params.yaml")
+    except ParamsError as err:
+        raise SystemExit(str(err)) from None
+    for path, text in generated(name).items():
+        if not path.is_file() or path.read_text() != text:
+            path.write_text(text)
+    return DATASETS / name / "dvc.yaml"
+
+
+def repro_job(pipeline: Path) -> tuple[list[str], str, dict]:
+    """``dvc repro`` of one data set's pipeline with this interpreter's environment on PATH, as (argv, cwd, env)."""
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return [str(Path(sys.executable).parent / "dvc"), "repro", str(pipeline.relative_to(ROOT))], str(ROOT), env
+
+
+def stale() -> list[str]:
+    """Data sets whose params.yaml or dvc.yaml differs from what their config.yaml and the root give."""
+    return [name for name in shipped() if any(not path.is_file() or path.read_text() != text
+                                              for path, text in generated(name).items())]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("config", nargs="+", help="shipped configurations (main, extra, nba, nhl) or .yaml overlays")
-    parser.add_argument("--dir", help="where the copy goes (default build/datasets/<name>; one configuration only)")
+    parser.add_argument("name", nargs="*", help=f"data sets of datasets/ ({', '.join(shipped())})")
     parser.add_argument("--parallel", action="store_true",
-                        help="run the configurations as Dask tasks where params.yaml `compute` says")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override one params key after the configuration (YAML value; repeatable)")
+                        help="run the data sets as Dask tasks where params.yaml `compute` says")
+    parser.add_argument("--check", action="store_true", help="only check that the generated files are up to date")
     args = parser.parse_args(argv)
-    if args.dir and len(args.config) > 1:
-        raise SystemExit("--dir takes one configuration")
-    base = yaml.safe_load((ROOT / "params.yaml").read_text())
-    configs = {}
-    for name in args.config:
-        config = load_config(name)
-        for assignment in args.set:
-            config = set_key(config, assignment)
-        config = absolute_paths(config)
-        try:  # every key of every configuration checked before anything is copied or run
-            validate(merge(base, config), f"{name} over params.yaml")
-        except ParamsError as err:
-            raise SystemExit(str(err)) from None
-        configs[name] = config
-    jobs = [repro_job(prepare(Path(args.dir or ROOT / "build" / "datasets" / Path(name).stem), config))
-            for name, config in configs.items()]
-    with client(ComputeConfig.from_dict(base["compute"]) if args.parallel else ComputeConfig("serial")) as c:
-        targets = run_tasks(run_command, jobs, c, retries=0)
-    for name, target in zip(configs, targets, strict=True):
-        print(f"pipeline ran on {name} in {target}; metrics in {Path(target) / 'metrics'}")
-        if not args.set and name != "main" and (ROOT / "configs" / f"{name}.yaml").is_file():
-            print(f"  its results for the docs: {keep_results(Path(target), name)}")
+    if args.check:
+        if names := stale():
+            print(f"out of date: {', '.join(f'datasets/{n}' for n in names)}; run `python pipelines/dataset.py "
+                  f"{' '.join(names)}` (or edit config.yaml, not the generated params.yaml and dvc.yaml)")
+            return 1
+        return 0
+    if not args.name:
+        parser.error(f"name one or more data sets: {', '.join(shipped())}")
+    pipelines = [write(name) for name in args.name]  # every configuration checked before anything runs
+    jobs = [repro_job(p) for p in pipelines]
+    if args.parallel and len(jobs) > 1:
+        from a1lab.compute import ComputeConfig, client, run_command, run_tasks
+
+        base = yaml.safe_load((ROOT / "params.yaml").read_text())
+        with client(ComputeConfig.from_dict(base["compute"])) as c:
+            run_tasks(run_command, jobs, c, retries=0)
+    else:
+        for name, (cmd, cwd, env) in zip(args.name, jobs, strict=True):
+            print(f"datasets/{name}: dvc repro", flush=True)
+            if (code := subprocess.run(cmd, cwd=cwd, env=env).returncode) != 0:  # DVC streams its own progress
+                print(f"datasets/{name}: the pipeline failed (dvc exit {code}); the stage and its error are above")
+                return code
+    for name in args.name:
+        print(f"datasets/{name}: done; `cd datasets/{name} && dvc metrics show`, notebooks and drift pages in "
+              f"datasets/{name}/reports/")
     return 0
-
-
-def keep_results(target: Path, name: str) -> Path:
-    """Copy a shipped data set's headline metrics (and the ensemble's, which names the reference) into
-    reports/datasets/<name>/, where `pipelines/docs.py` finds them for the README and the results page."""
-    out = ROOT / "reports" / "datasets" / name
-    if out.exists():
-        shutil.rmtree(out)
-    shutil.copytree(target / "metrics" / "headline", out / "headline")
-    shutil.copy2(target / "metrics" / "ensemble.json", out / "ensemble.json")
-    return out
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Run issue 17's variants (params changes) through the train stage's walk-forward and tabulate them.
 
     python pipelines/research.py [--variants pipelines/variants.yaml] [--workspace .] [--out reports/research]
-    python pipelines/research.py --workspace build/datasets/extra --out reports/research/extra --only ...
+    python pipelines/research.py --workspace datasets/extra --out reports/research/extra --only ...
 
 Every variant starts from the variants file's ``base`` overrides (the pipeline before issue 17), so the
 table does not move when params.yaml takes a chosen variant. Needs the pipeline's data (``dvc repro``
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variants", default=str(ROOT / "pipelines" / "variants.yaml"))
     parser.add_argument("--workspace", default=str(ROOT),
-                        help="a pipeline's folder (its params.yaml and data/), e.g. build/datasets/extra")
+                        help="a pipeline's folder (its params.yaml and data/), e.g. datasets/extra")
     parser.add_argument("--out", default=None, help="default: WORKSPACE/reports/research")
     parser.add_argument("--only", nargs="*", help="run only these variants")
     parser.add_argument("--parallel", action="store_true",

@@ -73,7 +73,7 @@ def run(stage: str, params_file: Path, out_dir: Path, model: str | None = None) 
     body, _ = HTMLExporter().from_notebook_node(nb, resources={"metadata": {"name": f"a1lab {name}"}})
     (out_dir / f"{name}.html").write_text(body, encoding="utf-8")
     seconds = time.perf_counter() - started
-    timings = ROOT / "reports" / "timings"  # git-ignored: wall-clock times change on every run
+    timings = Path("reports") / "timings"  # git-ignored: wall-clock times change on every run
     timings.mkdir(parents=True, exist_ok=True)
     (timings / f"stage_{name}.json").write_text(json.dumps({"seconds": round(seconds, 2),
                                                             "cells": round(sum(durations), 2)}) + "\n")

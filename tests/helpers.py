@@ -133,6 +133,28 @@ def shipped():
     return load_params(Path(__file__).resolve().parents[1] / "params.yaml")
 
 
+def dataset_params(name: str, *overlays: dict) -> dict:
+    """A data set's settings as its pipeline reads them (``datasets/<name>/config.yaml`` over params.yaml; ``main``
+    is params.yaml itself), with ``overlays`` merged in order and relative source paths made absolute (from the
+    data set's folder), so a copy of the repository elsewhere reads the same files."""
+    import sys
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(root / "pipelines"))
+    import dataset
+
+    params = yaml.safe_load((root / "params.yaml").read_text()) if name == "main" else dataset.params_for(name)
+    for overlay in overlays:
+        params = dataset.merge(params, overlay)
+    folder = root if name == "main" else root / "datasets" / name
+    params["data"]["sources"] = [
+        {**s, "path": str((folder / s["path"]).resolve())} if s.get("path") and "://" not in s["path"] else s
+        for s in params["data"]["sources"]]
+    return params
+
+
 def feature_config(**changes):
     """The shipped ``features`` settings as a FeatureConfig, with ``changes``."""
     import dataclasses
@@ -168,3 +190,45 @@ def imported_names(source: str) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
     return names
+
+
+def repo_copy(target: Path, overrides: dict | None = None) -> Path:
+    """A copy of the project in ``target`` (files git tracks or would track, without the data set folders) with
+    ``overrides`` merged into its params.yaml: a pipeline a test can run and change without touching this one."""
+    import sys
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(root / "pipelines"))
+    from dataset import merge
+
+    if target.exists():
+        shutil.rmtree(target)
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=root, check=True,
+                            capture_output=True, text=True).stdout.splitlines()
+    for rel in listed:
+        if rel and not rel.startswith("datasets/") and (root / rel).is_file():
+            (target / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(root / rel, target / rel)
+    params = merge(yaml.safe_load((target / "params.yaml").read_text()), overrides or {})
+    (target / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    subprocess.run(["git", "init", "-q"], cwd=target, check=True)
+    return target
+
+
+def repro_job(target: Path, *args: str) -> tuple[list[str], str, dict]:
+    """``dvc repro`` in ``target`` with this interpreter's environment on PATH, as (argv, cwd, env)."""
+    import os
+    import sys
+
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.setdefault("DVC_SITE_CACHE_DIR", str(target / ".dvc-site-cache"))
+    return [str(Path(sys.executable).parent / "dvc"), "repro", *args], str(target), env
+
+
+def repro(target: Path, *args: str, env: dict[str, str] | None = None) -> None:
+    """Run ``dvc repro`` in ``target`` (:func:`repro_job`), with ``env`` over the environment."""
+    argv, cwd, base = repro_job(target, *args)
+    subprocess.run(argv, cwd=cwd, env={**base, **(env or {})}, check=True)

@@ -10,9 +10,8 @@ import pandas as pd
 import pytest
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "pipelines"))
-import dataset  # noqa: E402
-import demo  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
+from helpers import dataset_params, repo_copy, repro_job  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.realdata]
 
@@ -35,14 +34,14 @@ def slices(data_root, tmp_path_factory) -> dict:
 
     targets = {}
     for name in SLICES:
-        config = dataset.absolute_paths(demo.merge(demo.merge(dataset.load_config(name), SMALL), SLICES[name]))
+        config = dataset_params(name, SMALL, SLICES[name])
         paths = [s["path"] for s in config["data"].get("sources", []) if "path" in s]
         missing = [p for p in paths if not Path(p).is_file()]
         targets[name] = f"no {missing[0]} here" if missing else \
-            demo.prepare(tmp_path_factory.mktemp(name) / "repo", config)
+            repo_copy(tmp_path_factory.mktemp(name) / "repo", config)
     runnable = [t for t in targets.values() if isinstance(t, Path)]
     with client(ComputeConfig("local", workers=2)) as cluster:
-        done = run_tasks(run_command, [demo.repro_job(t) for t in runnable], cluster, retries=0)
+        done = run_tasks(run_command, [repro_job(t) for t in runnable], cluster, retries=0)
     assert done == [str(t) for t in runnable]
     return targets
 
@@ -52,7 +51,7 @@ def ran(request, slices):
     name = request.param
     if not isinstance(slices[name], Path):
         pytest.skip(slices[name])
-    return name, slices[name], demo.merge(dataset.load_config(name), SLICES[name])
+    return name, slices[name], dataset_params(name, SLICES[name])
 
 
 def _json(repo: Path, name: str) -> dict:
@@ -61,7 +60,7 @@ def _json(repo: Path, name: str) -> dict:
 
 def test_every_model_is_scored_beside_the_named_reference(ran):
     name, repo, params = ran
-    protocol = {**yaml.safe_load((demo.ROOT / "params.yaml").read_text())["protocol"], **params.get("protocol", {})}
+    protocol = {**yaml.safe_load((ROOT / "params.yaml").read_text())["protocol"], **params.get("protocol", {})}
     timings = ["open", "close"] if protocol["prediction_time"] == "open" else ["close"]
     for model in ("xgb", "nn", "lgbm"):
         metrics = _json(repo, f"train_{model}")

@@ -106,19 +106,14 @@ def test_season_keys_count_back_from_each_leagues_newest():
 def test_shipped_data_sets_never_train_or_select_after_a_folds_first_test_match(name, data_root):
     """Each shipped configuration as the pipeline reads it: every fold's training and validation rows, and
     the rows features are selected on, kick off before the fold's first test match (ARG included)."""
-    import sys
     from pathlib import Path
 
-    import yaml
+    from helpers import dataset_params
 
     from a1lab.data.dataset import load_dataset
     from a1lab.params import validate
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "pipelines"))
-    import dataset
-
-    config = dataset.absolute_paths(dataset.load_config(name))
-    params = validate(dataset.merge(yaml.safe_load((dataset.ROOT / "params.yaml").read_text()), config))
+    params = validate(dataset_params(name))
     paths = [Path(s.path) for s in params.data.sources if getattr(s, "path", None)]
     if not all(p.is_file() for p in paths):
         pytest.skip(f"no {paths} here")
