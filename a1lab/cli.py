@@ -160,7 +160,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         countries = country_codes(files)
     models, timing = load_models(args.model, args.version, args.registry, params)
     loop = Loop(models, state, loop_config(params), timing=timing)
-    table = score_fixtures(read_fixtures(data, where, countries), loop)
+    table = score_fixtures(read_fixtures(data, where, countries), loop, extra=bool(countries))
     scored = int(table["reason"].isna().sum())
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -169,10 +169,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
         else:
             table.to_csv(args.out, index=False)
     shown = table.assign(kickoff=table["kickoff"].dt.strftime("%Y-%m-%d %H:%M"))
-    cols = ["league", "kickoff", "home", "away", "p_home", "p_draw", "p_away", "market_p_home", "market_p_draw",
-            "market_p_away", "bet", "odds", "stake", "reasons", "reason"]
+    cols = ["league", "kickoff", "home", "away", "p_home", "p_draw", "p_away", "fair_odds_home", "fair_odds_draw",
+            "fair_odds_away", "bet", "odds", "edge", "stake_share", "reason"]
     with pd_options():
         print(shown[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep=""))
+    for row in shown[shown["reason"].isna()].itertuples():  # each scored fixture: the prices on offer, and why
+        print(f"\n{row.home} v {row.away} ({row.league}, {row.kickoff})\n  offers (price, edge): {row.offers}"
+              + (f"\n  why: {row.why}" if isinstance(row.why, str) else ""))
     print(f"a1lab predict: {len(table)} fixtures, {scored} scored with {', '.join(loop.model_ids)}, "
           f"{len(table) - scored} with a reason" + (f" -> {args.out}" if args.out else ""), file=sys.stderr)
     return 0

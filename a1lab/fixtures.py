@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from a1lab.data.csvrows import read_rows
-from a1lab.data.footballdata import DATE_FORMATS, TIMEZONE, decode_csv, handicap_lines, map_odds_columns
+from a1lab.data.footballdata import DATE_FORMATS, TIMEZONE, decode_csv, handicap_lines, map_odds_columns, site_columns
 from a1lab.data.quarantine import DataFileError, parse_dates, parse_times
 from a1lab.live.events import Rejection, parse_event
 from a1lab.live.loop import Loop
@@ -97,15 +97,40 @@ def country_codes(files: Mapping[str, bytes]) -> dict[str, str]:
     return out
 
 
-def score_fixtures(fixtures: pd.DataFrame, loop: Loop) -> pd.DataFrame:
+def missing_prices(needed: set[tuple[str, ...]], have: set[tuple[str, ...]], extra: bool = False) -> str:
+    """The quotes a model needs that a fixtures row lacks, in the file's own column names
+    (``AvgH/AvgD/AvgA, Avg>2.5/Avg<2.5``)."""
+    return ", ".join("/".join(site_columns(q[0], q[1], q[2] if len(q) > 2 else "1x2", extra))
+                     for q in sorted(needed - have))
+
+
+def close_spellings(name: str, known) -> str:
+    """`` (did you mean Man United?)`` for a team the league has under a close spelling, else ``""``."""
+    import difflib
+
+    known = list(known)
+    lowered = {k.lower(): k for k in known}
+    words = [w for w in name.lower().replace(".", " ").split() if len(w) > 1]
+    close = difflib.get_close_matches(name.lower(), lowered, n=3, cutoff=0.6)
+    close += [k.lower() for k in known if words and all(any(t.startswith(w[:3]) for t in k.lower().split())
+                                                         for w in words)]
+    found = list(dict.fromkeys(lowered[c] for c in close))[:3]
+    return f" (did you mean {' or '.join(found)}?)" if found else ""
+
+
+def score_fixtures(fixtures: pd.DataFrame, loop: Loop, extra: bool = False) -> pd.DataFrame:
     """Score each fixture with the loop (which it changes: use a fresh one).
 
     Returns:
-        One row per fixture: league, kickoff, home, away, the model's ``p_home``/``p_draw``/``p_away``, the
-        market's (``market_p_*``, the loop's market book at the model's timing), the value bet (``bet``,
-        ``odds``, ``edge``, ``stake``), ``reasons`` (the top SHAP contributions) and ``reason`` when the
-        row was not scored.
+        One row per fixture: league, kickoff, home, away, the model's ``p_home``/``p_draw``/``p_away`` and
+        ``fair_odds_*`` (1 / p), the market's (``market_p_*``, the loop's market book at the model's timing),
+        ``offers`` (every bookmaker's price with its edge, best first), the value bet (``bet``, ``odds``,
+        ``edge``, ``stake_share``: the suggested stake as a share of the bankroll), ``why`` (the top SHAP
+        contributions as phrases), ``reasons`` (the same, raw) and ``reason`` when the row was not scored.
     """
+    from a1lab.features.registry import all_specs
+
+    described = {spec.name: spec.description for spec in all_specs(loop.state.config)}
     out = []
     for record in fixtures.to_dict("records"):
         row = SimpleNamespace(**{k: record[k] for k in ("line", "league", "kickoff", "home", "away", "reason")})
@@ -120,7 +145,8 @@ def score_fixtures(fixtures: pd.DataFrame, loop: Loop) -> pd.DataFrame:
             continue
         unknown = [t for t in (row.home, row.away) if t not in state.index]
         if unknown:
-            item["reason"] = f"unknown team {' and '.join(unknown)} in {row.league} (new, or spelled otherwise?)"
+            item["reason"] = "; ".join(f"unknown team {t} in {row.league}{close_spellings(t, state.index) or ' (new?)'}"
+                                       for t in unknown)
             continue
         mid = f"{row.league}:{row.kickoff.isoformat()}:{row.home}:{row.away}"
         start = row.kickoff.to_pydatetime() - QUOTE_LEAD
@@ -142,17 +168,47 @@ def score_fixtures(fixtures: pd.DataFrame, loop: Loop) -> pd.DataFrame:
         match = loop.matches.get(mid)
         prediction = None if match is None else match["prediction"]
         if prediction is None:
-            missing = sorted(" ".join(q) for q in loop.needed - set(quotes))
-            item["reason"] = "; ".join(problems) or f"no complete prices of {', '.join(missing)}"
+            item["reason"] = "; ".join(problems) or \
+                f"missing prices the model needs: {missing_prices(loop.needed, set(quotes), extra)}"
             continue
-        item.update({f"p_{o}": v for o, v in prediction["p"].items()})
+        p = prediction["p"]
+        item.update({f"p_{o}": v for o, v in p.items()})
+        item.update({f"fair_odds_{o}": 1.0 / v for o, v in p.items() if v > 0})
         if prediction["market"] is not None:
             item.update({f"market_p_{o}": v for o, v in prediction["market"]["p"].items()})
+        item["offers"] = offers(p, {k[0]: q["prices"] for k, q in quotes.items()
+                                    if len(k) == 2 and k[1] == loop.timing})  # the outcome market's quotes
         if prediction["value"] is not None:
             v = prediction["value"]
-            item.update(bet=v["outcome"], odds=v["odds"], edge=v["edge"], stake=v["stake"])
+            item.update(bet=v["outcome"], odds=v["odds"], edge=v["edge"], stake_share=v["stake"])
         if prediction["shap"]:
             item["reasons"] = "; ".join(f"{r['feature']} {r['contribution']:+.3f}" for r in prediction["shap"])
+            item["why"] = reason_phrases(prediction["shap"], max(p, key=p.get), described)
     columns = ["line", "league", "kickoff", "home", "away", *(f"p_{o}" for o in OUTCOMES),
-               *(f"market_p_{o}" for o in OUTCOMES), "bet", "odds", "edge", "stake", "reasons", "reason"]
+               *(f"fair_odds_{o}" for o in OUTCOMES), *(f"market_p_{o}" for o in OUTCOMES), "offers", "bet", "odds",
+               "edge", "stake_share", "why", "reasons", "reason"]
     return pd.DataFrame(out).reindex(columns=columns)
+
+
+def offers(p: Mapping[str, float], prices: Mapping[str, Mapping[str, float]]) -> str:
+    """Every bookmaker's price of each outcome with its edge (p x price - 1), the best price first:
+    ``home: max 2.10 +4.1%, pinnacle 2.05 +1.6% | draw: ...``."""
+    parts = []
+    for outcome, prob in p.items():
+        offered = sorted(((q[outcome], book) for book, q in prices.items() if q.get(outcome)), reverse=True)
+        if offered and prob > 0:
+            parts.append(f"{outcome}: " + ", ".join(f"{book} {price:.2f} {prob * price - 1:+.1%}"
+                                                    for price, book in offered))
+    return " | ".join(parts)
+
+
+def reason_phrases(shap: list[dict], outcome: str, described: Mapping[str, str]) -> str:
+    """The top SHAP contributions as phrases: what the feature means, its value, and whether it raised or
+    lowered the likeliest outcome (``home team: Elo rating = 1.61e+03: raises home (SHAP +0.031)``)."""
+    phrases = []
+    for r in shap:
+        value = "missing" if r["value"] is None else f"{r['value']:,.3g}"
+        verb = "raises" if r["contribution"] > 0 else "lowers"
+        phrases.append(f"{described.get(r['feature'], r['feature'])} = {value}: {verb} {outcome} "
+                       f"(SHAP {r['contribution']:+.3f})")
+    return "; ".join(phrases)

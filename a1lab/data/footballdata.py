@@ -89,6 +89,21 @@ def map_odds_columns(columns: list[str], force_timing: str | None = None) -> dic
     return mapping
 
 
+def site_columns(book: str, timing: str, market: str, extra: bool = False) -> list[str]:
+    """The football-data.co.uk columns that hold one quote, as the site names them: ``avg`` ``open`` ``ou25`` ->
+    ``Avg>2.5``, ``Avg<2.5``; ``pinnacle`` ``close`` ``1x2`` -> ``PSCH``, ``PSCD``, ``PSCA``; a handicap's line
+    (``AHh``) comes first. ``extra``: the extra-league files, whose prices are all closing and carry no ``C``.
+    A bookmaker the site does not name keeps its own name as the prefix."""
+    codes = [code for code, name in BOOKMAKERS.items() if name == book] or [book]
+    code = codes[0] if market == "1x2" and not extra else min(codes, key=len)  # PSH but P>2.5 and PAHH
+    c = "C" if timing == "close" and not extra else ""
+    if market == "ou25":
+        return [f"{code}{c}>2.5", f"{code}{c}<2.5"]
+    if market == "ah":
+        return [f"AH{c}h", f"{code}{c}AHH", f"{code}{c}AHA"]
+    return [f"{code}{c}{o}" for o in "HDA"]
+
+
 def _frame(raw: RawRows, name: str, names: dict[str, str], odds: dict[str, str], **meta) -> pd.DataFrame:
     rows = raw.frame
     cols: dict = {"source": name, "line": rows["line"].to_numpy(), **meta}

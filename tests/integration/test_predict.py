@@ -54,7 +54,8 @@ def last_day(live_lab, data_root, tmp_path_factory):
     extra = [["E0", last, "15:00", "Arsenal", "Chelsea"],  # no prices
              ["E0", last, "15:00", "Nowhere Town", "Arsenal"],
              ["ZZ9", last, "15:00", "Arsenal", "Chelsea"],
-             ["E0", "31/02/2025", "15:00", "Arsenal", "Chelsea"]]
+             ["E0", "31/02/2025", "15:00", "Arsenal", "Chelsea"],
+             ["E0", last, "15:00", "Man Utd", "Chelsea"]]  # the league spells it Man United
     (tmp / "fixtures.csv").write_text(_without_results(path, day_rows, extra))
     return {"tmp": tmp, "n": len(day_rows), "batch": batch, "state": tmp / "state.json"}
 
@@ -72,7 +73,7 @@ def test_predict_scores_fixtures_as_the_batch_pipeline_does(live_lab, last_day):
     assert proc.returncode == 0, proc.stderr[-3000:]
     table = pd.DataFrame(json.loads((last_day["tmp"] / "out.json").read_text()))
     n = last_day["n"]
-    assert len(table) == n + 4
+    assert len(table) == n + 5
     scored = table[table["reason"].isna()].sort_values(["kickoff", "home"]).reset_index(drop=True)
     assert len(scored) == n
     batch = last_day["batch"]
@@ -81,15 +82,26 @@ def test_predict_scores_fixtures_as_the_batch_pipeline_does(live_lab, last_day):
                                batch[["p_home", "p_draw", "p_away"]].to_numpy(dtype=float), atol=1e-9)
     assert scored["market_p_home"].notna().all() and scored["reasons"].str.len().gt(0).all()
     bets = scored[scored["bet"].notna()]
-    assert (bets["stake"] > 0).all() and (bets["edge"] > 0).all()
+    assert (bets["stake_share"] > 0).all() and (bets["edge"] > 0).all() and (bets["stake_share"] < 1).all()
+    np.testing.assert_allclose(scored["fair_odds_home"] * scored["p_home"], 1.0)
+    first = scored.iloc[0]  # every bookmaker's home price with its edge, the best price first
+    home = first["offers"].split(" | ")[0]
+    prices = [float(part.split()[-2]) for part in home.removeprefix("home: ").split(", ")]
+    assert prices == sorted(prices, reverse=True) and len(prices) >= 3 and " pinnacle " in home
+    assert f"{first['p_home'] * prices[0] - 1:+.1%}" in home
+    assert scored["why"].str.contains(r"(?:raises|lowers) (?:home|draw|away) \(SHAP [+-]", regex=True).all()
+    assert scored["why"].str.contains("team").any()  # a feature's meaning, not its column name
     reasons = table.set_index("home")["reason"]
-    assert "no complete prices" in table[(table["home"] == "Arsenal") & (table["away"] == "Chelsea")
-                                         & table["league"].eq("E0")]["reason"].dropna().iloc[0]
+    missing = table[(table["home"] == "Arsenal") & (table["away"] == "Chelsea")
+                    & table["league"].eq("E0")]["reason"].dropna().iloc[0]
+    assert missing.startswith("missing prices the model needs: ") and "PSH/PSD/PSA" in missing  # the file's names
+    assert "AvgH/AvgD/AvgA" in missing and "avg open" not in missing
     assert "unknown team Nowhere Town" in reasons["Nowhere Town"]
+    assert "unknown team Man Utd in E0 (did you mean Man United" in reasons["Man Utd"]
     assert "unknown league ZZ9" in table[table["league"] == "ZZ9"]["reason"].iloc[0]
     assert table["reason"].str.contains("unreadable date").sum() == 1
-    assert f"{n + 4} fixtures, {n} scored" in proc.stderr
-    assert "Arsenal" in proc.stdout  # the terminal table
+    assert f"{n + 5} fixtures, {n} scored" in proc.stderr
+    assert "Arsenal" in proc.stdout and "offers (price, edge): home: " in proc.stdout  # the terminal table
 
 
 def test_predict_refuses_a_file_that_is_not_fixtures_in_one_line(live_lab, last_day):
@@ -115,3 +127,15 @@ def test_extra_league_fixtures_map_countries_to_league_codes(data_root):
     assert fixtures["reason"].iloc[:5].isna().all() and "no league code" in fixtures["reason"].iloc[5]
     assert fixtures["odds_pinnacle_1x2_close_home"].iloc[:5].notna().all()
     assert not any("_open_" in c for c in fixtures.columns)
+
+
+def test_the_sample_fixtures_file_scores_every_row(live_lab, last_day):
+    """docs/fixtures.csv, the sample the docs point to, has every column the shipped models need."""
+    from pathlib import Path
+
+    sample = Path(__file__).resolve().parents[2] / "docs" / "fixtures.csv"
+    proc = _predict(live_lab, last_day, str(sample), "--out", "sample.csv")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "3 fixtures, 3 scored" in proc.stderr
+    table = pd.read_csv(last_day["tmp"] / "sample.csv")
+    assert table["reason"].isna().all() and table["offers"].str.contains("bet365").all()
