@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import html
 import json
-import logging
 import re
 import time
 from pathlib import Path
@@ -22,8 +21,7 @@ import pandas as pd
 
 from a1lab.metrics import logloss_per_match, rps_per_match
 from a1lab.outcomes import RESULT_CODES
-
-log = logging.getLogger(__name__)
+from a1lab.progress import note
 
 
 def psi(reference: np.ndarray, current: np.ndarray, bins: int = 10) -> float:
@@ -286,8 +284,8 @@ def season_and_month_reports(reference: pd.DataFrame, frame: pd.DataFrame, seaso
         page = folder / f"season_{season}.html"
         started = time.perf_counter()
         summary = drift_report(reference, current, columns, f"season_{season}", page, threshold)
-        log.info("drift report of season %s: %d matches, %d of %d columns drifted (%.1f s)", season, len(current),
-                 summary["n_drifted"], len(columns), time.perf_counter() - started)
+        note(f"drift report of season {season}: {len(current):,} matches, {summary['n_drifted']} of {len(columns)} "
+             f"columns drifted ({time.perf_counter() - started:.1f} s)")
         title_page(page, summary, context, threshold)
         write_summary(summary, folder)
         summaries.append(summary)

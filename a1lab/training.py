@@ -14,6 +14,7 @@ from a1lab.calibration import Identity, choose_calibration
 from a1lab.columns import ID_COLUMNS, PRED_COLUMNS, TIMINGS, market_columns, outcome_set, quotes_behind
 from a1lab.metrics import compare_with_market, rounded
 from a1lab.outcomes import RESULT_CODES, expand, outcome_codes
+from a1lab.progress import note
 from a1lab.splits import WalkForwardSplit, check_time_ordered
 
 
@@ -142,8 +143,11 @@ def fit_fold(fold, frame: pd.DataFrame, make_model: Callable[[], object], calibr
     pred = test[ID_COLUMNS].reset_index(drop=True)
     pred[PRED_COLUMNS] = expand(p, classes)
     pred[[f"raw_{c}" for c in PRED_COLUMNS]] = expand(raw, classes)
-    return FoldResult(fold.name, fold.train_seasons, fold.validation_season, model, calibrator, losses, pred,
-                      time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    rounds = getattr(model, "iterations_", None)
+    note(f"fold {fold.name}: fitted on {len(fit_rows):,} matches{f', {rounds} iterations' if rounds else ''}, "
+         f"{len(pred):,} forecast, {seconds:.1f} s")
+    return FoldResult(fold.name, fold.train_seasons, fold.validation_season, model, calibrator, losses, pred, seconds)
 
 
 def season_predictions(results: list[FoldResult], seasons=None) -> pd.DataFrame:

@@ -14,7 +14,6 @@ for a given batch size wherever its trials run.
 from __future__ import annotations
 
 import json
-import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,10 +25,9 @@ import pandas as pd
 from a1lab.compute import run_tasks
 from a1lab.metrics import rank_probability_score, rounded
 from a1lab.outcomes import RESULT_CODES
+from a1lab.progress import note
 from a1lab.splits import WalkForwardSplit, season_order
 from a1lab.training import model_factory, season_predictions, walk_forward
-
-log = logging.getLogger("a1lab.tuning")
 
 
 @dataclass(frozen=True)
@@ -142,7 +140,8 @@ def tune(frame: pd.DataFrame, estimator: type, base: dict, space: Mapping[str, M
             study.tell(t, v if math.isfinite(v) else None, state=None if math.isfinite(v) else
                        optuna.trial.TrialState.FAIL)
             history.append({"number": t.number, "params": {n: p[n] for n in dims}, "value": v})
-        log.info("tuning: %d of %d trials, best %.6f", len(history), trials, study.best_value)
+        note(f"tuning: {len(history)} of {trials} trials done, best mean RPS so far "
+             f"{min(h['value'] for h in history):.6f}")
     best = min(history, key=lambda h: (h["value"], h["number"]))
     chosen = {**base, **best["params"]}
     return {"chosen": chosen, "best": best["value"], "trials": history, "seasons": seasons, "settings": settings}

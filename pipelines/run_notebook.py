@@ -53,8 +53,9 @@ def run(stage: str, params_file: Path, out_dir: Path, model: str | None = None) 
     print(f"{name}: running notebooks/{stage}.ipynb", flush=True)
     try:
         papermill.execute_notebook(str(notebook), str(executed), parameters=parameters, kernel_name="python3",
-                                   progress_bar=False, cwd=str(Path.cwd()),  # the kernel's own log: errors only
-                                   extra_arguments=["--IPKernelApp.log_level=ERROR"])
+                                   progress_bar=False, cwd=str(Path.cwd()),  # the kernel's own log: errors only;
+                                   extra_arguments=["--IPKernelApp.log_level=ERROR",  # its own stderr (a1lab.progress)
+                                                    "--IPKernelApp.capture_fd_output=False"])  # to this terminal
     except papermill.PapermillExecutionError as exc:  # one line, and where the whole traceback is
         hint = (" (an input is missing: `dvc repro` builds a stage's inputs first)"
                 if exc.ename in ("FileNotFoundError", "KeyError") else "")
