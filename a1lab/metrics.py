@@ -42,6 +42,27 @@ def rank_probability_score(p: np.ndarray, y: np.ndarray) -> float:
     return float(rps_per_match(p, y).mean())
 
 
+def expected_rps(p: np.ndarray, q: np.ndarray) -> float:
+    """Mean RPS that forecasts ``p`` can expect when each outcome is drawn from the true probabilities ``q``.
+
+    Per match and cumulative outcome j it is (P_j - Q_j)^2 + Q_j (1 - Q_j): the distance to the truth plus
+    the truth's own noise, so ``q`` itself scores lowest and the gap to it is the forecast's distance. Unlike RPS
+    against results it has no sampling noise of outcomes (only a synthetic league knows ``q``).
+    """
+    p, q = np.asarray(p, dtype=float), np.asarray(q, dtype=float)
+    if p.shape != q.shape or p.ndim != 2:
+        raise ValueError(f"forecasts and true probabilities must have the same (n, k) shape, got {p.shape}, {q.shape}")
+    big_p, big_q = np.cumsum(p, axis=1)[:, :-1], np.cumsum(q, axis=1)[:, :-1]
+    return float((((big_p - big_q) ** 2 + big_q * (1 - big_q)).sum(axis=1) / (p.shape[1] - 1)).mean())
+
+
+def truth_scores(forecasts: dict[str, np.ndarray], truth: np.ndarray, y: np.ndarray) -> dict[str, dict]:
+    """Each forecast's RPS against the results beside its RPS against the truth (:func:`expected_rps`), with the
+    truth itself as the last row (its RPS against the truth is the floor every forecast sits above)."""
+    return {name: {"rps_results": rank_probability_score(p, y), "rps_truth": expected_rps(p, truth)}
+            for name, p in {**forecasts, "truth": truth}.items()}
+
+
 def logloss_per_match(p: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Negative log probability given to the outcome that happened."""
     p, y = _check(p, y)

@@ -141,8 +141,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"datasets/{name}: the pipeline failed (dvc exit {code}); the stage and its error are above")
                 return code
     for name in args.name:
-        print(f"datasets/{name}: done; `cd datasets/{name} && dvc metrics show`, notebooks and drift pages in "
-              f"datasets/{name}/reports/")
+        where = f"datasets/{name}"
+        print(f"\n{where}: done. Where to look:\n  cd {where} && dvc metrics show   one row per model beside the "
+              f"market\n  {where}/reports/notebooks/*.html        each stage's executed notebook\n"
+              f"  {where}/reports/drift/index.html     drift reports\n  {where}/metrics/*.json"
+              "                  every figure")
     return 0
 
 

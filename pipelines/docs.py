@@ -64,6 +64,23 @@ def headline_table(metrics: Path) -> str:
     return _table(header, rows)
 
 
+def truth_table(metrics: Path) -> str:
+    """For a synthetic data set (``truth`` in ``ensemble.json``): every forecast's RPS against the results and
+    against the true probabilities (what it can expect when outcomes are drawn from them; the truth's own is the
+    floor). Empty for real data."""
+    ensemble = _json(metrics / "ensemble.json")
+    truth = ensemble.get("truth")
+    if not truth:
+        return ""
+    floor = truth["truth"]["rps_truth"]
+    market = f"{ensemble['reference']['book']} {ensemble['reference']['timings'][0]}"  # the member at forecast time
+    rows = [[market if name == "market" else NAMES.get(name, name), f"{v['rps_results']:.6f}", f"{v['rps_truth']:.6f}",
+             f"{v['rps_truth'] - floor:.6f}"] for name, v in truth.items()]
+    return ("Against the known truth (RPS expected under the true probabilities; the distance is the excess over "
+            "the truth's own):\n\n" + _table(["forecast", "RPS against results", "RPS against the truth",
+                                                "distance to the truth"], rows))
+
+
 def datasets() -> list[tuple[str, Path]]:
     """The shipped data sets with figures: the main one (``metrics/``) and each ``datasets/<name>/metrics/``."""
     found = [("main leagues (`params.yaml`)", ROOT / "metrics")]
@@ -76,7 +93,7 @@ def datasets() -> list[tuple[str, Path]]:
 def readme_results() -> str:
     parts = []
     for label, metrics in datasets():
-        parts.append(f"**{label}**\n\n{headline_table(metrics)}")
+        parts.append("\n\n".join(filter(None, [f"**{label}**", headline_table(metrics), truth_table(metrics)])))
     return "\n\n".join(parts)
 
 
@@ -89,7 +106,8 @@ def results_page() -> str:
            "share of the open-to-close gap is (open - model) / (open - close), with a paired bootstrap interval.",
            ""]
     for label, folder in datasets():
-        out += [f"## {label}", "", headline_table(folder), ""]
+        truth = truth_table(folder)
+        out += [f"## {label}", "", headline_table(folder), ""] + ([truth, ""] if truth else [])
     selection = ensemble["selection"]
     out += ["## The ensemble's choice (main leagues)", "",
             f"Rule: {selection['rule']}, on season {selection['season']} (before the test seasons). "

@@ -94,3 +94,19 @@ def test_two_outcomes_rps_is_the_published_two_way_brier():
     published = np.mean((p[:, 0] - (y == 0)) ** 2)
     assert rank_probability_score(p, y) == pytest.approx(published)
     assert scores(p, y)["brier"] == pytest.approx(2 * published)
+
+
+def test_expected_rps_under_the_truth_is_the_mean_over_drawn_outcomes_and_lowest_for_the_truth():
+    rng = np.random.default_rng(3)
+    q = rng.dirichlet([3, 2, 3], size=200)
+    p = rng.dirichlet([3, 2, 3], size=200)
+    u = rng.random((200, 4000))  # outcomes drawn from the truth
+    draws = (u[:, :, None] > np.cumsum(q, axis=1)[:, None, :-1]).sum(axis=2)
+    monte_carlo = np.mean([metrics.rank_probability_score(p, draws[:, j]) for j in range(draws.shape[1])])
+    assert metrics.expected_rps(p, q) == pytest.approx(monte_carlo, rel=2e-3)
+    assert metrics.expected_rps(q, q) < metrics.expected_rps(p, q)
+    y = draws[:, 0]
+    table = metrics.truth_scores({"p": p}, q, y)
+    assert list(table) == ["p", "truth"] and table["p"]["rps_results"] == metrics.rank_probability_score(p, y)
+    with pytest.raises(ValueError, match="same"):
+        metrics.expected_rps(p, q[:, :2])
