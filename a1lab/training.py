@@ -52,6 +52,7 @@ class FoldResult:
     predictions: pd.DataFrame
     seconds: float
     extra: dict = field(default_factory=dict)
+    left_out: dict = field(default_factory=dict)  # test matches not scored, by reason
 
 
 def model_factory(estimator: type, hyper: dict | None = None, **common) -> Callable[[], object]:
@@ -133,7 +134,10 @@ def fit_fold(fold, frame: pd.DataFrame, make_model: Callable[[], object], calibr
     if calibrate:  # in the model's own class space (a two-way model's two columns)
         calibrator, losses = choose_calibration(model.predict_proba(val), np.searchsorted(classes, y[val_rows]))
     test = frame.iloc[fold.test[scored[fold.test]]]
-    test = test[has_market(test, reference, timings)]
+    priced = has_market(test, reference, timings)
+    left_out = {"push (a tie in a two-way sport)": int((~scored[fold.test]).sum()),
+                f"no {reference} {' and '.join(timings)} prices": int((~priced).sum())}
+    test = test[priced]
     if test.empty:
         raise ValueError(f"test season {fold.name}: no match has {reference} {' and '.join(timings)} prices "
                          "(protocol.reference names the market every model is compared with; closing-only "
@@ -147,7 +151,8 @@ def fit_fold(fold, frame: pd.DataFrame, make_model: Callable[[], object], calibr
     rounds = getattr(model, "iterations_", None)
     note(f"fold {fold.name}: fitted on {len(fit_rows):,} matches{f', {rounds} iterations' if rounds else ''}, "
          f"{len(pred):,} forecast, {seconds:.1f} s")
-    return FoldResult(fold.name, fold.train_seasons, fold.validation_season, model, calibrator, losses, pred, seconds)
+    return FoldResult(fold.name, fold.train_seasons, fold.validation_season, model, calibrator, losses, pred, seconds,
+                      left_out={k: v for k, v in left_out.items() if v})
 
 
 def season_predictions(results: list[FoldResult], seasons=None) -> pd.DataFrame:
@@ -171,7 +176,19 @@ def protocol_walk_forward(frame: pd.DataFrame, estimator: type, hyper: dict, sel
     results = walk_forward(frame, make_model, splitter, reference=protocol["reference"], timings=timings,
                            dask_client=dask_client)
     test = season_predictions(results, protocol["test_seasons"])
-    return results, evaluate(test, frame, seed=train["seed"], reference=protocol["reference"], timings=timings)
+    metrics = evaluate(test, frame, seed=train["seed"], reference=protocol["reference"], timings=timings)
+    return results, {**metrics, "left_out": unscored(results, protocol["test_seasons"])}
+
+
+def unscored(results: list[FoldResult], seasons) -> dict:
+    """How many matches of the test seasons were not scored, and why (never silently)."""
+    reasons: dict[str, int] = {}
+    for r in results:
+        if r.name in seasons:
+            for why, n in r.left_out.items():
+                reasons[why] = reasons.get(why, 0) + n
+    scored = sum(len(r.predictions) for r in results if r.name in seasons)
+    return {"matches": scored + sum(reasons.values()), "scored": scored, "reasons": dict(sorted(reasons.items()))}
 
 
 def evaluate(predictions: pd.DataFrame, frame: pd.DataFrame, seed: int = 0, reference: str = "pinnacle",

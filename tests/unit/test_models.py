@@ -277,3 +277,21 @@ def test_a_missing_reference_lists_bookmakers_with_underscores_whole():
     frame = pd.DataFrame(columns=["mkt_betfair_exchange_open_p_home", "mkt_avg_close_p_home"])
     with pytest.raises(ValueError, match=r"the features have: \['avg', 'betfair_exchange'\]"):
         has_market(frame, "pinnacle")
+
+
+def test_test_matches_without_the_reference_price_are_counted_not_dropped_silently(league):
+    """Before: rows of a test season without the reference's prices were left out of scoring and no file
+    said how many. The metrics now count them, by reason."""
+    from a1lab.training import protocol_walk_forward
+
+    frame, _ = league
+    frame = frame.copy()
+    gone = frame.index[(frame["season"] == "1920").to_numpy()][:28]
+    frame.loc[gone, list(market_columns("pinnacle", "close"))] = np.nan
+    protocol = {"oos_seasons": ["1819"], "test_seasons": ["1920"], "prediction_time": "open", "reference": "pinnacle"}
+    train = {"window_seasons": 0, "seed": 1, "offset": "", "target_close": 0.0}
+    _, metrics = protocol_walk_forward(frame, MarketModel, {}, FEATURES, train, protocol)
+    total = int((frame["season"] == "1920").sum())
+    assert metrics["left_out"] == {"matches": total, "scored": total - 28,
+                                   "reasons": {"no pinnacle open and close prices": 28}}
+    assert metrics["overall"]["n"] == total - 28
