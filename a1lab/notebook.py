@@ -66,3 +66,21 @@ def _merged_streams(outputs: list) -> list:
         else:
             merged.append(output)
     return merged
+
+
+HIDDEN_INPUT_TAGS = ("parameters", "injected-parameters", "hide-input")  # cells whose code the HTML leaves out
+
+
+def tidy(frame, digits: int = 6):
+    """A table as a notebook shows it: a float column of whole numbers (counts, NaN allowed) as integers, other
+    floats rounded to ``digits``, so ``3504.0`` reads ``3504`` and no score shows more digits than it has."""
+    import pandas as pd
+
+    out = frame.copy()
+    for column in out.columns:
+        values = out[column]
+        if pd.api.types.is_float_dtype(values):
+            known = values.dropna()
+            whole = len(known) > 0 and bool((known == known.round()).all()) and bool((known.abs() < 2**53).all())
+            out[column] = values.astype("Int64") if whole else values.round(digits)
+    return out

@@ -30,8 +30,9 @@ def run(stage: str, params_file: Path, out_dir: Path, model: str | None = None) 
     import nbformat
     import papermill
     from nbconvert import HTMLExporter
+    from traitlets.config import Config
 
-    from a1lab.notebook import steady
+    from a1lab.notebook import HIDDEN_INPUT_TAGS, steady
     from a1lab.params import ParamsError, load_params
 
     notebook = ROOT / "notebooks" / f"{stage}.ipynb"
@@ -71,7 +72,10 @@ def run(stage: str, params_file: Path, out_dir: Path, model: str | None = None) 
             print(f"  cell {number}/{len(code)}: {seconds:.1f} s  {(lines or [''])[0][:70]}")
     nb = steady(nb, f"notebooks/{stage}.ipynb")
     nbformat.write(nb, executed)
-    body, _ = HTMLExporter().from_notebook_node(nb, resources={"metadata": {"name": f"a1lab {name}"}})
+    config = Config()  # the HTML leaves out the code of parameters and plumbing cells (the notebook keeps it)
+    config.TagRemovePreprocessor.update(enabled=True, remove_input_tags=set(HIDDEN_INPUT_TAGS))
+    config.HTMLExporter.preprocessors = ["nbconvert.preprocessors.TagRemovePreprocessor"]
+    body, _ = HTMLExporter(config=config).from_notebook_node(nb, resources={"metadata": {"name": f"a1lab {name}"}})
     (out_dir / f"{name}.html").write_text(body, encoding="utf-8")
     seconds = time.perf_counter() - started
     timings = Path("reports") / "timings"  # git-ignored: wall-clock times change on every run

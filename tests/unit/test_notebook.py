@@ -34,3 +34,16 @@ def test_order_other_streams_clock_and_paths():
     assert outputs[-1]["data"]["text/plain"] == "<object>"
     assert nb.metadata["papermill"] == {"input_path": "notebooks/x.ipynb"}
     assert "start_time" not in nb.cells[0].metadata["papermill"]
+
+
+def test_tables_show_counts_as_integers_and_scores_rounded():
+    import numpy as np
+    import pandas as pd
+
+    from a1lab.notebook import tidy
+
+    table = pd.DataFrame({"n": [3504, 1752]}, dtype=float).assign(rps=[0.19083512345, 0.2], gap=[np.nan, 12.0],
+                                                                  name=["a", "b"])
+    shown = tidy(table).to_string()
+    assert "3504.0" not in shown and "3504" in shown and "0.190835" in shown and "0.19083512" not in shown
+    assert str(tidy(table)["gap"].dtype) == "Int64" and tidy(table)["name"].tolist() == ["a", "b"]
