@@ -48,9 +48,35 @@ class Outputs:
         return str(path)
 
 
+def missing_inputs(stage: str, pipeline_file: str | Path = "dvc.yaml") -> list[tuple[str, str]]:
+    """(path, the stage that writes it) for each input of ``stage`` that another stage of the pipeline writes
+    and that is not there yet."""
+    import yaml
+
+    stages = yaml.safe_load(Path(pipeline_file).read_text())["stages"]
+    writers = {}
+    for name, body in stages.items():
+        body = body.get("do", body)
+        for key in ("outs", "metrics", "plots"):
+            for out in body.get(key, []):
+                writers[out if isinstance(out, str) else next(iter(out))] = name
+    body = stages.get(stage, {})
+    deps = body.get("do", body).get("deps", [])
+    return [(d, writers[d]) for d in deps if d in writers and "${" not in d and not Path(d).exists()]
+
+
 def enter(stage: str, pipeline: bool = False) -> Outputs:
-    """Make the project root the working folder and say where this run writes."""
+    """Make the project root the working folder and say where this run writes.
+
+    Raises:
+        SystemExit: an input of the stage is not there yet (one line naming the stage that writes it, which
+            a notebook shows without a traceback).
+    """
     os.chdir(project_root())
+    if missing := missing_inputs(stage):
+        path, writer = missing[0]
+        raise SystemExit(f"{path} is not there yet: run `dvc repro {writer}` first (or `dvc repro` for the whole "
+                         f"pipeline), then this notebook")
     out = Outputs(stage, bool(pipeline))
     if not out.pipeline:
         print(f"A run outside `dvc repro`: outputs go to {out.folder}/ (the pipeline's metrics/, data/, models/ "

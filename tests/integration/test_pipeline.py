@@ -256,8 +256,8 @@ def test_a_stage_without_its_inputs_fails_in_one_line_with_a_hint(tmp_path):
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 1 and "Traceback" not in out.stderr
     (line,) = out.stderr.strip().splitlines()
-    assert line.startswith("ensemble: cell ") and "FileNotFoundError" in line and "data/features.parquet" in line
-    assert "`dvc repro` builds a stage's inputs first" in line and "reports/notebooks/ensemble.ipynb" in line
+    assert line.startswith("ensemble: cell ") and "data/features.parquet is not there yet" in line
+    assert "run `dvc repro features` first" in line and "reports/notebooks/ensemble.ipynb" in line
 
 
 def test_every_command_line_option_has_help():
