@@ -133,7 +133,11 @@ def main(argv: list[str] | None = None) -> int:
 
         base = yaml.safe_load((ROOT / "params.yaml").read_text())
         with client(ComputeConfig.from_dict(base["compute"])) as c:
-            run_tasks(run_command, jobs, c, retries=0)
+            try:
+                run_tasks(run_command, jobs, c, retries=0)
+            except RuntimeError as exc:  # the failed run's command and the tail of DVC's log
+                print(f"a data set's pipeline failed: {exc}")
+                return 1
     else:
         for name, (cmd, cwd, env) in zip(args.name, jobs, strict=True):
             print(f"datasets/{name}: dvc repro", flush=True)

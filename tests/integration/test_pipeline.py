@@ -283,3 +283,23 @@ def test_every_command_line_option_has_help():
         calls = [n for n in ast.walk(ast.parse(Path(script.__file__).read_text())) if isinstance(n, ast.Call)
                  and getattr(n.func, "attr", "") == "add_argument"]
         assert calls and all(any(k.arg == "help" for k in c.keywords) for c in calls), script.__name__
+
+
+def test_a_data_set_that_cannot_run_fails_in_its_own_folder_with_one_line(tmp_path):
+    """A data set whose protocol the data cannot run stops at ingest with the reason, its folder holds no
+    outputs of another data set (no metrics at all), and the command ends with one line, no traceback."""
+    import subprocess
+
+    repo = repo_copy(tmp_path / "repo")
+    folder = repo / "datasets" / "tiny"
+    folder.mkdir(parents=True)
+    (folder / "config.yaml").write_text("data: {sources: [{layout: synthetic, leagues: 1, seasons: 3, seed: 2}]}\n")
+    argv, cwd, env = repro_job(repo)
+    out = subprocess.run([sys.executable, "pipelines/dataset.py", "tiny"], cwd=repo, env=env, capture_output=True,
+                         text=True, timeout=600)
+    text = out.stdout + out.stderr
+    assert out.returncode != 0 and "Traceback" not in text
+    assert "protocol.test_seasons: 2324 has no matches" in text  # ingest's reason, streamed from DVC's run
+    assert out.stdout.strip().splitlines()[-1].startswith("datasets/tiny: the pipeline failed")
+    assert not (folder / "metrics").exists() and not (folder / "data" / "matches.parquet").exists()
+    assert (repo / "metrics" / "ingest.json").is_file()  # the root's own metrics are where they were
