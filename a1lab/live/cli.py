@@ -420,8 +420,14 @@ def cmd_status(args: argparse.Namespace) -> int:
                if s.name.endswith("_bucket")] if "a1lab_live_scoring_seconds" in families else []
     if buckets and buckets[-1][1] > 0:
         total = buckets[-1][1]
-        p50, p99 = (next(le for le, n in buckets if n >= q * total) for q in (0.5, 0.99))
-        print(f"scoring latency: p50 <= {p50 * 1e3:g} ms, p99 <= {p99 * 1e3:g} ms over {total:.0f} events")
+        bounds = [0.0] + [le for le, _ in buckets]
+
+        def bucket(q: float) -> str:  # the histogram bucket that holds the quantile, as its bounds
+            i = next(i for i, (_, n) in enumerate(buckets) if n >= q * total)
+            return f"({bounds[i] * 1e3:g}, {bounds[i + 1] * 1e3:g}] ms"
+
+        print(f"scoring latency over {total:.0f} events, from the histogram's buckets: p50 in {bucket(0.5)}, "
+              f"p99 in {bucket(0.99)}")
     return 0 if health.get("ready") else 1
 
 

@@ -99,7 +99,7 @@ class Broadcaster:
         that the server listens."""
         loop = self.status() if self.status is not None else {"ready": self._server is not None}
         return {"status": "ok" if loop.get("ready") else "starting", **loop, "epoch": self.epoch,
-                "clients": len(self.clients), "seq": self.seq, **self.stats}
+                "clients": len(self.clients), "seq": self.seq, "token_required": self.token is not None, **self.stats}
 
     def publish(self, message: dict) -> int | None:
         """Send a message to every client; return its ``seq`` (None if refused as too big)."""

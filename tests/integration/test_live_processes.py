@@ -359,7 +359,9 @@ def test_dashboard_and_metrics_of_a_running_loop(live_lab, tmp_path, chromium):
         def seen(dom: str) -> dict:  # what the page shows (the DOM it rendered, not its script's text)
             body = dom[:dom.index("<script>")]
             rows = re.search(r'<table id="predictions">.*?<tbody>(.*?)</tbody>', body, re.S)[1]
-            return {"conn": re.search(r'<span id="conn" class="\w+">(\w+)</span>', body)[1],
+            return {"conn": re.search(r'<span id="conn" class="\w+">([^<]+)</span>', body)[1],
+                    "xticks": re.findall(r'class="xtick"[^>]*>(\d{4}-\d\d-\d\d)<', body),
+                    "yticks": len(re.findall(r'class="ytick"', body)),
                     "predictions": rows.count("<tr"), "settled": int(re.search(r'id="settled">(\d+)<', body)[1]),
                     "points": int(re.search(r'<svg id="rps"[^>]*data-points="(\d+)"', body)[1]),
                     "health": re.search(r'<span id="stats">(.*?)</span></div>', body)[1]}
@@ -368,8 +370,11 @@ def test_dashboard_and_metrics_of_a_running_loop(live_lab, tmp_path, chromium):
         assert late["conn"] == "connected" and late["predictions"] > 0
         assert late["settled"] > early["settled"] and late["points"] > early["points"] >= 0  # the chart grows
         assert late["points"] >= 2 and "clients 1" in late["health"] and "ready" in late["health"]
-        refused = seen(watch(chromium, f"http://127.0.0.1:{port}/", at=(2.0,))[0])
-        assert refused["conn"] != "connected" and refused["predictions"] == refused["settled"] == 0
+        dates = late["xticks"][:4]  # each of the two charts: four dates along its time axis, five values up its side
+        assert len(late["xticks"]) == 8 and dates == sorted(dates) and late["yticks"] == 10
+        refused = seen(watch(chromium, f"http://127.0.0.1:{port}/", at=(3.0,))[0])
+        assert refused["conn"].startswith("a token is needed: open this page as /?token=")
+        assert refused["predictions"] == refused["settled"] == 0
         families = {f.name: f for f in text_string_to_metric_families(get("/metrics").decode())}
         accepted = sum(s.value for s in families["a1lab_live_events"].samples
                        if s.name.endswith("_total") and s.labels["outcome"] == "accepted")
@@ -379,7 +384,8 @@ def test_dashboard_and_metrics_of_a_running_loop(live_lab, tmp_path, chromium):
         status = subprocess.run([*A1LAB, "live", "status", f"http://127.0.0.1:{port}"], capture_output=True,
                                 text=True, timeout=60)
         assert status.returncode == 0 and status.stdout.startswith("ready: models ['xgb:v1']")
-        assert "scoring latency: p50 <=" in status.stdout and "accepted/odds" in status.stdout
+        assert re.search(r"from the histogram's buckets: p50 in \([\d.e-]+, [\d.e-]+\] ms, p99 in \(", status.stdout)
+        assert "accepted/odds" in status.stdout
     finally:
         proc.kill()
         proc.wait(timeout=30)
