@@ -34,15 +34,30 @@ def source_files(sources: list) -> list[tuple[str, str | None]]:
 
 
 def manifest(root: str, sources: list) -> dict:
-    """SHA-256 of every file the sources read ("missing" when absent; remote files are not hashed), and
-    the sources themselves: what DVC's ingest stage depends on."""
-    hashes = {}
+    """A fingerprint of every file the sources read (:meth:`a1lab.data.source.FileSource.fingerprint`: SHA-256
+    of a local file, the server's validators of a remote one), and the sources themselves: what DVC's ingest
+    stage depends on.
+
+    Raises:
+        DataUnavailableError: some file cannot be reached (one line: how many, and the first few), so a run
+            that cannot reach its data stops before anything is rewritten.
+    """
+    from a1lab.data.errors import DataUnavailableError
+    from a1lab.data.source import FileSource, read_file
+
+    hashes, failed = {}, []
     for name, path in source_files(sources):
-        if path is None and root.startswith(("http://", "https://")):
-            hashes[name] = "remote: not hashed"
-            continue
-        local = Path(path) if path is not None else Path(root) / name
-        hashes[name] = hashlib.sha256(local.read_bytes()).hexdigest() if local.is_file() else "missing"
+        try:
+            hashes[name] = FileSource(root).fingerprint(name) if path is None else \
+                hashlib.sha256(read_file(path)).hexdigest()
+        except DataUnavailableError as exc:
+            failed.append((name, str(exc)))
+    if failed:
+        others = [name for name, _ in failed[1:]]
+        listed = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+        also = f" (and {len(others)} more: {listed})" if others else ""
+        raise DataUnavailableError(f"{len(failed)} of {len(hashes) + len(failed)} files the data set reads cannot be "
+                                   f"reached{also}: {failed[0][1]}")
     return {"files": hashes, "sources": [s.model_dump() for s in sources]}
 
 

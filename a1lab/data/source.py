@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -38,6 +39,27 @@ class FileSource:
         if self.is_url:
             return f"{self.base.rstrip('/')}/{relpath}"
         return str(Path(self.base) / relpath)
+
+    def fingerprint(self, relpath: str) -> str:
+        """What says whether one file changed: the SHA-256 of a local file; for a URL, the server's ``ETag``,
+        ``Last-Modified`` and ``Content-Length`` (one HEAD request), or the SHA-256 of the download when it sends
+        none of them.
+
+        Raises:
+            DataUnavailableError: the file is missing or the base unreachable.
+        """
+        if not self.is_url:
+            return hashlib.sha256(self.read(relpath)).hexdigest()
+        request = urllib.request.Request(self.locate(relpath), method="HEAD")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+                headers = {k: response.headers.get(k) for k in ("ETag", "Last-Modified", "Content-Length")}
+        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            raise DataUnavailableError(f"could not reach {self.locate(relpath)}: {exc}. {_HINT}") from None
+        known = {k: v for k, v in headers.items() if v}
+        if not known:
+            return hashlib.sha256(self.read(relpath)).hexdigest()
+        return "; ".join(f"{k} {v}" for k, v in known.items())
 
     def read(self, relpath: str) -> bytes:
         """The bytes of one file.

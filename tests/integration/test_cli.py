@@ -72,7 +72,7 @@ def test_ingest_reads_its_params_section_and_refuses_unknown_keys(tmp_path, caps
     assert "sources.0: Input tag 'fbref' found using 'layout' does not match" in capsys.readouterr().err
 
 
-def test_manifest_hashes_what_ingest_reads(tmp_path):
+def test_manifest_hashes_what_ingest_reads(tmp_path, capsys):
     import yaml
 
     root = tmp_path / "mirror"
@@ -80,7 +80,7 @@ def test_manifest_hashes_what_ingest_reads(tmp_path):
     (root / "mmz4281" / "2324" / "E0.csv").write_text("Div,Date\n")
     params = tmp_path / "params.yaml"
     params.write_text(yaml.safe_dump({"data": {"root": str(root), "sources": [
-        {"layout": "football-data", "leagues": ["E0", "D1"], "seasons": ["2324"]}]}}))
+        {"layout": "football-data", "leagues": ["E0"], "seasons": ["2324"]}]}}))
     out = tmp_path / "sources.json"
 
     def manifest() -> dict:
@@ -88,17 +88,55 @@ def test_manifest_hashes_what_ingest_reads(tmp_path):
         return json.loads(out.read_text())
 
     first = manifest()
-    assert first["files"]["mmz4281/2324/D1.csv"] == "missing" and len(first["files"]["mmz4281/2324/E0.csv"]) == 64
+    assert len(first["files"]["mmz4281/2324/E0.csv"]) == 64
     assert manifest() == first  # same bytes, same manifest: DVC skips ingest
     (root / "mmz4281" / "2324" / "E0.csv").write_text("Div,Date\nE0,12/08/2023\n")
-    assert manifest()["files"]["mmz4281/2324/E0.csv"] != first["files"]["mmz4281/2324/E0.csv"]
+    changed = manifest()
+    assert changed["files"]["mmz4281/2324/E0.csv"] != first["files"]["mmz4281/2324/E0.csv"]
+    # a file it cannot reach: one line, non-zero, and the manifest it wrote before is left as it was
+    params.write_text(yaml.safe_dump({"data": {"root": str(root), "sources": [
+        {"layout": "football-data", "leagues": ["E0", "D1", "I1"], "seasons": ["2324"]}]}}))
+    assert main(["manifest", "--params", str(params), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "2 of 3 files the data set reads cannot be reached (and 1 more: mmz4281/2324/I1.csv): no file" in err
+    assert json.loads(out.read_text()) == changed
     # DVC runs it on every `dvc repro`: it imports neither pandas nor redis (0.3 s, not 0.8), errors included
     probe = ("import sys; from a1lab.cli import main; codes = [main(['manifest', '--params', p, '--out', "
              "sys.argv[2]]) for p in (sys.argv[1], sys.argv[1] + '.missing')]; "
              "print(codes, sorted({'pandas', 'redis'} & set(sys.modules)))")
     ran = subprocess.run([sys.executable, "-c", probe, str(params), str(out)], capture_output=True, text=True,
                          check=True)
-    assert ran.stdout.strip() == "[0, 2] []", ran.stdout + ran.stderr
+    assert ran.stdout.strip() == "[2, 2] []", ran.stdout + ran.stderr
+
+
+def test_a_remote_root_is_fingerprinted_by_its_servers_validators_and_refused_when_unreachable(tmp_path):
+    """A real HTTP server on 127.0.0.1 serves a mirror: the manifest records each file's ETag, Last-Modified
+    and length (a HEAD request, no download), and a changed file changes it; an unreachable root is an error."""
+    import functools
+    import http.server
+    import threading
+
+    from a1lab.data.errors import DataUnavailableError
+    from a1lab.data.source import FileSource
+
+    (tmp_path / "new").mkdir()
+    (tmp_path / "new" / "ARG.csv").write_text("Country,League\n")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        remote = FileSource(f"http://127.0.0.1:{server.server_address[1]}")
+        first = remote.fingerprint("new/ARG.csv")
+        assert "Last-Modified" in first and "Content-Length 15" in first
+        (tmp_path / "new" / "ARG.csv").write_text("Country,League,Season\n")
+        assert remote.fingerprint("new/ARG.csv") != first
+        with pytest.raises(DataUnavailableError, match="could not reach"):
+            remote.fingerprint("new/BRA.csv")
+    finally:
+        server.shutdown()
+        server.server_close()
+    with pytest.raises(DataUnavailableError, match="could not reach http://127.0.0.1:9/new/ARG.csv"):
+        FileSource("http://127.0.0.1:9", timeout=5).fingerprint("new/ARG.csv")
 
 
 @pytest.mark.realdata

@@ -2,6 +2,7 @@
 
 import json
 import platform
+import subprocess
 import sys
 from pathlib import Path
 
@@ -184,6 +185,7 @@ def test_the_data_root_leaves_no_trace_in_the_outputs(data_root, tmp_path):
         "data": {"root": "auto", "sources": [{"layout": "football-data", "leagues": ["E0"],
                                               "seasons": ["1920", "2021", "2122", "2223"]}]},
         "protocol": {"test_seasons": ["2223"], "oos_seasons": ["2122"], "validation_season": "2122"},
+        "drift": {"seasons": ["2223"]},
         "features": {"selection": {"top_k": 10, "corr_threshold": 0.95, "seed": 1}}})
     locks = []
     for root in roots:
@@ -192,6 +194,12 @@ def test_the_data_root_leaves_no_trace_in_the_outputs(data_root, tmp_path):
     assert locks[0] == locks[1]
     matches = pd.read_parquet(repo / "data" / "matches.parquet")
     assert set(matches["source"]) == {f"mmz4281/{s}/E0.csv" for s in ("1920", "2021", "2122", "2223")}
+    # a run that cannot reach its data (the mirror gone) fails at the manifest and changes nothing
+    kept = ["dvc.lock", "data/sources.json", "data/matches.parquet", "data/rejected.parquet", "metrics/ingest.json"]
+    before = {path: (repo / path).read_bytes() for path in kept}
+    with pytest.raises(subprocess.CalledProcessError):
+        repro(repo, "features", env={"A1LAB_DATA_ROOT": str(tmp_path / "gone")})
+    assert {path: (repo / path).read_bytes() for path in kept} == before
 
 
 @pytest.mark.skipif(platform.machine() not in X86_64, reason="the pins are x86-64's")
