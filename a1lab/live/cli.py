@@ -42,11 +42,6 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
         loop.add_signal_handler(sig, stop.set)
 
 
-def _host_port(text: str) -> tuple[str, int]:
-    host, _, port = text.rpartition(":")
-    return host or "127.0.0.1", int(port)
-
-
 # -- replay -------------------------------------------------------------------------------------
 def cmd_replay(args: argparse.Namespace) -> int:
     """Write a season's events as JSONL (a file, stdout or a Redis stream), optionally paced."""
@@ -266,7 +261,7 @@ async def _run_with(args, params, models, timing, config, alerts, dispatcher, fe
     from a1lab.live.metrics import LiveMetrics
     from a1lab.live.redis_streams import IDLE
     from a1lab.live.runtime import LineReader, Outputs, commit_point, drive
-    from a1lab.live.server import Broadcaster
+    from a1lab.live.server import Broadcaster, host_port
     from a1lab.live.streams import JsonlSink
 
     live = params.live
@@ -310,7 +305,7 @@ async def _run_with(args, params, models, timing, config, alerts, dispatcher, fe
 
     if args.serve:
         server = Broadcaster(token=os.environ.get(args.token_env) or None, metrics=metrics, status=status)
-        await server.start(*_host_port(args.serve))
+        await server.start(*host_port(args.serve))
     outputs = Outputs(sinks=[_sink(p, redis) for p in args.out], dispatcher=dispatcher, server=server,
                       metrics=metrics, dead_letter=JsonlSink(args.dead_letter) if args.dead_letter else None)
 
@@ -347,12 +342,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     or a bad params file, is one line on stderr and exit code 2."""
     from a1lab.live.checkpoint import CheckpointError
     from a1lab.live.redis_streams import AddressError
+    from a1lab.live.server import BindError, host_port
     from a1lab.params import ParamsError
 
     _log_to_stderr(args.verbose)
     try:
+        if args.serve:
+            host_port(args.serve)  # a bad address is refused before the models load
         return asyncio.run(_run(args, loop_params(args.params)))
-    except (CheckpointError, ParamsError, AddressError) as exc:
+    except (CheckpointError, ParamsError, AddressError, BindError) as exc:
         print(f"a1lab live run: {exc}", file=sys.stderr)
         return 2
 
@@ -360,14 +358,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 # -- serve --------------------------------------------------------------------------------------
 async def _serve(args: argparse.Namespace) -> int:
     from a1lab.live.redis_streams import Connections, RedisTarget, is_redis, stream_lines
-    from a1lab.live.server import Broadcaster, serve_lines
+    from a1lab.live.server import Broadcaster, host_port, serve_lines
     from a1lab.live.streams import read_lines
 
     stop = asyncio.Event()
     _stop_on_signals(stop)
     server = Broadcaster(token=os.environ.get(args.token_env) or None, history=args.history)
-    await server.start(*_host_port(args.bind))
-    print(f"a1lab live serve: ws://{_host_port(args.bind)[0]}:{server.port}/", file=sys.stderr, flush=True)
+    await server.start(*host_port(args.bind))
+    print(f"a1lab live serve: ws://{host_port(args.bind)[0]}:{server.port}/", file=sys.stderr, flush=True)
     redis = Connections()
     if is_redis(args.input):
         target = RedisTarget.parse(args.input, "stream")
@@ -432,9 +430,17 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Broadcast JSON lines to WebSocket clients until a signal arrives."""
+    """Broadcast JSON lines to WebSocket clients until a signal arrives; an address it cannot or must not
+    listen on is one line and exit code 2."""
+    from a1lab.live.redis_streams import AddressError
+    from a1lab.live.server import BindError
+
     _log_to_stderr(args.verbose)
-    return asyncio.run(_serve(args))
+    try:
+        return asyncio.run(_serve(args))
+    except (BindError, AddressError) as exc:
+        print(f"a1lab live serve: {exc}", file=sys.stderr)
+        return 2
 
 
 def add_parser(sub) -> None:

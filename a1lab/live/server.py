@@ -1,15 +1,17 @@
 """The streaming server: broadcasts every published message to every connected WebSocket client.
 
-- Binds 127.0.0.1 unless told otherwise; optional bearer token (``Authorization:
-  Bearer ...`` header or ``?token=``); incoming messages above ``max_size`` close
-  the connection.
+- Binds 127.0.0.1 unless told otherwise, and refuses any other address without a
+  bearer token (``Authorization: Bearer ...`` header or ``?token=``); a browser's
+  WebSocket from another origin is refused (403); incoming messages above
+  ``max_size`` close the connection.
 - On connect a client gets ``{"type": "hello", "epoch", "seq", "snapshot"}``: the
   current prediction of every unsettled match. A client that sends ``?since=N``
   (and the ``epoch`` it knew) then gets the messages after N it missed; from
   another epoch (the server restarted), the whole history kept.
 - Each message carries ``seq`` (its number in this epoch) and ``sent`` (server time).
 - A client whose unsent data exceeds ``slow_bytes`` is dropped, with a log line,
-  so it never slows the others.
+  so it never slows the others (also while it catches up on the history); new
+  clients are refused while all clients' unsent data exceeds ``total_bytes``.
 - ``GET /health`` answers JSON: clients, seq, published, dropped, and from a loop in the same process
   its readiness (models loaded, source connected, last event age, lag); 503 while not ready.
 - ``GET /metrics``: Prometheus text (a1lab.live.metrics); ``GET /``: the dashboard page (no network
@@ -39,6 +41,24 @@ from a1lab.live.events import decode_object, line_text
 from a1lab.live.metrics import LiveMetrics
 
 log = logging.getLogger("a1lab.live.server")
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+class BindError(ValueError):
+    """The server cannot or must not listen where it was told (a bad address, a port in use, no token off
+    loopback)."""
+
+
+def host_port(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (or ``:PORT``, host 127.0.0.1) as a pair.
+
+    Raises:
+        BindError: not of that form, or a port outside 0-65535.
+    """
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise BindError(f"{text!r} is not HOST:PORT with a port from 0 to 65535 (e.g. 127.0.0.1:8765)")
+    return host.strip("[]") or "127.0.0.1", int(port)
 
 
 def dashboard_page() -> bytes:
@@ -60,14 +80,18 @@ class Broadcaster:
         slow_bytes: unsent bytes above which a client is dropped.
         max_size: largest message a client may send (bytes).
         max_message: largest message published; bigger ones are refused.
+        total_bytes: unsent bytes of all clients together above which new clients are refused (503).
+        origins: browser origins allowed besides the server's own (``http://host:port`` of the request).
         metrics: the process's Prometheus metrics (a new set when None).
         status: the loop's readiness and progress for ``/health`` (a dict with ``ready``); none: a plain relay.
     """
 
     def __init__(self, token: str | None = None, history: int = 100_000, slow_bytes: int = 4 * 2**20,
-                 max_size: int = 2**16, max_message: int = 2**20, metrics: LiveMetrics | None = None,
+                 max_size: int = 2**16, max_message: int = 2**20, total_bytes: int = 256 * 2**20,
+                 origins: tuple[str, ...] = (), metrics: LiveMetrics | None = None,
                  status: Callable[[], dict] | None = None):
         self.metrics = metrics or LiveMetrics()
+        self.total_bytes, self.origins = total_bytes, tuple(origins)
         self.status = status
         self.token, self.slow_bytes, self.max_size, self.max_message = token, slow_bytes, max_size, max_message
         self.epoch = uuid.uuid4().hex[:12]
@@ -83,10 +107,21 @@ class Broadcaster:
         return self._server.sockets[0].getsockname()[1]
 
     async def start(self, host: str = "127.0.0.1", port: int = 8765) -> None:
-        """Listen on host:port (port 0: any free port, see :attr:`port`)."""
-        self._server = await serve(self._handler, host, port, process_request=self._process_request,
-                                   max_size=self.max_size, ping_interval=20, ping_timeout=20,
-                                   write_limit=2**16)
+        """Listen on host:port (port 0: any free port, see :attr:`port`).
+
+        Raises:
+            BindError: no token for an address other than loopback (anyone who reaches it could read the
+                stream), or the address cannot be listened on (in use, unknown host, no permission).
+        """
+        if self.token is None and host not in LOOPBACK:
+            raise BindError(f"refusing to serve on {host} without a token: anyone who reaches it could read the "
+                            "stream; set the token variable (A1LAB_LIVE_TOKEN) or bind 127.0.0.1")
+        try:
+            self._server = await serve(self._handler, host, port, process_request=self._process_request,
+                                       max_size=self.max_size, ping_interval=20, ping_timeout=20,
+                                       write_limit=2**16)
+        except OSError as exc:
+            raise BindError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
         log.info("serving on ws://%s:%d/ (epoch %s)", host, self.port, self.epoch)
 
     async def close(self) -> None:
@@ -160,7 +195,16 @@ class Broadcaster:
             return _response(HTTPStatus.OK, dashboard_page(), "text/html; charset=utf-8")
         if not self._authorised(request):
             return connection.respond(HTTPStatus.UNAUTHORIZED, "a valid bearer token is required\n")
+        origin = request.headers.get("Origin")
+        if origin and urlsplit(origin).netloc != request.headers.get("Host") and origin not in self.origins:
+            return connection.respond(HTTPStatus.FORBIDDEN, f"origin {origin} is not allowed\n")
+        if self.buffered() > self.total_bytes:
+            return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "too much unsent data: try again later\n")
         return None
+
+    def buffered(self) -> int:
+        """Bytes written to clients and not yet sent, all clients together."""
+        return sum(ws.transport.get_write_buffer_size() for ws in self.clients if ws.transport is not None)
 
     async def _handler(self, ws: ServerConnection) -> None:
         query = parse_qs(urlsplit(ws.request.path).query)
@@ -176,6 +220,13 @@ class Broadcaster:
             for seq, text in self.history:
                 if seq > since:
                     broadcast([ws], text)
+                    if ws.transport.get_write_buffer_size() > self.slow_bytes:  # a client that does not read
+                        log.warning("dropped client %s while it caught up: %d bytes unsent", ws.remote_address,
+                                    ws.transport.get_write_buffer_size())
+                        self.stats["dropped"] += 1
+                        self.metrics.dropped.inc()
+                        ws.transport.abort()
+                        return
         self.clients.add(ws)
         self.stats["connections"] += 1
         self.metrics.clients.set(len(self.clients))

@@ -111,12 +111,16 @@ async def websocket_lines(url: str, token: str | None = None, backoff: Backoff |
                                max_size=max_size, open_timeout=5) as ws:
                 failures = 0
                 log.info("connected to %s", url)
+                first = True
                 async for message in ws:
                     obj = decode_object(message)
-                    if isinstance(obj, dict) and obj.get("type") == "hello" and isinstance(obj.get("epoch"), str):
+                    if first and isinstance(obj, dict) and obj.get("type") == "hello" \
+                            and isinstance(obj.get("epoch"), str):  # the server's greeting: only ever the first
                         if obj["epoch"] != epoch:
                             epoch, seq = obj["epoch"], 0
+                        first = False
                         continue
+                    first = False
                     if isinstance(obj, dict) and type(obj.get("seq")) is int:
                         seq = obj["seq"]
                     yield message  # anything else is the loop's to validate (and dead-letter)

@@ -193,10 +193,16 @@ def test_live_run_without_a_registered_model_says_so_in_one_line(tmp_path, capsy
      "the database must be a number"),
     (["live", "run", "--source", "redis://127.0.0.1:1/0", "--out"], "names no stream"),
     (["live", "replay", "--out", "redis://127.0.0.1:1/0?stream=e"], "Connection refused"),
+    (["live", "serve", "--input", "-", "--bind", "nonsense"], "'nonsense' is not HOST:PORT"),
+    (["live", "serve", "--input", "-", "--bind", "127.0.0.1:70000"], "is not HOST:PORT with a port from 0 to 65535"),
+    (["live", "serve", "--input", "-", "--bind", "0.0.0.0:0"], "refusing to serve on 0.0.0.0 without a token"),
+    (["live", "run", "--source", "-", "--out", "--serve", "nonsense"], "'nonsense' is not HOST:PORT"),
+    (["live", "run", "--source", "-", "--out", "--params", "missing.yaml"], "no params file missing.yaml"),
 ])
 def test_redis_addresses_and_unreachable_servers_are_one_line(argv, words, live_lab, tmp_path):
     extra = {"replay": ["--matches", str(live_lab["root"] / "matches.parquet"), "--leagues", "E0"],
-             "run": ["--registry", str(live_lab["registry"]), "--model", "xgb", "--params", str(live_lab["params"])],
+             "run": ["--registry", str(live_lab["registry"]), "--model", "xgb",
+                     *(["--params", str(live_lab["params"])] if "--params" not in argv else [])],
              }.get(argv[1], [])
     out = subprocess.run([sys.executable, "-m", "a1lab.cli", *argv, *extra], capture_output=True, text=True,
                          timeout=120, cwd=tmp_path)
