@@ -124,6 +124,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
           f"{counts['rows_rejected']:,} rejected ({reasons(counts['rejected_by_reason']) or 'none'}), "
           f"{counts['values_nulled']:,} values nulled ({reasons(counts['values_nulled_by_reason']) or 'none'}) "
           f"-> {out / 'matches.parquet'}")
+    if counts["notes"]:
+        source, notes = next(iter(counts["notes"].items()))
+        print(f"ingest: notes on {len(counts['notes'])} files or leagues (metrics/ingest.json `notes`), the first: "
+              f"{source}: {notes[0]}")
     return 0
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -32,11 +32,13 @@ class RawRows:
             (1-based physical line number; the header is line 1).
         rejected: lines refused with ``source``, ``line``, ``reason`` and ``raw``.
         lines: physical data lines after the header (= len(frame) + len(rejected)).
+        notes: what was found about the header (a column named twice: the first copy is read).
     """
 
     frame: pd.DataFrame
     rejected: pd.DataFrame
     lines: int
+    notes: list[str] = field(default_factory=list)
 
 
 def _fields(line: str) -> list[str]:
@@ -85,6 +87,9 @@ def read_rows(text: str, name: str, required: tuple[str, ...], lower: bool = Fal
     missing = [c for c in required if c not in header]
     if missing:
         raise DataFileError(f"{name}: wrong columns, missing {missing}; found {header[:12]}")
+    repeated = sorted({c.rsplit(".", 1)[0] for c in header if re.fullmatch(r".+\.\d+", c)} & set(header))
+    notes = [f"column {c} appears {sum(1 for h in header if h == c or h.startswith(c + '.'))} times: the first "
+             "is read" for c in repeated]
     width = len(header)
     rows, numbers, rejected = [], [], []
     for number, line in enumerate(lines[1:], start=2):
@@ -109,4 +114,4 @@ def read_rows(text: str, name: str, required: tuple[str, ...], lower: bool = Fal
     frame = pd.DataFrame(rows, columns=header, dtype=object) if rows else pd.DataFrame(columns=header, dtype=object)
     frame = frame.mask(frame == "")
     frame["line"] = numbers
-    return RawRows(frame, pd.DataFrame(rejected, columns=REJECTED_COLUMNS), len(lines) - 1)
+    return RawRows(frame, pd.DataFrame(rejected, columns=REJECTED_COLUMNS), len(lines) - 1, notes)

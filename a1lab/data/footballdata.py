@@ -89,6 +89,31 @@ def map_odds_columns(columns: list[str], force_timing: str | None = None) -> dic
     return mapping
 
 
+def column_notes(columns: list[str], force_timing: str | None = None) -> list[str]:
+    """What a file's header lacks that the layout knows: no ``Time`` (every kick-off is taken at 15:00 UK
+    time), a quote with some of its prices' columns (the quote is left out), handicap prices without their
+    line."""
+    notes = [] if "Time" in columns else ["no Time column: every kick-off is taken at 15:00 UK time"]
+    needed = {"1x2": "HDA", "ou25": "><", "ah": "HA"}
+    found: dict[tuple[str, str, str], set[str]] = {}
+    for col in columns:
+        for pattern, market in ((_1X2, "1x2"), (_OU, "ou25"), (_AH, "ah")):
+            if m := pattern.match(col):
+                found.setdefault((m["book"], m["close"], market), set()).add(m["out"])
+                break
+    for (code, close, market), outs in sorted(found.items()):
+        timing = force_timing or ("close" if close else "open")
+        missing = [o for o in needed[market] if o not in outs]
+        if missing:
+            suffix, infix = {"1x2": ("", ""), "ou25": ("2.5", ""), "ah": ("", "AH")}[market]
+            names = ", ".join(f"{code}{close}{infix}{o}{suffix}" for o in missing)
+            notes.append(f"{names} missing: the {BOOKMAKERS[code]} {timing} {market} quote is left out")
+    for close in sorted({close for (_, close, market) in found if market == "ah"}):
+        if f"AH{close}h" not in columns and f"BbAH{close}h" not in columns:
+            notes.append(f"AH{close}h missing: the {'close' if close else 'open'} handicap prices have no line")
+    return notes
+
+
 def site_columns(book: str, timing: str, market: str, extra: bool = False) -> list[str]:
     """The football-data.co.uk columns that hold one quote, as the site names them: ``avg`` ``open`` ``ou25`` ->
     ``Avg>2.5``, ``Avg<2.5``; ``pinnacle`` ``close`` ``1x2`` -> ``PSCH``, ``PSCD``, ``PSCA``; a handicap's line
@@ -157,8 +182,17 @@ def parse_main(data: bytes, name: str, league: str, season: str) -> LoadResult:
     span = {} if start is None else {"season_start": start, "season_end": end}
     frame = _frame(raw, name, names, map_odds_columns(list(raw.frame.columns)),
                    sport="football", league=league, season=season, **lines, **span)
-    return canonicalise(frame, DATE_FORMATS, TIMEZONE, extra_keep=("referee", "ah_line_open", "ah_line_close"),
-                        refused=raw.rejected)
+    result = canonicalise(frame, DATE_FORMATS, TIMEZONE, extra_keep=("referee", "ah_line_open", "ah_line_close"),
+                          refused=raw.rejected)
+    notes = raw.notes + column_notes(list(raw.frame.columns))
+    if "Div" in raw.frame:
+        other = raw.frame["Div"].fillna("").str.strip()
+        other = other[(other != "") & (other != league)]
+        if len(other):
+            notes.append(f"Div is {', '.join(sorted(set(other)))} in {len(other):,} rows of a file of {league}: "
+                         f"read as {league}")
+    result.notes += [(name, n) for n in notes]
+    return result
 
 
 def normalise_season(value: str) -> str:
@@ -182,7 +216,9 @@ def parse_extra(data: bytes, name: str, code: str) -> LoadResult:
     frame = _frame(raw, name, names, map_odds_columns(list(raw.frame.columns), force_timing="close"),
                    sport="football", league=code, season=labels.map(normalise_season).to_numpy(),
                    season_start=pd.to_datetime([s[0] for s in spans]), season_end=pd.to_datetime([s[1] for s in spans]))
-    return canonicalise(frame, DATE_FORMATS, TIMEZONE, refused=raw.rejected)
+    result = canonicalise(frame, DATE_FORMATS, TIMEZONE, refused=raw.rejected)
+    result.notes += [(name, n) for n in raw.notes + column_notes(list(raw.frame.columns), force_timing="close")]
+    return result
 
 
 def _parse(source: FileSource, rel: str, parse, *args) -> LoadResult:

@@ -38,6 +38,7 @@ class LoadResult:
     )
     files: int = 0
     rows_read: int = 0
+    notes: list[tuple[str, str]] = field(default_factory=list)  # (source, what was found about its columns)
 
     def counts(self) -> dict:
         """Counts for metrics/ingest.json; rows_read == rows_kept + rows_rejected."""
@@ -51,6 +52,8 @@ class LoadResult:
             "rejected_by_reason": {str(k): int(v) for k, v in by_reason.items()},
             "values_nulled": int(len(self.rejected_values)),
             "values_nulled_by_reason": {str(k): int(v) for k, v in values_by_reason.items()},
+            "notes": {source: sorted({n for s, n in self.notes if s == source})
+                      for source in sorted({s for s, _ in self.notes})},
         }
 
 
@@ -65,23 +68,55 @@ def concat_results(results: list[LoadResult]) -> LoadResult:
         rejected_values=pd.concat(values, ignore_index=True) if values else LoadResult(matches).rejected_values,
         files=sum(r.files for r in results),
         rows_read=sum(r.rows_read for r in results),
+        notes=[n for r in results for n in r.notes],
     )
     if len(matches):
-        dup = matches["match_id"].duplicated(keep="first")
-        if dup.any():
-            extra = pd.DataFrame(
-                {
-                    "source": matches.loc[dup, "source"].to_numpy() if "source" in matches else "",
-                    "line": -1,
-                    "reason": "duplicate",
-                    "raw": matches.loc[dup].drop(columns=["kickoff"]).astype(str)
-                    .to_json(orient="records", lines=True).splitlines(),
-                }
-            )
-            out.rejected = pd.concat([out.rejected, extra], ignore_index=True)
-            out.matches = matches.loc[~dup].reset_index(drop=True)
+        # the same match twice: in one league (two files of it), or in another league's file too (a file's
+        # Div disagreeing with its name): the first copy is kept
+        same = matches["match_id"].duplicated(keep="first")
+        elsewhere = matches[["sport", "kickoff", "home", "away"]].duplicated(keep="first") & ~same
+        for dup, why in ((same, "duplicate"), (elsewhere, "same_match_in_another_league")):
+            if dup.any():
+                extra = pd.DataFrame(
+                    {
+                        "source": matches.loc[dup, "source"].to_numpy() if "source" in matches else "",
+                        "line": -1,
+                        "reason": why,
+                        "raw": matches.loc[dup].drop(columns=["kickoff"]).astype(str)
+                        .to_json(orient="records", lines=True).splitlines(),
+                    }
+                )
+                out.rejected = pd.concat([out.rejected, extra], ignore_index=True)
+        out.matches = matches.loc[~(same | elsewhere)].reset_index(drop=True)
+        out.notes += case_variants(out.matches)
     out.matches = sort_matches(out.matches)
     return out
+
+
+def team_name(names: pd.Series) -> pd.Series:
+    """Team names as one spelling: Unicode NFC (a composed and a decomposed ``Atlético`` are one name), inner
+    runs of spaces as one, no spaces at the ends."""
+    import unicodedata
+
+    text = names.fillna("").astype(str)
+    return text.map(lambda s: " ".join(unicodedata.normalize("NFC", s).split()))
+
+
+def case_variants(matches: pd.DataFrame) -> list[tuple[str, str]]:
+    """Notes on team names of one league that differ only by case (``Man united`` beside ``Man United``):
+    most likely one team under two spellings, which the data set should fix."""
+    if matches.empty:
+        return []
+    notes = []
+    teams = pd.concat([matches[["league", "home"]].rename(columns={"home": "team"}),
+                       matches[["league", "away"]].rename(columns={"away": "team"})])
+    counts = teams.value_counts().reset_index(name="rows")
+    counts["key"] = counts["team"].str.casefold()
+    for (league, _), group in counts.groupby(["league", "key"], sort=True):
+        if len(group) > 1:
+            spelled = ", ".join(f"{t!r} ({n:,} rows)" for t, n in zip(group["team"], group["rows"], strict=True))
+            notes.append((f"league {league}", f"team names that differ only by case: {spelled}"))
+    return notes
 
 
 def sort_matches(matches: pd.DataFrame) -> pd.DataFrame:
@@ -163,8 +198,7 @@ def canonicalise(
 
     mark(frame[raw_cols].isna().all(axis=1), "empty_row")
 
-    home = frame["home"].fillna("").astype(str).str.strip()
-    away = frame["away"].fillna("").astype(str).str.strip()
+    home, away = team_name(frame["home"]), team_name(frame["away"])
     mark((home == "") | (away == ""), "missing_team")
     mark(home == away, "same_team")
 

@@ -38,7 +38,9 @@ def test_installed_command_ingests_real_files(data_root, tmp_path):
         capture_output=True, text=True, check=True,
     )
     counts = json.loads((tmp_path / "ingest.json").read_text())
-    (line,) = out.stdout.splitlines()  # one line a person reads; the numbers are in the metrics file
+    line, notes = out.stdout.splitlines()  # what a person reads; the numbers are in the metrics file
+    assert notes == ("ingest: notes on 2 files or leagues (metrics/ingest.json `notes`), the first: "
+                     "mmz4281/1516/E0.csv: no Time column: every kick-off is taken at 15:00 UK time")
     assert line.startswith(f"ingest: 4 files, {counts['rows_read']:,} rows read, {counts['rows_kept']:,} kept, ")
     assert line.endswith(f"-> {tmp_path / 'data' / 'matches.parquet'}")
     assert counts["files"] == 4

@@ -213,3 +213,40 @@ def test_schema_rejects_broken_tables(synthetic):
     m.loc[0, "odds_pinnacle_1x2_open_home"] = 0.9
     with pytest.raises(SchemaError, match="<= 1"):
         validate_matches(m)
+
+
+def test_columns_the_layout_knows_that_are_missing_or_doubled_are_noted_per_file():
+    """Before: a file without PSCH left the Pinnacle close partial, without Time every kick-off became 15:00,
+    and a second FTHG header won, all silently. Each is now a note of its file in the counts."""
+    header = "Div,Date,HomeTeam,AwayTeam,FTHG,FTAG,FTHG,FTR,PSH,PSD,PSA,PSCD,PSCA,PAHH,PAHA\r\n"
+    result = parse("E0,12/08/2023,Arsenal,Chelsea,2,1,5,H,2.0,3.5,4.0,3.4,3.9,1.9,2.0\r\n", header)
+    notes = result.counts()["notes"]["test.csv"]
+    assert "column FTHG appears 2 times: the first is read" in notes
+    assert "PSCH missing: the pinnacle close 1x2 quote is left out" in notes
+    assert "no Time column: every kick-off is taken at 15:00 UK time" in notes
+    assert "AHh missing: the open handicap prices have no line" in notes
+    assert result.matches["home_goals"].tolist() == [2]
+    assert parse("E0,12/08/2023,Arsenal,Chelsea,2,1,H,2.0,3.5,4.0,2.1,3.4,3.9,1.9,2.0\r\n").counts()["notes"] == {
+        "test.csv": ["no Time column: every kick-off is taken at 15:00 UK time"]}
+
+
+def test_the_same_match_in_two_league_files_and_one_team_under_two_spellings_are_found():
+    """A file whose Div disagrees with its name repeats another league's matches: the second copy is
+    quarantined. Names equal after Unicode normalisation and spacing are one team; names that differ only by
+    case are noted."""
+    from a1lab.data.quarantine import concat_results
+
+    row = "E0,12/08/2023,{home},Chelsea,2,1,H,2.0,3.5,4.0,2.1,3.4,3.9,1.9,2.0\r\n"
+    e0 = parse_main((HEADER + row.format(home="Atl\u00e9tico") + row.format(home="Arsenal").replace("12/08", "19/08")
+                     + row.format(home="arsenal").replace("12/08", "26/08")).encode(), "mmz4281/2324/E0.csv",
+                    "E0", "2324")
+    e1 = parse_main((HEADER + row.format(home="Atle\u0301tico  ")).encode(), "mmz4281/2324/E1.csv", "E1", "2324")
+    both = concat_results([e0, e1])
+    assert both.matches["home"].tolist() == ["Atl\u00e9tico", "Arsenal", "arsenal"]  # NFD and spaces: one name
+    assert both.rejected["reason"].tolist() == ["same_match_in_another_league"]
+    assert both.rejected["source"].tolist() == ["mmz4281/2324/E1.csv"]
+    notes = both.counts()["notes"]
+    assert notes["mmz4281/2324/E1.csv"] == ["Div is E0 in 1 rows of a file of E1: read as E1",
+                                            "no Time column: every kick-off is taken at 15:00 UK time"]
+    assert notes["league E0"] == ["team names that differ only by case: 'Arsenal' (1 rows), 'arsenal' (1 rows)"]
+    assert both.counts()["rows_read"] == len(both.matches) + len(both.rejected)
