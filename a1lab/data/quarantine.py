@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from a1lab.bounds import MAX_GOALS, MAX_NAME, MAX_ODDS, MAX_STAT
 from a1lab.data.errors import DataFileError, DataUnavailableError  # noqa: F401 - where the loaders import them
 from a1lab.data.schema import ODDS_COLUMN, STAT_COLUMNS, result_code, validate_matches
 
@@ -24,7 +25,6 @@ REJECTED_COLUMNS = ["source", "line", "reason", "raw"]
 REJECTED_VALUE_COLUMNS = ["source", "line", "match_id", "column", "value", "reason"]
 _META = ["source", "line", "sport", "league", "season"]
 _SPAN = ["season_start", "season_end"]
-MAX_SCORE = 10_000  # a score above this is no score of any sport (and would overflow on the way)
 
 
 @dataclass
@@ -201,6 +201,7 @@ def canonicalise(
     home, away = team_name(frame["home"]), team_name(frame["away"])
     mark((home == "") | (away == ""), "missing_team")
     mark(home == away, "same_team")
+    mark((home.str.len() > MAX_NAME) | (away.str.len() > MAX_NAME), "team_name_too_long")
 
     day = parse_dates(frame["date"].astype("string").str.strip(), date_formats)
     times = frame["time"] if "time" in frame else pd.Series(None, index=frame.index)
@@ -217,7 +218,7 @@ def canonicalise(
     hg = _to_number(frame["home_goals"].astype(object))
     ag = _to_number(frame["away_goals"].astype(object))
     mark(hg.isna() | ag.isna(), "missing_score")
-    impossible = (hg < 0) | (ag < 0) | (hg % 1 != 0) | (ag % 1 != 0) | (hg > MAX_SCORE) | (ag > MAX_SCORE)
+    impossible = (hg < 0) | (ag < 0) | (hg % 1 != 0) | (ag % 1 != 0) | (hg > MAX_GOALS) | (ag > MAX_GOALS)
     result = result_code(hg, ag)
     if "result" in frame:
         given = frame["result"].fillna("").astype(str).str.strip()
@@ -276,9 +277,11 @@ def canonicalise(
     infinite = np.isinf(nums)
     n_stats = len(stat_cols)
     why = np.full(nums.shape, "", dtype=object)
-    why[:, :n_stats][not_num[:, :n_stats] | infinite[:, :n_stats] | (nums[:, :n_stats] < 0)] = "stat_invalid"
+    why[:, :n_stats][not_num[:, :n_stats] | infinite[:, :n_stats] | (nums[:, :n_stats] < 0)
+                     | (nums[:, :n_stats] > MAX_STAT)] = "stat_invalid"
     why[:, n_stats:][not_num[:, n_stats:]] = "odds_not_numeric"
     why[:, n_stats:][nums[:, n_stats:] <= 1.0] = "odds_le_1"
+    why[:, n_stats:][nums[:, n_stats:] > MAX_ODDS] = "odds_too_high"
     why[:, n_stats:][infinite[:, n_stats:]] = "odds_not_finite"
     invalid = why != ""
     # a bad price voids its whole quote (bookmaker x market x timing): a partial quote is no quote

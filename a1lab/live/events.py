@@ -36,18 +36,20 @@ import orjson
 from msgspec import Meta, Struct
 from msgspec.structs import force_setattr
 
+from a1lab.bounds import MAX_GOALS, MAX_NAME, MAX_ODDS, MAX_STAT
+
 STAT_KEYS = ("home_shots", "away_shots", "home_shots_on_target", "away_shots_on_target", "home_corners",
              "away_corners", "home_yellow", "away_yellow", "home_red", "away_red")
 MAX_LINE = 2**20  # bytes: a longer line is refused unread
 RAW_LIMIT = 2000  # characters of a refused line kept in the dead letter
 EARLIEST, LATEST = datetime(1900, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
-STAT_MAX = 1_000.0
+STAT_MAX = MAX_STAT
 
 # msgspec checks types and bounds while it decodes: an int is a float, a bool or a string is no number, JSON
 # has no NaN and a number too large to be finite is refused; the checks a type cannot say are __post_init__'s
 Instant = Annotated[datetime, Meta(tz=True)]  # ISO 8601 with a UTC offset
-Price = Annotated[float, Meta(gt=1.0, le=10_000.0)]
-Goals = Annotated[int, Meta(ge=0, le=999)]  # an integer: not true, not 2.0
+Price = Annotated[float, Meta(gt=1.0, le=MAX_ODDS)]
+Goals = Annotated[int, Meta(ge=0, le=MAX_GOALS)]  # an integer: not true, not 2.0
 HandicapLine = Annotated[float, Meta(ge=-20.0, le=20.0, multiple_of=0.25)]
 _SEASON, _BOOKMAKER = re.compile(r"\d{4}"), re.compile(r"[a-z0-9_]+")
 
@@ -61,7 +63,7 @@ def _time(value: datetime, name: str) -> None:
         raise ValueError(f"{name}: time must lie in {EARLIEST.year}..{LATEST.year - 1}")
 
 
-def _text(event: Struct, name: str, limit: int = 200, pattern: re.Pattern | None = None) -> None:
+def _text(event: Struct, name: str, limit: int = MAX_NAME, pattern: re.Pattern | None = None) -> None:
     """Strip a string field of surrounding whitespace, then check its length (and pattern)."""
     value = getattr(event, name)
     stripped = value.strip()

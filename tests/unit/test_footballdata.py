@@ -250,3 +250,26 @@ def test_the_same_match_in_two_league_files_and_one_team_under_two_spellings_are
                                             "no Time column: every kick-off is taken at 15:00 UK time"]
     assert notes["league E0"] == ["team names that differ only by case: 'Arsenal' (1 rows), 'arsenal' (1 rows)"]
     assert both.counts()["rows_read"] == len(both.matches) + len(both.rejected)
+
+
+def test_ingest_refuses_what_the_live_loop_refuses_one_set_of_bounds():
+    """Before: ingest kept odds above 10,000, statistics above 1,000 and 100,000-character names that the
+    live schema refuses. Both now read a1lab.bounds."""
+    from a1lab.bounds import MAX_NAME, MAX_ODDS, MAX_STAT
+    from a1lab.live.events import Rejection, parse_event
+
+    header = "Div,Date,HomeTeam,AwayTeam,FTHG,FTAG,FTR,HS,PSH,PSD,PSA\r\n"
+    rows = (f"E0,12/08/2023,Arsenal,Chelsea,2,1,H,{MAX_STAT * 5:g},{MAX_ODDS * 2:g},3.5,4.0\r\n"
+            f"E0,13/08/2023,{'x' * (MAX_NAME + 1)},Chelsea,2,1,H,10,2.0,3.5,4.0\r\n")
+    result = parse(rows, header)
+    assert sorted(result.rejected_values["reason"]) == ["odds_too_high", "stat_invalid"]
+    assert result.rejected["reason"].tolist() == ["team_name_too_long"]
+    fixture = {"type": "fixture", "id": "f", "ts": "2025-08-08T19:00:00Z", "match_id": "m", "league": "E0",
+               "season": "2526", "home": "x" * (MAX_NAME + 1), "away": "B", "kickoff": "2025-08-15T19:00:00Z"}
+    odds = {"type": "odds", "id": "o", "ts": "2025-08-13T19:00:00Z", "match_id": "m", "bookmaker": "pinnacle",
+            "timing": "open", "prices": {"home": MAX_ODDS * 2, "draw": 4.2, "away": 6.5}}
+    result_event = {"type": "result", "id": "r", "ts": "2025-08-15T21:00:00Z", "match_id": "m", "home_goals": 1,
+                    "away_goals": 0, "stats": {"home_shots": MAX_STAT * 5}}
+    for event in (fixture, odds, result_event):
+        assert isinstance(parse_event(json.dumps(event)), Rejection)
+    assert not isinstance(parse_event(json.dumps({**fixture, "home": "x" * MAX_NAME})), Rejection)
