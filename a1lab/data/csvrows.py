@@ -20,6 +20,7 @@ from a1lab.data.quarantine import REJECTED_COLUMNS, DataFileError
 
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")  # bytes decoded with surrogateescape: not UTF-8
 RAW_LIMIT = 2000  # characters of a rejected line kept in the quarantine
 
 
@@ -96,6 +97,8 @@ def read_rows(text: str, name: str, required: tuple[str, ...], lower: bool = Fal
         reason = None
         if _CONTROL.search(line):
             reason = "control_characters"
+        elif _NOT_UTF8.search(line):
+            reason = "not_utf8"
         else:
             try:
                 fields = _fields(line)
@@ -110,8 +113,12 @@ def read_rows(text: str, name: str, required: tuple[str, ...], lower: bool = Fal
             rows.append(fields)
             numbers.append(number)
         else:
-            rejected.append((name, number, reason, line[:RAW_LIMIT]))
+            raw = line[:RAW_LIMIT].encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            rejected.append((name, number, reason, raw))
     frame = pd.DataFrame(rows, columns=header, dtype=object) if rows else pd.DataFrame(columns=header, dtype=object)
     frame = frame.mask(frame == "")
     frame["line"] = numbers
+    if undecodable := sum(1 for r in rejected if r[2] == "not_utf8"):
+        notes.append(f"{undecodable} lines are not UTF-8 and were quarantined: the file should be UTF-8 "
+                     "(bytes such as 0xE9 are another encoding's, Windows-1252 perhaps: save it as UTF-8)")
     return RawRows(frame, pd.DataFrame(rejected, columns=REJECTED_COLUMNS), len(lines) - 1, notes)

@@ -53,14 +53,15 @@ def decode_csv(data: bytes, name: str) -> str:
     """Bytes of a CSV file to text, refusing what cannot be a match file.
 
     Raises:
-        DataFileError: binary content, undecodable bytes or an HTML page.
+        DataFileError: binary content (NUL bytes throughout its start, an image) or an HTML page.
     """
-    if b"\x00" in data[:4096]:
+    head_bytes = data[:4096]
+    if head_bytes.count(b"\x00") > max(8, len(head_bytes) // 100) or head_bytes.startswith(b"\x89PNG"):
         raise DataFileError(f"{name}: binary content, not a CSV match file")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DataFileError(f"{name}: undecodable bytes at offset {exc.start} (expected UTF-8 CSV)") from None
+    # bytes that are not UTF-8 (a Windows-1252 e-acute, say) become lone surrogates, so the line that holds
+    # them is quarantined as not_utf8 by the row reader and the rest of the file is read (one NUL byte
+    # likewise quarantines its line as control_characters)
+    text = data.decode("utf-8-sig", errors="surrogateescape")
     head = text.lstrip()[:512].lower()
     if head.startswith("<") or "<html" in head or "<!doctype" in head:
         raise DataFileError(f"{name}: an HTML page, not a CSV match file (wrong URL or an error page?)")

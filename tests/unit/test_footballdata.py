@@ -161,7 +161,7 @@ def test_duplicate_match_keeps_first_copy():
     [
         (b"<!DOCTYPE html><html><body>404 Not Found</body></html>", "HTML"),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00IHDR", "binary"),
-        (b"Div,Date,HomeTeam\r\nE0,\xff\xfe,\r\n", "undecodable"),
+        (b"\xff\xfeD\x00i\x00v\x00,\x00D\x00a\x00t\x00e\x00" * 20, "binary"),  # UTF-16
         (b"name,score\r\nfoo,1\r\n", "wrong columns"),
         (b"", "empty"),
     ],
@@ -273,3 +273,19 @@ def test_ingest_refuses_what_the_live_loop_refuses_one_set_of_bounds():
     for event in (fixture, odds, result_event):
         assert isinstance(parse_event(json.dumps(event)), Rejection)
     assert not isinstance(parse_event(json.dumps({**fixture, "home": "x" * MAX_NAME})), Rejection)
+
+
+def test_a_byte_of_another_encoding_or_a_nul_quarantines_its_line_not_the_file():
+    """Before: one Windows-1252 byte anywhere, or one NUL byte in the first 4 KiB, refused the whole file."""
+    body = ("E0,12/08/2023,Arsenal,Chelsea,2,1,H,2.0,3.5,4.0,2.1,3.4,3.9,1.9,2.0\r\n"
+            "E0,13/08/2023,Atl\xe9tico,Chelsea,2,1,H,2.0,3.5,4.0,2.1,3.4,3.9,1.9,2.0\r\n"
+            "E0,14/08/2023,Ars\x00enal,Spurs,2,1,H,2.0,3.5,4.0,2.1,3.4,3.9,1.9,2.0\r\n"
+            "E0,15/08/2023,Spurs,Chelsea,0,0,D,2.0,3.5,4.0,2.1,3.4,3.9,1.9,2.0\r\n")
+    data = HEADER.encode() + body.encode("latin-1")  # one e-acute as the single byte 0xE9
+    result = parse_main(data, "test.csv", "E0", "2324")
+    assert result.matches["home"].tolist() == ["Arsenal", "Spurs"]
+    assert result.rejected[["line", "reason"]].values.tolist() == [[3, "not_utf8"], [4, "control_characters"]]
+    assert "Atl\ufffdtico" in result.rejected["raw"].iloc[0]  # what the line held, shown readably
+    notes = result.counts()["notes"]["test.csv"]
+    assert any(n.startswith("1 lines are not UTF-8 and were quarantined: the file should be UTF-8") for n in notes)
+    assert result.counts()["rows_read"] == 4
