@@ -276,6 +276,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"a1lab {command}: {exc.strerror or exc}{': ' + str(exc.filename) if exc.filename else ''}{hint}",
               file=sys.stderr)
         return 2
+    except OSError as exc:  # a folder where a file is due, no permission, a full disk, a feed refusing the token
+        print(f"a1lab {command}: {exc.strerror or exc}{': ' + str(exc.filename) if exc.filename else ''}",
+              file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

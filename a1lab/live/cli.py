@@ -36,6 +36,19 @@ def loop_params(path: str):
     return load_params(path)
 
 
+def _iso_time(text: str):
+    """An ISO 8601 time with its UTC offset (argparse type: a bad one is argparse's one-line usage error)."""
+    from datetime import datetime
+
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO time such as 2025-08-15T12:00:00+00:00") from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no UTC offset (add +00:00 or Z)")
+    return value
+
+
 def _stop_on_signals(stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -275,7 +288,7 @@ async def _run_with(args, params, models, timing, config, alerts, dispatcher, fe
         log.info("resumed from %s: %s", args.checkpoint, loop.counts)
     else:
         # the stream starts at the first valid event (bad lines before it go to the dead letter as usual)
-        head, cutoff = [], datetime.fromisoformat(args.start) if args.start else None
+        head, cutoff = [], args.start
         with LineReader(lines, stop) as reader:
             while cutoff is None and (line := await reader.next()) is not None:
                 if line is IDLE:
@@ -467,7 +480,8 @@ def add_parser(sub) -> None:
                     help="resume file, or redis://HOST:PORT/DB?key=NAME ('' for none)")
     rn.add_argument("--history", default="data/matches.parquet",
                     help="matches before the stream's start initialise the feature state ('' for none)")
-    rn.add_argument("--start", default=None, help="ISO time the stream starts (default: the first event's ts)")
+    rn.add_argument("--start", default=None, type=_iso_time,
+                    help="ISO time the stream starts, e.g. 2025-08-15T12:00:00+00:00 (default: the first event's ts)")
     rn.add_argument("--model", action="append", help="registered model (repeat to average several); "
                                                      "default: params.yaml live.models")
     rn.add_argument("--version", default="latest", help="model version (v1, v2, ... or latest)")

@@ -238,3 +238,58 @@ def test_a_protocol_the_data_cannot_run_is_refused_at_ingest_with_what_the_data_
     root["drift"]["seasons"] = ["1819"]
     params.write_text(yaml.safe_dump(root))
     assert main(["ingest", "--params", str(params), "--out", str(out), "--metrics", ""]) == 0
+
+
+@pytest.mark.parametrize("case", ["params_is_a_folder", "replay_out_is_a_folder", "run_out_is_a_folder",
+                                  "checkpoint_is_a_folder", "start_yesterday", "unwritable_out", "wrong_feed_token"])
+def test_bad_paths_times_and_tokens_are_one_line_not_a_traceback(case, live_lab, tmp_path):
+    """Each of these ended in a Python traceback before."""
+    import os
+    import threading
+
+    folder = tmp_path / "a_folder"
+    folder.mkdir()
+    run = ["live", "run", "--registry", str(live_lab["registry"]), "--model", "xgb", "--params",
+           str(live_lab["params"]), "--history", str(live_lab["root"] / "matches.parquet"), "--checkpoint", "",
+           "--dead-letter", ""]
+    events = tmp_path / "events.jsonl"
+    events.write_text("".join((live_lab["root"] / "events_e0.jsonl").read_text().splitlines(keepends=True)[:5]))
+    server = None
+    argv, words = {
+        "params_is_a_folder": (["ingest", "--params", str(folder), "--out", str(tmp_path / "d")], "a_folder"),
+        "replay_out_is_a_folder": (["live", "replay", "--matches", str(live_lab["root"] / "matches.parquet"),
+                                    "--leagues", "E0", "--out", str(folder)], "Is a directory"),
+        "run_out_is_a_folder": ([*run, "--source", str(events), "--out", str(folder)], "Is a directory"),
+        "checkpoint_is_a_folder": ([*run[:-4], "--dead-letter", "", "--source", str(events), "--out",
+                                    "--checkpoint", str(folder)], "a_folder"),
+        "start_yesterday": ([*run, "--source", str(events), "--out", "--start", "yesterday"],
+                            "'yesterday' is not an ISO time"),
+        "unwritable_out": (["live", "replay", "--matches", str(live_lab["root"] / "matches.parquet"), "--leagues",
+                            "E0", "--out", "/proc/version"], "a1lab live replay: "),  # root may write anywhere else
+        "wrong_feed_token": None,
+    }[case] or (None, None)
+    if case == "wrong_feed_token":
+        import asyncio
+
+        from a1lab.live.server import Broadcaster
+
+        server, ready = Broadcaster(token="right"), threading.Event()
+
+        def serve():
+            async def main():
+                await server.start("127.0.0.1", 0)
+                ready.set()
+                await asyncio.sleep(30)
+
+            asyncio.run(main())
+
+        threading.Thread(target=serve, daemon=True).start()
+        ready.wait(10)
+        argv, words = [*run, "--source", f"ws://127.0.0.1:{server.port}/", "--out"], "refused the token"
+    env = {**os.environ, "A1LAB_FEED_TOKEN": "wrong", "A1LAB_LIVE_TOKEN": "wrong"}
+    out = subprocess.run([sys.executable, "-m", "a1lab.cli", *argv], capture_output=True, text=True, timeout=120,
+                         cwd=tmp_path, env=env)
+    lines = [line for line in out.stderr.strip().splitlines() if " WARNING " not in line and " INFO " not in line]
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr[-2000:]
+    assert words in lines[-1], out.stderr[-2000:]
+    assert len(lines) == 1 or lines[0].startswith("usage: "), out.stderr[-2000:]  # or argparse's usage, then error
