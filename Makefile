@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: help research install debs run datasets test test-fast demo lint bench lab live docs clean
+.PHONY: help exp research install debs run datasets test test-fast demo lint bench lab live docs clean
 
 help:  ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -29,6 +29,9 @@ run: install  ## dvc repro (DATASET=<name>: the data set of datasets/<name>/, ru
 
 datasets: install  ## the shipped data sets other than the main one and the demo
 	$(PY) pipelines/dataset.py extra main-close nba nhl --parallel
+
+exp: install  ## the experiments in one table of 120 columns: RPS per model, gap share, the params that differ
+	$(PY) pipelines/experiments.py
 
 research: run  ## the research variants through the train stage's walk-forward: reports/research/
 	$(PY) pipelines/research.py
