@@ -44,3 +44,14 @@ def test_tests_take_nothing_from_bench():
     users = {str(p.relative_to(ROOT)): sorted({n.split(".")[0] for n in imported_names(p.read_text())} & bench)
              for p in (ROOT / "tests").rglob("*.py")}
     assert not {k: v for k, v in users.items() if v}
+
+
+def test_what_dvc_and_the_runner_write_beside_the_outputs_is_ignored():
+    """Before: `dvc plots show` left dvc_plots/ untracked in git status."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    paths = ["dvc_plots/index.html", "reports/timings/stage_data.json", "datasets/nba/reports/timings/stage_data.json",
+             "scratch/train/metrics/x.json"]
+    ignored = subprocess.run(["git", "check-ignore", *paths], cwd=root, capture_output=True, text=True).stdout.split()
+    assert ignored == paths
