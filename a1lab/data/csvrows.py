@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import csv
 import re
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -22,6 +24,7 @@ _NEWLINE = re.compile(r"\r\n|\r|\n")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _NOT_UTF8 = re.compile("[\udc80-\udcff]")  # bytes decoded with surrogateescape: not UTF-8
 RAW_LIMIT = 2000  # characters of a rejected line kept in the quarantine
+CHUNK_ROWS = 5_000  # lines parsed at once: bounds the memory a big file takes
 
 
 @dataclass
@@ -68,13 +71,25 @@ def _header(line: str, name: str, lower: bool) -> list[str]:
 
 
 def read_rows(text: str, name: str, required: tuple[str, ...], lower: bool = False) -> RawRows:
-    """Split a decoded CSV text into string rows, quarantining malformed lines.
+    """Split a decoded CSV text into string rows, quarantining malformed lines (one chunk: the whole file).
 
     Args:
         text: the whole file, decoded.
         name: file name for messages and the quarantine.
         required: columns the layout needs; a header without them is a :class:`DataFileError`.
         lower: lower-case the header names (layouts whose names are case-free).
+
+    Raises:
+        DataFileError: no header, an unreadable header or missing required columns.
+    """
+    return next(read_chunks(text, name, required, lower, rows=sys.maxsize))
+
+
+def read_chunks(text: str, name: str, required: tuple[str, ...], lower: bool = False,
+                rows: int | None = None) -> Iterator[RawRows]:
+    """:func:`read_rows` a chunk of ``rows`` physical lines at a time (default :data:`CHUNK_ROWS`), so a file's string
+    rows never all sit in memory together; line numbers are the file's, the header's notes come with the
+    first chunk. A file with no data lines yields one empty chunk.
 
     Raises:
         DataFileError: no header, an unreadable header or missing required columns.
@@ -91,9 +106,18 @@ def read_rows(text: str, name: str, required: tuple[str, ...], lower: bool = Fal
     repeated = sorted({c.rsplit(".", 1)[0] for c in header if re.fullmatch(r".+\.\d+", c)} & set(header))
     notes = [f"column {c} appears {sum(1 for h in header if h == c or h.startswith(c + '.'))} times: the first "
              "is read" for c in repeated]
+    data = len(lines) - 1
+    step = rows or CHUNK_ROWS
+    for first in range(2, max(data, 1) + 2, step):  # physical line numbers: the header is line 1
+        chunk = lines[first - 1:first - 1 + step]
+        yield _rows(chunk, first, header, name, notes if first == 2 else [])
+
+
+def _rows(lines: list[str], first: int, header: list[str], name: str, notes: list[str]) -> RawRows:
+    """The string rows of consecutive data lines (``first`` is the first one's line number)."""
     width = len(header)
     rows, numbers, rejected = [], [], []
-    for number, line in enumerate(lines[1:], start=2):
+    for number, line in enumerate(lines, start=first):
         reason = None
         if _CONTROL.search(line):
             reason = "control_characters"
@@ -118,7 +142,7 @@ def read_rows(text: str, name: str, required: tuple[str, ...], lower: bool = Fal
     frame = pd.DataFrame(rows, columns=header, dtype=object) if rows else pd.DataFrame(columns=header, dtype=object)
     frame = frame.mask(frame == "")
     frame["line"] = numbers
-    if undecodable := sum(1 for r in rejected if r[2] == "not_utf8"):
-        notes.append(f"{undecodable} lines are not UTF-8 and were quarantined: the file should be UTF-8 "
-                     "(bytes such as 0xE9 are another encoding's, Windows-1252 perhaps: save it as UTF-8)")
-    return RawRows(frame, pd.DataFrame(rejected, columns=REJECTED_COLUMNS), len(lines) - 1, notes)
+    if any(r[2] == "not_utf8" for r in rejected):
+        notes = [*notes, "lines that are not UTF-8 are quarantined (not_utf8): the file should be UTF-8 (bytes "
+                         "such as 0xE9 are another encoding's, Windows-1252 perhaps: save it as UTF-8)"]
+    return RawRows(frame, pd.DataFrame(rejected, columns=REJECTED_COLUMNS), len(lines), list(notes))

@@ -17,7 +17,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from a1lab.data.csvrows import RawRows, read_rows
+from a1lab.data.csvrows import RawRows, read_chunks
 from a1lab.data.quarantine import DataFileError, LoadResult, canonicalise, concat_results
 from a1lab.data.schema import odds_column
 from a1lab.data.source import FileSource
@@ -174,25 +174,33 @@ def handicap_lines(frame: pd.DataFrame) -> dict[str, np.ndarray]:
 
 
 def parse_main(data: bytes, name: str, league: str, season: str) -> LoadResult:
-    """Parse one main-layout file (``mmz4281/<season>/<div>.csv``)."""
-    raw = read_rows(decode_csv(data, name), name, MAIN_REQUIRED)
+    """Parse one main-layout file (``mmz4281/<season>/<div>.csv``), a chunk of rows at a time (bounded memory
+    however big the file; a match repeated across chunks is quarantined as a duplicate like any other)."""
     names = {"Date": "date", "Time": "time", "HomeTeam": "home", "AwayTeam": "away",
              "FTHG": "home_goals", "FTAG": "away_goals", "FTR": "result", "Referee": "referee"}
-    lines = handicap_lines(raw.frame)
     start, end = season_span(season, code=True)
     span = {} if start is None else {"season_start": start, "season_end": end}
-    frame = _frame(raw, name, names, map_odds_columns(list(raw.frame.columns)),
-                   sport="football", league=league, season=season, **lines, **span)
-    result = canonicalise(frame, DATE_FORMATS, TIMEZONE, extra_keep=("referee", "ah_line_open", "ah_line_close"),
-                          refused=raw.rejected)
-    notes = raw.notes + column_notes(list(raw.frame.columns))
-    if "Div" in raw.frame:
-        other = raw.frame["Div"].fillna("").str.strip()
-        other = other[(other != "") & (other != league)]
-        if len(other):
-            notes.append(f"Div is {', '.join(sorted(set(other)))} in {len(other):,} rows of a file of {league}: "
-                         f"read as {league}")
-    result.notes += [(name, n) for n in notes]
+    parts, notes, wrong_div = [], [], 0
+    for raw in read_chunks(decode_csv(data, name), name, MAIN_REQUIRED):
+        frame = _frame(raw, name, names, map_odds_columns(list(raw.frame.columns)),
+                       sport="football", league=league, season=season, **handicap_lines(raw.frame), **span)
+        parts.append(canonicalise(frame, DATE_FORMATS, TIMEZONE,
+                                  extra_keep=("referee", "ah_line_open", "ah_line_close"), refused=raw.rejected))
+        notes += raw.notes + ([] if parts[1:] else column_notes(list(raw.frame.columns)))
+        if "Div" in raw.frame:
+            div = raw.frame["Div"].fillna("").str.strip()
+            wrong_div += int(((div != "") & (div != league)).sum())
+            other = sorted(set(div[(div != "") & (div != league)]))
+    if wrong_div:
+        notes.append(f"Div is {', '.join(other)} in {wrong_div:,} rows of a file of {league}: read as {league}")
+    return _one_file(parts, name, notes)
+
+
+def _one_file(parts: list[LoadResult], name: str, notes: list[str]) -> LoadResult:
+    """The chunks of one file as its load: duplicates across chunks quarantined, counted as one file."""
+    result = concat_results(parts) if len(parts) > 1 else parts[0]
+    result.files = 1
+    result.notes += [(name, n) for n in dict.fromkeys(notes)]
     return result
 
 
@@ -209,17 +217,19 @@ def parse_extra(data: bytes, name: str, code: str) -> LoadResult:
 
     A row's season label must be a year (``2012``) or a pair (``2012/2013``) and its date must lie in it.
     """
-    raw = read_rows(decode_csv(data, name), name, EXTRA_REQUIRED)
     names = {"Date": "date", "Time": "time", "Home": "home", "Away": "away",
              "HG": "home_goals", "AG": "away_goals", "Res": "result"}
-    labels = raw.frame["Season"].fillna("")
-    spans = [season_span(label) for label in labels]
-    frame = _frame(raw, name, names, map_odds_columns(list(raw.frame.columns), force_timing="close"),
-                   sport="football", league=code, season=labels.map(normalise_season).to_numpy(),
-                   season_start=pd.to_datetime([s[0] for s in spans]), season_end=pd.to_datetime([s[1] for s in spans]))
-    result = canonicalise(frame, DATE_FORMATS, TIMEZONE, refused=raw.rejected)
-    result.notes += [(name, n) for n in raw.notes + column_notes(list(raw.frame.columns), force_timing="close")]
-    return result
+    parts, notes = [], []
+    for raw in read_chunks(decode_csv(data, name), name, EXTRA_REQUIRED):
+        labels = raw.frame["Season"].fillna("")
+        spans = [season_span(label) for label in labels]
+        frame = _frame(raw, name, names, map_odds_columns(list(raw.frame.columns), force_timing="close"),
+                       sport="football", league=code, season=labels.map(normalise_season).to_numpy(),
+                       season_start=pd.to_datetime([s[0] for s in spans]),
+                       season_end=pd.to_datetime([s[1] for s in spans]))
+        parts.append(canonicalise(frame, DATE_FORMATS, TIMEZONE, refused=raw.rejected))
+        notes += raw.notes + ([] if parts[1:] else column_notes(list(raw.frame.columns), force_timing="close"))
+    return _one_file(parts, name, notes)
 
 
 def _parse(source: FileSource, rel: str, parse, *args) -> LoadResult:

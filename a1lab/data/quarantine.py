@@ -24,6 +24,7 @@ DEFAULT_KICKOFF_TIME = "15:00"
 REJECTED_COLUMNS = ["source", "line", "reason", "raw"]
 REJECTED_VALUE_COLUMNS = ["source", "line", "match_id", "column", "value", "reason"]
 _META = ["source", "line", "sport", "league", "season"]
+IDENTITY = ("league", "season", "date", "time", "home", "away", "home_goals", "away_goals")  # a duplicate's raw
 _SPAN = ["season_start", "season_end"]
 
 
@@ -82,7 +83,7 @@ def concat_results(results: list[LoadResult]) -> LoadResult:
                         "source": matches.loc[dup, "source"].to_numpy() if "source" in matches else "",
                         "line": -1,
                         "reason": why,
-                        "raw": matches.loc[dup].drop(columns=["kickoff"]).astype(str)
+                        "raw": matches.loc[dup, [c for c in IDENTITY if c in matches]].astype(str)
                         .to_json(orient="records", lines=True).splitlines(),
                     }
                 )
@@ -237,9 +238,10 @@ def canonicalise(
             "source": frame.loc[bad, "source"].astype(str),
             "line": frame.loc[bad, "line"].astype(int),
             "reason": reason[bad].astype(str),
-            "raw": [
-                json.dumps({k: v for k, v in row.items() if isinstance(v, str) or pd.notna(v)}, default=str)
-                for row in frame.loc[bad, raw_cols].to_dict("records")
+            "raw": [  # a duplicate's raw text is the first copy's, which is kept: its identity is enough
+                json.dumps({k: v for k, v in row.items() if (isinstance(v, str) or pd.notna(v))
+                            and (why != "duplicate" or k in IDENTITY)}, default=str)
+                for row, why in zip(frame.loc[bad, raw_cols].to_dict("records"), reason[bad], strict=True)
             ] if bad.any() else [],
         },
         columns=REJECTED_COLUMNS,

@@ -287,5 +287,24 @@ def test_a_byte_of_another_encoding_or_a_nul_quarantines_its_line_not_the_file()
     assert result.rejected[["line", "reason"]].values.tolist() == [[3, "not_utf8"], [4, "control_characters"]]
     assert "Atl\ufffdtico" in result.rejected["raw"].iloc[0]  # what the line held, shown readably
     notes = result.counts()["notes"]["test.csv"]
-    assert any(n.startswith("1 lines are not UTF-8 and were quarantined: the file should be UTF-8") for n in notes)
+    assert any(n.startswith("lines that are not UTF-8 are quarantined (not_utf8): the file should be UTF-8")
+               for n in notes)
     assert result.counts()["rows_read"] == 4
+
+
+def test_a_file_read_in_chunks_gives_what_one_read_gives(monkeypatch):
+    """Big files are parsed a chunk of lines at a time (bounded memory): line numbers, quarantine reasons and
+    a duplicate across two chunks come out as in one read."""
+    from a1lab.data import csvrows
+
+    rows = [f"E0,{d:02d}/08/2023,Team{d},Chelsea,2,1,H,2.0,3.5,4.0,2.1,3.4,3.9,1.9,2.0\r\n" for d in range(1, 8)]
+    rows[4] = "E0,05/08/2023,Team5\r\n"  # line 6: too few fields
+    rows.append(rows[0])  # line 9: the match of line 2 again, in another chunk
+    whole = parse("".join(rows))
+    monkeypatch.setattr(csvrows, "CHUNK_ROWS", 3)
+    chunked = parse("".join(rows))
+    assert chunked.matches.equals(whole.matches) and len(chunked.matches) == 6
+    assert chunked.rejected[["line", "reason"]].values.tolist()[0] == [6, "field_count"]
+    assert sorted(chunked.rejected["reason"]) == sorted(whole.rejected["reason"]) == ["duplicate", "field_count"]
+    assert chunked.counts()["rows_read"] == 8 == chunked.counts()["rows_kept"] + chunked.counts()["rows_rejected"]
+    assert chunked.files == 1
