@@ -44,6 +44,18 @@ log = logging.getLogger("a1lab.live.server")
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
+class PipelinedRequests(logging.Filter):
+    """websockets answers the first of several HTTP requests a client sends at once, then fails an internal
+    assertion and logs its traceback; this filter logs one line instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, AssertionError) and record.getMessage() == "unexpected internal error":
+            log.info("a client sent several HTTP requests at once: the first was answered, the connection closed")
+            return False
+        return True
+
+
 class BindError(ValueError):
     """The server cannot or must not listen where it was told (a bad address, a port in use, no token off
     loopback)."""
@@ -113,6 +125,9 @@ class Broadcaster:
             BindError: no token for an address other than loopback (anyone who reaches it could read the
                 stream), or the address cannot be listened on (in use, unknown host, no permission).
         """
+        library = logging.getLogger("websockets.server")
+        if not any(isinstance(f, PipelinedRequests) for f in library.filters):
+            library.addFilter(PipelinedRequests())
         if self.token is None and host not in LOOPBACK:
             raise BindError(f"refusing to serve on {host} without a token: anyone who reaches it could read the "
                             "stream; set the token variable (A1LAB_LIVE_TOKEN) or bind 127.0.0.1")

@@ -271,3 +271,29 @@ def test_a_client_that_asks_for_the_history_and_never_reads_is_dropped_while_cat
         await server.close()
 
     run(main())
+
+
+def test_pipelined_http_requests_are_one_log_line_not_a_library_traceback(caplog):
+    import logging
+
+    async def main():
+        server = await _started()
+
+        def client() -> None:
+            with socket.create_connection(("127.0.0.1", server.port)) as sock:
+                sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+                sock.settimeout(2)
+                try:
+                    while sock.recv(65536):
+                        pass
+                except OSError:
+                    pass
+
+        await asyncio.to_thread(client)
+        await asyncio.sleep(0.3)
+        await server.close()
+
+    with caplog.at_level(logging.INFO):
+        run(main())
+    assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records if r.exc_info]
+    assert any("several HTTP requests at once" in r.getMessage() for r in caplog.records)
