@@ -231,6 +231,30 @@ def gap_mix(p_open: np.ndarray, p_close: np.ndarray, y: np.ndarray, share: float
     return (1 - w) * p_open + w * p_close, w
 
 
+def gap_by_group(forecasts: dict[str, np.ndarray], p_open: np.ndarray, p_close: np.ndarray, y: np.ndarray,
+                 groups: np.ndarray, seed: int = 0) -> list[dict]:
+    """Where the market is weakest: per group (a division), its matches, the open's and the close's RPS, the gap
+    between them, and each forecast's share of that gap with its paired bootstrap interval (:func:`gap_share_ci`;
+    share and interval None where the close does not beat the open)."""
+    y, groups = np.asarray(y), np.asarray(groups)
+    rows = []
+    for group in sorted(set(groups.tolist())):
+        m = groups == group
+        opening, closing = rps_per_match(p_open[m], y[m]), rps_per_match(p_close[m], y[m])
+        gap = float(opening.mean() - closing.mean())
+        row = {"group": str(group), "n": int(m.sum()), "open": float(opening.mean()), "close": float(closing.mean()),
+               "gap": gap, "forecasts": {}}
+        for name, p in forecasts.items():
+            own = rps_per_match(p[m], y[m])
+            share, low, high = None, None, None
+            if gap > 0:
+                share = float((opening.mean() - own.mean()) / gap)
+                low, high = gap_share_ci(own, opening, closing, seed=seed)
+            row["forecasts"][name] = {"share": share, "low": low, "high": high}
+        rows.append(row)
+    return rows
+
+
 def gap_power(forecasts: dict[str, np.ndarray], p_open: np.ndarray, p_close: np.ndarray, y: np.ndarray,
               low: float, share: float = 0.5, level: float = 0.95) -> list[dict]:
     """How far a test of this size can tell shares of the open-to-close gap apart.

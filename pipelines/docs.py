@@ -64,6 +64,14 @@ def headline_table(metrics: Path) -> str:
     return _table(header, rows)
 
 
+def _choice(score: dict) -> list[str]:
+    """A candidate's selection score, its margin over the default kind with the interval, and its wins share."""
+    if "ci95" not in score:
+        return [f"{score['rps']:.6f}", "", ""]
+    margin = f"{score['diff']:+.6f} {_ci(*score['ci95'], digits=6)}"
+    return [f"{score['rps']:.6f}", margin, f"{score['wins_share']:.0%}"]
+
+
 def truth_table(metrics: Path) -> str:
     """For a synthetic data set (``truth`` in ``ensemble.json``): every forecast's RPS against the results and
     against the true probabilities (what it can expect when outcomes are drawn from them; the truth's own is the
@@ -79,6 +87,26 @@ def truth_table(metrics: Path) -> str:
     return ("Against the known truth (RPS expected under the true probabilities; the distance is the excess over "
             "the truth's own):\n\n" + _table(["forecast", "RPS against results", "RPS against the truth",
                                                 "distance to the truth"], rows))
+
+
+def division_table(metrics: Path) -> str:
+    """Where the market is weakest (``by_league`` in ``ensemble.json``): per division, its test matches, the
+    reference's open-to-close gap in RPS and each forecast's share of it with a 95 % paired interval."""
+    rows = _json(metrics / "ensemble.json").get("by_league")
+    if not rows:
+        return ""
+    names = list(rows[0]["forecasts"])
+
+    def share(f: dict) -> str:
+        if f["share"] is None:
+            return "no gap"
+        return f"{f['share']:+.0%} [{f['low']:+.0%}, {f['high']:+.0%}]"
+
+    body = [[r["group"], f"{r['n']:,}", f"{r['gap']:.5f}", *(share(r["forecasts"][n]) for n in names)]
+            for r in sorted(rows, key=lambda r: -r["gap"])]
+    return ("Where the market is weakest: per division, the open-to-close gap (opening minus closing RPS) and each "
+            "forecast's share of it, with a 95 % paired bootstrap interval:\n\n"
+            + _table(["division", "n", "gap", *(NAMES.get(n, n) for n in names)], body))
 
 
 def datasets() -> list[tuple[str, Path]]:
@@ -106,14 +134,15 @@ def results_page() -> str:
            "share of the open-to-close gap is (open - model) / (open - close), with a paired bootstrap interval.",
            ""]
     for label, folder in datasets():
-        truth = truth_table(folder)
-        out += [f"## {label}", "", headline_table(folder), ""] + ([truth, ""] if truth else [])
+        extra = [table for table in (truth_table(folder), division_table(folder)) if table]
+        out += [f"## {label}", "", headline_table(folder), ""] + [line for t in extra for line in (t, "")]
     selection = ensemble["selection"]
     out += ["## The ensemble's choice (main leagues)", "",
             f"Rule: {selection['rule']}, on season {selection['season']} (before the test seasons). "
             f"Chosen: **{ensemble['best']}**. Every candidate's score there and on the test seasons:", "",
-            _table(["candidate", f"RPS {selection['season']} (choice)", "test RPS", "test log loss"],
-                   [[k, f"{selection['scores'][k]['rps']:.6f}" if k in selection["scores"] else "",
+            _table(["candidate", f"RPS {selection['season']} (choice)", "minus the default, 95 % CI",
+                    "wins over resamples", "test RPS", "test log loss"],
+                   [[k, *(_choice(selection["scores"][k]) if k in selection["scores"] else ["", "", ""]),
                      f"{v['rps']:.6f}", f"{v['logloss']:.6f}"] for k, v in ensemble["candidates"].items()]), ""]
     conformal = [[level, season, f"{c['split']['coverage']:.1%}", f"{c['split']['mean_set_size']:.2f}",
                   f"{c['adaptive']['coverage']:.1%}", f"{c['adaptive']['mean_set_size']:.2f}"]
@@ -142,6 +171,12 @@ def results_page() -> str:
             _table(header, strategy_rows(backtest["strategies"])), "",
             f"The model-free consensus baseline on the same matches ({backtest['consensus']['rule']}):", "",
             _table(header, strategy_rows(backtest["consensus"]["strategies"])), ""]
+    if clv := backtest.get("clv_by_method"):
+        methods = list(next(iter(clv.values())))
+        out += ["Closing-line value of the same bets under three margin removals of the reference's close "
+                "(mean CLV, and the share of bets that beat the close):", "",
+                _table(["bets of", *methods], [[who, *(f"{r[m]['clv_mean']:+.2%} ({r[m]['beat_close_share']:.0%})"
+                                                       for m in methods)] for who, r in clv.items()]), ""]
     return "\n".join(out)
 
 

@@ -154,3 +154,22 @@ def test_risk_of_ruin_counts_reshuffled_paths_below_the_line():
         paths += bool((np.cumprod(order) < 0.6).any())
     share = paths / len(set(permutations([0.8] * 3 + [1.2] * 3)))
     assert betting.risk_of_ruin(log, 100.0, ruin=0.6, n_sims=4000, seed=1) == pytest.approx(share, abs=0.03)
+
+
+def test_clv_of_the_same_bets_under_three_margin_removals():
+    """A bet at 2.10 on a 1.95 close favourite: its CLV depends on how the close is de-vigged, and each
+    method's figure is the price over that method's fair close, minus 1."""
+    from a1lab.odds import remove_margin
+
+    close = pd.DataFrame({"home": [1.95, 2.9], "draw": [3.6, np.nan], "away": [4.2, 1.45]}, index=["m1", "m2"])
+    bets = pd.DataFrame({"match_id": ["m1", "m2", "m3"], "outcome": ["home", "away", "home"],
+                         "odds": [2.10, 1.50, 2.0]})
+    table = betting.clv_by_method(bets, close.reindex(["m1", "m2", "m3"]))
+    assert set(table) == {"multiplicative", "power", "shin"}
+    for method, row in table.items():
+        fair_home = 1 / remove_margin(close.loc[["m1"]].to_numpy(), method)[0, 0]
+        fair_away = 1 / remove_margin(close.loc[["m2"], ["home", "away"]].to_numpy(), method)[0, 1]
+        expected = [2.10 / fair_home - 1, 1.50 / fair_away - 1]
+        assert row["bets"] == 2 and row["clv_mean"] == pytest.approx(np.mean(expected))
+        assert row["beat_close_share"] == pytest.approx(np.mean([e > 0 for e in expected]))
+    assert table["multiplicative"]["clv_mean"] != table["shin"]["clv_mean"]

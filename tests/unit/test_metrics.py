@@ -110,3 +110,26 @@ def test_expected_rps_under_the_truth_is_the_mean_over_drawn_outcomes_and_lowest
     assert list(table) == ["p", "truth"] and table["p"]["rps_results"] == metrics.rank_probability_score(p, y)
     with pytest.raises(ValueError, match="same"):
         metrics.expected_rps(p, q[:, :2])
+
+
+def test_the_gap_by_division_is_each_divisions_own_share_of_its_own_gap():
+    rng = np.random.default_rng(4)
+    n = 600
+    truth = rng.dirichlet([4, 3, 3], size=n)
+    u = rng.random(n)
+    y = (u[:, None] > np.cumsum(truth, axis=1)[:, :-1]).sum(axis=1)
+    noise = lambda s: truth * np.exp(rng.normal(0, s, truth.shape))  # noqa: E731
+    p_open, p_close = (p / p.sum(axis=1, keepdims=True) for p in (noise(0.4), noise(0.05)))
+    groups = np.array(["A"] * 400 + ["B"] * 200)
+    half = 0.5 * p_open + 0.5 * p_close
+    rows = metrics.gap_by_group({"half": half, "open": p_open}, p_open, p_close, y, groups, seed=1)
+    assert [r["group"] for r in rows] == ["A", "B"] and [r["n"] for r in rows] == [400, 200]
+    for r, m in zip(rows, (groups == "A", groups == "B"), strict=True):
+        opening = metrics.rank_probability_score(p_open[m], y[m])
+        closing = metrics.rank_probability_score(p_close[m], y[m])
+        assert r["gap"] == pytest.approx(opening - closing)
+        own = metrics.rank_probability_score(half[m], y[m])
+        assert r["forecasts"]["half"]["share"] == pytest.approx((opening - own) / (opening - closing))
+        assert r["forecasts"]["open"]["share"] == pytest.approx(0.0)
+        low, high = r["forecasts"]["half"]["low"], r["forecasts"]["half"]["high"]
+        assert low < r["forecasts"]["half"]["share"] < high
