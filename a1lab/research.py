@@ -97,6 +97,41 @@ def score_variant(item: dict, frames: dict, matches: pd.DataFrame) -> dict:
     return variant_row(item["variant"], model, results, metrics, protocol["oos_seasons"], clv, item["overrides"])
 
 
+class PlanError(ValueError):
+    """A research plan edited after its test seasons were first scored."""
+
+
+def plan_hash(text: str) -> str:
+    """The first 12 hex digits of a plan file's SHA-256 (what every results table of the plan shows)."""
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def record_plan(ledger: list[dict], plan: str, digest: str, test_seasons: list[str], workspace: str, when: str,
+                new_plan: bool = False) -> list[dict]:
+    """The ledger of plans whose test seasons were scored, with this run's plan in it.
+
+    A plan is recorded the first time its test seasons are scored. Scoring the same test seasons (of the same
+    workspace) again under another plan (the file edited after the results were seen) is refused, unless
+    ``new_plan``: then it is recorded beside the old one, and both are reported.
+
+    Raises:
+        PlanError: the plan changed since its test seasons were first scored, and ``new_plan`` is False.
+    """
+    seasons = sorted(test_seasons)
+    same = [e for e in ledger if e["test_seasons"] == seasons and e["workspace"] == workspace]
+    if any(e["sha256"] == digest for e in same):
+        return ledger
+    if same and not new_plan:
+        first = same[0]
+        raise PlanError(f"{plan} is not the plan its test seasons {', '.join(seasons)} were first scored under "
+                        f"(plan {first['sha256']}, {first['recorded']}): to score them under this one too, pass "
+                        "--new-plan, and both plans are reported")
+    return [*ledger, {"plan": plan, "sha256": digest, "test_seasons": seasons, "workspace": workspace,
+                      "recorded": when}]
+
+
 def choose(table: pd.DataFrame) -> pd.DataFrame:
     """Mark ``chosen`` the rows of the variant with the lowest mean out-of-sample RPS over the models (a
     variant is a pipeline-wide params change; ties: the first listed); the test columns play no part."""

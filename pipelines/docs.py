@@ -210,6 +210,14 @@ def research_page() -> str:
                                                                                     .read_text())]
     for folder in sorted(p for p in research.glob("*/") if (p / "variants.md").is_file()):
         out += [f"## `{folder.name}` data set: the variants", "", _demote((folder / "variants.md").read_text())]
+    if (research / "plans.json").is_file():
+        plans = _json(research / "plans.json")
+        out += ["## Plans", "", "The plan file (variants, the rule and who is eligible) whose SHA-256 heads each "
+                "variants table, recorded when its test seasons are scored; `pipelines/research.py` refuses to "
+                "score them again under an edited plan unless told to record it beside the old one (`--new-plan`).",
+                "", _table(["plan", "sha256", "test seasons", "workspace", "recorded"],
+                           [[e["plan"], e["sha256"], ", ".join(e["test_seasons"]), e["workspace"], e["recorded"]]
+                            for e in plans]), ""]
     return "\n".join(out)
 
 

@@ -69,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="a pipeline's folder (its params.yaml and data/), e.g. datasets/extra")
     parser.add_argument("--out", default=None, help="default: WORKSPACE/reports/research")
     parser.add_argument("--only", nargs="*", help="run only these variants")
+    parser.add_argument("--new-plan", action="store_true",
+                        help="score the test seasons under an edited plan, recorded beside the old one")
     parser.add_argument("--parallel", action="store_true",
                         help="run the walk-forwards as Dask tasks where params.yaml's compute section says")
     args = parser.parse_args(argv)
@@ -80,11 +82,20 @@ def main(argv: list[str] | None = None) -> int:
     import yaml
 
     from a1lab.compute import ComputeConfig, client, run_tasks
-    from a1lab.research import apply_overrides, choose, score_variant
+    from a1lab.research import PlanError, apply_overrides, choose, plan_hash, record_plan, score_variant
 
     workspace = Path(args.workspace)
     params = yaml.safe_load((workspace / "params.yaml").read_text())
-    spec = yaml.safe_load(Path(args.variants).read_text())
+    plan_text = Path(args.variants).read_text()
+    spec = yaml.safe_load(plan_text)
+    ledger_path = ROOT / "reports" / "research" / "plans.json"
+    ledger = json.loads(ledger_path.read_text()) if ledger_path.is_file() else []
+    plan, where = (Path(p).resolve().relative_to(ROOT).as_posix() for p in (args.variants, workspace))
+    try:  # before any test season is scored
+        ledger = record_plan(ledger, plan, plan_hash(plan_text), params["protocol"]["test_seasons"], where,
+                             time.strftime("%Y-%m-%d"), args.new_plan)
+    except PlanError as exc:
+        raise SystemExit(str(exc)) from None
     data = workspace / "data"
     matches = pd.read_parquet(data / "matches.parquet")
     shipped = (pd.read_parquet(data / "features.parquet"), json.loads((data / "features_selected.json").read_text()),
@@ -109,7 +120,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{config.scheduler}")
     table = choose(pd.DataFrame(rows))
     table.to_csv(out / "variants.csv", index=False, float_format="%.6f")
-    (out / "variants.md").write_text(markdown(table, params["protocol"]["oos_seasons"]) + "\n")
+    (out / "variants.md").write_text(f"Plan `{plan}` {plan_hash(plan_text)} (rule: {spec['rule']}).\n\n"
+                                     + markdown(table, params["protocol"]["oos_seasons"]) + "\n")
+    ledger_path.write_text(json.dumps(ledger, indent=1) + "\n")
     print((out / "variants.md").read_text())
     return 0
 

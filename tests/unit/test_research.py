@@ -359,3 +359,20 @@ def test_the_market_correction_can_be_fitted_toward_the_close():
     by_result = MarketCorrection(offset=names).fit(X, y)
     by_close = MarketCorrection(offset=names, close=CLOSE, close_weight=1.0).fit(X, y)
     assert by_result.gamma_ == pytest.approx(1.0, abs=0.05) and by_close.gamma_ == pytest.approx(1.3, abs=0.01)
+
+
+def test_a_plan_edited_after_its_test_seasons_were_scored_is_refused_unless_recorded_as_new():
+    from a1lab.research import PlanError, plan_hash, record_plan
+
+    first, edited = plan_hash("variants: {a: {}}\n"), plan_hash("variants: {a: {}, b: {}}\n")
+    assert len(first) == 12 and first != edited
+    ledger = record_plan([], "pipelines/variants.yaml", first, ["2425", "2324"], ".", "2026-12-01")
+    assert ledger == [{"plan": "pipelines/variants.yaml", "sha256": first, "test_seasons": ["2324", "2425"],
+                       "workspace": ".", "recorded": "2026-12-01"}]
+    assert record_plan(ledger, "pipelines/variants.yaml", first, ["2324", "2425"], ".", "2026-12-02") == ledger
+    with pytest.raises(PlanError, match=f"first scored under \\(plan {first}, 2026-12-01\\): .* --new-plan"):
+        record_plan(ledger, "pipelines/variants.yaml", edited, ["2324", "2425"], ".", "2026-12-02")
+    both = record_plan(ledger, "pipelines/variants.yaml", edited, ["2324", "2425"], ".", "2026-12-02", new_plan=True)
+    assert [e["sha256"] for e in both] == [first, edited]
+    other = record_plan(ledger, "pipelines/variants.yaml", edited, ["2324", "2425"], "datasets/extra", "2026-12-02")
+    assert len(other) == 2  # another data set's test seasons are scored for the first time
