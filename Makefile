@@ -28,7 +28,7 @@ run: install  ## dvc repro (DATASET=<name>: the data set of datasets/<name>/, ru
 	$(if $(DATASET),$(PY) pipelines/dataset.py $(DATASET),dvc repro)
 
 datasets: install  ## the shipped data sets other than the main one and the demo
-	$(PY) pipelines/dataset.py extra main-close nba nhl --parallel
+	$(PY) pipelines/dataset.py europe extra main-close nba nhl --parallel
 
 exp: install  ## the experiments in one table of 120 columns: RPS per model, gap share, the params that differ
 	$(PY) pipelines/experiments.py
