@@ -293,3 +293,26 @@ def test_bad_paths_times_and_tokens_are_one_line_not_a_traceback(case, live_lab,
     assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr[-2000:]
     assert words in lines[-1], out.stderr[-2000:]
     assert len(lines) == 1 or lines[0].startswith("usage: "), out.stderr[-2000:]  # or argparse's usage, then error
+
+
+@pytest.mark.realdata
+def test_the_unseen_divisions_with_the_main_protocol_are_refused_before_any_model(data_root, tmp_path, capsys):
+    """Seventeen divisions the lab never trained on, from 2021/22, under the main leagues' protocol: 2022/23
+    (out of sample) has one earlier season, so ingest refuses it in one line naming the key and the seasons
+    the data has, and writes nothing."""
+    from pathlib import Path
+
+    import yaml
+
+    root = yaml.safe_load((Path(__file__).resolve().parents[2] / "params.yaml").read_text())
+    root["data"] = {"root": str(data_root), "sources": [
+        {"layout": "football-data", "leagues": ["E1", "E2", "EC", "SC0", "SC1", "SC2", "SC3", "D2", "I2", "SP2",
+                                                 "F2", "N1", "B1", "P1", "T1", "G1", "E3"],
+         "seasons": ["2122", "2223", "2324", "2425"]}]}
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump(root))
+    assert main(["ingest", "--params", str(params), "--out", str(tmp_path / "data"), "--metrics", ""]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[1].strip().startswith("protocol.oos_seasons: 2223 is forecast walk-forward and needs two earlier "
+                                       "seasons (fit, validate), the data has ['2122']")
+    assert "2122 (" in lines[1] and "2425 (" in lines[1] and not (tmp_path / "data").exists()
