@@ -20,7 +20,7 @@ import pandas as pd
 
 from a1lab.data.csvrows import read_rows
 from a1lab.data.footballdata import DATE_FORMATS, TIMEZONE, decode_csv, handicap_lines, map_odds_columns, site_columns
-from a1lab.data.quarantine import DataFileError, parse_dates, parse_times
+from a1lab.data.quarantine import DataFileError, parse_dates, parse_times, team_name
 from a1lab.live.events import Rejection, parse_event
 from a1lab.live.loop import Loop
 from a1lab.live.replay import quote_keys, row_quote
@@ -61,7 +61,7 @@ def read_fixtures(data: bytes, name: str, countries: Mapping[str, str] | None = 
     else:
         raise DataFileError(f"{name}: not a fixtures file: it needs the columns {', '.join(MAIN_COLUMNS)} "
                             f"(fixtures.csv) or {', '.join(EXTRA_COLUMNS)} (new_league_fixtures.csv)")
-    home, away = home.fillna("").str.strip(), away.fillna("").str.strip()
+    home, away = team_name(home), team_name(away)  # spelled as ingest spells them (NFC, one space)
     day = parse_dates(rows["Date"].astype("string").str.strip(), DATE_FORMATS)
     tod = parse_times((rows["Time"] if "Time" in rows else pd.Series(None, index=rows.index)).astype("string"))
     reason = pd.Series(None, index=rows.index, dtype=object)

@@ -98,11 +98,11 @@ def write(name: str) -> Path:
     return DATASETS / name / "dvc.yaml"
 
 
-def repro_job(pipeline: Path) -> tuple[list[str], str, dict]:
-    """``dvc repro`` of one data set's pipeline with this interpreter's environment on PATH, as (argv, cwd, env)."""
+def repro_job(cwd: Path, *args: str) -> tuple[list[str], str, dict]:
+    """``dvc repro ARGS`` in ``cwd`` with this interpreter's environment on PATH, as (argv, cwd, env)."""
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    return [str(Path(sys.executable).parent / "dvc"), "repro", str(pipeline.relative_to(ROOT))], str(ROOT), env
+    return [str(Path(sys.executable).parent / "dvc"), "repro", *args], str(cwd), env
 
 
 def stale() -> list[str]:
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.name:
         parser.error(f"name one or more data sets: {', '.join(shipped())}")
     pipelines = [write(name) for name in args.name]  # every configuration checked before anything runs
-    jobs = [repro_job(p) for p in pipelines]
+    jobs = [repro_job(ROOT, str(p.relative_to(ROOT))) for p in pipelines]
     if args.parallel and len(jobs) > 1:
         from a1lab.compute import ComputeConfig, client, run_command, run_tasks
 

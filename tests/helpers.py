@@ -218,14 +218,15 @@ def repo_copy(target: Path, overrides: dict | None = None) -> Path:
 
 
 def repro_job(target: Path, *args: str) -> tuple[list[str], str, dict]:
-    """``dvc repro`` in ``target`` with this interpreter's environment on PATH, as (argv, cwd, env)."""
-    import os
+    """``dvc repro`` in ``target`` (:func:`dataset.repro_job`), its DVC site cache inside the copy."""
     import sys
 
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pipelines"))
+    import dataset
+
+    argv, cwd, env = dataset.repro_job(target, *args)
     env.setdefault("DVC_SITE_CACHE_DIR", str(target / ".dvc-site-cache"))
-    return [str(Path(sys.executable).parent / "dvc"), "repro", *args], str(target), env
+    return argv, cwd, env
 
 
 def repro(target: Path, *args: str, env: dict[str, str] | None = None) -> None:

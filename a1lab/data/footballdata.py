@@ -37,6 +37,7 @@ _1X2 = re.compile(rf"^(?P<book>{_BOOK})(?P<close>C?)(?P<out>[HDA])$")
 _OU = re.compile(rf"^(?P<book>{_BOOK})(?P<close>C?)(?P<out>[<>])2\.5$")
 _AH = re.compile(rf"^(?P<book>{_BOOK})(?P<close>C?)AH(?P<out>[HA])$")
 _AH_LINE = re.compile(r"^(?:Bb)?AH(?P<close>C?)h$")
+_SITE_OUTCOMES = {"1x2": "HDA", "ou25": "><", "ah": "HA"}  # each market's outcome letters in the site's names
 _OUTCOMES = {"H": "home", "D": "draw", "A": "away", ">": "over", "<": "under"}
 _STATS = {
     "HTHG": "ht_home_goals", "HTAG": "ht_away_goals", "HS": "home_shots", "AS": "away_shots",
@@ -95,7 +96,6 @@ def column_notes(columns: list[str], force_timing: str | None = None) -> list[st
     time), a quote with some of its prices' columns (the quote is left out), handicap prices without their
     line."""
     notes = [] if "Time" in columns else ["no Time column: every kick-off is taken at 15:00 UK time"]
-    needed = {"1x2": "HDA", "ou25": "><", "ah": "HA"}
     found: dict[tuple[str, str, str], set[str]] = {}
     for col in columns:
         for pattern, market in ((_1X2, "1x2"), (_OU, "ou25"), (_AH, "ah")):
@@ -104,10 +104,9 @@ def column_notes(columns: list[str], force_timing: str | None = None) -> list[st
                 break
     for (code, close, market), outs in sorted(found.items()):
         timing = force_timing or ("close" if close else "open")
-        missing = [o for o in needed[market] if o not in outs]
+        missing = [o for o in _SITE_OUTCOMES[market] if o not in outs]
         if missing:
-            suffix, infix = {"1x2": ("", ""), "ou25": ("2.5", ""), "ah": ("", "AH")}[market]
-            names = ", ".join(f"{code}{close}{infix}{o}{suffix}" for o in missing)
+            names = ", ".join(_site_name(code, close, market, o) for o in missing)
             notes.append(f"{names} missing: the {BOOKMAKERS[code]} {timing} {market} quote is left out")
     for close in sorted({close for (_, close, market) in found if market == "ah"}):
         if f"AH{close}h" not in columns and f"BbAH{close}h" not in columns:
@@ -123,11 +122,13 @@ def site_columns(book: str, timing: str, market: str, extra: bool = False) -> li
     codes = [code for code, name in BOOKMAKERS.items() if name == book] or [book]
     code = codes[0] if market == "1x2" and not extra else min(codes, key=len)  # PSH but P>2.5 and PAHH
     c = "C" if timing == "close" and not extra else ""
-    if market == "ou25":
-        return [f"{code}{c}>2.5", f"{code}{c}<2.5"]
-    if market == "ah":
-        return [f"AH{c}h", f"{code}{c}AHH", f"{code}{c}AHA"]
-    return [f"{code}{c}{o}" for o in "HDA"]
+    return ([f"AH{c}h"] if market == "ah" else []) + [_site_name(code, c, market, o) for o in _SITE_OUTCOMES[market]]
+
+
+def _site_name(code: str, close: str, market: str, outcome: str) -> str:
+    """One price column as the site names it (``PSCH``, ``P>2.5``, ``AvgCAHA``): the patterns of _1X2, _OU, _AH."""
+    return {"1x2": f"{code}{close}{outcome}", "ou25": f"{code}{close}{outcome}2.5",
+            "ah": f"{code}{close}AH{outcome}"}[market]
 
 
 def _frame(raw: RawRows, name: str, names: dict[str, str], odds: dict[str, str], **meta) -> pd.DataFrame:

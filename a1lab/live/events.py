@@ -43,7 +43,6 @@ STAT_KEYS = ("home_shots", "away_shots", "home_shots_on_target", "away_shots_on_
 MAX_LINE = 2**20  # bytes: a longer line is refused unread
 RAW_LIMIT = 2000  # characters of a refused line kept in the dead letter
 EARLIEST, LATEST = datetime(1900, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
-STAT_MAX = MAX_STAT
 
 # msgspec checks types and bounds while it decodes: an int is a float, a bool or a string is no number, JSON
 # has no NaN and a number too large to be finite is refused; the checks a type cannot say are __post_init__'s
@@ -177,8 +176,8 @@ class Result(_Event, frozen=True, kw_only=True, tag="result"):
         if unknown:
             raise ValueError(f"stats: unknown stats {unknown[:5]}; known: {list(STAT_KEYS)}")
         for key, value in self.stats.items():  # checked here to name the key (msgspec's path would not)
-            if type(value) not in (int, float) or not 0.0 <= value <= STAT_MAX:  # NaN and 10**400 fail too
-                raise ValueError(f"stats.{key}: must be a number from 0 to {STAT_MAX:g}, got {str(value)[:50]}")
+            if type(value) not in (int, float) or not 0.0 <= value <= MAX_STAT:  # NaN and 10**400 fail too
+                raise ValueError(f"stats.{key}: must be a number from 0 to {MAX_STAT:g}, got {str(value)[:50]}")
         if any(type(v) is int for v in self.stats.values()):
             force_setattr(self, "stats", {k: float(v) for k, v in self.stats.items()})
 
