@@ -140,8 +140,22 @@ class FeaturesParams(Section):
     market_books: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1)
     move_books: list[Annotated[str, Field(min_length=1)]]
     goal_books: list[Annotated[str, Field(min_length=1)]] = []
+    home_advantage_prior_matches: float = Field(ge=0)
+    divisions: dict[str, list[Annotated[str, Field(min_length=1)]]]
+    division_prior_moves: float = Field(ge=0)
     parallel: bool = False
     selection: SelectionParams
+
+    @model_validator(mode="after")
+    def _one_country_per_league(self) -> FeaturesParams:
+        seen: dict[str, str] = {}
+        for country, leagues in self.divisions.items():
+            for league in leagues:
+                if league in seen:
+                    raise ValueError(f"divisions: league {league!r} is in {seen[league]!r} and {country!r}; "
+                                     "a league belongs to one country, listed once")
+                seen[league] = country
+        return self
 
 
 class TrainParams(Section):

@@ -26,6 +26,23 @@ def elo_expected(home: float, away: float, home_advantage: float) -> float:
     return 1.0 / (1.0 + 10.0 ** (-(home + home_advantage - away) / 400.0))
 
 
+def home_score(home_goals: int, away_goals: int) -> float:
+    """The home side's score: win 1, draw 0.5, loss 0."""
+    return 1.0 if home_goals > away_goals else 0.5 if home_goals == away_goals else 0.0
+
+
+def fitted_home_advantage(score_sum: float, matches: int, prior: float, prior_matches: float) -> float:
+    """A league's Elo home advantage from its home sides' mean score, shrunk toward ``prior`` (rating points)
+    as if ``prior_matches`` matches had scored what ``prior`` expects between equal teams.
+
+    The mean home score p of a league whose ratings average out gives 400 x log10(p / (1 - p)).
+    """
+    p0 = elo_expected(0.0, 0.0, prior)
+    p = (score_sum + prior_matches * p0) / (matches + prior_matches)
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return 400.0 * math.log10(p / (1.0 - p))
+
+
 def goal_difference_multiplier(goal_difference: int) -> float:
     """World Football Elo multiplier: 1, 1.5 for a two-goal margin, (11 + n) / 8 beyond."""
     n = abs(goal_difference)
@@ -36,11 +53,17 @@ def goal_difference_multiplier(goal_difference: int) -> float:
     return (11.0 + n) / 8.0
 
 
-def elo_update(home: float, away: float, home_goals: int, away_goals: int, params: EloParams) -> tuple[float, float]:
-    """New (home, away) Elo ratings after a result; the change is zero-sum."""
-    score = 1.0 if home_goals > away_goals else 0.5 if home_goals == away_goals else 0.0
+def elo_update(home: float, away: float, home_goals: int, away_goals: int, params: EloParams,
+               home_advantage: float | None = None) -> tuple[float, float]:
+    """New (home, away) Elo ratings after a result; the change is zero-sum.
+
+    Args:
+        home_advantage: the league's own (rating points); None: ``params.home_advantage``.
+    """
+    score = home_score(home_goals, away_goals)
+    advantage = params.home_advantage if home_advantage is None else home_advantage
     delta = params.k * goal_difference_multiplier(home_goals - away_goals) * (
-        score - elo_expected(home, away, params.home_advantage)
+        score - elo_expected(home, away, advantage)
     )
     return home + delta, away - delta
 

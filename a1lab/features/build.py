@@ -1,7 +1,7 @@
 """Batch feature build: replay the match table through the incremental state.
 
-Leagues share no state, so they may be replayed in parallel; the output is
-identical to a serial run (tested).
+Leagues share no state, except those of one country (``divisions``), so each league, or each country's
+leagues together, may be replayed in parallel; the output is identical to a serial run (tested).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def build_features(matches: pd.DataFrame, config: FeatureConfig, n_jobs: int = 1
     Args:
         matches: canonical match table.
         config: feature settings.
-        n_jobs: leagues replayed in parallel in this machine's processes (1 = serial; same output either way).
+        n_jobs: leagues (a country's together) replayed in parallel in this machine's processes (1 = serial; same output either way).
         dask_client: replay the leagues as Dask tasks instead (:mod:`a1lab.compute`; same output).
 
     Returns:
@@ -55,7 +55,9 @@ def build_features(matches: pd.DataFrame, config: FeatureConfig, n_jobs: int = 1
         input's kick-off order, and the state after the last match.
     """
     order = matches.sort_values(["kickoff", "league", "match_id"], kind="mergesort").reset_index(drop=True)
-    positions = list(order.groupby("league", sort=True).indices.values())
+    country = {league: f"country {name}" for name, leagues in config.divisions.items() for league in leagues}
+    positions = list(order.groupby(order["league"].map(lambda league: country.get(league, league)),
+                                   sort=True).indices.values())
     groups = (order.iloc[p] for p in positions)
     if dask_client is not None:
         results = run_tasks(_replay_league, list(groups), dask_client, shared={"config": config})

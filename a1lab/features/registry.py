@@ -53,6 +53,9 @@ class FeatureConfig:
     market_books: tuple[str, ...]  # de-vigged probabilities and overround of each quote
     move_books: tuple[str, ...]  # open-to-close probability move of each (close-time features)
     goal_books: tuple[str, ...]  # goal expectations implied by each one's over/under 2.5 and handicap quotes
+    home_advantage_prior_matches: float  # 0: every league plays at elo_home_advantage; else each its own, fitted
+    divisions: dict[str, tuple[str, ...]]  # country -> its leagues, top first: teams keep ratings across them
+    division_prior_moves: float  # weight (in moves) of the promoted-gap rule beside a step's fitted adjustment
 
     @classmethod
     def from_dict(cls, values: dict) -> FeatureConfig:
@@ -65,6 +68,8 @@ class FeatureConfig:
         for key in ("market_books", "move_books", "goal_books"):
             if key in known:
                 known[key] = tuple(str(v) for v in known[key])
+        if "divisions" in known:
+            known["divisions"] = {str(k): tuple(str(v) for v in leagues) for k, leagues in known["divisions"].items()}
         return cls(**known)
 
 

@@ -5,6 +5,12 @@ league a calendar day at a time: a result waits in ``pending`` until a match of
 a later day is read, so matches on the same day see none of each other's results
 whichever order they arrive in. Per-team rolling sums are kept incrementally in
 arrays (team x side x window x stat), so reading a match costs a few array ops.
+
+Leagues of one country (``divisions``) share their teams: a club read for the first time in a season in one
+league, whose last match was in another of its country's leagues, starts from the ratings it left there plus the
+step between the two leagues that earlier seasons' moves measured (a move's rating after its first season
+minus the rating it brought), weighed against the promoted-gap rule. What a league learns stays in its own
+state (the destination's moves and steps, its home advantage); another league is only read.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ from a1lab.ratings import (
     elo_expected,
     elo_regress,
     elo_update,
+    fitted_home_advantage,
+    home_score,
     pi_expected_goal_difference,
     pi_update,
 )
@@ -35,6 +43,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _PRIOR = np.array([STAT_PRIORS[s] for s in STAT_NAMES])
 _ALL, _HOME, _AWAY = 0, 1, 2
 _ARRAYS = ("buf", "wsum", "wcnt", "ewm")
+MOVE_WITHIN_DAYS = 366  # a club whose last match elsewhere is older (a season the data lacks) starts as a newcomer
 _SCALARS = ("elo", "pi_home", "pi_away", "last_day", "played", "history", "promoted")
 
 
@@ -67,8 +76,13 @@ def team_match_stats(matches: pd.DataFrame | Mapping[str, np.ndarray]) -> tuple[
 class LeagueState:
     """Teams of one league: ratings and counters (lists) and rolling arrays indexed by team."""
 
-    def __init__(self, depth: int, n_windows: int, n_spans: int) -> None:
+    def __init__(self, depth: int, n_windows: int, n_spans: int, home_advantage: float) -> None:
         self.index: dict[str, int] = {}
+        self.home_advantage = home_advantage  # Elo points, this league's own
+        self.home_score = 0.0  # home sides' scores (win 1, draw 0.5) over every result applied, and their number
+        self.home_results = 0
+        self.moves: list[tuple] = []  # (team, from league, season, elo, pi home, pi away brought), until settled
+        self.steps: dict[str, list[float]] = {}  # from league -> [moves, sum of elo, pi home, pi away changes]
         self.season: str | None = None
         self.first_season: str | None = None
         self.elo: list[float] = []
@@ -91,19 +105,20 @@ class LeagueState:
     def copy(self) -> LeagueState:
         """An independent copy (a savepoint): containers are copied, the immutable values in them shared."""
         out = copy.copy(self)
-        out.index, out.pending = dict(self.index), list(self.pending)
+        out.index, out.pending, out.moves = dict(self.index), list(self.pending), list(self.moves)
+        out.steps = {k: list(v) for k, v in self.steps.items()}
         for k in _SCALARS:
             setattr(out, k, list(getattr(self, k)))
         for k in (*_ARRAYS, "sums", "counts", "prior"):
             setattr(out, k, getattr(self, k).copy())
         return out
 
-    def add_team(self, name: str, elo: float, pi: float, promoted: bool) -> int:
+    def add_team(self, name: str, elo: float, pi_home: float, pi_away: float, promoted: bool) -> int:
         i = len(self.index)
         self.index[name] = i
         self.elo.append(elo)
-        self.pi_home.append(pi)
-        self.pi_away.append(pi)
+        self.pi_home.append(pi_home)
+        self.pi_away.append(pi_away)
         self.last_day.append(None)
         self.played.append(0)
         self.history.append(0)
@@ -134,6 +149,8 @@ class FeatureState:
         self.leaving = self.depth - np.array(config.windows)  # buffer slot that drops out of each window
         self.alphas = np.array([2.0 / (s + 1.0) for s in config.ewm_spans])[None, :, None]
         self.leagues: dict[str, LeagueState] = {}
+        self.country = {league: (country, tier) for country, leagues in config.divisions.items()
+                        for tier, league in enumerate(leagues)}
         self._state_names = [s.name for s in STATE_SPECS]
         rolling = rolling_specs(config)
         self.names = self._state_names + [s.name for s in rolling]
@@ -150,18 +167,34 @@ class FeatureState:
 
     def _league(self, league: str) -> LeagueState:
         if league not in self.leagues:
-            self.leagues[league] = LeagueState(self.depth, len(self.config.windows), len(self.config.ewm_spans))
+            self.leagues[league] = LeagueState(self.depth, len(self.config.windows), len(self.config.ewm_spans),
+                                               self.elo.home_advantage)
         return self.leagues[league]
 
     def _start_season(self, lg: LeagueState, season: str) -> None:
         if lg.first_season is None:
             lg.first_season = season
         if lg.index:
+            self._settle_moves(lg, season)
             mean = sum(lg.elo) / len(lg.elo)
             lg.elo = [elo_regress(r, mean, self.elo.season_regression) for r in lg.elo]
             lg.played = [0] * len(lg.played)
             lg.promoted = [False] * len(lg.promoted)
+        prior = self.config.home_advantage_prior_matches
+        if prior > 0 and lg.home_results:
+            lg.home_advantage = fitted_home_advantage(lg.home_score, lg.home_results, self.elo.home_advantage, prior)
         lg.season = season
+
+    def _settle_moves(self, lg: LeagueState, season: str) -> None:
+        """Turn the moves of earlier seasons into step samples: a team's ratings after its first season here
+        minus what it brought."""
+        for team, origin, arrived, elo, pi_home, pi_away in lg.moves:
+            i = lg.index[team]
+            if arrived != season and lg.played[i] > 0:
+                step = lg.steps.setdefault(origin, [0.0, 0.0, 0.0, 0.0])
+                for k, change in enumerate((1.0, lg.elo[i] - elo, lg.pi_home[i] - pi_home, lg.pi_away[i] - pi_away)):
+                    step[k] += change
+        lg.moves = [m for m in lg.moves if m[2] == season]
 
     def _team(self, lg: LeagueState, name: str) -> int:
         i = lg.index.get(name)
@@ -171,8 +204,62 @@ class FeatureState:
                 elo, pi = sum(lg.elo) / len(lg.elo) - self.elo.promoted_gap, -self.pi.promoted_gap
             else:
                 elo, pi = self.elo.initial, 0.0
-            i = lg.add_team(name, elo, pi, promoted)
+            i = lg.add_team(name, elo, pi, pi, promoted)
         return i
+
+    def _latest(self, lg: LeagueState, name: str, season: str) -> tuple[int, float, float, float] | None:
+        """A team's last match day in a league and its (elo, pi home, pi away) there with the league's queued
+        results applied (without changing that league's state); None if it has not played there, or has this
+        season."""
+        i = lg.index.get(name)
+        if i is None or (lg.season == season and lg.played[i] > 0):
+            return None
+        day, elo, pi_home, pi_away = lg.last_day[i], {}, {}, {}
+        for d, home, away, hg, ag, _, _ in lg.pending:
+            if name not in (home, away):
+                continue
+            h, a = lg.index[home], lg.index[away]
+            eh, ea = elo.get(h, lg.elo[h]), elo.get(a, lg.elo[a])
+            elo[h], elo[a] = elo_update(eh, ea, hg, ag, self.elo, lg.home_advantage)
+            pi_home[h], pi_away[h], pi_home[a], pi_away[a] = pi_update(
+                pi_home.get(h, lg.pi_home[h]), pi_away.get(h, lg.pi_away[h]),
+                pi_home.get(a, lg.pi_home[a]), pi_away.get(a, lg.pi_away[a]), hg, ag, self.pi)
+            day = d
+        if day is None:
+            return None
+        return day, elo.get(i, lg.elo[i]), pi_home.get(i, lg.pi_home[i]), pi_away.get(i, lg.pi_away[i])
+
+    def _arrive(self, league: str, lg: LeagueState, name: str, season: str, day: int) -> None:
+        """Start a team that left another league of the country within a year for this one from the ratings it
+        brought (its first read of the season here)."""
+        country, tier = self.country[league]
+        i = lg.index.get(name)
+        if i is not None and lg.played[i] > 0 or any(m[0] == name and m[2] == season for m in lg.moves):
+            return
+        since = -1 if i is None or lg.last_day[i] is None else lg.last_day[i]
+        found = [(latest, other) for other in self.config.divisions[country] if other != league
+                 and other in self.leagues and (latest := self._latest(self.leagues[other], name, season))]
+        if not found:
+            return
+        (last, elo, pi_home, pi_away), origin = max(found, key=lambda f: (f[0][0], f[1]))
+        if not since < last < day or day - last > MOVE_WITHIN_DAYS:
+            return
+        sign = 1.0 if self.country[origin][1] > tier else -1.0  # promoted from below: start under the mean
+        mean = sum(lg.elo) / len(lg.elo) if lg.elo else self.elo.initial
+        start = np.array([mean - sign * self.elo.promoted_gap, -sign * self.pi.promoted_gap,
+                          -sign * self.pi.promoted_gap])
+        n, *sums = lg.steps.get(origin, [0.0, 0.0, 0.0, 0.0])
+        if n:
+            fitted = np.array([elo, pi_home, pi_away]) + np.array(sums) / n
+            w = self.config.division_prior_moves
+            start = (n * fitted + w * start) / (n + w)
+        values = [float(v) for v in start]
+        if i is None:
+            lg.add_team(name, *values, promoted=True)
+        else:
+            lg.elo[i], lg.pi_home[i], lg.pi_away[i] = values
+            lg.promoted[i] = True
+        lg.moves.append((name, origin, season, elo, pi_home, pi_away))
 
     def features(self, league: str, season: str, day: int, home: str, away: str) -> np.ndarray:
         """Features of a match from results of earlier days only, in ``self.names`` order."""
@@ -181,16 +268,20 @@ class FeatureState:
             self._flush(lg)
         if season != lg.season:
             self._start_season(lg, season)
+        if league in self.country:
+            self._arrive(league, lg, home, season, day)
+            self._arrive(league, lg, away, season, day)
         h, a = self._team(lg, home), self._team(lg, away)
         cfg = self.config
+        advantage = lg.home_advantage
 
         def rest(i: int) -> float:
             last = lg.last_day[i]
             return cfg.rest_prior_days if last is None else min(float(day - last), cfg.rest_cap_days)
 
         head = {
-            "home_elo": lg.elo[h], "away_elo": lg.elo[a], "elo_diff": lg.elo[h] + self.elo.home_advantage - lg.elo[a],
-            "elo_expected_home": elo_expected(lg.elo[h], lg.elo[a], self.elo.home_advantage),
+            "home_elo": lg.elo[h], "away_elo": lg.elo[a], "elo_diff": lg.elo[h] + advantage - lg.elo[a],
+            "elo_expected_home": elo_expected(lg.elo[h], lg.elo[a], advantage),
             "home_pi_home": lg.pi_home[h], "home_pi_away": lg.pi_away[h],
             "away_pi_home": lg.pi_home[a], "away_pi_away": lg.pi_away[a],
             "pi_expected_gd": pi_expected_goal_difference(lg.pi_home[h], lg.pi_away[a], self.pi),
@@ -228,7 +319,9 @@ class FeatureState:
         seen: set[int] = set()
         for day, home, away, hg, ag, hs, as_ in lg.pending:
             h, a = self._team(lg, home), self._team(lg, away)
-            lg.elo[h], lg.elo[a] = elo_update(lg.elo[h], lg.elo[a], hg, ag, self.elo)
+            lg.elo[h], lg.elo[a] = elo_update(lg.elo[h], lg.elo[a], hg, ag, self.elo, lg.home_advantage)
+            lg.home_score += home_score(hg, ag)
+            lg.home_results += 1
             lg.pi_home[h], lg.pi_away[h], lg.pi_home[a], lg.pi_away[a] = pi_update(
                 lg.pi_home[h], lg.pi_away[h], lg.pi_home[a], lg.pi_away[a], hg, ag, self.pi)
             if h in seen or a in seen:  # a team twice in one day: apply the arrays in two steps
@@ -275,7 +368,8 @@ class FeatureState:
             n = len(lg.index)
             leagues[name] = {
                 "index": lg.index, "season": lg.season, "first_season": lg.first_season,
-                "pending_day": lg.pending_day,
+                "pending_day": lg.pending_day, "home_advantage": lg.home_advantage, "home_score": lg.home_score,
+                "home_results": lg.home_results, "moves": [list(m) for m in lg.moves], "steps": lg.steps,
                 "pending": [[d, h, a, hg, ag, hs.tolist(), as_.tolist()] for d, h, a, hg, ag, hs, as_ in lg.pending],
                 "sums": lg.sums.tolist(), "counts": lg.counts.tolist(),
                 **{k: getattr(lg, k) for k in _SCALARS},
@@ -292,6 +386,9 @@ class FeatureState:
             lg = state._league(name)
             lg.index = dict(d["index"])
             lg.season, lg.first_season, lg.pending_day = d["season"], d["first_season"], d["pending_day"]
+            lg.home_advantage, lg.home_score, lg.home_results = d["home_advantage"], d["home_score"], d["home_results"]
+            lg.moves = [tuple(m) for m in d["moves"]]
+            lg.steps = {k: list(v) for k, v in d["steps"].items()}
             lg.pending = [[dd, h, a, hg, ag, np.array(hs, dtype=float), np.array(as_, dtype=float)]
                           for dd, h, a, hg, ag, hs, as_ in d["pending"]]
             for k in _SCALARS:
