@@ -15,7 +15,7 @@ import pandas as pd
 
 from a1lab.betting import ValueRule, bet_table, closing_line_value
 from a1lab.columns import PRED_COLUMNS, market_columns, quote_prices
-from a1lab.metrics import rank_probability_score
+from a1lab.metrics import paired_choice, rank_probability_score, rps_per_match
 from a1lab.outcomes import RESULT_CODES
 from a1lab.training import protocol_walk_forward, reference_timings, season_predictions
 
@@ -54,14 +54,17 @@ def value_bet_clv(pred: pd.DataFrame, matches: pd.DataFrame, frame: pd.DataFrame
 
 def variant_row(name: str, model: str, results: list, metrics: dict, oos_seasons: list[str], clv: dict,
                 overrides: dict) -> dict:
-    """One row of the variants table: the out-of-sample RPS (the choice's figure) and the test figures."""
+    """One row of the variants table: the out-of-sample RPS (the choice's figure) and the test figures, and
+    ``oos_losses``: the out-of-sample RPS of each match (by match id), what :func:`choose` compares."""
     oos = season_predictions(results, oos_seasons)
     y = oos["result"].map(RESULT_CODES).to_numpy()
+    losses = pd.Series(rps_per_match(oos[PRED_COLUMNS].to_numpy(), y), index=oos["match_id"].to_numpy())
     overall = metrics["overall"]
     low, high = overall.get("open_close_gap_closed_ci95", [None, None])
     close_low, close_high = overall["rps_diff_close_ci95"]
     return {"variant": name, "model": model, "changes": ", ".join(f"{k}={v}" for k, v in overrides.items()) or "-",
-            "oos_rps": rank_probability_score(oos[PRED_COLUMNS].to_numpy(), y), "test_n": overall["n"],
+            "oos_rps": rank_probability_score(oos[PRED_COLUMNS].to_numpy(), y), "oos_losses": losses,
+            "test_n": overall["n"],
             "test_rps": overall["rps"], "test_logloss": overall["logloss"],
             "gap_closed": overall.get("open_close_gap_closed"), "gap_closed_low": low, "gap_closed_high": high,
             "diff_close_low": close_low, "diff_close_high": close_high,
@@ -132,11 +135,54 @@ def record_plan(ledger: list[dict], plan: str, digest: str, test_seasons: list[s
                       "recorded": when}]
 
 
-def choose(table: pd.DataFrame) -> pd.DataFrame:
-    """Mark ``chosen`` the rows of the variant with the lowest mean out-of-sample RPS over the models (a
-    variant is a pipeline-wide params change; ties: the first listed); the test columns play no part."""
-    mean = table.groupby("variant", sort=False)["oos_rps"].mean()
-    return table.assign(chosen=table["variant"] == mean.idxmin())
+RULE = ("the first variant (the baseline) stays unless another's out-of-sample RPS, per match averaged over the "
+        "models, is lower with the 95 % paired bootstrap interval of the difference below zero; of those, the lowest")
+
+
+def choose(table: pd.DataFrame, n_boot: int, seed: int) -> pd.DataFrame:
+    """Mark ``chosen`` the rows of one variant by :data:`RULE` (a variant is a pipeline-wide params change); the
+    test columns play no part.
+
+    Args:
+        table: one row per variant and model with ``oos_losses`` (:func:`variant_row`); the baseline first.
+        n_boot: bootstrap resamples of the out-of-sample matches.
+        seed: the resamples' seed.
+
+    Returns:
+        The table without ``oos_losses``, with ``chosen`` and, per variant, ``oos_diff`` (its mean RPS over the
+        models minus the baseline's) with ``oos_diff_low``/``oos_diff_high`` (95 % paired bootstrap) and
+        ``wins_share`` (how often it is the best over the resamples: the choice's stability).
+
+    Raises:
+        ValueError: the variants' out-of-sample predictions are not of the same matches.
+    """
+    per_variant = {v: pd.concat(list(rows["oos_losses"]), axis=1).mean(axis=1).sort_index()
+                   for v, rows in table.groupby("variant", sort=False)}
+    first = next(iter(per_variant.values()))
+    if any(not s.index.equals(first.index) for s in per_variant.values()):
+        raise ValueError("variants predicted different out-of-sample matches; their RPS cannot be compared pairwise")
+    best, scores = paired_choice({v: s.to_numpy() for v, s in per_variant.items()}, n_boot, seed)
+    out = table.drop(columns="oos_losses")
+    return out.assign(chosen=out["variant"] == best, oos_diff=out["variant"].map(lambda v: scores[v]["diff"]),
+                      oos_diff_low=out["variant"].map(lambda v: scores[v]["ci95"][0]),
+                      oos_diff_high=out["variant"].map(lambda v: scores[v]["ci95"][1]),
+                      wins_share=out["variant"].map(lambda v: scores[v]["wins_share"]))
+
+
+def nested_selection(frame: pd.DataFrame, config, selection: dict, protocol: dict) -> dict[str, list[str]]:
+    """The features stage's selection (:func:`a1lab.features.rank_for_protocol`), nested: made on the season
+    before the first out-of-sample season, on its matches before the first out-of-sample match, so a variant is
+    never ranked on the season its features were chosen on.
+
+    Raises:
+        ValueError: no season starts before the first out-of-sample season.
+    """
+    from a1lab.features import chosen, rank_for_protocol
+    from a1lab.splits import season_before, season_order
+
+    first = min(protocol["oos_seasons"], key=season_order(frame).index)
+    nested = {**protocol, "validation_season": season_before(frame, first), "test_seasons": protocol["oos_seasons"]}
+    return chosen(rank_for_protocol(frame, config, selection, nested))
 
 
 def shrink_toward(p_model: np.ndarray, p_anchor: np.ndarray, lam: float) -> np.ndarray:

@@ -5,12 +5,14 @@
 
 Every variant starts from the variants file's ``base`` overrides (the pipeline before issue 17), so the
 table does not move when params.yaml takes a chosen variant. Needs the pipeline's data (``dvc repro``
-first): data/matches.parquet, and data/features.parquet with its selection for variants that keep
-params.yaml's ``features`` and ``protocol`` sections (others rebuild the features in memory). Each variant
-runs every model of the variants file with the train stage's code (:func:`a1lab.training.common_args`,
-:func:`a1lab.training.walk_forward`); the table gets one row per variant and model: the out-of-sample
-RPS (the only figure the choice uses: :func:`a1lab.research.choose`) and the test figures (RPS, log loss,
-share of the open-to-close gap closed with its paired bootstrap CI, value bets and their CLV).
+first): data/matches.parquet, and data/features.parquet for variants that keep params.yaml's ``features`` and
+``protocol`` sections (others rebuild the features in memory). Each variant
+runs every model of the variants file with the train stage's code (:func:`a1lab.training.protocol_walk_forward`)
+on features selected on the season before the out-of-sample one (nested: never the season it is ranked on); the
+table gets one row per variant and model: the out-of-sample RPS (the only figure the choice uses, by a rule that
+accounts for noise: :func:`a1lab.research.choose`), the variant's margin over the baseline with its paired
+interval and how often it is best over resamples, and the test figures (RPS, log loss, share of the open-to-close
+gap closed with its paired bootstrap CI, value bets and their CLV).
 Writes ``variants.csv`` and ``variants.md`` (the README's table) under ``--out``.
 """
 
@@ -23,22 +25,24 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+N_BOOT = 2000  # bootstrap resamples of the out-of-sample matches behind the choice
 
 
 def features_for(params: dict, matches, shipped: tuple):
-    """The feature table and its `open`/`close` selection for a variant's features and protocol sections
-    (the pipeline's own files when they are params.yaml's), built as the features stage builds them."""
-    from a1lab.features import FeatureConfig, build_features, chosen, rank_for_protocol
+    """The feature table of a variant's features and protocol sections (the pipeline's own file when they are
+    params.yaml's, else built as the features stage builds it) and its `open`/`close` selection, nested: made on
+    the season before the out-of-sample season the variant is ranked on (:func:`a1lab.research.nested_selection`)."""
+    from a1lab.features import FeatureConfig, build_features
+    from a1lab.research import nested_selection
     from a1lab.splits import season_keys
 
-    frame, selected, base = shipped
+    frame, base = shipped
     section, protocol = params["features"], params["protocol"]
-    if (section, protocol) == base:
-        return frame, selected
     config = FeatureConfig.from_dict(section)
-    frame, _ = build_features(matches, config)
-    frame["season"] = season_keys(frame, protocol["season_keys"])
-    return frame, chosen(rank_for_protocol(frame, config, section["selection"], protocol))
+    if (section, protocol) != base:
+        frame, _ = build_features(matches, config)
+        frame["season"] = season_keys(frame, protocol["season_keys"])
+    return frame, nested_selection(frame, config, section["selection"], protocol)
 
 
 def markdown(table, oos_seasons: list[str]) -> str:
@@ -51,6 +55,10 @@ def markdown(table, oos_seasons: list[str]) -> str:
     shown = pd.DataFrame({
         "variant": table["variant"], "model": table["model"], "changes": table["changes"],
         f"RPS {', '.join(oos_seasons)} (choice)": table["oos_rps"].map("{:.6f}".format),
+        "variant - baseline (mean of models), 95% CI": [f"{d:+.6f} ({lo:+.6f} to {hi:+.6f})" for d, lo, hi in
+                                                        zip(table["oos_diff"], table["oos_diff_low"],
+                                                            table["oos_diff_high"], strict=True)],
+        "best in resamples": table["wins_share"].map("{:.0%}".format),
         "test RPS": table["test_rps"].map("{:.6f}".format), "test log loss": table["test_logloss"].map("{:.6f}".format),
         "RPS - close, 95% CI": [f"{lo:+.5f} to {hi:+.5f}" for lo, hi in
                                 zip(table["diff_close_low"], table["diff_close_high"], strict=True)],
@@ -98,8 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(str(exc)) from None
     data = workspace / "data"
     matches = pd.read_parquet(data / "matches.parquet")
-    shipped = (pd.read_parquet(data / "features.parquet"), json.loads((data / "features_selected.json").read_text()),
-               (params["features"], params["protocol"]))
+    shipped = (pd.read_parquet(data / "features.parquet"), (params["features"], params["protocol"]))
     out = Path(args.out or workspace / "reports" / "research")
     out.mkdir(parents=True, exist_ok=True)
     frames, items = {}, []
@@ -118,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = run_tasks(score_variant, items, dask_client, shared={"frames": frames, "matches": matches})
     print(f"{len(items)} walk-forwards ({len(frames)} feature tables) in {time.perf_counter() - started:.0f} s on "
           f"{config.scheduler}")
-    table = choose(pd.DataFrame(rows))
+    table = choose(pd.DataFrame(rows), N_BOOT, params["train"]["seed"])
     table.to_csv(out / "variants.csv", index=False, float_format="%.6f")
     (out / "variants.md").write_text(f"Plan `{plan}` {plan_hash(plan_text)} (rule: {spec['rule']}).\n\n"
                                      + markdown(table, params["protocol"]["oos_seasons"]) + "\n")

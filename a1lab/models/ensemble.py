@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from a1lab.columns import ID_COLUMNS
 from a1lab.matrix import take_columns
-from a1lab.metrics import log_loss, rps_per_match
+from a1lab.metrics import log_loss, paired_choice, rps_per_match
 from a1lab.models.base import encode_labels
 from a1lab.outcomes import OUTCOMES, RESULT_CODES, expand
 from a1lab.splits import season_order
@@ -288,13 +288,7 @@ def select_ensemble(wide: pd.DataFrame, members, season: str, make: dict, n_boot
         p = factory(tuple(members)).fit(rows[fit], y[fit]).predict_proba(rows[~fit])
         losses[name] = rps_per_match(p, y[~fit])
         scores[name] = {"rps": float(losses[name].mean()), "logloss": float(log_loss(p, y[~fit]))}
-    default = next(iter(make))
-    picks = np.random.default_rng(seed).integers(0, int((~fit).sum()), (n_boot, int((~fit).sum())))
-    means = np.stack([losses[n][picks].mean(axis=1) for n in make])  # (kinds, resamples)
-    wins = np.bincount(means.argmin(axis=0), minlength=len(make)) / n_boot
-    for (name, score), share in zip(scores.items(), wins, strict=True):
-        diff = means[list(make).index(name)] - means[0]
-        score.update(diff=float(losses[name].mean() - losses[default].mean()),
-                     ci95=[float(v) for v in np.quantile(diff, [0.025, 0.975])], wins_share=float(share))
-    beaten = [n for n in make if n != default and scores[n]["ci95"][1] < 0]
-    return min(beaten, key=lambda n: scores[n]["rps"]) if beaten else default, scores
+    best, margins = paired_choice(losses, n_boot, seed)
+    for name, score in scores.items():
+        score.update({k: margins[name][k] for k in ("diff", "ci95", "wins_share")})
+    return best, scores

@@ -148,6 +148,8 @@ def test_research_variants_on_dask_equal_the_serial_run(live_lab, cluster):
     shared = {"frames": frames, "matches": live_lab["matches"]}
     serial = pd.DataFrame(run_tasks(score_variant, items, shared=shared))
     fanned = pd.DataFrame(run_tasks(score_variant, items, cluster, shared=shared))
-    pd.testing.assert_frame_equal(fanned, serial, check_exact=True)
+    for a, b in zip(fanned.pop("oos_losses"), serial["oos_losses"], strict=True):
+        pd.testing.assert_series_equal(a, b, check_exact=True)
+    pd.testing.assert_frame_equal(fanned, serial.drop(columns="oos_losses"), check_exact=True)
     assert serial["test_n"].gt(1000).all() and serial["oos_rps"].nunique() == 6  # every variant changed something
-    assert choose(serial)["chosen"].sum() == 2
+    assert choose(serial, 200, 0)["chosen"].sum() == 2

@@ -259,13 +259,63 @@ def test_overrides_refuse_unknown_keys_and_leave_params_alone():
             apply_overrides(params, {typo: 1})
 
 
-def test_the_choice_reads_the_out_of_sample_season_only():
-    table = pd.DataFrame({"variant": ["a", "a", "b", "b", "c", "c"], "model": ["x", "y"] * 3,
-                          "oos_rps": [0.2, 0.21, 0.19, 0.21, 0.21, 0.19], "test_rps": [0.18, 0.2, 0.1, 0.2, 0.1, 0.3]})
-    chosen = choose(table)
-    assert chosen.loc[chosen["chosen"], "variant"].tolist() == ["b", "b"]  # b and c tie on the mean: the first
-    flipped = choose(table.assign(test_rps=table["test_rps"][::-1].to_numpy()))
+def variant_table(losses: dict[str, list[np.ndarray]], test_rps: list[float]) -> pd.DataFrame:
+    """A variants table of two models per variant, each with its per-match out-of-sample RPS."""
+    rows = [{"variant": v, "model": m, "oos_losses": pd.Series(loss, index=[f"m{i}" for i in range(len(loss))]),
+             "oos_rps": float(np.mean(loss))} for v, per_model in losses.items()
+            for m, loss in zip(("x", "y"), per_model, strict=True)]
+    return pd.DataFrame(rows).assign(test_rps=test_rps)
+
+
+def test_the_choice_keeps_the_baseline_unless_a_variant_wins_beyond_the_noise():
+    """A variant ahead by a coin flip is not chosen (the old rule, the lowest mean, took it); one ahead by far
+    more than its paired interval is; the test columns play no part."""
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0.1, 0.3, 2000)
+    noise = rng.normal(0, 0.05, 2000)
+    lucky = [base + noise - 0.0005, base + noise - 0.0005]  # ahead by 0.0005, with an interval ten times wider
+    table = variant_table({"baseline": [base, base], "lucky": lucky}, [0.2, 0.2, 0.1, 0.1])
+    chosen = choose(table, 500, 1)
+    assert chosen.loc[chosen["chosen"], "variant"].unique().tolist() == ["baseline"]
+    lucky_row = chosen[chosen["variant"] == "lucky"].iloc[0]
+    assert lucky_row["oos_diff"] == pytest.approx(float(np.mean(lucky[0] - base)))
+    assert lucky_row["oos_diff_low"] < 0 < lucky_row["oos_diff_high"] and 0 < lucky_row["wins_share"] < 1
+    assert "oos_losses" not in chosen
+
+    better = [base - 0.01 + noise / 10, base - 0.01 + noise / 10]
+    table = variant_table({"baseline": [base, base], "lucky": lucky, "better": better}, [0.2] * 4 + [0.3] * 2)
+    chosen = choose(table, 500, 1)
+    assert chosen.loc[chosen["chosen"], "variant"].unique().tolist() == ["better"]
+    flipped = choose(table.assign(test_rps=table["test_rps"][::-1].to_numpy()), 500, 1)
     pd.testing.assert_series_equal(flipped["chosen"], chosen["chosen"])
+    assert chosen.loc[chosen["variant"] == "better", "wins_share"].eq(1.0).all()
+
+
+def test_variants_of_other_matches_cannot_be_compared():
+    base = np.full(10, 0.2)
+    table = variant_table({"baseline": [base, base], "short": [base[:9], base[:9]]}, [0.2] * 4)
+    with pytest.raises(ValueError, match="different out-of-sample matches"):
+        choose(table, 10, 0)
+
+
+def test_a_variants_features_are_selected_before_the_season_it_is_ranked_on():
+    """The nested selection reads the season before the out-of-sample one: a feature that knows the results of
+    the out-of-sample season only is not chosen; one that knew the season before is."""
+    from a1lab.data.synthetic import LeagueSpec, simulate_league
+    from a1lab.features import build_features
+    from a1lab.research import nested_selection
+
+    matches = simulate_league(LeagueSpec(leagues=1, teams=10, seasons=4, seed=1)).matches
+    config = feature_config(goal_books=())
+    frame = build_features(matches, config)[0]
+    order = sorted(frame["season"].unique())
+    code = frame["result"].map({"H": 1.0, "D": 0.0, "A": -1.0})
+    noise = np.random.default_rng(2).normal(size=len(frame))
+    frame["home_elo"] = np.where(frame["season"] == order[2], code, noise)  # knows the out-of-sample results
+    frame["away_elo"] = np.where(frame["season"] == order[1], code, noise[::-1])  # knew the season before's
+    protocol = {"oos_seasons": [order[2]], "test_seasons": [order[3]], "validation_season": order[2]}
+    picked = nested_selection(frame, config, {"top_k": 1, "corr_threshold": 0.95, "seed": 0}, protocol)
+    assert picked == {"open": ["away_elo"], "close": ["away_elo"]}
 
 
 def test_the_implied_total_inverts_the_poisson_over_price():
