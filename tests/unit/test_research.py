@@ -2,6 +2,7 @@
 the consensus baseline, and the variants table's choice."""
 
 import inspect
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -426,3 +427,13 @@ def test_a_plan_edited_after_its_test_seasons_were_scored_is_refused_unless_reco
     assert [e["sha256"] for e in both] == [first, edited]
     other = record_plan(ledger, "pipelines/variants.yaml", edited, ["2324", "2425"], "datasets/extra", "2026-12-02")
     assert len(other) == 2  # another data set's test seasons are scored for the first time
+
+
+def test_the_plan_states_the_rule_the_runner_applies():
+    import yaml
+
+    from a1lab.research import RULE
+
+    plan = yaml.safe_load((Path(__file__).resolve().parents[2] / "pipelines" / "variants.yaml").read_text())
+    assert plan["rule"] == RULE
+    assert next(iter(plan["variants"])) == "baseline"

@@ -179,6 +179,18 @@ def test_temperature_recovers_the_distortion():
     assert cal.transform(sharp).sum(axis=1) == pytest.approx(np.ones(len(y)))
 
 
+def test_a_calibration_that_wins_by_less_than_the_noise_is_not_taken():
+    """Slightly overconfident forecasts (temperature 0.9): temperature scaling has the lower out-of-fold loss,
+    by less than its paired interval, so no calibration stays (the lowest mean took it before)."""
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 1, (3000, 3))
+    truth = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    y = np.array([rng.choice(3, p=p) for p in truth])
+    sharp = np.exp(logits / 0.9) / np.exp(logits / 0.9).sum(axis=1, keepdims=True)
+    cal, losses = choose_calibration(sharp, y)
+    assert losses["temperature"] < losses["none"] and cal.method == "none"
+
+
 def test_choice_by_out_of_fold_validation(tmp_path):
     sharp, truth, y = overconfident()
     cal, losses = choose_calibration(sharp, y)
