@@ -327,7 +327,8 @@ def compare_with_market(p: np.ndarray, y: np.ndarray, market_open: np.ndarray | 
     without opening prices (``market_open`` None: closing-only data, or a close-time forecast) the
     ``market_open``, ``rps_ratio_open``, ``rps_diff_open_ci95`` (model minus open, paired bootstrap) and
     ``open_close_gap_closed`` ((open - model) / (open - close): the share of the open-to-close gap the
-    forecast closes) with its ``open_close_gap_closed_ci95`` (:func:`gap_share_ci`) keys are left out."""
+    forecast closes) with its ``open_close_gap_closed_ci95`` (:func:`gap_share_ci`) and ``_ci99`` keys are left
+    out. The 99 % interval is the one to read when five forecasts are scored side by side (Bonferroni: 0.05 / 5)."""
     own = scores(p, y)
     mc = scores(market_close, y)
     out = {"n": int(len(y)), **own, "ece": expected_calibration_error(p, y)}
@@ -341,8 +342,9 @@ def compare_with_market(p: np.ndarray, y: np.ndarray, market_open: np.ndarray | 
         out |= {"rps_ratio_open": own["rps"] / mo["rps"],
                 "rps_diff_open_ci95": list(paired_bootstrap_ci(own_rps, rps_per_match(market_open, y), seed=seed)),
                 "open_close_gap_closed": (mo["rps"] - own["rps"]) / gap if gap > 0 else None,
-                "open_close_gap_closed_ci95": list(gap_share_ci(own_rps, rps_per_match(market_open, y),
-                                                                rps_per_match(market_close, y), seed=seed))}
+                **{f"open_close_gap_closed_ci{round(level * 100)}": list(gap_share_ci(
+                    own_rps, rps_per_match(market_open, y), rps_per_match(market_close, y), seed=seed, level=level))
+                   for level in (0.95, 0.99)}}
     out |= {"rps_ratio_close": own["rps"] / mc["rps"],
             "rps_diff_close_ci95": list(paired_bootstrap_ci(own_rps, rps_per_match(market_close, y), seed=seed))}
     return out

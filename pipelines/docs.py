@@ -38,29 +38,38 @@ def _table(header: list[str], rows: list[list]) -> str:
     return "\n".join(lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows])
 
 
+def _share_ci(interval: list | None) -> str:
+    return "" if not interval or None in interval else f"[{interval[0]:+.0%}, {interval[1]:+.0%}]"
+
+
 def headline_table(metrics: Path) -> str:
     """Every model's headline (``metrics/headline/*.json``) beside the reference's close (and open, for forecasts
-    made at the open: then also the ratio to the open and the share of the open-to-close gap), as markdown."""
+    made at the open: then also the ratio to the open and the share of the open-to-close gap with its 95 % and
+    99 % intervals from the model's full metrics), as markdown."""
     ensemble = _json(metrics / "ensemble.json")
     book, overall = ensemble["reference"]["book"], ensemble["overall"]
     at_open = "market_open" in overall
     header = [f"forecast ({overall['n']:,} test matches)", "RPS", "log loss",
-              *([f"RPS / {book} open"] if at_open else []), f"RPS - {book} close, 95% CI",
-              *(["share of the open-to-close gap"] if at_open else [])]
+              *([f"RPS / {book} open"] if at_open else []), f"RPS / {book} close", f"RPS - {book} close, 95% CI",
+              *(["share of the open-to-close gap, 95% CI", "its 99% CI (five forecasts: Bonferroni)"]
+                if at_open else [])]
     close, opening = overall["market_close"], overall.get("market_open")
-    rows = [[f"{book} close", f"{close['rps']:.6f}", f"{close['logloss']:.6f}", *([""] if at_open else []), "",
-             *(["100 %"] if at_open else [])]]
+    rows = [[f"{book} close", f"{close['rps']:.6f}", f"{close['logloss']:.6f}", *([""] if at_open else []), "1.00000",
+             "", *(["100 %", ""] if at_open else [])]]
     if at_open:
-        rows.append([f"{book} open", f"{opening['rps']:.6f}", f"{opening['logloss']:.6f}", "1.00000", "", "0 %"])
+        rows.append([f"{book} open", f"{opening['rps']:.6f}", f"{opening['logloss']:.6f}", "1.00000",
+                     f"{opening['rps'] / close['rps']:.5f}", "", "0 %", ""])
     kind = ensemble.get("best")
     for path in sorted((metrics / "headline").glob("*.json"), key=lambda p: (p.stem == "ensemble", p.stem)):
         h = _json(path)
+        full = (ensemble if path.stem == "ensemble" else _json(metrics / f"train_{path.stem}.json"))["overall"]
         name = NAMES.get(path.stem, path.stem) + (f" ({kind}, chosen before the test seasons)"
                                                    if path.stem == "ensemble" and kind else "")
         rows.append([name, f"{h['rps']:.6f}", f"{h['logloss']:.6f}",
-                     *([f"{h['rps_ratio_open']:.5f}"] if at_open else []),
+                     *([f"{h['rps_ratio_open']:.5f}"] if at_open else []), f"{h['rps_ratio_close']:.5f}",
                      _ci(h["rps_diff_close_low"], h["rps_diff_close_high"]),
-                     *([_pct(h.get("open_close_gap_closed"))] if at_open else [])])
+                     *([f"{_pct(h.get('open_close_gap_closed'))} {_share_ci(full.get('open_close_gap_closed_ci95'))}",
+                        _share_ci(full.get("open_close_gap_closed_ci99"))] if at_open else [])])
     return _table(header, rows)
 
 

@@ -47,7 +47,8 @@ def build_features(matches: pd.DataFrame, config: FeatureConfig, n_jobs: int = 1
     Args:
         matches: canonical match table.
         config: feature settings.
-        n_jobs: leagues (a country's together) replayed in parallel in this machine's processes (1 = serial; same output either way).
+        n_jobs: leagues (a country's together) replayed in parallel in this machine's processes (1 = serial; same
+            output either way).
         dask_client: replay the leagues as Dask tasks instead (:mod:`a1lab.compute`; same output).
 
     Returns:

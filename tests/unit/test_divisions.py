@@ -21,7 +21,7 @@ CONFIG = feature_config(goal_books=(), divisions={"Ruritania": ("R1", "R2")}, di
 def play(state: FeatureState, league: str, season: str, day: int, results: list[tuple[str, str, int, int]]) -> dict:
     """Read every match of a day (its features by team), then queue the day's results."""
     seen = {}
-    for home, away, hg, ag in results:
+    for home, away, _, _ in results:
         values = dict(zip(state.names, state.features(league, season, day, home, away), strict=True))
         seen[home], seen[away] = values["home_elo"], values["away_elo"]
         seen[(home, "promoted")], seen[(away, "promoted")] = values["home_promoted"], values["away_promoted"]
