@@ -107,18 +107,34 @@ def _outputs(repo: Path) -> dict:
     return {(stage, out["path"]): out["md5"] for stage, entry in lock["stages"].items() for out in entry["outs"]}
 
 
-def test_forced_repro_gives_identical_outputs(demo_repo):
+@pytest.fixture(scope="module")
+def reruns(demo_repo, tmp_path_factory) -> dict:
+    """The demo's metrics and output hashes, then side by side (two processes for two cores): the demo forced to
+    rerun every stage, and a copy of it forecasting at the close (``protocol.prediction_time: close``)."""
+    import shutil
+
     names = ["ingest", "train_xgb", "train_nn", "train_lgbm", "ensemble", "backtest"]
     before = {n: (demo_repo / "metrics" / f"{n}.json").read_text() for n in names}
     hashes = _outputs(demo_repo)
     repro(demo_repo)  # nothing changed: a no-op
-    repro(demo_repo, "--force")
-    after = {n: (demo_repo / "metrics" / f"{n}.json").read_text() for n in names}
-    assert after == before
+    close = tmp_path_factory.mktemp("close") / "repo"
+    shutil.copytree(demo_repo, close, symlinks=True)
+    params = yaml.safe_load((close / "params.yaml").read_text())
+    params["protocol"]["prediction_time"] = "close"
+    (close / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    jobs = [subprocess.Popen(argv, cwd=cwd, env=env) for argv, cwd, env in
+            (repro_job(demo_repo, "--force"), repro_job(close))]
+    assert [job.wait() for job in jobs] == [0, 0]
+    return {"before": before, "hashes": hashes, "close": close}
+
+
+def test_forced_repro_gives_identical_outputs(demo_repo, reruns):
+    after = {n: (demo_repo / "metrics" / f"{n}.json").read_text() for n in reruns["before"]}
+    assert after == reruns["before"]
     # every output to the byte (executed notebooks, registered models, drift pages, plots): what a fresh clone's
     # `dvc repro` must do to leave dvc.lock, and so `git status`, as committed
-    changed = {k for k, v in _outputs(demo_repo).items() if hashes.get(k) != v}
-    assert not changed and len(hashes) > 30
+    changed = {k for k, v in _outputs(demo_repo).items() if reruns["hashes"].get(k) != v}
+    assert not changed and len(reruns["hashes"]) > 30
 
 
 def _stale(repo: Path) -> set[str]:
@@ -232,19 +248,10 @@ def test_overrides_merge_nested_sections():
                       "train": {"seed": 1}}
 
 
-def test_close_time_forecasts_run_and_are_scored_against_the_close(demo_repo, tmp_path):
+def test_close_time_forecasts_run_and_are_scored_against_the_close(demo_repo, reruns):
     """protocol.prediction_time: close reruns the stages after ingest with closing-time features, a
     closing-price offset and the close as the ensemble's market member."""
-    import shutil
-
-    import yaml
-
-    repo = tmp_path / "close"
-    shutil.copytree(demo_repo, repo, symlinks=True)
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    params["protocol"]["prediction_time"] = "close"
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    repro(repo)
+    repo = reruns["close"]
     xgb = json.loads((repo / "metrics" / "train_xgb.json").read_text())["overall"]
     opening = json.loads((demo_repo / "metrics" / "train_xgb.json").read_text())["overall"]
     assert abs(xgb["rps_ratio_close"] - 1) < abs(opening["rps_ratio_close"] - 1)  # it starts from the close now
