@@ -396,3 +396,36 @@ def test_memory_is_bounded_by_the_horizon_and_old_events_cannot_count_twice(live
     restored.restore(json.loads(json.dumps(loop.to_dict())))
     assert restored.ledger.match_events == loop.ledger.match_events
     assert restored.ledger.settled == loop.ledger.settled
+
+
+def test_promoted_and_relegated_clubs_score_live_as_in_batch(data_root, tmp_path):
+    """England's two top divisions as one country (features.divisions): the 2024/25 season replayed live, where
+    three clubs go up and three down at its start, gives the batch predictions of a model that reads the
+    ratings they carry across the boundary."""
+    from a1lab.data.footballdata import load_football_data
+    from a1lab.data.source import FileSource
+    from a1lab.models.xgb import XGBModel
+    from a1lab.outcomes import RESULT_CODES
+
+    matches = load_football_data(FileSource(str(data_root)), ["E0", "E1"], ["2122", "2223", "2324", "2425"]).matches
+    config = feature_config(goal_books=(), divisions={"England": ("E0", "E1")}, home_advantage_prior_matches=380.0)
+    frame, _ = build_features(matches, config)
+    offset = [f"mkt_pinnacle_open_p_{o}" for o in ("home", "draw", "away")]
+    features = ["home_elo", "away_elo", "elo_diff", "home_pi_home", "away_pi_away", "home_promoted", "away_promoted"]
+    train, val = frame[frame["season"].isin(["2122", "2223"])], frame[frame["season"] == "2324"]
+    model = XGBModel(features=features, offset=offset, n_estimators=60, seed=3).fit(
+        train, train["result"].map(RESULT_CODES), eval_set=(val, val["result"].map(RESULT_CODES)))
+    registry.register(model, "xgb", root=tmp_path, prediction_time="open")
+    events = season_events(matches, "2425")
+    _, state = build_features(matches[matches["kickoff"] < pd.Timestamp(events[0]["ts"])], config)
+    loop = Loop([registry.load("xgb", root=tmp_path)], state, loop_config())
+    out = _feed(loop, events)
+    assert not [m for m in out if isinstance(m, Rejection)]
+    season = frame[frame["season"] == "2425"]
+    batch = season[season[offset].notna().all(axis=1)]
+    standing = _standing(out)
+    assert len(standing) == len(batch) > 900
+    got = np.array([list(standing[m]["p"].values()) for m in batch["match_id"]])
+    np.testing.assert_allclose(got, registry.load("xgb", root=tmp_path).predict_proba(batch), rtol=0, atol=1e-9)
+    moved = {mv[0] for league in ("E0", "E1") for mv in loop.state.leagues[league].moves}
+    assert {"Leicester", "Ipswich", "Southampton", "Luton", "Burnley", "Sheffield United"} <= moved
