@@ -162,11 +162,11 @@ def choose(table: pd.DataFrame, n_boot: int, seed: int) -> pd.DataFrame:
     if any(not s.index.equals(first.index) for s in per_variant.values()):
         raise ValueError("variants predicted different out-of-sample matches; their RPS cannot be compared pairwise")
     best, scores = paired_choice({v: s.to_numpy() for v, s in per_variant.items()}, n_boot, seed)
+    margins = {v: {"oos_diff": s["diff"], "oos_diff_low": s["ci95"][0], "oos_diff_high": s["ci95"][1],
+                   "wins_share": s["wins_share"]} for v, s in scores.items()}
     out = table.drop(columns="oos_losses")
-    return out.assign(chosen=out["variant"] == best, oos_diff=out["variant"].map(lambda v: scores[v]["diff"]),
-                      oos_diff_low=out["variant"].map(lambda v: scores[v]["ci95"][0]),
-                      oos_diff_high=out["variant"].map(lambda v: scores[v]["ci95"][1]),
-                      wins_share=out["variant"].map(lambda v: scores[v]["wins_share"]))
+    return out.assign(chosen=out["variant"] == best,
+                      **{col: out["variant"].map(lambda v, col=col: margins[v][col]) for col in margins[best]})
 
 
 def nested_selection(frame: pd.DataFrame, config, selection: dict, protocol: dict) -> dict[str, list[str]]:

@@ -56,9 +56,9 @@ def build_features(matches: pd.DataFrame, config: FeatureConfig, n_jobs: int = 1
         input's kick-off order, and the state after the last match.
     """
     order = matches.sort_values(["kickoff", "league", "match_id"], kind="mergesort").reset_index(drop=True)
-    country = {league: f"country {name}" for name, leagues in config.divisions.items() for league in leagues}
-    positions = list(order.groupby(order["league"].map(lambda league: country.get(league, league)),
-                                   sort=True).indices.values())
+    countries = config.countries()
+    group = order["league"].map(lambda league: f"country {countries[league][0]}" if league in countries else league)
+    positions = list(order.groupby(group, sort=True).indices.values())
     groups = (order.iloc[p] for p in positions)
     if dask_client is not None:
         results = run_tasks(_replay_league, list(groups), dask_client, shared={"config": config})

@@ -72,6 +72,11 @@ class FeatureConfig:
             known["divisions"] = {str(k): tuple(str(v) for v in leagues) for k, leagues in known["divisions"].items()}
         return cls(**known)
 
+    def countries(self) -> dict[str, tuple[str, int]]:
+        """League -> (its country, its tier: 0 the top) of the leagues ``divisions`` names."""
+        return {league: (country, tier) for country, leagues in self.divisions.items()
+                for tier, league in enumerate(leagues)}
+
 
 @dataclass(frozen=True)
 class FeatureSpec:

@@ -149,8 +149,7 @@ class FeatureState:
         self.leaving = self.depth - np.array(config.windows)  # buffer slot that drops out of each window
         self.alphas = np.array([2.0 / (s + 1.0) for s in config.ewm_spans])[None, :, None]
         self.leagues: dict[str, LeagueState] = {}
-        self.country = {league: (country, tier) for country, leagues in config.divisions.items()
-                        for tier, league in enumerate(leagues)}
+        self.country = config.countries()
         self._state_names = [s.name for s in STATE_SPECS]
         rolling = rolling_specs(config)
         self.names = self._state_names + [s.name for s in rolling]
@@ -200,12 +199,15 @@ class FeatureState:
         i = lg.index.get(name)
         if i is None:
             promoted = lg.season != lg.first_season
-            if promoted and lg.index:
-                elo, pi = sum(lg.elo) / len(lg.elo) - self.elo.promoted_gap, -self.pi.promoted_gap
-            else:
-                elo, pi = self.elo.initial, 0.0
+            elo, pi = self._gap_start(lg, 1.0) if promoted and lg.index else (self.elo.initial, 0.0)
             i = lg.add_team(name, elo, pi, pi, promoted)
         return i
+
+    def _gap_start(self, lg: LeagueState, sign: float) -> tuple[float, float]:
+        """The promoted-gap rule: (Elo, pi) of a club new to a league, ``sign`` 1 below the league's mean (up from
+        below or unknown), -1 as far above it (down from above)."""
+        mean = sum(lg.elo) / len(lg.elo) if lg.elo else self.elo.initial
+        return mean - sign * self.elo.promoted_gap, -sign * self.pi.promoted_gap
 
     def _latest(self, lg: LeagueState, name: str, season: str) -> tuple[int, float, float, float] | None:
         """A team's last match day in a league and its (elo, pi home, pi away) there with the league's queued
@@ -244,10 +246,8 @@ class FeatureState:
         (last, elo, pi_home, pi_away), origin = max(found, key=lambda f: (f[0][0], f[1]))
         if not since < last < day or day - last > MOVE_WITHIN_DAYS:
             return
-        sign = 1.0 if self.country[origin][1] > tier else -1.0  # promoted from below: start under the mean
-        mean = sum(lg.elo) / len(lg.elo) if lg.elo else self.elo.initial
-        start = np.array([mean - sign * self.elo.promoted_gap, -sign * self.pi.promoted_gap,
-                          -sign * self.pi.promoted_gap])
+        elo0, pi0 = self._gap_start(lg, 1.0 if self.country[origin][1] > tier else -1.0)  # promoted from below
+        start = np.array([elo0, pi0, pi0])
         n, *sums = lg.steps.get(origin, [0.0, 0.0, 0.0, 0.0])
         if n:
             fitted = np.array([elo, pi_home, pi_away]) + np.array(sums) / n
