@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: help exp research install debs run datasets test test-fast demo lint bench lab live docs clean
+.PHONY: help exp research rolling install debs run datasets test test-fast demo lint bench lab live docs clean
 
 help:  ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -35,6 +35,10 @@ exp: install  ## the experiments in one table of 120 columns: RPS per model, gap
 
 research: run  ## the research variants through the train stage's walk-forward: reports/research/
 	$(PY) pipelines/research.py
+
+# every season from the third on a test season (DATASET=<name>: that data set's folder, after its run)
+rolling: install  ## the rolling-origin evaluation: reports/research/rolling.md (DATASET=<name>: its own)
+	$(PY) pipelines/rolling.py --parallel $(if $(DATASET),--workspace datasets/$(DATASET) --out reports/research/$(DATASET),)
 
 # Debian packages the tests run for real: headless Chromium (drift reports, plots, the dashboard) and
 # redis-server (Redis Streams); installed with apt-get when run as root

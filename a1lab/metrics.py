@@ -156,29 +156,6 @@ def paired_choice(losses: dict[str, np.ndarray], n_boot: int, seed: int) -> tupl
     return min(beaten, key=lambda k: scores[k]["mean"]) if beaten else names[0], scores
 
 
-def gap_share_ci(own: np.ndarray, market_open: np.ndarray, market_close: np.ndarray, n_boot: int = 2000,
-                 seed: int = 0, level: float = 0.95) -> tuple[float, float]:
-    """Bootstrap interval of the share of the open-to-close gap a forecast closes, (open - own) / (open - close)
-    of mean per-match losses, resampling matches (the three losses of a match kept together). Resamples
-    where the close does not beat the open are left out (the share is undefined there).
-
-    Raises:
-        ValueError: the three loss arrays differ in length.
-    """
-    own, mo, mc = (np.asarray(a, dtype=float) for a in (own, market_open, market_close))
-    if not len(own) == len(mo) == len(mc):
-        raise ValueError(f"loss arrays of {len(own)}, {len(mo)} and {len(mc)} matches")
-    rng = np.random.default_rng(seed)
-    picks = rng.integers(0, len(own), (n_boot, len(own)))
-    o, m, c = own[picks].mean(axis=1), mo[picks].mean(axis=1), mc[picks].mean(axis=1)
-    ok = m > c
-    if not ok.any():
-        return float("nan"), float("nan")
-    share = (m[ok] - o[ok]) / (m[ok] - c[ok])
-    lo, hi = np.quantile(share, [(1 - level) / 2, 1 - (1 - level) / 2])
-    return float(lo), float(hi)
-
-
 def _gap_parts(own: np.ndarray, market_open: np.ndarray, market_close: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per match: what the forecast gains on the open, and what the close gains on it."""
     own, mo, mc = (np.asarray(a, dtype=float) for a in (own, market_open, market_close))
@@ -193,6 +170,11 @@ def _z(level: float) -> float:
     return float(norm.ppf(1 - (1 - level) / 2))
 
 
+def interval_ends(interval: tuple[float, float]) -> list[float | None]:
+    """An interval as written to JSON: an unbounded end (infinite) is None."""
+    return [float(v) if np.isfinite(v) else None for v in interval]
+
+
 def gap_share_fieller(own: np.ndarray, market_open: np.ndarray, market_close: np.ndarray, level: float = 0.95,
                       n: int | None = None) -> tuple[float, float]:
     """Fieller's interval for the share of the open-to-close gap a forecast closes, for ``n`` matches (default:
@@ -200,7 +182,9 @@ def gap_share_fieller(own: np.ndarray, market_open: np.ndarray, market_close: np
 
     The share is a ratio of two mean differences, A / B (A: open minus forecast, B: open minus close); the
     interval is every s for which A - s B is within ``level``'s normal quantile of zero. It is bounded only
-    while the gap B itself is significant at that ``n``: otherwise ``(-inf, inf)``.
+    while the gap B itself is significant at that ``n``: otherwise ``(-inf, inf)`` (where the exact set is two
+    rays, the whole line is returned: wider, never narrower). Unlike a bootstrap of the ratio it leaves
+    out no resample in which the close does not beat the open, so its ends are not understated.
 
     Raises:
         ValueError: the loss arrays differ in length or hold fewer than two matches.
@@ -219,21 +203,24 @@ def gap_share_fieller(own: np.ndarray, market_open: np.ndarray, market_close: np
 
 
 def matches_to_show_share(own: np.ndarray, market_open: np.ndarray, market_close: np.ndarray, low: float,
-                          level: float = 0.95) -> int | None:
+                          level: float = 0.95, power: float = 0.8) -> int | None:
     """How many matches like these a test needs for the share's interval (:func:`gap_share_fieller`) to lie
-    above ``low``, if the forecast's share and the per-match spread stay as observed.
+    above ``low`` with probability ``power``, if the forecast's share and the per-match spread stay as observed.
 
     The lower end clears ``low`` when d = (open - forecast) - low x (open - close) has a mean significantly
-    above zero, z^2 var(d) / mean(d)^2 matches, and the gap itself is significant, z^2 var(B) / mean(B)^2.
+    above zero: (z + z_power)^2 var(d) / mean(d)^2 matches, with z the interval's normal quantile and z_power
+    the one-sided quantile of ``power`` (0 at 50 %); the gap itself must be significant too, the same with B.
 
     Returns:
         The number of matches, or None when the observed share is not above ``low`` (no number suffices).
     """
+    from scipy.stats import norm
+
     a, b = _gap_parts(own, market_open, market_close)
     d = a - low * b
     if b.mean() <= 0 or d.mean() <= 0:
         return None
-    z2 = _z(level) ** 2
+    z2 = (_z(level) + float(norm.ppf(power))) ** 2
     return int(np.ceil(max(z2 * d.var(ddof=1) / d.mean() ** 2, z2 * b.var(ddof=1) / b.mean() ** 2)))
 
 
@@ -261,10 +248,10 @@ def gap_mix(p_open: np.ndarray, p_close: np.ndarray, y: np.ndarray, share: float
 
 
 def gap_by_group(forecasts: dict[str, np.ndarray], p_open: np.ndarray, p_close: np.ndarray, y: np.ndarray,
-                 groups: np.ndarray, seed: int = 0) -> list[dict]:
+                 groups: np.ndarray) -> list[dict]:
     """Where the market is weakest: per group (a division), its matches, the open's and the close's RPS, the gap
-    between them, and each forecast's share of that gap with its paired bootstrap interval (:func:`gap_share_ci`;
-    share and interval None where the close does not beat the open)."""
+    between them, and each forecast's share of that gap with Fieller's 95 % interval (:func:`gap_share_fieller`;
+    an unbounded end None; share and interval None where the close does not beat the open)."""
     y, groups = np.asarray(y), np.asarray(groups)
     rows = []
     for group in sorted(set(groups.tolist())):
@@ -278,7 +265,7 @@ def gap_by_group(forecasts: dict[str, np.ndarray], p_open: np.ndarray, p_close: 
             share, low, high = None, None, None
             if gap > 0:
                 share = float((opening.mean() - own.mean()) / gap)
-                low, high = gap_share_ci(own, opening, closing, seed=seed)
+                low, high = interval_ends(gap_share_fieller(own, opening, closing))
             row["forecasts"][name] = {"share": share, "low": low, "high": high}
         rows.append(row)
     return rows
@@ -291,7 +278,7 @@ def gap_power(forecasts: dict[str, np.ndarray], p_open: np.ndarray, p_close: np.
     One row (a dict) per forecast, then the open-close mix that closes exactly ``share`` (:func:`gap_mix`;
     none where the close does not beat the open) and the close itself: the share closed on these matches,
     its Fieller interval (:func:`gap_share_fieller`), and the matches a test needs, at the same per-match
-    spread, for the interval to lie above ``low`` and above zero (:func:`matches_to_show_share`;
+    spread, for the interval to lie above ``low`` and above zero with 80 % power (:func:`matches_to_show_share`;
     None where the share is not above it; an unbounded interval's ends, and the share without a gap, are
     None too).
     """
@@ -306,10 +293,9 @@ def gap_power(forecasts: dict[str, np.ndarray], p_open: np.ndarray, p_close: np.
     out = []
     for name, p in rows.items():
         own = rps_per_match(np.asarray(p, dtype=float), y)
-        ci_low, ci_high = gap_share_fieller(own, opening, closing, level)
+        ci_low, ci_high = interval_ends(gap_share_fieller(own, opening, closing, level))
         out.append({"forecast": name, "n": len(y), "share": (opening.mean() - own.mean()) / gap if gap > 0 else None,
-                    "ci_low": ci_low if np.isfinite(ci_low) else None,
-                    "ci_high": ci_high if np.isfinite(ci_high) else None,
+                    "ci_low": ci_low, "ci_high": ci_high,
                     "matches_above_low": matches_to_show_share(own, opening, closing, low, level),
                     "matches_above_zero": matches_to_show_share(own, opening, closing, 0.0, level)})
     return out
@@ -327,8 +313,9 @@ def compare_with_market(p: np.ndarray, y: np.ndarray, market_open: np.ndarray | 
     without opening prices (``market_open`` None: closing-only data, or a close-time forecast) the
     ``market_open``, ``rps_ratio_open``, ``rps_diff_open_ci95`` (model minus open, paired bootstrap) and
     ``open_close_gap_closed`` ((open - model) / (open - close): the share of the open-to-close gap the
-    forecast closes) with its ``open_close_gap_closed_ci95`` (:func:`gap_share_ci`) and ``_ci99`` keys are left
-    out. The 99 % interval is the one to read when five forecasts are scored side by side (Bonferroni: 0.05 / 5)."""
+    forecast closes) with its ``open_close_gap_closed_ci95`` and ``_ci99`` (Fieller's, :func:`gap_share_fieller`;
+    an unbounded end None) keys are left out. The 99 % interval is the one to read when five forecasts are
+    scored side by side (Bonferroni: 0.05 / 5)."""
     own = scores(p, y)
     mc = scores(market_close, y)
     out = {"n": int(len(y)), **own, "ece": expected_calibration_error(p, y)}
@@ -342,8 +329,8 @@ def compare_with_market(p: np.ndarray, y: np.ndarray, market_open: np.ndarray | 
         out |= {"rps_ratio_open": own["rps"] / mo["rps"],
                 "rps_diff_open_ci95": list(paired_bootstrap_ci(own_rps, rps_per_match(market_open, y), seed=seed)),
                 "open_close_gap_closed": (mo["rps"] - own["rps"]) / gap if gap > 0 else None,
-                **{f"open_close_gap_closed_ci{round(level * 100)}": list(gap_share_ci(
-                    own_rps, rps_per_match(market_open, y), rps_per_match(market_close, y), seed=seed, level=level))
+                **{f"open_close_gap_closed_ci{round(level * 100)}": interval_ends(gap_share_fieller(
+                    own_rps, rps_per_match(market_open, y), rps_per_match(market_close, y), level=level))
                    for level in (0.95, 0.99)}}
     out |= {"rps_ratio_close": own["rps"] / mc["rps"],
             "rps_diff_close_ci95": list(paired_bootstrap_ci(own_rps, rps_per_match(market_close, y), seed=seed))}

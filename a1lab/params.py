@@ -121,6 +121,7 @@ class ProtocolParams(Section):
 class SelectionParams(Section):
     top_k: int = Field(ge=1)
     corr_threshold: float = Field(gt=0, le=1)
+    seasons: int = Field(ge=1)  # pooled: the validation season and the ones just before it
     seed: int
 
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from a1lab.calibration import Identity, choose_calibration
+from a1lab.calibration import CALIBRATORS, Identity, choose_calibration
 from a1lab.columns import ID_COLUMNS, PRED_COLUMNS, TIMINGS, market_columns, outcome_set, quotes_behind
-from a1lab.metrics import compare_with_market, rounded
+from a1lab.metrics import compare_with_market, logloss_per_match, paired_choice, rounded, rps_per_match
 from a1lab.outcomes import RESULT_CODES, expand, outcome_codes
 from a1lab.progress import note
 from a1lab.splits import WalkForwardSplit, check_time_ordered
@@ -53,6 +53,7 @@ class FoldResult:
     seconds: float
     extra: dict = field(default_factory=dict)
     left_out: dict = field(default_factory=dict)  # test matches not scored, by reason
+    calibrators: dict = field(default_factory=dict)  # every method, fitted on the validation season
 
 
 def model_factory(estimator: type, hyper: dict | None = None, **common) -> Callable[[], object]:
@@ -83,8 +84,11 @@ def common_args(train: dict, selected: list[str], protocol: dict) -> dict:
 def walk_forward(frame: pd.DataFrame, make_model: Callable[[], object], splitter: WalkForwardSplit,
                  calibrate: bool = True, early_stopping: bool | None = None,
                  reference: str = "pinnacle", timings: tuple[str, ...] = TIMINGS,
-                 dask_client=None) -> list[FoldResult]:
+                 dask_client=None, calibrate_on: tuple[str, ...] = ()) -> list[FoldResult]:
     """Fit a fresh model per fold on earlier seasons, calibrate on the validation season, predict the test season.
+
+    The calibration method is chosen per fold on its validation season or, with ``calibrate_on``, once for every
+    fold on those folds' forecasts pooled (:func:`pooled_calibration`).
 
     The outcomes are the sport's (:func:`a1lab.models.outcome_set`): in a two-way sport a tie is a push,
     left out of fitting, calibration and the test predictions. Predictions always have the three
@@ -99,6 +103,7 @@ def walk_forward(frame: pd.DataFrame, make_model: Callable[[], object], splitter
         reference: the bookmaker whose prices a test match needs (:func:`has_market`).
         timings: the reference's timings a test match needs (:func:`reference_timings`).
         dask_client: fit the folds as Dask tasks (:mod:`a1lab.compute`); the results are the serial run's.
+        calibrate_on: folds (names) whose test seasons, all before the first scored one, choose the method.
 
     Raises:
         ValueError: a test season without a match that has the reference's prices.
@@ -107,15 +112,62 @@ def walk_forward(frame: pd.DataFrame, make_model: Callable[[], object], splitter
 
     check_time_ordered(splitter)
     folds = list(splitter.split(frame))
-    return run_tasks(fit_fold, folds, dask_client, shared={
+    results = run_tasks(fit_fold, folds, dask_client, shared={
         "frame": frame, "make_model": make_model, "calibrate": calibrate, "early_stopping": early_stopping,
-        "reference": reference, "timings": timings})
+        "reference": reference, "timings": timings, "choose": not calibrate_on})
+    if calibrate and calibrate_on:
+        method, scores = pooled_calibration(results, calibrate_on)
+        choice = {"method": method, "seasons": list(calibrate_on), "scores": rounded(scores)}
+        results = [calibrated_fold(r, choice) for r in results]
+    return results
+
+
+def pooled_calibration(results: list[FoldResult], seasons: tuple[str, ...], n_boot: int = 1000,
+                       seed: int = 0) -> tuple[str, dict]:
+    """The calibration method for every fold, chosen on the forecasts of the folds ``seasons`` pooled (each
+    fold's calibrators fitted on its validation season, scored out of sample on its test season) by the
+    noise-aware rule (:func:`a1lab.metrics.paired_choice`): none stays unless another method's per-match log
+    loss is lower with the 95 % paired interval below zero.
+
+    Returns:
+        (the method, method -> ``mean`` log loss, ``diff`` from none with its ``ci95``, ``wins_share``).
+
+    Raises:
+        ValueError: a season of ``seasons`` is no fold's.
+    """
+    chosen = [r for r in results if r.name in seasons]
+    if missing := sorted(set(seasons) - {r.name for r in chosen}):
+        raise ValueError(f"no fold forecasts {missing}: the calibration is chosen on folds of the walk-forward")
+    losses = {}
+    for method in CALIBRATORS:
+        parts = []
+        for r in chosen:
+            classes = np.asarray(r.model.classes_)
+            raw = r.predictions[[f"raw_{PRED_COLUMNS[c]}" for c in classes]].to_numpy()
+            codes = np.searchsorted(classes, r.predictions["result"].map(RESULT_CODES).to_numpy())
+            parts.append(logloss_per_match(r.calibrators[method].transform(raw), codes))
+        losses[method] = np.concatenate(parts)
+    return paired_choice(losses, n_boot, seed)
+
+
+def calibrated_fold(result: FoldResult, choice: dict) -> FoldResult:
+    """A fold's forecasts through its calibrator of the chosen method (``choice``, kept in ``extra``)."""
+    method = choice["method"]
+    classes = np.asarray(result.model.classes_)
+    raw = result.predictions[[f"raw_{PRED_COLUMNS[c]}" for c in classes]].to_numpy()
+    pred = result.predictions.copy()
+    pred[PRED_COLUMNS] = expand(result.calibrators[method].transform(raw), classes)
+    return replace(result, calibrator=result.calibrators[method], predictions=pred,
+                   calibration_losses={k: v["mean"] for k, v in choice["scores"].items()},
+                   extra={**result.extra, "calibration": choice})
 
 
 def fit_fold(fold, frame: pd.DataFrame, make_model: Callable[[], object], calibrate: bool = True,
              early_stopping: bool | None = None, reference: str = "pinnacle",
-             timings: tuple[str, ...] = TIMINGS) -> FoldResult:
-    """One fold of :func:`walk_forward` (a pure function of its inputs, so it can run anywhere)."""
+             timings: tuple[str, ...] = TIMINGS, choose: bool = True) -> FoldResult:
+    """One fold of :func:`walk_forward` (a pure function of its inputs, so it can run anywhere). Every
+    calibration method is fitted on the validation season; ``choose`` picks one there (else: none, until
+    :func:`pooled_calibration` picks one across folds)."""
     import inspect
 
     started = time.perf_counter()
@@ -130,9 +182,12 @@ def fit_fold(fold, frame: pd.DataFrame, make_model: Callable[[], object], calibr
     else:
         model.fit(train, y[fit_rows])
     classes = np.asarray(model.classes_)
-    calibrator, losses = Identity(), {}
+    calibrator, losses, calibrators = Identity(), {}, {}
     if calibrate:  # in the model's own class space (a two-way model's two columns)
-        calibrator, losses = choose_calibration(model.predict_proba(val), np.searchsorted(classes, y[val_rows]))
+        p_val, y_val = model.predict_proba(val), np.searchsorted(classes, y[val_rows])
+        calibrators = {name: cls().fit(p_val, y_val) for name, cls in CALIBRATORS.items()}
+        if choose:
+            calibrator, losses = choose_calibration(p_val, y_val)
     test = frame.iloc[fold.test[scored[fold.test]]]
     priced = has_market(test, reference, timings)
     left_out = {"push (a tie in a two-way sport)": int((~scored[fold.test]).sum()),
@@ -152,7 +207,7 @@ def fit_fold(fold, frame: pd.DataFrame, make_model: Callable[[], object], calibr
     note(f"fold {fold.name}: fitted on {len(fit_rows):,} matches{f', {rounds} iterations' if rounds else ''}, "
          f"{len(pred):,} forecast, {seconds:.1f} s")
     return FoldResult(fold.name, fold.train_seasons, fold.validation_season, model, calibrator, losses, pred, seconds,
-                      left_out={k: v for k, v in left_out.items() if v})
+                      left_out={k: v for k, v in left_out.items() if v}, calibrators=calibrators)
 
 
 def season_predictions(results: list[FoldResult], seasons=None) -> pd.DataFrame:
@@ -164,7 +219,8 @@ def protocol_walk_forward(frame: pd.DataFrame, estimator: type, hyper: dict, sel
                           protocol: dict, dask_client=None) -> tuple[list[FoldResult], dict]:
     """One model's walk-forward as the train stage runs it: every out-of-sample and test season of
     ``protocol`` forecast by a model of ``estimator(**hyper)`` on ``selected`` features, fitted within
-    ``train``'s window (``window_seasons``) with its offset, seed and close target (:func:`common_args`).
+    ``train``'s window (``window_seasons``) with its offset, seed and close target (:func:`common_args`), the
+    calibration method chosen on the out-of-sample seasons pooled (:func:`pooled_calibration`).
 
     Returns:
         The folds and the scores of the test seasons' forecasts (:func:`evaluate`).
@@ -174,10 +230,40 @@ def protocol_walk_forward(frame: pd.DataFrame, estimator: type, hyper: dict, sel
                                 window=train["window_seasons"])
     make_model = model_factory(estimator, hyper, **common_args(train, selected, protocol))
     results = walk_forward(frame, make_model, splitter, reference=protocol["reference"], timings=timings,
-                           dask_client=dask_client)
+                           dask_client=dask_client, calibrate_on=tuple(protocol["oos_seasons"]))
     test = season_predictions(results, protocol["test_seasons"])
     metrics = evaluate(test, frame, seed=train["seed"], reference=protocol["reference"], timings=timings)
-    return results, {**metrics, "left_out": unscored(results, protocol["test_seasons"])}
+    spread = seed_spread(results, frame, protocol["test_seasons"], protocol["reference"], timings)
+    return results, {**metrics, "left_out": unscored(results, protocol["test_seasons"]),
+                     "calibration": results[0].extra["calibration"], **({"seeds": spread} if spread else {})}
+
+
+def seed_spread(results: list[FoldResult], frame: pd.DataFrame, seasons, reference: str = "pinnacle",
+                timings: tuple[str, ...] = TIMINGS) -> dict | None:
+    """For a model of several seeds (``predict_proba_each``): each seed's own forecast of the test seasons
+    (through the fold's calibrator) scored on the same matches, RPS and, for ``open`` forecasts, the share of
+    the open-to-close gap, each seed's and their mean and standard deviation: how much one training run's score
+    says. None for a model of one seed."""
+    folds = [r for r in results if r.name in seasons]
+    if not all(len(getattr(r.model, "modules_", ())) > 1 for r in folds):
+        return None
+    rows = frame.set_index("match_id")
+    each = np.concatenate([np.stack([expand(r.calibrator.transform(p), np.asarray(r.model.classes_))
+                                     for p in r.model.predict_proba_each(rows.loc[r.predictions["match_id"]])])
+                           for r in folds], axis=1)  # (seeds, test rows, 3)
+    test = season_predictions(folds)
+    y = test["result"].map(RESULT_CODES).to_numpy()
+    market = rows.loc[test["match_id"]]
+    close = rps_per_match(market[list(market_columns(reference, "close"))].to_numpy(), y).mean()
+    rps = [float(rps_per_match(p, y).mean()) for p in each]
+    out = {"seeds": len(each), "rps": rps, "rps_mean": float(np.mean(rps)), "rps_sd": float(np.std(rps, ddof=1))}
+    if "open" in timings:
+        opening = rps_per_match(market[list(market_columns(reference, "open"))].to_numpy(), y).mean()
+        shares = [(opening - r) / (opening - close) if opening > close else None for r in rps]
+        if None not in shares:
+            out |= {"open_close_gap_closed": shares, "open_close_gap_closed_mean": float(np.mean(shares)),
+                    "open_close_gap_closed_sd": float(np.std(shares, ddof=1))}
+    return rounded(out)
 
 
 def unscored(results: list[FoldResult], seasons) -> dict:
@@ -194,13 +280,16 @@ def unscored(results: list[FoldResult], seasons) -> dict:
 def evaluate(predictions: pd.DataFrame, frame: pd.DataFrame, seed: int = 0, reference: str = "pinnacle",
              timings: tuple[str, ...] = TIMINGS) -> dict:
     """``overall`` and ``by_season`` scores beside the reference bookmaker's forecasts at the given timings
-    on the same matches, which ``reference`` names (the metrics contract of docs/design.md).
+    on the same matches, which ``reference`` names (the metrics contract of docs/design.md). Matches are
+    scored in kick-off order (then ``match_id``), whatever order they come in.
 
     Raises:
         ValueError: no predictions, or predictions of matches without the reference's prices.
     """
     if predictions.empty:
         raise ValueError("no predictions to evaluate")
+    # one order for every forecast (the bootstrap resamples positions): the published table rescores the same
+    predictions = predictions.sort_values(["kickoff", "match_id"], kind="mergesort").reset_index(drop=True)
     market = frame.set_index("match_id").loc[predictions["match_id"]]
     if not (covered := has_market(market, reference, timings)).all():
         raise ValueError(f"{int((~covered).sum())} predictions are of matches without {reference} "

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from a1lab.compute import run_tasks
-from a1lab.metrics import rank_probability_score, rounded
+from a1lab.metrics import paired_choice, rounded, rps_per_match
 from a1lab.outcomes import RESULT_CODES
 from a1lab.progress import note
 from a1lab.splits import WalkForwardSplit, season_order
@@ -79,15 +79,20 @@ def inner_seasons(frame: pd.DataFrame, first_test: str, inner: int) -> list[str]
     return before[-inner:]
 
 
-def trial_score(params: dict, frame: pd.DataFrame, estimator: type, common: dict, seasons: list[str],
-                reference: str, timings: tuple[str, ...], window: int = 0) -> float:
-    """Mean RPS of nested walk-forward forecasts of ``seasons`` with hyper-parameters ``params`` (one Dask task)."""
+RULE = ("the written hyper-parameters stay unless a trial's RPS on the inner seasons pooled (per match) is lower "
+        "with the 95 % paired bootstrap interval of the difference below zero; of those, the lowest")
+
+
+def trial_losses(params: dict, frame: pd.DataFrame, estimator: type, common: dict, seasons: list[str],
+                 reference: str, timings: tuple[str, ...], window: int = 0) -> np.ndarray:
+    """Per-match RPS of nested walk-forward forecasts of ``seasons`` with hyper-parameters ``params`` (one Dask
+    task), the seasons pooled in kick-off order."""
     make = model_factory(estimator, params, **common)
     results = walk_forward(frame, make, WalkForwardSplit(tuple(seasons), window=window), reference=reference,
                            timings=timings)
-    pred = season_predictions(results)
+    pred = season_predictions(results).sort_values(["kickoff", "match_id"], kind="mergesort")
     y = pred["result"].map(RESULT_CODES).to_numpy()
-    return rank_probability_score(pred[["p_home", "p_draw", "p_away"]].to_numpy(), y)
+    return rps_per_match(pred[["p_home", "p_draw", "p_away"]].to_numpy(), y)
 
 
 def tune(frame: pd.DataFrame, estimator: type, base: dict, space: Mapping[str, Mapping], first_test: str,
@@ -111,8 +116,10 @@ def tune(frame: pd.DataFrame, estimator: type, base: dict, space: Mapping[str, M
         window: the training window in seasons (``train.window_seasons``; 0: all).
 
     Returns:
-        ``chosen`` (the hyper-parameters to train with), ``best`` (its mean RPS, None without trials),
-        ``trials`` (number, params, value), ``seasons`` (those forecast) and ``settings``.
+        ``chosen`` (the hyper-parameters to train with, by :data:`RULE`: ``base`` unless a trial beats it beyond
+        the noise), ``best`` (its mean RPS, None without trials), ``trials`` (number, params, value: mean RPS,
+        and the margin over ``base`` with its interval and share of resamples won), ``base`` (the written
+        hyper-parameters' mean RPS), ``seasons`` (those forecast) and ``settings``.
     """
     import optuna
 
@@ -132,24 +139,33 @@ def tune(frame: pd.DataFrame, estimator: type, base: dict, space: Mapping[str, M
     history = []
     shared = {"frame": before, "estimator": estimator, "common": common, "seasons": seasons,
               "reference": reference, "timings": timings, "window": window}
+    losses = {"base": run_tasks(trial_losses, [dict(base)], dask_client, shared=shared)[0]}
     while len(history) < trials:
         asked = [study.ask() for _ in range(min(batch, trials - len(history)))]
         params = [{**base, **{n: d.suggest(t, n) for n, d in dims.items()}} for t in asked]
-        values = run_tasks(trial_score, params, dask_client, shared=shared)
-        for t, p, v in zip(asked, params, values, strict=True):
+        for t, p, loss in zip(asked, params, run_tasks(trial_losses, params, dask_client, shared=shared),
+                              strict=True):
+            v = float(np.mean(loss))
             study.tell(t, v if math.isfinite(v) else None, state=None if math.isfinite(v) else
                        optuna.trial.TrialState.FAIL)
             history.append({"number": t.number, "params": {n: p[n] for n in dims}, "value": v})
+            losses[t.number] = loss
         note(f"tuning: {len(history)} of {trials} trials done, best mean RPS so far "
              f"{min(h['value'] for h in history):.6f}")
-    best = min(history, key=lambda h: (h["value"], h["number"]))
-    chosen = {**base, **best["params"]}
-    return {"chosen": chosen, "best": best["value"], "trials": history, "seasons": seasons, "settings": settings}
+    kept, margins = paired_choice(losses, 1000, seed)
+    for h in history:
+        h |= {k: margins[h["number"]][k] for k in ("diff", "ci95", "wins_share")}
+    chosen = dict(base) if kept == "base" else {**base, **next(h for h in history if h["number"] == kept)["params"]}
+    return {"chosen": chosen, "best": margins[kept]["mean"], "base": margins["base"]["mean"], "trials": history,
+            "seasons": seasons, "settings": settings}
 
 
 def trial_table(result: dict) -> pd.DataFrame:
-    """One row per trial: number, value (mean RPS), the best value so far and the hyper-parameters tried."""
-    table = pd.DataFrame([{"trial": h["number"], "value": h["value"], **h["params"]} for h in result["trials"]])
+    """One row per trial: number, value (mean RPS), the best value so far, the hyper-parameters tried and the
+    margin over the written hyper-parameters with its 95 % interval."""
+    table = pd.DataFrame([{"trial": h["number"], "value": h["value"], **h["params"],
+                           "minus_base": h["diff"], "low": h["ci95"][0], "high": h["ci95"][1]}
+                          for h in result["trials"]])
     if table.empty:
         return pd.DataFrame(columns=["trial", "value", "best"])
     table.insert(2, "best", np.minimum.accumulate(table["value"].to_numpy()))
@@ -157,11 +173,11 @@ def trial_table(result: dict) -> pd.DataFrame:
 
 
 def tuning_metrics(result: dict) -> dict:
-    """One model's entry of ``metrics/tune.json``: the choice (exact), its score, the seasons, the settings and
-    every trial (scores rounded once)."""
-    return {"chosen": result["chosen"], "best_rps": rounded(result["best"]), "seasons": result["seasons"],
-            "settings": result["settings"],
-            "trials": [{**t, "value": rounded(t["value"])} for t in result["trials"]]}
+    """One model's entry of ``metrics/tune.json``: the choice (exact), its score and the written
+    hyper-parameters', the rule, the seasons, the settings and every trial (scores rounded once)."""
+    return {"chosen": result["chosen"], "best_rps": rounded(result["best"]), "base_rps": rounded(result.get("base")),
+            "rule": RULE, "seasons": result["seasons"], "settings": result["settings"],
+            "trials": [{**rounded(t), "params": t["params"]} for t in result["trials"]]}
 
 
 def write_outputs(results: Mapping[str, dict], tuned_dir: str | Path, metrics_path: str | Path,

@@ -29,6 +29,10 @@ def _pct(value: float | None) -> str:
     return "" if value is None else f"{value:+.1%}"
 
 
+def _share(value: float | None) -> str:
+    return "" if value is None else f"{value:.0%}"
+
+
 def _ci(low: float, high: float, digits: int = 5) -> str:
     return f"[{low:+.{digits}f}, {high:+.{digits}f}]"
 
@@ -39,38 +43,103 @@ def _table(header: list[str], rows: list[list]) -> str:
 
 
 def _share_ci(interval: list | None) -> str:
-    return "" if not interval or None in interval else f"[{interval[0]:+.0%}, {interval[1]:+.0%}]"
+    """A gap share's interval; Fieller's is unbounded (None ends) while the gap itself is not significant."""
+    if not interval:
+        return ""
+    if None in interval:
+        return "unbounded"
+    return f"[{interval[0]:+.0%}, {interval[1]:+.0%}]"
+
+
+def forecasts_overall(metrics: Path) -> dict[str, dict]:
+    """Every model's and the ensemble's ``overall`` scores (``metrics/train_<model>.json``, ``ensemble.json``), in
+    the order of the headline files (``metrics/headline/``), the ensemble last."""
+    out = {}
+    for path in sorted((metrics / "headline").glob("*.json"), key=lambda p: (p.stem == "ensemble", p.stem)):
+        out[path.stem] = _json(metrics / ("ensemble.json" if path.stem == "ensemble" else f"train_{path.stem}.json"))[
+            "overall"]
+    return out
 
 
 def headline_table(metrics: Path) -> str:
-    """Every model's headline (``metrics/headline/*.json``) beside the reference's close (and open, for forecasts
-    made at the open: then also the ratio to the open and the share of the open-to-close gap with its 95 % and
-    99 % intervals from the model's full metrics), as markdown."""
+    """Every model's scores beside the reference's close (and open, for forecasts made at the open: then also the
+    ratio to the open and the share of the open-to-close gap with Fieller's 95 % and 99 % intervals), as
+    markdown, from the data set's metrics."""
     ensemble = _json(metrics / "ensemble.json")
-    book, overall = ensemble["reference"]["book"], ensemble["overall"]
-    at_open = "market_open" in overall
-    header = [f"forecast ({overall['n']:,} test matches)", "RPS", "log loss",
+    return render_headline(ensemble["reference"]["book"], ensemble["overall"], forecasts_overall(metrics),
+                           ensemble.get("best"), seed_spreads(metrics))
+
+
+def seed_spreads(metrics: Path) -> dict[str, dict]:
+    """Model -> its ``seeds`` block (``metrics/train_<model>.json``), for the models of several seeds."""
+    out = {}
+    for key in forecasts_overall(metrics):
+        path = metrics / f"train_{key}.json"
+        if path.is_file() and (spread := _json(path).get("seeds")):
+            out[key] = spread
+    return out
+
+
+def render_headline(book: str, scored: dict, forecasts: dict[str, dict], kind: str | None,
+                    seeds: dict[str, dict]) -> str:
+    """The headline table from ``overall`` scores: ``scored`` holds the reference's (``market_close``, and
+    ``market_open`` for an open forecast), ``forecasts`` each forecast's (:func:`a1lab.metrics.compare_with_market`,
+    rounded), ``kind`` the ensemble's, ``seeds`` the spread of the models of several seeds (:func:`seed_spreads`)."""
+    at_open = "market_open" in scored
+    header = [f"forecast ({scored['n']:,} test matches)", "RPS", "log loss",
               *([f"RPS / {book} open"] if at_open else []), f"RPS / {book} close", f"RPS - {book} close, 95% CI",
-              *(["share of the open-to-close gap, 95% CI", "its 99% CI (five forecasts: Bonferroni)"]
+              *(["share of the open-to-close gap, Fieller 95% CI", "its 99% CI (five forecasts: Bonferroni)"]
                 if at_open else [])]
-    close, opening = overall["market_close"], overall.get("market_open")
+    close, opening = scored["market_close"], scored.get("market_open")
     rows = [[f"{book} close", f"{close['rps']:.6f}", f"{close['logloss']:.6f}", *([""] if at_open else []), "1.00000",
              "", *(["100 %", ""] if at_open else [])]]
     if at_open:
         rows.append([f"{book} open", f"{opening['rps']:.6f}", f"{opening['logloss']:.6f}", "1.00000",
                      f"{opening['rps'] / close['rps']:.5f}", "", "0 %", ""])
-    kind = ensemble.get("best")
-    for path in sorted((metrics / "headline").glob("*.json"), key=lambda p: (p.stem == "ensemble", p.stem)):
-        h = _json(path)
-        full = (ensemble if path.stem == "ensemble" else _json(metrics / f"train_{path.stem}.json"))["overall"]
-        name = NAMES.get(path.stem, path.stem) + (f" ({kind}, chosen before the test seasons)"
-                                                   if path.stem == "ensemble" and kind else "")
-        rows.append([name, f"{h['rps']:.6f}", f"{h['logloss']:.6f}",
-                     *([f"{h['rps_ratio_open']:.5f}"] if at_open else []), f"{h['rps_ratio_close']:.5f}",
-                     _ci(h["rps_diff_close_low"], h["rps_diff_close_high"]),
-                     *([f"{_pct(h.get('open_close_gap_closed'))} {_share_ci(full.get('open_close_gap_closed_ci95'))}",
+    for key, full in forecasts.items():
+        chosen = f" ({kind}, chosen before the test seasons)" if key == "ensemble" and kind else ""
+        spread = f" (mean of {seeds[key]['seeds']} seeds; one seed's RPS sd {seeds[key]['rps_sd']:.6f})" \
+            if key in seeds else ""
+        name = NAMES.get(key, key) + chosen + spread
+        rows.append([name, f"{full['rps']:.6f}", f"{full['logloss']:.6f}",
+                     *([f"{full['rps_ratio_open']:.5f}"] if at_open else []), f"{full['rps_ratio_close']:.5f}",
+                     _ci(*full["rps_diff_close_ci95"]),
+                     *([f"{_pct(full.get('open_close_gap_closed'))} "
+                        f"{_share_ci(full.get('open_close_gap_closed_ci95'))}",
                         _share_ci(full.get("open_close_gap_closed_ci99"))] if at_open else [])])
     return _table(header, rows)
+
+
+def seeds_note(metrics: Path) -> str:
+    """For models of several seeds (the network): each seed's own test RPS, their spread, and the tolerance a
+    rerun on another CPU is held to (three standard errors of a mean of that many seeds)."""
+    notes = []
+    for key, spread in seed_spreads(metrics).items():
+        tolerance = 3 * spread["rps_sd"] / spread["seeds"] ** 0.5
+        share = (f"; share of the gap {spread['open_close_gap_closed_mean']:+.1%} on average, sd "
+                 f"{spread['open_close_gap_closed_sd']:.1%}" if "open_close_gap_closed_sd" in spread else "")
+        notes.append(f"{NAMES.get(key, key)}: the mean of {spread['seeds']} networks' forecasts; one network's "
+                     f"test RPS {min(spread['rps']):.6f} to {max(spread['rps']):.6f} (sd {spread['rps_sd']:.6f}"
+                     f"{share}). Its RPS is held to within {tolerance:.6f} on another CPU (3 sd / "
+                     f"sqrt({spread['seeds']})).")
+    return "\n".join(notes)
+
+
+def looks_note(folder: Path, test_seasons: list[str]) -> str:
+    """How often the data set's test seasons have been scored (``reports/looks.jsonl``), and how many of those
+    configurations came before the one these figures are from."""
+    from a1lab import looks
+    from a1lab.params import load_params
+
+    entries = looks.read(folder / looks.LEDGER)
+    seen = looks.summary(entries, test_seasons, looks.params_hash(load_params(folder / "params.yaml").model_dump()))
+    history = len({(e["params"], e["code"], e["data"]) for e in entries
+                   if e.get("from") == "git" and e["test_seasons"] == [str(s) for s in test_seasons]})
+    when = ("these params were first scored after "
+            f"{seen['before']} of them: choices made after a look at the same seasons" if seen["before"] else
+            "these params were the first scored" if seen["before"] == 0 else "these params are not in the ledger")
+    return (f"test seasons {', '.join(test_seasons)} scored under **{seen['looks']}** configurations (params, "
+            f"code, data; {history} of them counted from git history, before the ledger); {when}.")
 
 
 def _choice(score: dict) -> list[str]:
@@ -100,7 +169,8 @@ def truth_table(metrics: Path) -> str:
 
 def division_table(metrics: Path) -> str:
     """Where the market is weakest (``by_league`` in ``ensemble.json``): per division, its test matches, the
-    reference's open-to-close gap in RPS and each forecast's share of it with a 95 % paired interval."""
+    reference's open-to-close gap in RPS and each trained model's and the ensemble's share of it with Fieller's
+    95 % interval."""
     rows = _json(metrics / "ensemble.json").get("by_league")
     if not rows:
         return ""
@@ -109,12 +179,13 @@ def division_table(metrics: Path) -> str:
     def share(f: dict) -> str:
         if f["share"] is None:
             return "no gap"
-        return f"{f['share']:+.0%} [{f['low']:+.0%}, {f['high']:+.0%}]"
+        return f"{f['share']:+.0%} {_share_ci([f['low'], f['high']])}"
 
     body = [[r["group"], f"{r['n']:,}", f"{r['gap']:.5f}", *(share(r["forecasts"][n]) for n in names)]
             for r in sorted(rows, key=lambda r: -r["gap"])]
     return ("Where the market is weakest: per division, the open-to-close gap (opening minus closing RPS) and each "
-            "forecast's share of it, with a 95 % paired bootstrap interval:\n\n"
+            "forecast's share of it, with Fieller's 95 % interval (unbounded where the division's gap is not "
+            "significant on its own):\n\n"
             + _table(["division", "n", "gap", *(NAMES.get(n, n) for n in names)], body))
 
 
@@ -127,10 +198,18 @@ def datasets() -> list[tuple[str, Path]]:
     return found
 
 
+def test_seasons(metrics: Path) -> list[str]:
+    """The data set's test seasons (its params file, beside ``metrics/``)."""
+    from a1lab.params import load_params
+
+    return load_params(metrics.parent / "params.yaml").protocol.test_seasons
+
+
 def readme_results() -> str:
     parts = []
     for label, metrics in datasets():
-        parts.append("\n\n".join(filter(None, [f"**{label}**", headline_table(metrics), truth_table(metrics)])))
+        head = f"**{label}**: {looks_note(metrics.parent, test_seasons(metrics))}"
+        parts.append("\n\n".join(filter(None, [head, headline_table(metrics), truth_table(metrics)])))
     return "\n\n".join(parts)
 
 
@@ -140,16 +219,20 @@ def results_page() -> str:
     out = ["# Results", "",
            "Generated by `pipelines/docs.py` from `metrics/` and `datasets/<name>/metrics/`: every forecast is scored "
            "beside the reference market on the same test matches. RPS is the headline (lower is better); the "
-           "share of the open-to-close gap is (open - model) / (open - close), with a paired bootstrap interval.",
+           "share of the open-to-close gap is (open - model) / (open - close), with Fieller's interval (unbounded "
+           "while the gap itself is not significant). Each data set's test forecasts are in its "
+           "`reports/predictions.parquet`; a test recomputes these tables from them.",
            ""]
     for label, folder in datasets():
-        extra = [table for table in (truth_table(folder), division_table(folder)) if table]
-        out += [f"## {label}", "", headline_table(folder), ""] + [line for t in extra for line in (t, "")]
+        extra = [table for table in (seeds_note(folder), truth_table(folder), division_table(folder)) if table]
+        out += [f"## {label}", "", _sentence(looks_note(folder.parent, test_seasons(folder))), "",
+                headline_table(folder), ""] \
+            + [line for t in extra for line in (t, "")]
     selection = ensemble["selection"]
     out += ["## The ensemble's choice (main leagues)", "",
-            f"Rule: {selection['rule']}, on season {selection['season']} (before the test seasons). "
+            f"Rule: {selection['rule']}, on seasons {', '.join(selection['seasons'])} (before the test seasons). "
             f"Chosen: **{ensemble['best']}**. Every candidate's score there and on the test seasons:", "",
-            _table(["candidate", f"RPS {selection['season']} (choice)", "minus the default, 95 % CI",
+            _table(["candidate", f"RPS {' + '.join(selection['seasons'])} (choice)", "minus the default, 95 % CI",
                     "wins over resamples", "test RPS", "test log loss"],
                    [[k, *(_choice(selection["scores"][k]) if k in selection["scores"] else ["", "", ""]),
                      f"{v['rps']:.6f}", f"{v['logloss']:.6f}"] for k, v in ensemble["candidates"].items()]), ""]
@@ -162,15 +245,15 @@ def results_page() -> str:
     power = ensemble["gap_power"]
     out += ["## How many matches would show it", "",
             f"The matches a test would need for the gap share's 95 % interval (Fieller's) to clear "
-            f"{power['low']:.0%}, and to clear zero, at each forecast's spread:", "",
+            f"{power['low']:.0%}, and to clear zero, with 80 % power, at each forecast's spread:", "",
             _table(["forecast", "n", "share", "95 % interval", f"matches for > {power['low']:.0%}", "for > 0 %"],
-                   [[r["forecast"], f"{r['n']:,}", _pct(r["share"]), f"{_pct(r['ci_low'])} to {_pct(r['ci_high'])}",
+                   [[r["forecast"], f"{r['n']:,}", _pct(r["share"]), _share_ci([r["ci_low"], r["ci_high"]]),
                      r["matches_above_low"] or "never", r["matches_above_zero"] or "never"]
                     for r in power["rows"]]), ""]
 
     def strategy_rows(strategies: dict) -> list[list]:
         return [[name, s["bets"], f"{s['roi']:+.1%}", f"{_pct(s['roi_ci95'][0])} to {_pct(s['roi_ci95'][1])}",
-                 f"{s['max_drawdown']:.0%}", f"{s['clv_mean']:+.1%}", f"{s['beat_close_share']:.0%}",
+                 f"{s['max_drawdown']:.0%}", _pct(s["clv_mean"]), _share(s["beat_close_share"]),
                  f"{s['risk_of_ruin']:.2f}"] for name, s in strategies.items()]
 
     header = ["strategy", "bets", "ROI", "ROI 95 % CI", "max drawdown", "mean CLV", "beat the close", "risk of ruin"]
@@ -185,7 +268,8 @@ def results_page() -> str:
         out += ["Closing-line value of the same bets under three margin removals of the reference's close "
                 "(mean CLV, and the share of bets that beat the close):", "",
                 _table(["bets of", *methods], [[who, *(f"{r[m]['clv_mean']:+.2%} ({r[m]['beat_close_share']:.0%})"
-                                                       for m in methods)] for who, r in clv.items()]), ""]
+                                                       if r[m]["bets"] else "no bets" for m in methods)]
+                                               for who, r in clv.items()]), ""]
     return "\n".join(out)
 
 
@@ -197,14 +281,14 @@ params of the pipeline (close target, training window, more books, goal lines: s
 [methods](methods.md)); `python pipelines/research.py` (after `dvc repro`; `make research`) runs every
 variant of `pipelines/variants.yaml` through the train stage's own walk-forward for XGBoost, LightGBM and
 the network. The rule, written in the plan before its results: the baseline stays unless another variant's
-out-of-sample RPS (per match, the mean of the three models, on the season before the test period) is lower
-with the 95 % paired bootstrap interval of the difference below zero; of those, the lowest
-(`a1lab.research.choose`; a test alters the test scores and checks the choice stays). Each variant's margin
-over the baseline, its interval and the share of resamples in which it is best (the choice's stability) are
-in its rows. Its features are selected on the season before the out-of-sample one (nested), never on the
-season it is ranked on. Every variant tried is reported with its test figures, not only the one chosen.
-Tables from an earlier plan (the lowest mean, features selected on the out-of-sample season) are in git
-history; the plans ledger below lists both.
+out-of-sample RPS (per match, the mean of the three models, on the two out-of-sample seasons before the test
+period pooled) is lower with the 95 % paired bootstrap interval of the difference below zero; of those, the
+lowest (`a1lab.research.choose`; a test alters the test scores and checks the choice stays). Each variant's
+margin over the baseline, its interval and the share of resamples in which it is best (the choice's stability)
+are in its rows. Its features are selected on the two seasons before the first out-of-sample one (nested),
+never on a season it is ranked on. Every variant tried is reported with its test figures, not only the one
+chosen. Tables from earlier runs (one out-of-sample season; before that the lowest mean, features selected
+on the out-of-sample season) are in git history, and every one of them counts as looks in the ledgers.
 
 This page is generated by `pipelines/docs.py` from `reports/research/`.
 """
@@ -214,15 +298,37 @@ test seasons without a correction for the number of looks, and nothing is chosen
 """
 
 
+ROLLING_NOTE = """`make rolling` (`pipelines/rolling.py`, `a1lab.rolling`): every season from the third on is a test
+season, forecast by models fitted on earlier seasons only. Before each season its features are selected on the
+two seasons before it, the calibration method is chosen on the two seasons before it pooled (for the first two
+rolling seasons on the one before, by cross-validation), and the ensemble kind likewise (from the third rolling
+season on); hyper-parameters, the training window and target, the members and the seeds stay as params.yaml
+says. Those fixed settings were chosen on the out-of-sample seasons (2021/22 and 2022/23 for the football data
+sets), so the seasons up to them are forecast under settings chosen with their results: a look-ahead in the
+settings, never in the data. The test period's rows are the clean ones. A reader sees here whether an effect
+found on the test period holds on the seasons before it.
+"""
+
+
 def research_page() -> str:
     research = ROOT / "reports" / "research"
-    out = [RESEARCH_INTRO, "## Main leagues: the variants", ""]
+    out = [RESEARCH_INTRO]
+    rolling = [(label, folder / "rolling.md") for label, folder in
+               [("Main leagues", research), *((f"`{p.name}` data set", p) for p in sorted(research.glob("*/")))]
+               if (folder / "rolling.md").is_file()]
+    if rolling:
+        out += ["## Every season a test (rolling origin)", "", ROLLING_NOTE]
+        out += [line for label, path in rolling for line in (f"### {label}", "", path.read_text().strip(), "")]
+    out += ["## Main leagues: the variants", "", _sentence(looks_note(ROOT, test_seasons(ROOT / "metrics"))), ""]
     out.append(_demote((research / "variants.md").read_text()))
     if (research / "gap_checks.md").is_file():
         out += ["## The open-to-close gap: two checks", "", GAP_CHECKS_NOTE, _demote((research / "gap_checks.md")
                                                                                     .read_text())]
     for folder in sorted(p for p in research.glob("*/") if (p / "variants.md").is_file()):
-        out += [f"## `{folder.name}` data set: the variants", "", _demote((folder / "variants.md").read_text())]
+        data_set = ROOT / "datasets" / folder.name
+        seen = [_sentence(looks_note(data_set, test_seasons(data_set / "metrics"))), ""] \
+            if (data_set / "params.yaml").is_file() else []
+        out += [f"## `{folder.name}` data set: the variants", "", *seen, _demote((folder / "variants.md").read_text())]
     if (research / "plans.json").is_file():
         plans = _json(research / "plans.json")
         out += ["## Plans", "", "The plan file (variants, the rule and who is eligible) whose SHA-256 heads each "
@@ -232,6 +338,10 @@ def research_page() -> str:
                            [[e["plan"], e["sha256"], ", ".join(e["test_seasons"]), e["workspace"], e["recorded"]]
                             for e in plans]), ""]
     return "\n".join(out)
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _demote(markdown: str) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import UTC
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,9 +29,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="books whose opening prices (minus the reference's) may forecast the move")
     parser.add_argument("--out", default=None, help="default: WORKSPACE/reports/research")
     args = parser.parse_args(argv)
-    from a1lab.cpu import baseline_cpu  # the pipeline's floats, whatever the CPU
+    from a1lab.cpu import on_baseline_cpu  # the pipeline's floats, whatever the CPU (restarts once to set them)
 
-    baseline_cpu()
+    on_baseline_cpu()
 
     import numpy as np
     import pandas as pd
@@ -106,6 +107,12 @@ def main(argv: list[str] | None = None) -> int:
             f"open + lambda x (model - open)\n\n{pd.DataFrame(shrunk).to_markdown(index=False)}\n\n"
             f"## The open plus a least-squares forecast of its move (fitted on {fitted_on})\n\n"
             f"{pd.DataFrame(moved).to_markdown(index=False)}\n")
+    from datetime import datetime
+
+    from a1lab import looks
+    from a1lab.params import validate
+
+    looks.note(work, "gap_checks", validate(params).model_dump(), protocol["test_seasons"], datetime.now(UTC))
     out = Path(args.out) if args.out else work / "reports" / "research"
     out.mkdir(parents=True, exist_ok=True)
     (out / "gap_checks.md").write_text(text)

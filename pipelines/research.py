@@ -22,6 +22,7 @@ import argparse
 import json
 import sys
 import time
+from datetime import UTC
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,9 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parallel", action="store_true",
                         help="run the walk-forwards as Dask tasks where params.yaml's compute section says")
     args = parser.parse_args(argv)
-    from a1lab.cpu import baseline_cpu  # the pipeline's floats, whatever the CPU
+    from a1lab.cpu import on_baseline_cpu  # the pipeline's floats, whatever the CPU (restarts once to set them)
 
-    baseline_cpu()
+    on_baseline_cpu()
 
     import pandas as pd
     import yaml
@@ -125,6 +126,18 @@ def main(argv: list[str] | None = None) -> int:
         rows = run_tasks(score_variant, items, dask_client, shared={"frames": frames, "matches": matches})
     print(f"{len(items)} walk-forwards ({len(frames)} feature tables) in {time.perf_counter() - started:.0f} s on "
           f"{config.scheduler}")
+    from datetime import datetime
+
+    from a1lab import looks
+    from a1lab.params import validate
+
+    now = datetime.now(UTC)
+    for name in dict.fromkeys(item["variant"] for item in items):  # each variant scored the test seasons
+        varied = next(item["params"] for item in items if item["variant"] == name)
+        seen = looks.note(workspace, f"research:{name}", validate(varied).model_dump(),
+                          params["protocol"]["test_seasons"], now)
+    print(f"test seasons {', '.join(params['protocol']['test_seasons'])}: scored under {seen['looks']} "
+          f"configurations ({workspace / looks.LEDGER})")
     table = choose(pd.DataFrame(rows), N_BOOT, params["train"]["seed"])
     table.to_csv(out / "variants.csv", index=False, float_format="%.6f")
     (out / "variants.md").write_text(f"Plan `{plan}` {plan_hash(plan_text)} (rule: {spec['rule']}).\n\n"

@@ -1,9 +1,10 @@
-"""Feature selection on the validation season only.
+"""Feature selection on the validation season and the seasons just before it, pooled.
 
-Candidates are ranked by mutual information with the result on the validation
-season's matches; a candidate that correlates above a threshold with one
-already chosen is dropped as a near-duplicate. Nothing from later seasons is
-looked at, so the chosen list cannot leak the test seasons.
+Candidates are ranked by mutual information with the result on those seasons'
+matches (``seasons`` of them, the validation season last); a candidate that
+correlates above a threshold with one already chosen is dropped as a
+near-duplicate. Nothing from later seasons is looked at, so the chosen list
+cannot leak the test seasons.
 """
 
 from __future__ import annotations
@@ -17,18 +18,19 @@ from sklearn.feature_selection import mutual_info_classif
 
 from a1lab.features.registry import FeatureConfig, feature_set
 from a1lab.outcomes import RESULT_CODES
-from a1lab.splits import first_kickoff
+from a1lab.splits import first_kickoff, season_order
 
 
 @dataclass(frozen=True)
 class SelectionConfig:
-    """Which season to select on (the data set's, from params.yaml), how many features to keep, the
-    near-duplicate threshold."""
+    """Which seasons to select on (the data set's validation season and the ``seasons - 1`` before it), how many
+    features to keep, the near-duplicate threshold."""
 
     validation_season: str
     top_k: int
     corr_threshold: float
     seed: int
+    seasons: int
     before: pd.Timestamp | None = None  # only validation matches that kick off before this (the first test match)
 
 
@@ -40,7 +42,7 @@ def rank_for_protocol(frame: pd.DataFrame, config: FeatureConfig, selection: dic
     Args:
         frame: the feature table, seasons named as the protocol names them.
         config: the feature settings (which candidates exist).
-        selection: ``top_k``, ``corr_threshold`` and ``seed`` (params.yaml's ``features.selection``).
+        selection: ``top_k``, ``corr_threshold``, ``seed`` and ``seasons`` (params.yaml's ``features.selection``).
         protocol: params.yaml's ``protocol`` section.
     """
     settings = SelectionConfig(validation_season=protocol["validation_season"], **selection,
@@ -54,7 +56,8 @@ def chosen(rankings: dict[str, pd.DataFrame]) -> dict[str, list[str]]:
 
 
 def select_features(frame: pd.DataFrame, candidates: list[str], config: SelectionConfig) -> pd.DataFrame:
-    """Rank candidates on the validation season (its matches before ``config.before``) and mark the chosen ones.
+    """Rank candidates on the selection seasons pooled (their matches before ``config.before``) and mark the
+    chosen ones.
 
     Args:
         frame: the feature table (id columns, ``result`` and candidate columns).
@@ -68,7 +71,9 @@ def select_features(frame: pd.DataFrame, candidates: list[str], config: Selectio
     Raises:
         ValueError: the validation season has no matches.
     """
-    val = frame[frame["season"] == config.validation_season]
+    order = season_order(frame)
+    at = order.index(config.validation_season) + 1 if config.validation_season in order else 0
+    val = frame[frame["season"].isin(order[max(0, at - config.seasons):at])]  # none: the error below
     if config.before is not None:  # seasons of other calendars may run on past the first test match
         val = val[val["kickoff"] < config.before]
     if val.empty:

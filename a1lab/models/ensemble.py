@@ -250,24 +250,34 @@ def walk_forward_ensembles(wide, members, test_seasons, make: dict) -> tuple[dic
     return {k: v[test_mask] for k, v in out.items()}, fitted
 
 
-SELECTION_RULE = ("fitted on the first half of the selection season, scored on its second; the simplest kind "
+def ensemble_kinds(stacking_c: float, dynamic_window: int) -> dict:
+    """The ensemble kinds, name -> callable(members) returning an unfitted one; the simplest (voting) first, the
+    default a choice keeps unless another wins by more than the noise (:func:`select_ensemble`)."""
+    return {"voting": lambda m: SoftVoting(members=m), "weighted": lambda m: WeightedAverage(members=m),
+            "stacking": lambda m: Stacking(members=m, C=stacking_c),
+            "dynamic": lambda m: DynamicSelection(members=m, window=dynamic_window)}
+
+
+SELECTION_RULE = ("fitted on the first half of each selection season, scored on its second, the seasons pooled; "
+                  "the simplest kind "
                   "(the first listed) is kept unless another has a lower RPS by more than the 95 % paired bootstrap "
                   "interval of the difference, in which case the lowest such RPS wins")
 
 
-def select_ensemble(wide: pd.DataFrame, members, season: str, make: dict, n_boot: int = 1000,
+def select_ensemble(wide: pd.DataFrame, members, seasons: list[str], make: dict, n_boot: int = 1000,
                     seed: int = 0) -> tuple[str, dict]:
-    """Choose the ensemble kind on one season before the test period, never on the test seasons, by a rule
+    """Choose the ensemble kind on seasons before the test period, never on the test seasons, by a rule
     that accounts for noise (:data:`SELECTION_RULE`).
 
-    Each kind is fitted on the first half of ``season`` (by kick-off day) and scored (RPS) on the second. The
-    first kind of ``make`` is the simplest and the default: another replaces it only when the 95 % paired
-    bootstrap interval of its RPS minus the default's lies below zero, so a win by a coin flip does not count.
+    Each kind is fitted on the first half of each of ``seasons`` (by kick-off day) and scored (RPS) on its
+    second; the scored matches of every season are pooled. The first kind of ``make`` is the simplest and the
+    default: another replaces it only when the 95 % paired bootstrap interval of its RPS minus the default's
+    lies below zero, so a win by a coin flip does not count.
 
     Args:
-        wide: output of :func:`member_frame`; only the rows of ``season`` are read.
+        wide: output of :func:`member_frame`; only the rows of ``seasons`` are read.
         members: member names.
-        season: the selection season (the last one before the first test season).
+        seasons: the selection seasons (the out-of-sample seasons before the first test season).
         make: ensemble name -> callable(members) returning an unfitted ensemble; the simplest first.
         n_boot: bootstrap resamples of the scored matches.
         seed: the resamples' seed.
@@ -276,18 +286,30 @@ def select_ensemble(wide: pd.DataFrame, members, season: str, make: dict, n_boot
         (the chosen kind, name -> ``rps``, ``logloss``, ``diff`` (RPS minus the default's) with its ``ci95``,
         and ``wins_share``: how often it has the lowest RPS over resamples of the scored matches, the choice's
         stability).
+
+    Raises:
+        ValueError: a season with too few out-of-sample predictions.
     """
-    rows = wide[wide["season"] == season].sort_values(["kickoff", "match_id"], kind="mergesort")
-    if len(rows) < 100:
-        raise ValueError(f"season {season} has {len(rows)} out-of-sample predictions; too few to choose an ensemble")
-    day = rows["kickoff"].dt.floor("D")
-    fit = (day < day.iloc[len(rows) // 2]).to_numpy()
-    y = rows["result"].map(RESULT_CODES).to_numpy()
-    losses, scores = {}, {}
-    for name, factory in make.items():
-        p = factory(tuple(members)).fit(rows[fit], y[fit]).predict_proba(rows[~fit])
-        losses[name] = rps_per_match(p, y[~fit])
-        scores[name] = {"rps": float(losses[name].mean()), "logloss": float(log_loss(p, y[~fit]))}
+    losses: dict[str, list] = {name: [] for name in make}
+    probs: dict[str, list] = {name: [] for name in make}
+    outcomes = []
+    for season in seasons:
+        rows = wide[wide["season"] == season].sort_values(["kickoff", "match_id"], kind="mergesort")
+        if len(rows) < 100:
+            raise ValueError(f"season {season} has {len(rows)} out-of-sample predictions; too few to choose an "
+                             "ensemble")
+        day = rows["kickoff"].dt.floor("D")
+        fit = (day < day.iloc[len(rows) // 2]).to_numpy()
+        y = rows["result"].map(RESULT_CODES).to_numpy()
+        outcomes.append(y[~fit])
+        for name, factory in make.items():
+            p = factory(tuple(members)).fit(rows[fit], y[fit]).predict_proba(rows[~fit])
+            probs[name].append(p)
+            losses[name].append(rps_per_match(p, y[~fit]))
+    y = np.concatenate(outcomes)
+    losses = {name: np.concatenate(parts) for name, parts in losses.items()}
+    scores = {name: {"rps": float(losses[name].mean()), "logloss": float(log_loss(np.concatenate(probs[name]), y))}
+              for name in make}
     best, margins = paired_choice(losses, n_boot, seed)
     for name, score in scores.items():
         score.update({k: margins[name][k] for k in ("diff", "ci95", "wins_share")})

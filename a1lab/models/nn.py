@@ -1,7 +1,9 @@
 """A PyTorch-Lightning MLP over the features, wrapped as a scikit-learn estimator.
 
 Seeded and deterministic; CPU unless a GPU is present (``accelerator="auto"``).
-Like the tree model it can start from the market's log-probabilities (``offset``).
+Like the tree model it can start from the market's log-probabilities (``offset``). One training run of a
+network is not a measurement (a change in the last bits moves its test score), so ``seeds`` networks can be
+trained and their probabilities averaged; :meth:`LightningMLP.predict_proba_each` gives each one's.
 """
 
 from __future__ import annotations
@@ -107,6 +109,8 @@ class LightningMLP(ClassifierMixin, BaseEstimator):
         dropout, lr, weight_decay: regularisation and AdamW settings.
         max_epochs, batch_size, patience: training length and early stopping.
         seed: seeds torch, numpy and Python for an identical run.
+        seeds: networks trained (seeds ``seed``, ``seed + 1``, ...), each with its own early stopping; the
+            forecast is the mean of their probabilities.
         accelerator: ``"auto"`` takes a GPU when present, else the CPU.
         close: the reference's de-vigged closing probability columns, a training target beside the
             result (never an input; :func:`a1lab.models.base.soft_targets`): the loss is the cross-entropy
@@ -119,7 +123,7 @@ class LightningMLP(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, features=None, offset=None, hidden=(64, 32), dropout=0.2, lr=1e-3, weight_decay=1e-3,
-                 max_epochs=40, batch_size=256, patience=5, seed=0, accelerator="auto", processes=1,
+                 max_epochs=40, batch_size=256, patience=5, seed=0, seeds=1, accelerator="auto", processes=1,
                  close=None, close_weight=0.0):
         self.features = features
         self.offset = offset
@@ -131,6 +135,7 @@ class LightningMLP(ClassifierMixin, BaseEstimator):
         self.batch_size = batch_size
         self.patience = patience
         self.seed = seed
+        self.seeds = seeds
         self.accelerator = accelerator
         self.processes = processes
         self.close = close
@@ -174,19 +179,32 @@ class LightningMLP(ClassifierMixin, BaseEstimator):
         std = filled.std(axis=0)
         self.scale_ = np.where(std > 0, std, 1.0)
         self.prior_ = np.bincount(codes, minlength=len(self.classes_)) / len(codes)
-        pl.seed_everything(self.seed, workers=True, verbose=False)
-        self.module_ = MLPModule(_network(len(self.features_), tuple(self.hidden), self.dropout, len(self.classes_)),
-                                 self.lr, self.weight_decay)
-        generator = torch.Generator().manual_seed(self.seed)
+        if self.seeds < 1:
+            raise ValueError(f"seeds must be 1 or more, not {self.seeds}")
         target = soft_targets(X, codes, self.classes_, self.close, self.close_weight)
-        train = _loader(TensorDataset(*self._tensors(X, codes if target is None else target)), self.batch_size,
-                        generator, whole_batches=self.processes == 1)
-        callbacks, val = [], None
-        best = BestWeights()
+        data = TensorDataset(*self._tensors(X, codes if target is None else target))
+        val = None
         if eval_set is not None:
             Xv, yv = eval_set
-            val = _loader(TensorDataset(*self._tensors(Xv, np.searchsorted(self.classes_, np.asarray(yv)))), 4096,
-                          whole_batches=self.processes == 1)
+            val = TensorDataset(*self._tensors(Xv, np.searchsorted(self.classes_, np.asarray(yv))))
+        self.modules_, epochs = [], []
+        for k in range(self.seeds):
+            module, epoch = self._fit_one(self.seed + k, data, val)
+            self.modules_.append(module)
+            epochs.append(epoch)
+        self.epochs_ = None if None in epochs else int(np.mean(epochs))
+        return self
+
+    def _fit_one(self, seed: int, data, val) -> tuple[MLPModule, int | None]:
+        """One network from ``seed``: its best epoch's weights, in float64 for prediction."""
+        pl.seed_everything(seed, workers=True, verbose=False)
+        module = MLPModule(_network(len(self.features_), tuple(self.hidden), self.dropout, len(self.classes_)),
+                           self.lr, self.weight_decay)
+        generator = torch.Generator().manual_seed(seed)
+        train = _loader(data, self.batch_size, generator, whole_batches=self.processes == 1)
+        callbacks, best = [], BestWeights()
+        if val is not None:
+            val = _loader(val, 4096, whole_batches=self.processes == 1)
             callbacks = [pl.callbacks.EarlyStopping("val_loss", patience=self.patience), best]
         parallel = {"accelerator": "cpu", "devices": self.processes, "strategy": "ddp_spawn"} \
             if self.processes > 1 else {"accelerator": self.accelerator, "devices": 1}
@@ -201,22 +219,25 @@ class LightningMLP(ClassifierMixin, BaseEstimator):
             with warnings.catch_warnings():
                 for message in (".*LeafSpec.*", ".*does not have many workers.*", ".*no `val_dataloader`.*"):
                     warnings.filterwarnings("ignore", message=message)
-                trainer.fit(self.module_, train, val)
+                trainer.fit(module, train, val)
         finally:
             torch.set_num_threads(threads)
             torch.multiprocessing.set_sharing_strategy(sharing)
         if best.state is not None:
-            self.module_.load_state_dict(best.state)
-        self.module_.to("cpu").double().eval()  # predict in float64: row results independent of batch size
-        self.epochs_ = int(trainer.current_epoch) if self.processes == 1 else None  # not known outside the spawn
-        return self
+            module.load_state_dict(best.state)
+        module.to("cpu").double().eval()  # predict in float64: row results independent of batch size
+        return module, int(trainer.current_epoch) if self.processes == 1 else None  # not known outside the spawn
 
-    def predict_proba(self, X) -> np.ndarray:
-        """Outcome probabilities, columns in ``classes_`` order."""
-        check_is_fitted(self, "module_")
+    def predict_proba_each(self, X) -> np.ndarray:
+        """Each network's outcome probabilities, shape (seeds, rows, classes)."""
+        check_is_fitted(self, "modules_")
         x, off = self._tensors(X, dtype=torch.float64)
         with torch.no_grad():
-            return torch.softmax(self.module_(x, off), dim=1).numpy()
+            return np.stack([torch.softmax(m(x, off), dim=1).numpy() for m in self.modules_])
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Outcome probabilities, columns in ``classes_`` order: the mean of the networks'."""
+        return self.predict_proba_each(X).mean(axis=0)
 
     def predict(self, X) -> np.ndarray:
         proba = self.predict_proba(X)
@@ -224,13 +245,14 @@ class LightningMLP(ClassifierMixin, BaseEstimator):
 
     @property
     def iterations_(self) -> int:
-        """Epochs trained before early stopping."""
+        """Epochs trained before early stopping (the networks' mean)."""
         return self.epochs_
 
     def save(self, folder: Path) -> None:
         """state_dict (tensors only) plus the wrapper's fitted arrays as JSON."""
         folder.mkdir(parents=True, exist_ok=True)
-        torch.save(self.module_.net.state_dict(), folder / "model.pt")
+        for k, module in enumerate(self.modules_):  # model.pt, model_1.pt, ...: one file per network
+            torch.save(module.net.state_dict(), folder / f"model{f'_{k}' if k else ''}.pt")
         state = {"params": {**self.get_params(), "hidden": list(self.hidden),
                             "offset": list(self.offset) if self.offset else None,
                             "features": list(self.features) if self.features is not None else None},
@@ -249,7 +271,9 @@ class LightningMLP(ClassifierMixin, BaseEstimator):
         for key in ("median", "mean", "scale", "prior"):
             setattr(model, f"{key}_", np.array(s[key]))
         model.epochs_ = s["epochs"]
-        net = _network(len(model.features_), tuple(model.hidden), model.dropout, len(model.classes_))
-        net.load_state_dict(torch.load(folder / "model.pt", weights_only=True))
-        model.module_ = MLPModule(net, model.lr, model.weight_decay).double().eval()
+        model.modules_ = []
+        for k in range(model.seeds):
+            net = _network(len(model.features_), tuple(model.hidden), model.dropout, len(model.classes_))
+            net.load_state_dict(torch.load(folder / f"model{f'_{k}' if k else ''}.pt", weights_only=True))
+            model.modules_.append(MLPModule(net, model.lr, model.weight_decay).double().eval())
         return model

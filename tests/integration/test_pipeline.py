@@ -28,7 +28,7 @@ def demo_repo(tmp_path_factory):
         "protocol": {"test_seasons": ["1819"], "oos_seasons": ["1718"], "validation_season": "1617"},
         "features": {"selection": {"top_k": 20, "corr_threshold": 0.95, "seed": 1}},
         "train": {"explain_sample": 5},
-        "models": {"xgb": {"n_estimators": 200}, "nn": {"max_epochs": 4}, "lgbm": {"n_estimators": 200}},
+        "models": {"xgb": {"n_estimators": 200}, "nn": {"max_epochs": 4, "seeds": 2}, "lgbm": {"n_estimators": 200}},
         "drift": {"seasons": ["1819"], "min_month_matches": 100, "reference_sample": 1000},
     })
     repro(target)

@@ -148,14 +148,17 @@ def test_no_choice_looks_at_the_test_seasons():
     altered = wide.copy()
     test = altered["season"].isin(["2324", "2425"])
     altered.loc[test, "result"] = altered.loc[test, "result"].map({"H": "A", "D": "H", "A": "D"})
-    best, scores = select_ensemble(wide, members, "2223", make)
-    assert (best, scores) == select_ensemble(altered, members, "2223", make)
+    best, scores = select_ensemble(wide, members, ["2122", "2223"], make)
+    assert (best, scores) == select_ensemble(altered, members, ["2122", "2223"], make)
+    pooled = select_ensemble(wide, members, ["2122", "2223"], make)[1]["voting"]["rps"]
+    halves = [select_ensemble(wide, members, [s], make)[1]["voting"]["rps"] for s in ("2122", "2223")]
+    assert min(halves) <= pooled <= max(halves)  # the two seasons' scored halves, pooled
     assert sum(s["wins_share"] for s in scores.values()) == pytest.approx(1.0) and scores["voting"]["diff"] == 0.0
     _, fitted = walk_forward_ensembles(wide, members, ["2324", "2425"], make)
     _, refitted = walk_forward_ensembles(altered, members, ["2324", "2425"], make)
     np.testing.assert_array_equal(fitted["weighted"]["2324"].weights_, refitted["weighted"]["2324"].weights_)
     with pytest.raises(ValueError, match="too few"):
-        select_ensemble(wide.iloc[:50], members, "2122", make)
+        select_ensemble(wide.iloc[:50], members, ["2122"], make)
 
 
 @pytest.mark.parametrize("name", sorted(ENSEMBLES))
@@ -183,7 +186,7 @@ def test_the_simplest_kind_stays_unless_another_wins_by_more_than_the_noise(matc
     wide = _seasons_world(matches)
     order = ["voting", *(n for n in ENSEMBLES if n != "voting")]
     make = {name: functools.partial(lambda cls, m: cls(members=m), ENSEMBLES[name]) for name in order}
-    best, scores = select_ensemble(wide, ("sharp", "poor", "flat"), "2223", make)
+    best, scores = select_ensemble(wide, ("sharp", "poor", "flat"), ["2223"], make)
     beaten = {n for n, s in scores.items() if s["ci95"][1] < 0}
     assert best == ("voting" if not beaten else min(beaten, key=lambda n: scores[n]["rps"]))
     assert (best == "voting") == (matches == 6000)  # more matches, a narrower interval: the clear winner wins

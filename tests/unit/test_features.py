@@ -232,10 +232,36 @@ def test_selection_ignores_validation_matches_after_the_first_test_match():
                           "noise": rng.normal(size=n), "leak": rng.normal(size=n)})
     late = kickoff >= kickoff[400]
     frame.loc[late, "leak"] = frame.loc[late, "result"].map({"H": 1.0, "D": 0.0, "A": -1.0})  # knows the result
-    config = SelectionConfig(validation_season="2019", top_k=1, corr_threshold=0.95, seed=0)
+    config = SelectionConfig(validation_season="2019", top_k=1, corr_threshold=0.95, seed=0, seasons=1)
     assert select_features(frame, ["noise", "leak"], config).iloc[0]["feature"] == "leak"
-    cut = SelectionConfig(validation_season="2019", top_k=1, corr_threshold=0.95, seed=0, before=kickoff[400])
+    cut = SelectionConfig(validation_season="2019", top_k=1, corr_threshold=0.95, seed=0, seasons=1,
+                          before=kickoff[400])
     ranked = select_features(frame, ["noise", "leak"], cut)
     altered = frame.assign(result=np.where(late, "H", frame["result"]))
     assert ranked.equals(select_features(altered, ["noise", "leak"], cut))
     assert ranked.set_index("feature").loc["leak", "mutual_info"] < 0.05
+
+
+def test_selection_pools_the_validation_season_with_the_seasons_just_before_it_and_never_a_later_one():
+    from a1lab.features import SelectionConfig, select_features
+
+    rng = np.random.default_rng(5)
+    n = 500
+    frames = []
+    for k, season in enumerate(("2017", "2018", "2019", "2020")):
+        result = rng.choice(["H", "D", "A"], n)
+        knows = result if season in ("2018", "2020") else rng.choice(["H", "D", "A"], n)
+        frames.append(pd.DataFrame({"season": season, "result": result, "noise": rng.normal(size=n),
+                                    "kickoff": pd.date_range(f"{2017 + k}-08-01", periods=n, freq="6h", tz="UTC"),
+                                    "leak": pd.Series(knows).map({"H": 1.0, "D": 0.0, "A": -1.0})}))
+    frame = pd.concat(frames, ignore_index=True)  # "leak" knows the result in 2018 and 2020 only
+
+    def top(seasons: int) -> str:
+        config = SelectionConfig(validation_season="2019", top_k=1, corr_threshold=0.95, seed=0, seasons=seasons)
+        return select_features(frame, ["noise", "leak"], config).set_index("feature")["mutual_info"]
+
+    assert top(1)["leak"] < 0.02  # 2019 alone: nothing to find
+    assert top(2)["leak"] > 0.1  # with 2018 pooled in: found
+    later = frame.assign(leak=np.where(frame["season"] == "2020", 0.0, frame["leak"]))
+    config = SelectionConfig(validation_season="2019", top_k=1, corr_threshold=0.95, seed=0, seasons=2)
+    assert select_features(later, ["noise", "leak"], config).equals(select_features(frame, ["noise", "leak"], config))

@@ -24,7 +24,7 @@ from a1lab.models.ratings import RatingsLogit
 from a1lab.models.xgb import XGBModel
 from a1lab.outcomes import RESULT_CODES
 from a1lab.splits import WalkForwardSplit
-from a1lab.training import evaluate, model_factory, walk_forward
+from a1lab.training import evaluate, model_factory, seed_spread, walk_forward
 
 FEATURES = ["elo_diff", "pi_expected_gd", "home_goals_for_ewm15_all", "away_goals_for_ewm15_all",
             "home_points_mean10_all", "away_points_mean10_all", "home_sot_for_ewm15_all", "away_sot_for_ewm15_all"]
@@ -96,6 +96,36 @@ def test_network_is_deterministic(league):
     a = LightningMLP(features=FEATURES, seed=7, max_epochs=3).fit(xtr, ytr, eval_set=(xva, yva))
     b = clone(a).fit(xtr, ytr, eval_set=(xva, yva))
     np.testing.assert_array_equal(a.predict_proba(xte), b.predict_proba(xte))
+
+
+def test_a_network_of_several_seeds_forecasts_their_mean_and_its_folds_report_each_seeds_score(league, tmp_path):
+    frame, _ = league
+    xtr, ytr, xva, yva, xte, _ = split(frame)
+    one = LightningMLP(features=FEATURES, seed=7, max_epochs=3).fit(xtr, ytr, eval_set=(xva, yva))
+    three = clone(one).set_params(seeds=3).fit(xtr, ytr, eval_set=(xva, yva))
+    each = three.predict_proba_each(xte)
+    assert each.shape == (3, len(xte), 3)
+    np.testing.assert_array_equal(each[0], one.predict_proba(xte))  # its first network is the one-seed model
+    assert not np.array_equal(each[0], each[1])  # the others are other networks
+    np.testing.assert_allclose(three.predict_proba(xte), each.mean(axis=0), atol=1e-15)
+    three.save(tmp_path)
+    np.testing.assert_array_equal(LightningMLP.load(tmp_path).predict_proba_each(xte), each)
+    with pytest.raises(ValueError, match="seeds must be 1 or more"):
+        clone(one).set_params(seeds=0).fit(xtr, ytr)
+    splitter = WalkForwardSplit(("1819", "1920"))
+    results = walk_forward(frame, lambda: LightningMLP(features=FEATURES, offset=OFFSET, seed=7, seeds=3,
+                                                         max_epochs=3), splitter)
+    spread = seed_spread(results, frame, ["1819", "1920"])
+    pred = pd.concat([r.predictions for r in results])
+    y = pred["result"].map(RESULT_CODES).to_numpy()
+    assert spread["seeds"] == 3 and len(spread["rps"]) == 3 and spread["rps_sd"] > 0
+    seed_one = [r.calibrator.transform(r.model.predict_proba_each(frame.set_index("match_id").loc[
+        r.predictions["match_id"]])[1]) for r in results]
+    assert spread["rps"][1] == pytest.approx(rank_probability_score(np.concatenate(seed_one), y), abs=1e-6)
+    assert min(spread["rps"]) - 1e-6 <= spread["rps_mean"] <= max(spread["rps"]) + 1e-6
+    assert len(spread["open_close_gap_closed"]) == 3
+    single = walk_forward(frame, lambda: LightningMLP(features=FEATURES, seed=7, max_epochs=2), splitter)
+    assert seed_spread(single, frame, ["1819", "1920"]) is None
 
 
 def test_every_model_module_is_found():
@@ -205,6 +235,29 @@ def test_walk_forward_and_evaluation(league):
     assert m["reference"] == {"book": "pinnacle", "timings": ["open", "close"], "n": len(pred)}
     with pytest.raises(ValueError, match=f"{len(pred)} predictions are of matches without avg open and close prices"):
         evaluate(pred, frame, reference="avg")  # the synthetic league quotes no market average
+
+
+def test_the_calibration_method_is_chosen_once_on_the_out_of_sample_folds_pooled(league):
+    """Every fold takes the method chosen on the folds named (before the scored ones) pooled; the scored
+    season's results play no part in the choice."""
+    frame, _ = league
+    splitter = WalkForwardSplit(("1718", "1819", "1920"))
+    make = lambda: XGBModel(features=FEATURES, n_estimators=40)  # noqa: E731
+    results = walk_forward(frame, make, splitter, calibrate_on=("1718", "1819"))
+    choice = results[0].extra["calibration"]
+    assert choice["seasons"] == ["1718", "1819"] and list(choice["scores"]) == ["none", "temperature", "isotonic"]
+    assert all(r.extra["calibration"] == choice and r.calibrator.to_dict()["method"] == choice["method"]
+               for r in results)
+    beaten = [m for m, v in choice["scores"].items() if v["ci95"][1] < 0]
+    assert choice["method"] == (min(beaten, key=lambda m: choice["scores"][m]["mean"]) if beaten else "none")
+    flipped = frame.copy()
+    last = flipped["season"] == "1920"
+    flipped.loc[last, "result"] = flipped.loc[last, "result"].map({"H": "A", "A": "D", "D": "H"})
+    again = walk_forward(flipped, make, splitter, calibrate_on=("1718", "1819"))
+    assert again[0].extra["calibration"] == choice
+    pd.testing.assert_frame_equal(again[1].predictions, results[1].predictions)
+    with pytest.raises(ValueError, match="no fold forecasts"):
+        walk_forward(frame, make, splitter, calibrate_on=("1516",))
 
 
 def test_the_market_never_falls_back_to_base_rates(league):
