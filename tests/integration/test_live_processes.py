@@ -331,7 +331,7 @@ def test_dashboard_and_metrics_of_a_running_loop(live_lab, tmp_path, chromium):
     proc = subprocess.Popen(_run_args(live_lab, tmp_path, "-", "--serve", f"127.0.0.1:{port}", "--linger", "120"),
                             stdin=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
 
-    def feed():  # about 200 events a second, ~19 s for the 3,840 events: the stream still moves (matches still
+    def feed():  # about 200 events a second, ~35 s for the 7,040 events: the stream still moves (matches still
         # unsettled) when the page is read; at 400 a second it could end first, and a settled match leaves the table
         try:
             for i, line in enumerate(lines):
@@ -367,7 +367,9 @@ def test_dashboard_and_metrics_of_a_running_loop(live_lab, tmp_path, chromium):
                     "health": re.search(r'<span id="stats">(.*?)</span></div>', body)[1]}
 
         early, late = map(seen, watch(chromium, f"http://127.0.0.1:{port}/?token=s3cret", at=(2.0, 5.0)))
-        assert late["conn"] == "connected" and late["predictions"] > 0
+        # the table holds the predicted matches not yet settled: a handful at a time, none between two rounds
+        # (3,840 events when this was written, 7,040 now: a read lands between rounds more often), so either read
+        assert late["conn"] == "connected" and max(early["predictions"], late["predictions"]) > 0
         assert late["settled"] > early["settled"] and late["points"] > early["points"] >= 0  # the chart grows
         assert late["points"] >= 2 and "clients 1" in late["health"] and "ready" in late["health"]
         dates = late["xticks"][:4]  # each of the two charts: four dates along its time axis, five values up its side
