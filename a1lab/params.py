@@ -175,6 +175,7 @@ class ModelEntry(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
     estimator: str
     module: str  # the a1lab.models module defining the estimator: its train stage depends on that file alone
+    member: bool = True  # an ensemble member unless ensemble.members lists them
 
     @model_validator(mode="after")
     def _known_estimator_and_arguments(self) -> ModelEntry:
@@ -196,7 +197,7 @@ class ModelEntry(BaseModel):
 
 
 class EnsembleParams(Section):
-    members: list[str] = Field(min_length=1)
+    members: list[str] = Field(min_length=1)  # left out: the models entries that are members, then market
     dynamic_window: int = Field(ge=1)
     stacking_c: float = Field(gt=0)
     conformal_levels: list[Probability] = Field(min_length=1)
@@ -354,12 +355,13 @@ class DimensionParams(Section):
 
 
 class TuneParams(Section):
-    """The hyper-parameter search of each model (:mod:`a1lab.tuning`)."""
+    """The hyper-parameter search of each model (:mod:`a1lab.tuning`): the ranges its class declares
+    (``search_space``), ``space.<model>.<name>`` replacing or adding one."""
 
     trials: int = Field(ge=0)
     inner: int = Field(ge=1)
     seed: int
-    space: dict[str, dict[str, DimensionParams]]
+    space: dict[str, dict[str, DimensionParams]] = {}
 
 
 class Params(Section):
@@ -378,6 +380,40 @@ class Params(Section):
     compute: ComputeParams
     tune: TuneParams
 
+    @model_validator(mode="before")
+    @classmethod
+    def _every_model_a_member(cls, values: Any) -> Any:
+        ensemble, models = (values.get("ensemble"), values.get("models")) if isinstance(values, dict) else (0, 0)
+        if isinstance(ensemble, dict) and "members" not in ensemble and isinstance(models, dict):
+            members = [name for name, entry in models.items() if not isinstance(entry, dict) or entry.get("member", True)]
+            values = {**values, "ensemble": {**ensemble, "members": [*members, "market"]}}
+        return values
+
+    def search_space(self, model: str) -> dict[str, DimensionParams]:
+        """What ``tune`` searches for the ``models`` entry ``model``: its class's ``search_space`` with
+        ``tune.space.<model>`` over it, range by range."""
+        from a1lab.models import declared
+
+        entry = self.models[model]
+        space = TypeAdapter(dict[str, DimensionParams]).validate_python(declared(entry.estimator, "search_space", {}))
+        return {**space, **self.tune.space.get(model, {})}
+
+    def in_effect(self) -> dict[str, Any]:
+        """The settings as the stages apply them, however params.yaml writes them (ensemble members listed,
+        each model's search space resolved): what the ledger of looks (:mod:`a1lab.looks`) hashes."""
+        values = self.model_dump()
+        for entry in values["models"].values():
+            entry.pop("member")
+        values["tune"]["space"] = {name: {k: d.model_dump() for k, d in space.items()}
+                                   for name in self.models if (space := self.search_space(name))}
+        return values
+
+    def labels(self) -> dict[str, str]:
+        """Each ``models`` entry's name in tables: its class's ``label`` (the entry's name where it has none)."""
+        from a1lab.models import declared
+
+        return {name: declared(entry.estimator, "label", name) for name, entry in self.models.items()}
+
     @model_validator(mode="after")
     def _sections_agree(self) -> Params:
         models = set(self.models)
@@ -392,9 +428,10 @@ class Params(Section):
             problems.append(f"live.models {unknown} are neither ensemble nor entries of models ({sorted(models)})")
         if unknown := sorted(set(self.tune.space) - models):
             problems.append(f"tune.space {unknown} are not entries of models ({sorted(models)})")
-        for name, space in self.tune.space.items():
-            if name in models and (extra := sorted(set(space) - set(self.models[name].model_extra or {}))):
-                problems.append(f"tune.space.{name} {extra} are not hyper-parameters in models.{name}")
+        for name in sorted(models):
+            if extra := sorted(set(self.search_space(name)) - set(self.models[name].model_extra or {})):
+                problems.append(f"the search space of models.{name} names {extra}, which are not hyper-parameters "
+                                f"in models.{name} (tune.space.{name}, or {self.models[name].estimator}.search_space)")
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -17,8 +17,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BEGIN, END = "<!-- results:begin (pipelines/docs.py writes this) -->", "<!-- results:end -->"
-NAMES = {"xgb": "XGBoost", "nn": "Lightning MLP", "lgbm": "LightGBM", "market_fix": "bias-corrected market",
-         "ensemble": "ensemble"}
+
+
+def label(model: str) -> str:
+    """A ``models`` entry's name in tables (its class's ``label``), or ``model`` itself (ensemble, market)."""
+    from a1lab.params import load_params
+
+    return load_params(ROOT / "params.yaml").labels().get(model, model)
 
 
 def _json(path: Path) -> dict:
@@ -100,7 +105,7 @@ def render_headline(book: str, scored: dict, forecasts: dict[str, dict], kind: s
         chosen = f" ({kind}, chosen before the test seasons)" if key == "ensemble" and kind else ""
         spread = f" (mean of {seeds[key]['seeds']} seeds; one seed's RPS sd {seeds[key]['rps_sd']:.6f})" \
             if key in seeds else ""
-        name = NAMES.get(key, key) + chosen + spread
+        name = label(key) + chosen + spread
         rows.append([name, f"{full['rps']:.6f}", f"{full['logloss']:.6f}",
                      *([f"{full['rps_ratio_open']:.5f}"] if at_open else []), f"{full['rps_ratio_close']:.5f}",
                      _ci(*full["rps_diff_close_ci95"]),
@@ -118,7 +123,7 @@ def seeds_note(metrics: Path) -> str:
         tolerance = 3 * spread["rps_sd"] / spread["seeds"] ** 0.5
         share = (f"; share of the gap {spread['open_close_gap_closed_mean']:+.1%} on average, sd "
                  f"{spread['open_close_gap_closed_sd']:.1%}" if "open_close_gap_closed_sd" in spread else "")
-        notes.append(f"{NAMES.get(key, key)}: the mean of {spread['seeds']} networks' forecasts; one network's "
+        notes.append(f"{label(key)}: the mean of {spread['seeds']} networks' forecasts; one network's "
                      f"test RPS {min(spread['rps']):.6f} to {max(spread['rps']):.6f} (sd {spread['rps_sd']:.6f}"
                      f"{share}). Its RPS is held to within {tolerance:.6f} on another CPU (3 sd / "
                      f"sqrt({spread['seeds']})).")
@@ -132,7 +137,7 @@ def looks_note(folder: Path, test_seasons: list[str]) -> str:
     from a1lab.params import load_params
 
     entries = looks.read(folder / looks.LEDGER)
-    seen = looks.summary(entries, test_seasons, looks.params_hash(load_params(folder / "params.yaml").model_dump()))
+    seen = looks.summary(entries, test_seasons, looks.params_hash(load_params(folder / "params.yaml").in_effect()))
     history = len({(e["params"], e["code"], e["data"]) for e in entries
                    if e.get("from") == "git" and e["test_seasons"] == [str(s) for s in test_seasons]})
     when = ("these params were first scored after "
@@ -160,7 +165,7 @@ def truth_table(metrics: Path) -> str:
         return ""
     floor = truth["truth"]["rps_truth"]
     market = f"{ensemble['reference']['book']} {ensemble['reference']['timings'][0]}"  # the member at forecast time
-    rows = [[market if name == "market" else NAMES.get(name, name), f"{v['rps_results']:.6f}", f"{v['rps_truth']:.6f}",
+    rows = [[market if name == "market" else label(name), f"{v['rps_results']:.6f}", f"{v['rps_truth']:.6f}",
              f"{v['rps_truth'] - floor:.6f}"] for name, v in truth.items()]
     return ("Against the known truth (RPS expected under the true probabilities; the distance is the excess over "
             "the truth's own):\n\n" + _table(["forecast", "RPS against results", "RPS against the truth",
@@ -186,7 +191,7 @@ def division_table(metrics: Path) -> str:
     return ("Where the market is weakest: per division, the open-to-close gap (opening minus closing RPS) and each "
             "forecast's share of it, with Fieller's 95 % interval (unbounded where the division's gap is not "
             "significant on its own):\n\n"
-            + _table(["division", "n", "gap", *(NAMES.get(n, n) for n in names)], body))
+            + _table(["division", "n", "gap", *(label(n) for n in names)], body))
 
 
 def datasets() -> list[tuple[str, Path]]:

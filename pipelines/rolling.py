@@ -20,8 +20,9 @@ import time
 from datetime import UTC
 from pathlib import Path
 
+from docs import label  # pipelines/docs.py: a model's name in tables
+
 ROOT = Path(__file__).resolve().parents[1]
-NAMES = {"xgb": "XGBoost", "nn": "Lightning MLP", "lgbm": "LightGBM", "market_fix": "bias-corrected market"}
 
 
 def markdown(rows: list[dict], chosen: dict, names: list[str], seasons: list[str]) -> str:
@@ -32,7 +33,7 @@ def markdown(rows: list[dict], chosen: dict, names: list[str], seasons: list[str
         interval = "unbounded" if f["low"] is None else f"[{f['low']:+.0%}, {f['high']:+.0%}]"
         return f"{f['share']:+.1%} {interval}"
 
-    header = ["seasons", "n", "open RPS", "gap (open - close)", *(NAMES.get(n, n) for n in names), "ensemble kind"]
+    header = ["seasons", "n", "open RPS", "gap (open - close)", *(label(n) for n in names), "ensemble kind"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in rows:
         kind = chosen.get(r["scope"], "")
@@ -99,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
               f"all {len(order)} pooled": order,
               f"{order[2]}-{order[-1]} pooled (with the ensemble)": order[2:]}
     rows = gap_table(forecasts, protocol["reference"], groups)
-    seen = looks.note(workspace, "rolling", params.model_dump(), protocol["test_seasons"], datetime.now(UTC))
+    seen = looks.note(workspace, "rolling", params.in_effect(), protocol["test_seasons"], datetime.now(UTC))
     out = Path(args.out or workspace / "reports" / "research")
     out.mkdir(parents=True, exist_ok=True)
     names = [*folds, "ensemble"]

@@ -1,7 +1,10 @@
 """Estimators with scikit-learn's contract; predict_proba columns are the classes seen in fit (outcome
 codes, :mod:`a1lab.outcomes`).
 
-A model registers itself by living in its own module here: :func:`estimator_classes` finds it.
+A model registers itself by living in its own module here: :func:`estimator_classes` finds it. Its class
+declares what the rest of the lab needs to know as literals (:func:`declared`, read without importing torch or
+xgboost): ``label`` (its name in tables), ``requires`` (the distributions it imports) and ``search_space``
+(what the ``tune`` stage searches). Adding a model is that module and its ``models:`` entry in params.yaml.
 """
 
 import functools
@@ -63,9 +66,29 @@ def defining_module(name: str) -> str | None:
     return _defining_module(name)[0]
 
 
+def declared(name: str, attribute: str, default=None):
+    """Class attribute ``attribute`` of model ``name`` as written in its class body (a literal), read from the
+    source: ``default`` where the class does not set it.
+
+    Raises:
+        KeyError: as :func:`estimator_class`.
+    """
+    import ast
+
+    _, node = _defining_module(name)
+    if node is None:
+        raise KeyError(f"no model {name!r} in a1lab.models; known: {sorted(estimator_classes())}")
+    for statement in node.body:
+        if (isinstance(statement, ast.Assign) and len(statement.targets) == 1
+                and isinstance(statement.targets[0], ast.Name) and statement.targets[0].id == attribute):
+            return ast.literal_eval(statement.value)
+    return default
+
+
 def hyperparameters(entry: dict) -> dict:
-    """A params.yaml ``models`` entry's hyper-parameters: the entry without ``estimator`` and ``module``."""
-    return {k: v for k, v in entry.items() if k not in ("estimator", "module")}
+    """A params.yaml ``models`` entry's hyper-parameters: the entry without ``estimator``, ``module`` and
+    ``member``."""
+    return {k: v for k, v in entry.items() if k not in ("estimator", "module", "member")}
 
 
 def estimator_class(name: str) -> type:

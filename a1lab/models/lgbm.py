@@ -42,6 +42,16 @@ class LGBMModel(BoostedTrees):
         n_jobs: threads.
     """
 
+    label = "LightGBM"  # how tables and pages name it
+    requires = ("lightgbm",)  # the distributions it imports (pyproject.toml dependencies)
+    search_space = {
+        "num_leaves": {"type": "int", "low": 3, "high": 31, "log": True},
+        "learning_rate": {"low": 0.005, "high": 0.08, "log": True},
+        "min_child_samples": {"type": "int", "low": 20, "high": 200, "log": True},
+        "colsample_bytree": {"low": 0.3, "high": 1.0},
+        "reg_lambda": {"low": 0.5, "high": 20.0, "log": True},
+    }  # what `tune` searches (params.yaml tune.space.<name> replaces a range)
+
     def __init__(self, features=None, offset=None, n_estimators=1000, learning_rate=0.02, num_leaves=7,
                  min_child_samples=50, subsample=0.8, colsample_bytree=0.8, reg_lambda=5.0,
                  early_stopping_rounds=100, seed=0, n_jobs=2, close=None, close_weight=0.0):

@@ -96,6 +96,10 @@ class MarketCorrection(ClassifierMixin, BaseEstimator):
             (:func:`a1lab.models.base.soft_targets`): the correction is then fitted toward the close.
     """
 
+    label = "bias-corrected market"  # how tables and pages name it
+    requires = ()  # the distributions it imports (pyproject.toml dependencies)
+    search_space = {}  # what `tune` searches (params.yaml tune.space.<name> replaces a range)
+
     def __init__(self, offset=tuple(market_columns("pinnacle", "open")), l2=0.0, close=None, close_weight=0.0):
         self.offset = offset
         self.l2 = l2

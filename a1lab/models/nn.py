@@ -122,6 +122,14 @@ class LightningMLP(ClassifierMixin, BaseEstimator):
             best-epoch copy lives in the spawned processes).
     """
 
+    label = "Lightning MLP"  # how tables and pages name it
+    requires = ("torch", "pytorch-lightning")  # the distributions it imports (pyproject.toml dependencies)
+    search_space = {
+        "lr": {"low": 0.0001, "high": 0.01, "log": True},
+        "weight_decay": {"low": 0.00001, "high": 0.01, "log": True},
+        "dropout": {"low": 0.0, "high": 0.5},
+    }  # what `tune` searches (params.yaml tune.space.<name> replaces a range)
+
     def __init__(self, features=None, offset=None, hidden=(64, 32), dropout=0.2, lr=1e-3, weight_decay=1e-3,
                  max_epochs=40, batch_size=256, patience=5, seed=0, seeds=1, accelerator="auto", processes=1,
                  close=None, close_weight=0.0):

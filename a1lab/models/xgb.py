@@ -36,6 +36,16 @@ class XGBModel(BoostedTrees):
             a single-process fit: each worker sketches the histogram bins of its own rows.
     """
 
+    label = "XGBoost"  # how tables and pages name it
+    requires = ("xgboost",)  # the distributions it imports (pyproject.toml dependencies)
+    search_space = {
+        "max_depth": {"type": "int", "low": 2, "high": 5},
+        "learning_rate": {"low": 0.005, "high": 0.08, "log": True},
+        "min_child_weight": {"type": "int", "low": 5, "high": 80, "log": True},
+        "colsample_bytree": {"low": 0.3, "high": 1.0},
+        "reg_lambda": {"low": 0.5, "high": 20.0, "log": True},
+    }  # what `tune` searches (params.yaml tune.space.<name> replaces a range)
+
     def __init__(self, features=None, offset=None, n_estimators=1000, learning_rate=0.02, max_depth=3,
                  min_child_weight=20.0, subsample=0.8, colsample_bytree=0.8, reg_lambda=5.0,
                  early_stopping_rounds=100, seed=0, n_jobs=2, distributed=False, close=None, close_weight=0.0):

@@ -123,7 +123,9 @@ def test_every_model_entry_names_its_module_and_feeds_the_ensemble():
     classes = estimator_classes()
     for entry in PARAMS["models"].values():
         assert classes[entry["estimator"]].__module__ == f"a1lab.models.{entry['module']}"
-    assert set(PARAMS["ensemble"]["members"]) - {"market"} <= set(PARAMS["models"])
+    from a1lab.params import load_params
+
+    assert set(load_params(ROOT / "params.yaml").ensemble.members) - {"market"} <= set(PARAMS["models"])
     train = STAGES["train"]
     assert train["foreach"] == "${models}" and "data/predictions/${key}.parquet" in train["do"]["outs"]
     assert "a1lab/models/${item.module}.py" in train["do"]["deps"]

@@ -348,3 +348,20 @@ def test_test_matches_without_the_reference_price_are_counted_not_dropped_silent
     assert metrics["left_out"] == {"matches": total, "scored": total - 28,
                                    "reasons": {"no pinnacle open and close prices": 28}}
     assert metrics["overall"]["n"] == total - 28
+
+
+def test_every_model_declares_what_it_requires_and_the_project_installs_it():
+    """``requires`` names distributions the project depends on (pyproject.toml), so a model never imports a
+    library the install leaves out; ``label`` and ``search_space`` are literals read without importing it."""
+    import re
+    import tomllib
+    from pathlib import Path
+
+    from a1lab.models import declared, estimator_classes
+
+    project = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())["project"]
+    installed = {re.split(r"[=<>\[ ;]", d)[0].lower() for d in project["dependencies"]}
+    for name, cls in estimator_classes().items():
+        assert set(declared(name, "requires", ())) <= installed, name
+        assert declared(name, "label", None) in (None, getattr(cls, "label", None))
+        assert declared(name, "search_space", {}) == getattr(cls, "search_space", {})

@@ -58,6 +58,7 @@ def test_a_bad_key_fails_at_once_by_name(path, value, message):
 
 @pytest.mark.parametrize("path, value, message", [
     ("ensemble.members", ["xgb", "catboost"], "ensemble.members ['catboost'] are not entries of models"),
+    ("tune.space", {"xgb": {"max_dept": {"low": 1, "high": 3}}}, "the search space of models.xgb names ['max_dept']"),
     ("protocol.validation_season", "2324", "is a test season: features would be chosen on test results"),
     ("protocol.oos_seasons", ["2324"], "protocol: Value error, oos_seasons and test_seasons share ['2324']"),
     ("ensemble.test_seasons", ["2425"], "ensemble.test_seasons: Extra inputs are not permitted"),
@@ -135,3 +136,37 @@ def test_a_stage_refuses_bad_params_in_one_line(tmp_path):
     assert out.stderr.strip().splitlines() == [
         f"{tmp_path / 'params.yaml'}: monitoring.rules.1.detector: Input should be 'zscore' or 'iqr'"]
     assert not (tmp_path / "out").exists()
+
+
+def test_a_model_class_declares_its_label_and_search_space_and_params_override_a_range():
+    params = load_params(ROOT / "params.yaml")
+    assert params.labels() == {"xgb": "XGBoost", "nn": "Lightning MLP", "lgbm": "LightGBM",
+                               "market_fix": "bias-corrected market"}
+    space = params.search_space("xgb")
+    assert space["max_depth"].type == "int" and (space["max_depth"].low, space["max_depth"].high) == (2, 5)
+    assert params.search_space("market_fix") == {}
+    narrowed = validate(changed("tune.space", {"xgb": {"max_depth": {"type": "int", "low": 2, "high": 3}}}))
+    assert narrowed.search_space("xgb")["max_depth"].high == 3 and "reg_lambda" in narrowed.search_space("xgb")
+
+
+def test_members_default_to_every_model_but_those_marked_otherwise():
+    params = load_params(ROOT / "params.yaml")
+    assert params.ensemble.members == [n for n, e in params.models.items() if e.member] + ["market"]
+    assert "market_fix" not in params.ensemble.members  # `member: false` in its entry
+    listed = validate(changed("ensemble.members", ["xgb", "market"]))
+    assert listed.ensemble.members == ["xgb", "market"]
+
+
+def test_the_ledger_hashes_the_settings_in_effect_not_how_they_are_written():
+    """Members listed or derived, a search space in the class or restated in params.yaml: one hash, so a
+    change of how params.yaml writes a setting is not a new configuration in the ledger of looks."""
+    from a1lab.looks import params_hash
+
+    params = load_params(ROOT / "params.yaml")
+    written = changed("ensemble.members", params.ensemble.members)
+    written["models"]["market_fix"].pop("member")
+    written["tune"]["space"] = {n: {k: d.model_dump(exclude_none=True) for k, d in params.search_space(n).items()}
+                                for n in params.models if params.search_space(n)}
+    assert params_hash(validate(written).in_effect()) == params_hash(params.in_effect())
+    moved = validate(changed("tune.space", {"xgb": {"max_depth": {"type": "int", "low": 2, "high": 4}}}))
+    assert params_hash(moved.in_effect()) != params_hash(params.in_effect())
