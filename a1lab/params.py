@@ -385,7 +385,8 @@ class Params(Section):
     def _every_model_a_member(cls, values: Any) -> Any:
         ensemble, models = (values.get("ensemble"), values.get("models")) if isinstance(values, dict) else (0, 0)
         if isinstance(ensemble, dict) and "members" not in ensemble and isinstance(models, dict):
-            members = [name for name, entry in models.items() if not isinstance(entry, dict) or entry.get("member", True)]
+            members = [name for name, entry in models.items()
+                       if not isinstance(entry, dict) or entry.get("member", True)]
             values = {**values, "ensemble": {**ensemble, "members": [*members, "market"]}}
         return values
 
