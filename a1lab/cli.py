@@ -57,19 +57,19 @@ def data_selection(args: argparse.Namespace) -> DataParams:
 
 
 def _flag_sources(args: argparse.Namespace) -> list[Source]:
-    from a1lab.params import ExtraSource, GenericSource, MainSource, SyntheticSource
+    from a1lab.data.layouts import football_data, football_data_extra, generic, synthetic
 
     sources: list[Source] = []
     if args.provider == "synthetic":
-        sources.append(SyntheticSource(layout="synthetic", leagues=args.synthetic_leagues or 5,
-                                       seasons=args.synthetic_seasons or 11, seed=args.seed or 0))
+        sources.append(synthetic.Source(layout="synthetic", leagues=args.synthetic_leagues or 5,
+                                        seasons=args.synthetic_seasons or 11, seed=args.seed or 0))
     if args.leagues and args.seasons:
-        sources.append(MainSource(layout="football-data", leagues=args.leagues, seasons=args.seasons))
+        sources.append(football_data.Source(layout="football-data", leagues=args.leagues, seasons=args.seasons))
     if args.extra:
-        sources.append(ExtraSource(layout="football-data-extra", leagues=args.extra))
+        sources.append(football_data_extra.Source(layout="football-data-extra", leagues=args.extra))
     for path in args.generic or []:
-        sources.append(GenericSource(layout="generic", path=path, sport=args.sport or "football",
-                                     date_format=args.date_format))
+        sources.append(generic.Source(layout="generic", path=path, sport=args.sport or "football",
+                                      date_format=args.date_format))
     return sources
 
 

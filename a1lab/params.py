@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
+
+from a1lab.data.layouts import source_models
+from a1lab.section import Section
 
 Probability = Annotated[float, Field(gt=0, lt=1)]
 Seasons = list[Annotated[str, Field(min_length=1)]]
@@ -27,66 +30,12 @@ class ParamsError(ValueError):
     """params.yaml is unreadable, lacks a section, or a key is unknown, missing or has a bad value."""
 
 
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class MainSource(Section):
-    """football-data.co.uk main-layout files ``mmz4281/<season>/<league>.csv`` under ``data.root``."""
-
-    layout: Literal["football-data"]
-    leagues: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1)
-    seasons: Seasons = Field(min_length=1)
-
-
-class ExtraSource(Section):
-    """football-data.co.uk extra-league files ``new/<league>.csv`` under ``data.root`` (closing odds only)."""
-
-    layout: Literal["football-data-extra"]
-    leagues: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1)
-
-
-class GenericSource(Section):
-    """A CSV of the generic layout (``date, home, away, home_score, away_score, home_odds, away_odds`` and
-    optionally ``draw_odds``, ``time``), ``columns`` naming the file's own names where they differ."""
-
-    layout: Literal["generic"]
-    path: str = Field(min_length=1)
-    sport: str = Field(min_length=1)
-    league: str | None = None  # default: the file's stem
-    season: str | None = None  # default: the year of each date
-    date_format: str | None = None  # default: detected per file
-    columns: dict[str, str] | None = None
-    bookmaker: str = "market"
-    timing: Timing = "close"
-    odds_format: Literal["auto", "american", "decimal"] = "auto"  # auto: American when signed, else decimal
-
-
-class OddsPortalSource(Section):
-    """An OddsPortal moneyline file (``date, season_type, neutral, team_1, team_2, points_1, points_2,
-    moneyline_1, moneyline_2, game_url``): market-average prices of unstated timing."""
-
-    layout: Literal["oddsportal"]
-    path: str = Field(min_length=1)
-    sport: str = Field(min_length=1)
-    league: str = Field(min_length=1)
-
-
-class SyntheticSource(Section):
-    """The simulated league (offline demo and tests)."""
-
-    layout: Literal["synthetic"]
-    leagues: int = Field(ge=1)
-    seasons: int = Field(ge=2)
-    seed: int
-
-
-Source = Annotated[MainSource | ExtraSource | GenericSource | OddsPortalSource | SyntheticSource,
-                   Field(discriminator="layout")]
+Source = Annotated[Union[source_models()], Field(discriminator="layout")]  # noqa: UP007 (a runtime tuple)
 
 
 class DataParams(Section):
-    """The data set: where football-data files live, and the sources to read (nothing else is read)."""
+    """The data set: where football-data files live, and the sources to read (nothing else is read): each
+    source an entry of one layout of :mod:`a1lab.data.layouts`, by its ``layout`` key."""
 
     root: str = Field(min_length=1)
     sources: list[Source]

@@ -257,7 +257,7 @@ def test_alerts_fire_on_model_gap_odds_moves_and_a_quiet_feed(live_lab):
 def test_a_two_way_sport_scores_live_as_in_batch(data_root, tmp_path):
     """NBA moneylines: `odds` events with two prices, a two-way model (draw exactly 0) whose live
     predictions equal the batch ones, settlements scored with the two-way Brier and bets never on a draw."""
-    from a1lab.data.generic import parse_oddsportal
+    from a1lab.data.oddsportal import parse_oddsportal
     from a1lab.models.xgb import XGBModel
     from a1lab.outcomes import RESULT_CODES
 

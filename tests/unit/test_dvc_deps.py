@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 STAGES = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
 MODELS = ROOT / "a1lab" / "models"
+LAYOUTS = ROOT / "a1lab" / "data" / "layouts"
 SHARED_MODEL_FILES = {MODELS / "__init__.py", MODELS / "base.py"}  # discovery and the estimators' common code
 
 
@@ -51,7 +52,25 @@ def closure(source: str, one_model: bool = False) -> set[Path]:
             todo += _imports(path.read_text())
             if path == ROOT / "a1lab" / "registry.py" and not one_model:
                 todo += [f"a1lab.models.{p.stem}" for p in MODELS.glob("*.py")]
+            if path == LAYOUTS / "__init__.py":  # params.py validates sources with every layout's model ...
+                for layout in LAYOUTS.glob("[!_]*.py"):
+                    files.add(layout)
+                    todo += _imports(_module_level(layout.read_text()))
+            if path == ROOT / "a1lab" / "data" / "dataset.py":  # ... and the data set reads them with their readers
+                for layout in LAYOUTS.glob("[!_]*.py"):
+                    files.add(layout)
+                    todo += _imports(layout.read_text())
     return files
+
+
+def _module_level(source: str) -> str:
+    """A module's source without its functions and methods: what importing it runs."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef | ast.Module):
+            node.body = [n for n in node.body if not isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)] or [
+                ast.Pass()]
+    return ast.unparse(tree)
 
 
 def _cli_source(command: str) -> str:

@@ -86,7 +86,7 @@ ODDSPORTAL_HEADER = "date,season_type,neutral,team_1,team_2,points_1,points_2,mo
 
 
 def test_oddsportal_layout_seasons_from_urls_and_reasons():
-    from a1lab.data.generic import parse_oddsportal
+    from a1lab.data.oddsportal import parse_oddsportal
 
     url = "https://www.oddsportal.com/basketball/usa/nba-{}/a-b-X/"
     text = ODDSPORTAL_HEADER + "".join([
@@ -111,7 +111,8 @@ def test_oddsportal_layout_seasons_from_urls_and_reasons():
 
 def test_oddsportal_unsigned_moneylines_are_american():
     """The NHL file writes "-198.0" and "163.0": the unsigned one is +163 (2.63), not decimal 163.0."""
-    from a1lab.data.generic import parse_oddsportal, parse_price
+    from a1lab.data.generic import parse_price
+    from a1lab.data.oddsportal import parse_oddsportal
 
     url = "https://www.oddsportal.com/hockey/usa/nhl-2024-2025/a-b-X/"
     text = ODDSPORTAL_HEADER + f"17 Apr 2025,Regular,0,Kings,Flames,1,5,-198.0,163.0,{url}\n"
@@ -127,7 +128,7 @@ def test_oddsportal_unsigned_moneylines_are_american():
 
 
 def test_oddsportal_missing_column_is_named():
-    from a1lab.data.generic import parse_oddsportal
+    from a1lab.data.oddsportal import parse_oddsportal
     from a1lab.data.quarantine import DataFileError
 
     text = ODDSPORTAL_HEADER.replace(",game_url", "") + "22 Jun 2025,Play Offs,0,A,B,1,2,-270,+219\n"
