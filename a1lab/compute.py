@@ -13,42 +13,19 @@ import contextlib
 import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from a1lab.params import ComputeParams
 
 log = logging.getLogger("a1lab.compute")
 
 
-@dataclass(frozen=True)
-class ComputeConfig:
-    """Settings of the ``compute`` section.
-
-    Attributes:
-        scheduler: ``serial`` (this process), ``local`` (a LocalCluster of ``workers`` processes) or the
-            address of a running Dask scheduler (``tcp://host:8786``).
-        workers: worker processes of a local cluster.
-        threads_per_worker: threads of each worker (1: a fit's threads are the library's own business).
-        memory_limit: per worker of a local cluster (Dask's syntax, e.g. ``4GB``; ``auto`` splits the machine).
-    """
-
-    scheduler: str = "serial"
-    workers: int = 2
-    threads_per_worker: int = 1
-    memory_limit: str = "auto"
-
-    @classmethod
-    def from_dict(cls, values: dict | None) -> ComputeConfig:
-        return cls(**(values or {}))
-
-    @property
-    def serial(self) -> bool:
-        return self.scheduler == "serial"
-
-
 @contextlib.contextmanager
-def client(config: ComputeConfig) -> Iterator[object | None]:
-    """A ``dask.distributed.Client`` for the configuration (None when serial), closed on exit with its
-    local cluster."""
-    if config.serial:
+def client(config: ComputeParams | None) -> Iterator[object | None]:
+    """A ``dask.distributed.Client`` for params.yaml's validated ``compute`` section (None when it says
+    ``serial``, or when no section is given: this process), closed on exit with its local cluster."""
+    if config is None or config.scheduler == "serial":
         yield None
         return
     from dask.distributed import Client, LocalCluster

@@ -74,7 +74,10 @@ class SelectionParams(Section):
     seed: int
 
 
-class FeaturesParams(Section):
+class FeatureEngineParams(Section):
+    """What the feature engine computes (:mod:`a1lab.features`): the ``features`` section but the stage's own
+    keys (``parallel``, ``selection``); a saved feature state carries these."""
+
     windows: list[Annotated[int, Field(ge=1)]] = Field(min_length=1)
     ewm_spans: list[Annotated[int, Field(ge=1)]] = Field(min_length=1)
     elo_k: float = Field(gt=0)
@@ -93,11 +96,9 @@ class FeaturesParams(Section):
     home_advantage_prior_matches: float = Field(ge=0)
     divisions: dict[str, list[Annotated[str, Field(min_length=1)]]]
     division_prior_moves: float = Field(ge=0)
-    parallel: bool = False
-    selection: SelectionParams
 
     @model_validator(mode="after")
-    def _one_country_per_league(self) -> FeaturesParams:
+    def _one_country_per_league(self) -> FeatureEngineParams:
         seen: dict[str, str] = {}
         for country, leagues in self.divisions.items():
             for league in leagues:
@@ -106,6 +107,22 @@ class FeaturesParams(Section):
                                      "a league belongs to one country, listed once")
                 seen[league] = country
         return self
+
+    def countries(self) -> dict[str, tuple[str, int]]:
+        """League -> (its country, its tier: 0 the top) of the leagues ``divisions`` names."""
+        return {league: (country, tier) for country, leagues in self.divisions.items()
+                for tier, league in enumerate(leagues)}
+
+    def engine(self) -> dict[str, Any]:
+        """These settings as a mapping, without the keys of a subclass (what a feature state saves)."""
+        return self.model_dump(include=set(FeatureEngineParams.model_fields))
+
+
+class FeaturesParams(FeatureEngineParams):
+    """The features stage: the engine's settings, whether it fans out, and the feature selection."""
+
+    parallel: bool = False
+    selection: SelectionParams
 
 
 class TrainParams(Section):
@@ -276,7 +293,9 @@ class LiveParams(Section):
 
 
 class ComputeParams(Section):
-    """Where fan-out work runs (:mod:`a1lab.compute`)."""
+    """Where fan-out work runs (:mod:`a1lab.compute`): ``serial`` (this process), ``local`` (a LocalCluster of
+    ``workers`` processes of ``threads_per_worker`` threads, ``memory_limit`` each in Dask's syntax, ``auto``
+    splitting the machine) or the address of a running Dask scheduler (``tcp://host:8786``)."""
 
     scheduler: str = Field(pattern=r"^(serial|local|tcp://\S+|tls://\S+)$")
     workers: int = Field(ge=1)

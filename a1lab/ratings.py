@@ -12,13 +12,14 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class EloParams:
-    """Elo settings: K factor, home advantage (rating points), season regression share."""
+    """Elo settings: K factor, home advantage (rating points), season regression share and a promoted
+    team's gap below the division's mean (params.yaml's ``features.elo_*``); every team starts at ``initial``."""
 
-    k: float = 20.0
-    home_advantage: float = 60.0
-    initial: float = 1500.0
-    season_regression: float = 0.2
-    promoted_gap: float = 100.0
+    k: float
+    home_advantage: float
+    season_regression: float
+    promoted_gap: float
+    initial: float = 1500.0  # the scale's origin, no setting: ratings are only compared with each other
 
 
 def elo_expected(home: float, away: float, home_advantage: float) -> float:
@@ -75,13 +76,14 @@ def elo_regress(rating: float, mean: float, share: float) -> float:
 
 @dataclass(frozen=True)
 class PiParams:
-    """Pi-rating settings (Constantinou & Fenton 2013): learning rates and scale."""
+    """Pi-rating settings (Constantinou & Fenton 2013): learning rates and a promoted team's gap (params.yaml's
+    ``features.pi_*``); ``base`` and ``scale`` are the paper's goal-difference curve."""
 
-    learning_rate: float = 0.035
-    cross_rate: float = 0.7
-    base: float = 10.0
+    learning_rate: float
+    cross_rate: float
+    promoted_gap: float
+    base: float = 10.0  # the paper's constants, no setting
     scale: float = 3.0
-    promoted_gap: float = 0.2
 
 
 def pi_goal_difference(rating: float, params: PiParams) -> float:

@@ -115,10 +115,11 @@ def main() -> None:
     parser.add_argument("--matches", type=int, default=1_000_000)
     parser.add_argument("--skip-xgb", action="store_true", help="only the tuning and the overhead")
     args = parser.parse_args()
-    from a1lab.compute import ComputeConfig, client
+    from a1lab.compute import client
+    from a1lab.params import ComputeParams
 
     load_before = os.getloadavg()[0]
-    with client(ComputeConfig("local", workers=2, threads_per_worker=1)) as cluster:
+    with client(ComputeParams(scheduler="local", workers=2, threads_per_worker=1, memory_limit="auto")) as cluster:
         overhead = overhead_bench(cluster)
         print(f"scheduler overhead: {overhead * 1e3:.2f} ms per task (200 empty tasks, 2 workers)")
         t = tuning_bench(args.trials, cluster)

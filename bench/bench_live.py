@@ -53,11 +53,11 @@ def _model_and_matches(tmp: Path, name: str = "xgb"):
     from a1lab.data.footballdata import load_football_data
     from a1lab.data.source import FileSource
     from a1lab.features import build_features
-    from a1lab.features.registry import FeatureConfig
     from a1lab.models.xgb import XGBModel
     from a1lab.outcomes import RESULT_CODES
+    from a1lab.params import check_section
 
-    config = FeatureConfig.from_dict(yaml.safe_load((ROOT / "params.yaml").read_text())["features"])
+    config = check_section("features", yaml.safe_load((ROOT / "params.yaml").read_text())["features"])
     if (ROOT / "data/matches.parquet").exists() and registry.versions(name, ROOT / "models"):
         return registry.load(name, root=ROOT / "models"), pd.read_parquet(ROOT / "data/matches.parquet"), config
     if name != "xgb":

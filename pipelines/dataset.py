@@ -129,10 +129,11 @@ def main(argv: list[str] | None = None) -> int:
     pipelines = [write(name) for name in args.name]  # every configuration checked before anything runs
     jobs = [repro_job(ROOT, str(p.relative_to(ROOT))) for p in pipelines]
     if args.parallel and len(jobs) > 1:
-        from a1lab.compute import ComputeConfig, client, run_command, run_tasks
+        from a1lab.compute import client, run_command, run_tasks
+        from a1lab.params import check_section
 
         base = yaml.safe_load((ROOT / "params.yaml").read_text())
-        with client(ComputeConfig.from_dict(base["compute"])) as c:
+        with client(check_section("compute", base["compute"])) as c:
             try:
                 run_tasks(run_command, jobs, c, retries=0)
             except RuntimeError as exc:  # the failed run's command and the tail of DVC's log

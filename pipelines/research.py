@@ -33,13 +33,14 @@ def features_for(params: dict, matches, shipped: tuple):
     """The feature table of a variant's features and protocol sections (the pipeline's own file when they are
     params.yaml's, else built as the features stage builds it) and its `open`/`close` selection, nested: made on
     the season before the out-of-sample season the variant is ranked on (:func:`a1lab.research.nested_selection`)."""
-    from a1lab.features import FeatureConfig, build_features
+    from a1lab.features import build_features
+    from a1lab.params import check_section
     from a1lab.research import nested_selection
     from a1lab.splits import season_keys
 
     frame, base = shipped
     section, protocol = params["features"], params["protocol"]
-    config = FeatureConfig.from_dict(section)
+    config = check_section("features", section)
     if (section, protocol) != base:
         frame, _ = build_features(matches, config)
         frame["season"] = season_keys(frame, protocol["season_keys"])
@@ -90,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     import pandas as pd
     import yaml
 
-    from a1lab.compute import ComputeConfig, client, run_tasks
+    from a1lab.compute import client, run_tasks
+    from a1lab.params import check_section
     from a1lab.research import PlanError, apply_overrides, choose, plan_hash, record_plan, score_variant
 
     workspace = Path(args.workspace)
@@ -121,11 +123,11 @@ def main(argv: list[str] | None = None) -> int:
         items += [{"variant": name, "model": model, "overrides": overrides or {}, "params": varied, "frame": key}
                   for model in spec["models"]]
     started = time.perf_counter()
-    config = ComputeConfig.from_dict(params.get("compute")) if args.parallel else ComputeConfig("serial")
+    config = check_section("compute", params["compute"]) if args.parallel else None
     with client(config) as dask_client:
         rows = run_tasks(score_variant, items, dask_client, shared={"frames": frames, "matches": matches})
     print(f"{len(items)} walk-forwards ({len(frames)} feature tables) in {time.perf_counter() - started:.0f} s on "
-          f"{config.scheduler}")
+          f"{config.scheduler if config else 'serial'}")
     from datetime import datetime
 
     from a1lab import looks

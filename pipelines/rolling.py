@@ -58,8 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     import pandas as pd
 
     from a1lab import looks, registry
-    from a1lab.compute import ComputeConfig, client, run_tasks
-    from a1lab.features import FeatureConfig
+    from a1lab.compute import client, run_tasks
     from a1lab.models import hyperparameters
     from a1lab.models.ensemble import ensemble_kinds
     from a1lab.params import load_params
@@ -82,10 +81,10 @@ def main(argv: list[str] | None = None) -> int:
         items += [{"model": model, "season": s, "estimator": registry.estimator_class(settings["estimator"]),
                    "hyper": hyper} for s in seasons]
     started = time.perf_counter()
-    config = ComputeConfig.from_dict(params.compute.model_dump()) if args.parallel else ComputeConfig("serial")
+    config = params.compute if args.parallel else None
     with client(config) as dask_client:
         fitted = run_tasks(season_fold, items, dask_client, shared={
-            "frame": frame, "config": FeatureConfig.from_dict(params.features.model_dump()),
+            "frame": frame, "config": params.features,
             "selection": params.features.selection.model_dump(), "protocol": protocol, "train": train})
     print(f"{len(items)} fits ({len(seasons)} seasons) in {time.perf_counter() - started:.0f} s on {config.scheduler}")
     folds = {m: [f for i, f in zip(items, fitted, strict=True) if i["model"] == m] for m in params.models}

@@ -88,14 +88,14 @@ def live_lab(real_load, tmp_path_factory):
 
     from a1lab import registry
     from a1lab.features import build_features
-    from a1lab.features.registry import FeatureConfig
     from a1lab.live.replay import season_events
     from a1lab.models.xgb import XGBModel
     from a1lab.outcomes import RESULT_CODES
+    from a1lab.params import check_section
 
     root = tmp_path_factory.mktemp("live")
     params = Path(__file__).parents[1] / "params.yaml"
-    config = FeatureConfig.from_dict(yaml.safe_load(params.read_text())["features"])
+    config = check_section("features", yaml.safe_load(params.read_text())["features"])
     matches = real_load.matches
     frame, _ = build_features(matches, config)
     offset = [f"mkt_pinnacle_open_p_{o}" for o in ("home", "draw", "away")]

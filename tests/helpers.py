@@ -156,12 +156,13 @@ def dataset_params(name: str, *overlays: dict) -> dict:
 
 
 def feature_config(**changes):
-    """The shipped ``features`` settings as a FeatureConfig, with ``changes``."""
-    import dataclasses
+    """The shipped ``features`` settings, with ``changes`` (validated)."""
+    return changed(shipped().features, **changes)
 
-    from a1lab.features.registry import FeatureConfig
 
-    return dataclasses.replace(FeatureConfig.from_dict(shipped().features.model_dump()), **changes)
+def changed(settings, **changes):
+    """A validated settings section with ``changes`` over it (checked as params.yaml's would be)."""
+    return type(settings).model_validate({**settings.model_dump(), **changes})
 
 
 def value_rule(**changes):

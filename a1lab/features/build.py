@@ -13,8 +13,9 @@ from joblib import Parallel, delayed
 from a1lab.columns import ID_COLUMNS
 from a1lab.compute import run_tasks
 from a1lab.features.market import market_features
-from a1lab.features.registry import FeatureConfig, all_specs
+from a1lab.features.registry import all_specs
 from a1lab.features.state import FeatureState, day_number, team_match_stats
+from a1lab.params import FeatureEngineParams
 
 
 def replay(matches: pd.DataFrame, state: FeatureState) -> np.ndarray:
@@ -34,13 +35,13 @@ def replay(matches: pd.DataFrame, state: FeatureState) -> np.ndarray:
     return out
 
 
-def _replay_league(matches: pd.DataFrame, config: FeatureConfig) -> tuple[np.ndarray, dict]:
+def _replay_league(matches: pd.DataFrame, config: FeatureEngineParams) -> tuple[np.ndarray, dict]:
     state = FeatureState(config)
     values = replay(matches, state)
     return values, state.to_dict()
 
 
-def build_features(matches: pd.DataFrame, config: FeatureConfig, n_jobs: int = 1,
+def build_features(matches: pd.DataFrame, config: FeatureEngineParams, n_jobs: int = 1,
                    dask_client=None) -> tuple[pd.DataFrame, FeatureState]:
     """Every candidate feature for every match, and the final state (for the live loop).
 

@@ -21,10 +21,10 @@ from a1lab.columns import (
     odds_column,
     quote,
 )
-from a1lab.features.registry import FeatureConfig
 from a1lab.matrix import FeatureMatrix, take_columns
 from a1lab.odds import implied_supremacy, implied_total_goals, overround, remove_margin
 from a1lab.outcomes import OUTCOMES
+from a1lab.params import FeatureEngineParams
 
 
 def _fair(prices: np.ndarray, codes: list[int], method: str) -> np.ndarray:
@@ -56,13 +56,13 @@ def goal_features(matches: pd.DataFrame | FeatureMatrix, book: str, timing: str,
     return {market_goals(book, timing, "total"): total, market_goals(book, timing, "supremacy"): supremacy}
 
 
-def market_features(matches: pd.DataFrame, config: FeatureConfig) -> pd.DataFrame:
+def market_features(matches: pd.DataFrame, config: FeatureEngineParams) -> pd.DataFrame:
     """De-vigged probabilities and overround of ``config.market_books``, best-vs-average disagreement, and
     the open-to-close move of ``config.move_books`` (margins removed by ``config.margin_method``)."""
     return pd.DataFrame(market_feature_values(matches, config), index=matches.index)
 
 
-def market_feature_values(matches: pd.DataFrame | FeatureMatrix, config: FeatureConfig,
+def market_feature_values(matches: pd.DataFrame | FeatureMatrix, config: FeatureEngineParams,
                           timings: tuple[str, ...] = TIMINGS) -> dict[str, np.ndarray]:
     """:func:`market_features` as name -> values, of a DataFrame's or a FeatureMatrix's quote columns; only
     those of ``timings`` (the open-to-close moves need both), as the live loop asks for an ``open`` forecast."""

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 import pandas as pd
 
 from a1lab.columns import GOAL_KINDS, market_disagreement, market_goals, market_move, market_overround, market_prob
+from a1lab.params import FeatureEngineParams
 
 # per team-match, from the team's point of view
 STATS: tuple[tuple[str, str], ...] = (
@@ -34,51 +35,6 @@ STAT_PRIORS = {"goals_for": 1.4, "goals_against": 1.4, "points": 1.4, "shots_for
 
 
 @dataclass(frozen=True)
-class FeatureConfig:
-    """What the engine computes: the ``features:`` section of params.yaml (its values and defaults live there and
-    in :class:`a1lab.params.FeaturesParams`; build one with :meth:`from_dict`)."""
-
-    windows: tuple[int, ...]
-    ewm_spans: tuple[int, ...]
-    elo_k: float
-    elo_home_advantage: float
-    elo_season_regression: float
-    elo_promoted_gap: float
-    pi_learning_rate: float
-    pi_cross_rate: float
-    pi_promoted_gap: float
-    rest_prior_days: float
-    rest_cap_days: float
-    margin_method: str
-    market_books: tuple[str, ...]  # de-vigged probabilities and overround of each quote
-    move_books: tuple[str, ...]  # open-to-close probability move of each (close-time features)
-    goal_books: tuple[str, ...]  # goal expectations implied by each one's over/under 2.5 and handicap quotes
-    home_advantage_prior_matches: float  # 0: every league plays at elo_home_advantage; else each its own, fitted
-    divisions: dict[str, tuple[str, ...]]  # country -> its leagues, top first: teams keep ratings across them
-    division_prior_moves: float  # weight (in moves) of the promoted-gap rule beside a step's fitted adjustment
-
-    @classmethod
-    def from_dict(cls, values: dict) -> FeatureConfig:
-        """Build from a validated ``features`` section (``FeaturesParams.model_dump()``), ignoring keys that belong to
-        other parts of the stage."""
-        known = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
-        for key in ("windows", "ewm_spans"):
-            if key in known:
-                known[key] = tuple(int(v) for v in known[key])
-        for key in ("market_books", "move_books", "goal_books"):
-            if key in known:
-                known[key] = tuple(str(v) for v in known[key])
-        if "divisions" in known:
-            known["divisions"] = {str(k): tuple(str(v) for v in leagues) for k, leagues in known["divisions"].items()}
-        return cls(**known)
-
-    def countries(self) -> dict[str, tuple[str, int]]:
-        """League -> (its country, its tier: 0 the top) of the leagues ``divisions`` names."""
-        return {league: (country, tier) for country, leagues in self.divisions.items()
-                for tier, league in enumerate(leagues)}
-
-
-@dataclass(frozen=True)
 class FeatureSpec:
     """One feature: name, group, the prediction time it is valid for, a one-line description."""
 
@@ -89,7 +45,7 @@ class FeatureSpec:
     params: dict = field(default_factory=dict, compare=False)
 
 
-def rolling_specs(config: FeatureConfig) -> list[FeatureSpec]:
+def rolling_specs(config: FeatureEngineParams) -> list[FeatureSpec]:
     """The rolling-window candidate grid: role x stat x (mean over N | EWM span) x side."""
     specs = []
     for role in ("home", "away"):
@@ -130,7 +86,7 @@ STATE_SPECS: tuple[FeatureSpec, ...] = (
 )
 
 
-def market_specs(config: FeatureConfig) -> list[FeatureSpec]:
+def market_specs(config: FeatureEngineParams) -> list[FeatureSpec]:
     """Features from odds known at the prediction time; closing ones only for ``close``."""
     specs = []
     for timing in ("open", "close"):
@@ -156,12 +112,12 @@ def market_specs(config: FeatureConfig) -> list[FeatureSpec]:
     return specs
 
 
-def all_specs(config: FeatureConfig) -> list[FeatureSpec]:
+def all_specs(config: FeatureEngineParams) -> list[FeatureSpec]:
     """Every candidate feature the engine computes, in column order."""
     return [*STATE_SPECS, *rolling_specs(config), *market_specs(config)]
 
 
-def feature_set(config: FeatureConfig, time: str) -> list[str]:
+def feature_set(config: FeatureEngineParams, time: str) -> list[str]:
     """Names valid at a prediction time: ``open`` excludes every closing-odds feature."""
     if time not in ("open", "close"):
         raise ValueError(f"prediction time must be 'open' or 'close', got {time!r}")
@@ -169,7 +125,7 @@ def feature_set(config: FeatureConfig, time: str) -> list[str]:
     return [s.name for s in all_specs(config) if s.time in allowed]
 
 
-def registry_table(config: FeatureConfig) -> pd.DataFrame:
+def registry_table(config: FeatureEngineParams) -> pd.DataFrame:
     """The registry as a table (name, group, time, description) for notebooks and outputs."""
     rows = [{k: v for k, v in asdict(s).items() if k != "params"} for s in all_specs(config)]
     return pd.DataFrame(rows, columns=["name", "group", "time", "description"])

@@ -16,8 +16,9 @@ import pandas as pd
 from joblib import parallel_config
 from sklearn.feature_selection import mutual_info_classif
 
-from a1lab.features.registry import FeatureConfig, feature_set
+from a1lab.features.registry import feature_set
 from a1lab.outcomes import RESULT_CODES
+from a1lab.params import FeatureEngineParams
 from a1lab.splits import first_kickoff, season_order
 
 
@@ -34,7 +35,7 @@ class SelectionConfig:
     before: pd.Timestamp | None = None  # only validation matches that kick off before this (the first test match)
 
 
-def rank_for_protocol(frame: pd.DataFrame, config: FeatureConfig, selection: dict, protocol: dict,
+def rank_for_protocol(frame: pd.DataFrame, config: FeatureEngineParams, selection: dict, protocol: dict,
                       ) -> dict[str, pd.DataFrame]:
     """The features stage's selection: per prediction time (``open``, ``close``) the ranking of its candidates
     (:func:`select_features`) on ``protocol``'s validation season, its matches before the first test match.

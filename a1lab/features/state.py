@@ -18,14 +18,14 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Mapping
-from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from a1lab.features.registry import STAT_NAMES, STAT_PRIORS, STATE_SPECS, FeatureConfig, rolling_specs
+from a1lab.features.registry import STAT_NAMES, STAT_PRIORS, STATE_SPECS, rolling_specs
+from a1lab.params import FeatureEngineParams
 from a1lab.ratings import (
     EloParams,
     PiParams,
@@ -139,7 +139,7 @@ class FeatureState:
         config: windows, Elo and pi-rating settings.
     """
 
-    def __init__(self, config: FeatureConfig):
+    def __init__(self, config: FeatureEngineParams):
         self.config = config
         self.elo = EloParams(k=config.elo_k, home_advantage=config.elo_home_advantage,
                              season_regression=config.elo_season_regression, promoted_gap=config.elo_promoted_gap)
@@ -375,13 +375,12 @@ class FeatureState:
                 **{k: getattr(lg, k) for k in _SCALARS},
                 **{k: getattr(lg, k)[:n].tolist() for k in _ARRAYS},
             }
-        config = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.config).items()}
-        return {"config": config, "leagues": leagues}
+        return {"config": self.config.engine(), "leagues": leagues}
 
     @classmethod
     def from_dict(cls, data: dict) -> FeatureState:
         """Rebuild a state saved with :meth:`to_dict`."""
-        state = cls(FeatureConfig.from_dict(data["config"]))
+        state = cls(FeatureEngineParams.model_validate(data["config"]))
         for name, d in data["leagues"].items():
             lg = state._league(name)
             lg.index = dict(d["index"])

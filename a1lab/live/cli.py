@@ -248,19 +248,16 @@ def loop_config(params):
 
 
 async def _run(args: argparse.Namespace, params) -> int:
-    from a1lab.features.registry import FeatureConfig
     from a1lab.live.redis_streams import Connections
     from a1lab.monitoring.config import build_monitoring
 
     models, timing = load_models(args.model, args.version, args.registry, params)
     config = loop_config(params)
-    monitoring = params.monitoring.model_dump(exclude_none=True)
-    alerts, dispatcher = (None, None) if args.no_alerts else build_monitoring(monitoring, os.environ)
-    feature_config = FeatureConfig.from_dict(params.features.model_dump())
+    alerts, dispatcher = (None, None) if args.no_alerts else build_monitoring(params.monitoring, os.environ)
     token = os.environ.get(args.token_env) or None
     redis = Connections()
     try:
-        return await _run_with(args, params, models, timing, config, alerts, dispatcher, feature_config,
+        return await _run_with(args, params, models, timing, config, alerts, dispatcher, params.features,
                                _source(args.source, token, redis), _checkpoint(args.checkpoint, redis), redis)
     finally:
         await redis.close()

@@ -22,7 +22,6 @@ checkpoint before it is sent again.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -35,6 +34,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, stop_never
 
 from a1lab.live.streams import Backoff
 
@@ -119,18 +119,23 @@ class Connections:
 
 
 async def _retrying(what: str, call, backoff: Backoff, max_attempts: int | None = None):
-    """``await call()``, retried with back-off while the server is unreachable."""
-    failures = 0
-    while True:
-        try:
-            return await call()
-        except RETRY as exc:
-            failures += 1
-            if max_attempts is not None and failures >= max_attempts:
-                raise ConnectionError(f"redis {what}: {failures} failed attempts in a row ({exc})") from None
-            wait = backoff.delay(failures - 1)
-            log.warning("redis %s: %s; retrying in %.2f s", what, exc, wait)
-            await asyncio.sleep(wait)
+    """``await call()``, retried with back-off (tenacity) while the server is unreachable.
+
+    Raises:
+        ConnectionError: ``max_attempts`` failed in a row.
+    """
+    def waiting(state):
+        log.warning("redis %s: %s; retrying in %.2f s", what, state.outcome.exception(), state.next_action.sleep)
+
+    retrying = AsyncRetrying(retry=retry_if_exception_type(RETRY), wait=backoff.wait, before_sleep=waiting,
+                             stop=stop_after_attempt(max_attempts) if max_attempts else stop_never, reraise=True)
+    async def attempt():  # tenacity calls a plain function (a lambda returning a coroutine) without awaiting it
+        return await call()
+
+    try:
+        return await retrying(attempt)
+    except RETRY as exc:
+        raise ConnectionError(f"redis {what}: {max_attempts} failed attempts in a row ({exc})") from None
 
 
 class StreamSource:

@@ -77,7 +77,12 @@ class Backoff:
     rng: random.Random = field(default_factory=random.Random)
 
     def delay(self, attempt: int) -> float:
+        """The wait after failed attempt ``attempt + 1``."""
         return self.rng.uniform(0.0, min(self.cap, self.base * 2.0 ** attempt))
+
+    def wait(self, state) -> float:
+        """:meth:`delay` as a tenacity wait (its ``RetryCallState`` counts attempts from 1)."""
+        return self.delay(state.attempt_number - 1)
 
 
 def _with_query(url: str, **params) -> str:

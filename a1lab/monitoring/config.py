@@ -3,35 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from a1lab.monitoring.alerts import AlertBook, Rule
 from a1lab.monitoring.notify import Dispatcher, EmailNotifier, SlackNotifier, WebhookNotifier
 
+if TYPE_CHECKING:
+    from a1lab.params import MonitoringParams
 
-def build_monitoring(config: Mapping, env: Mapping[str, str]) -> tuple[AlertBook, Dispatcher]:
-    """An AlertBook and a Dispatcher from a ``monitoring:`` section.
+
+def build_monitoring(config: MonitoringParams, env: Mapping[str, str]) -> tuple[AlertBook, Dispatcher]:
+    """An AlertBook and a Dispatcher from the validated ``monitoring:`` section.
 
     Channels name the environment variables that hold their secrets
     (``url_env``, ``password_env``); a channel whose variable is unset is
-    skipped, so a checkout without secrets still runs.
-
-    Raises:
-        ValueError: an unknown channel type.
+    skipped, so a checkout without secrets still runs. A rule's keys left out
+    take :class:`a1lab.monitoring.alerts.Rule`'s defaults.
     """
-    rules = [Rule(**r) for r in config["rules"]]
+    rules = [Rule(**r.model_dump(exclude_none=True)) for r in config.rules]
     channels = []
-    for ch in config["channels"]:
-        kind = ch.get("type")
-        if kind in ("webhook", "slack"):
-            url = env.get(ch.get("url_env", ""))
-            if url:
-                channels.append((WebhookNotifier if kind == "webhook" else SlackNotifier)(url))
-        elif kind == "email":
-            host = ch.get("host") or env.get(ch.get("host_env", ""), "")
-            if host:
-                channels.append(EmailNotifier(host, int(ch.get("port", 25)), ch["sender"], list(ch["recipients"]),
-                                              starttls=bool(ch.get("starttls", False)), username=ch.get("username"),
-                                              password=env.get(ch.get("password_env", ""))))
-        else:
-            raise ValueError(f"unknown monitoring channel type {kind!r}; use webhook, slack or email")
-    return AlertBook(rules), Dispatcher(channels, attempts=int(config["attempts"]), backoff=float(config["backoff"]))
+    for ch in config.channels:
+        if ch.type in ("webhook", "slack"):
+            if url := env.get(ch.url_env):
+                channels.append((WebhookNotifier if ch.type == "webhook" else SlackNotifier)(url))
+        elif host := ch.host or env.get(ch.host_env or ""):
+            channels.append(EmailNotifier(host, ch.port, ch.sender, list(ch.recipients), starttls=ch.starttls,
+                                          username=ch.username, password=env.get(ch.password_env or "")))
+    return AlertBook(rules), Dispatcher(channels, attempts=config.attempts, backoff=config.backoff)

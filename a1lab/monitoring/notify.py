@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from urllib.parse import urlsplit
 
+from tenacity import Retrying, stop_after_attempt, wait_exponential
+
 from a1lab.monitoring.alerts import Alert
 
 log = logging.getLogger(__name__)
@@ -127,33 +129,30 @@ class Dispatcher:
     Attributes:
         channels: notifiers.
         attempts: tries per channel.
-        backoff: first wait in seconds, doubled after each failure.
+        backoff: first wait in seconds, doubled after each failure (tenacity's exponential wait).
         sleep: the wait function (tests pass a recorder).
     """
 
     channels: list
-    attempts: int = 3
-    backoff: float = 0.5
+    attempts: int
+    backoff: float
     sleep: Callable[[float], None] = time.sleep
     deliveries: list[Delivery] = field(default_factory=list)
 
     def dispatch(self, alert: Alert) -> list[Delivery]:
         out = []
         for channel in self.channels:
-            error = None
-            for attempt in range(1, self.attempts + 1):
-                try:
-                    channel.send(alert)
-                    out.append(Delivery(channel.name, alert.rule, "sent", attempt))
-                    break
-                except Exception as exc:  # noqa: BLE001 - a notifier must never take the caller down
-                    error = str(exc)
-                    log.warning("alert %s to %s failed (attempt %d/%d): %s", alert.rule, channel.name, attempt,
-                                self.attempts, error)
-                    if attempt < self.attempts:
-                        self.sleep(self.backoff * 2 ** (attempt - 1))
-            else:
-                out.append(Delivery(channel.name, alert.rule, "failed", self.attempts, error))
+            def failed(state, name=channel.name):
+                log.warning("alert %s to %s failed (attempt %d/%d): %s", alert.rule, name, state.attempt_number,
+                            self.attempts, state.outcome.exception())
+
+            retrying = Retrying(stop=stop_after_attempt(self.attempts), wait=wait_exponential(multiplier=self.backoff),
+                                sleep=self.sleep, after=failed, reraise=True)
+            try:
+                retrying(channel.send, alert)
+                out.append(Delivery(channel.name, alert.rule, "sent", retrying.statistics["attempt_number"]))
+            except Exception as exc:  # noqa: BLE001 - a notifier must never take the caller down
+                out.append(Delivery(channel.name, alert.rule, "failed", self.attempts, str(exc)))
                 log.error("alert %s to %s failed after %d attempts", alert.rule, channel.name, self.attempts)
         self.deliveries.extend(out)
         return out

@@ -15,9 +15,10 @@ import pandas as pd
 import pytest
 from helpers import feature_config
 
-from a1lab.compute import ComputeConfig, client, run_tasks
+from a1lab.compute import client, run_tasks
 from a1lab.models.lgbm import LGBMModel
 from a1lab.models.xgb import XGBModel
+from a1lab.params import ComputeParams
 from a1lab.splits import WalkForwardSplit
 from a1lab.training import model_factory, walk_forward
 from a1lab.tuning import tune
@@ -25,7 +26,7 @@ from a1lab.tuning import tune
 
 @pytest.fixture(scope="module")
 def cluster():
-    with client(ComputeConfig("local", workers=2, threads_per_worker=1)) as c:
+    with client(ComputeParams(scheduler="local", workers=2, threads_per_worker=1, memory_limit="auto")) as c:
         yield c
 
 

@@ -33,7 +33,8 @@ SLICES = {  # what CI runs; `make run DATASET=<name>` runs the whole configurati
 def slices(data_root, tmp_path_factory) -> dict:
     """Every slice's `dvc repro`, run as Dask tasks on a local cluster of two workers (as
     `pipelines/dataset.py --parallel` runs data sets): name -> repo, or the reason it cannot run here."""
-    from a1lab.compute import ComputeConfig, client, run_command, run_tasks
+    from a1lab.compute import client, run_command, run_tasks
+    from a1lab.params import ComputeParams
 
     targets = {}
     for name in SLICES:
@@ -43,7 +44,7 @@ def slices(data_root, tmp_path_factory) -> dict:
         targets[name] = f"no {missing[0]} here" if missing else \
             repo_copy(tmp_path_factory.mktemp(name) / "repo", config)
     runnable = [t for t in targets.values() if isinstance(t, Path)]
-    with client(ComputeConfig("local", workers=2)) as cluster:
+    with client(ComputeParams(scheduler="local", workers=2, threads_per_worker=1, memory_limit="auto")) as cluster:
         done = run_tasks(run_command, [repro_job(t) for t in runnable], cluster, retries=0)
     assert done == [str(t) for t in runnable]
     return targets

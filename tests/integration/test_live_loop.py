@@ -8,7 +8,7 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import feature_config, loop_config, value_rule
+from helpers import changed, feature_config, loop_config, value_rule
 
 from a1lab import registry
 from a1lab.features import build_features
@@ -66,12 +66,11 @@ def test_goal_line_quotes_score_live_as_in_batch(live_lab, tmp_path):
     """A model with over/under and Asian-handicap features (features.goal_books) waits for those quotes,
     which the replay sends as ``ou25`` and ``ah`` odds events (the handicap with its line), and gives every
     E0 match of 2025/26 its batch probabilities to 1e-9."""
-    from dataclasses import replace
 
     from a1lab.models.xgb import XGBModel
     from a1lab.outcomes import RESULT_CODES
 
-    config = replace(live_lab["config"], goal_books=("avg",))
+    config = changed(live_lab["config"], goal_books=["avg"])
     matches = live_lab["matches"]
     frame, _ = build_features(matches, config)
     goals = ["mkt_avg_open_goals_total", "mkt_avg_open_goals_supremacy"]

@@ -77,7 +77,8 @@ def alert():
 def test_webhook_and_slack_reach_a_real_server(http_server, caplog):
     base = f"http://127.0.0.1:{http_server.server_port}"
     secret = "/hooks/T000/B000/SECRET-TOKEN"
-    d = Dispatcher([WebhookNotifier(f"{base}/alerts"), SlackNotifier(f"{base}{secret}")], sleep=lambda s: None)
+    d = Dispatcher([WebhookNotifier(f"{base}/alerts"), SlackNotifier(f"{base}{secret}")], attempts=3, backoff=0.5,
+                   sleep=lambda s: None)
     with caplog.at_level(logging.DEBUG):
         out = d.dispatch(alert())
     assert [x.status for x in out] == ["sent", "sent"]
@@ -151,7 +152,8 @@ def test_email_over_real_smtp():
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        d = Dispatcher([EmailNotifier("127.0.0.1", port, "lab@a1lab.test", ["ops@a1lab.test"])], sleep=lambda s: None)
+        d = Dispatcher([EmailNotifier("127.0.0.1", port, "lab@a1lab.test", ["ops@a1lab.test"])], attempts=3,
+                       backoff=0.5, sleep=lambda s: None)
         assert d.dispatch(alert())[0].status == "sent"
     finally:
         controller.stop()
@@ -183,7 +185,7 @@ def test_email_with_starttls_and_login_never_leaks_the_password(tmp_path, caplog
         bad = EmailNotifier("127.0.0.1", port, "lab@a1lab.test", ["ops@a1lab.test"], starttls=True,
                             username="lab", password="wrong-secret", ssl_context=client_ctx)
         with caplog.at_level(logging.DEBUG):
-            d = Dispatcher([good, bad], attempts=2, sleep=lambda s: None)
+            d = Dispatcher([good, bad], attempts=2, backoff=0.5, sleep=lambda s: None)
             out = d.dispatch(alert())
     finally:
         controller.stop()

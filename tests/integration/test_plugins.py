@@ -62,7 +62,7 @@ class BaseRates(ClassifierMixin, BaseEstimator):
         return model
 '''
 
-TOY_LAYOUT = '''"""A toy layout: pipe-separated lines ``date|home|away|home goals|away goals|home odds|draw odds|away odds``."""
+TOY_LAYOUT = '''"""A toy layout: pipe-separated lines ``date|home|away|home goals|away goals|odds (1, X, 2)``."""
 
 from typing import Literal
 

@@ -1,12 +1,11 @@
 """Teams across a country's divisions: identity and ratings kept over promotion and relegation, the step
 between two leagues fitted on earlier seasons only, home advantage per league."""
 
-import dataclasses
 import json
 
 import numpy as np
 import pytest
-from helpers import feature_config
+from helpers import changed, feature_config
 
 from a1lab.data.synthetic import LeagueSpec, simulate_league
 from a1lab.features import FeatureState, build_features
@@ -79,7 +78,7 @@ def test_a_promoted_team_keeps_its_rating_and_the_step_is_fitted_on_earlier_move
 
 
 def test_the_step_weighs_the_fitted_change_against_the_promoted_gap_rule_for_pi_too():
-    config = dataclasses.replace(CONFIG, division_prior_moves=0.0)  # the fitted step alone
+    config = changed(CONFIG, division_prior_moves=0.0)  # the fitted step alone
     state = FeatureState(config)
     season(state, "R1", "s1", 0, ["A", "B", "C", "D"], strong="B")
     season(state, "R2", "s1", 0, ["E", "F", "G", "H"], strong="E")
@@ -102,7 +101,7 @@ def test_a_team_seen_only_in_its_own_league_and_leagues_without_divisions_are_as
     m = simulate_league(LeagueSpec(leagues=2, teams=6, seasons=2, seed=4)).matches
     plain = build_features(m, feature_config(goal_books=()))[0]
     leagues = sorted(m["league"].unique())
-    shared = build_features(m, dataclasses.replace(CONFIG, divisions={"Ruritania": tuple(leagues)}))[0]
+    shared = build_features(m, changed(CONFIG, divisions={"Ruritania": tuple(leagues)}))[0]
     # the simulated leagues have disjoint teams: nobody moves, the features are the same
     assert plain.equals(shared)
 
@@ -118,7 +117,7 @@ def test_a_country_is_replayed_together_and_the_result_does_not_depend_on_worker
         m.loc[later & (m[side] == gone), side] = mover + "*"
         m.loc[later & (m[side] == mover), side] = gone
         m.loc[later & (m[side] == mover + "*"), side] = mover
-    config = dataclasses.replace(CONFIG, divisions={"Ruritania": tuple(leagues[:2])})
+    config = changed(CONFIG, divisions={"Ruritania": tuple(leagues[:2])})
     serial, state = build_features(m, config)
     parallel, _ = build_features(m, config, n_jobs=2)
     assert serial.equals(parallel)
@@ -127,7 +126,7 @@ def test_a_country_is_replayed_together_and_the_result_does_not_depend_on_worker
 
 
 def test_home_advantage_is_each_leagues_own_fitted_on_its_earlier_seasons():
-    config = dataclasses.replace(CONFIG, home_advantage_prior_matches=10.0)
+    config = changed(CONFIG, home_advantage_prior_matches=10.0)
     state = FeatureState(config)
     teams = ["A", "B", "C", "D"]
     for k, (h, a) in enumerate((h, a) for h in teams for a in teams if h != a):
@@ -150,7 +149,7 @@ def test_a_real_promoted_club_carries_its_championship_rating(data_root):
     from a1lab.data.source import FileSource
 
     matches = load_football_data(FileSource(str(data_root)), ["E0", "E1"], ["2122", "2223", "2324"]).matches
-    england = dataclasses.replace(CONFIG, divisions={"England": ("E0", "E1")}, division_prior_moves=10.0)
+    england = changed(CONFIG, divisions={"England": ("E0", "E1")}, division_prior_moves=10.0)
 
     def first_rating(m, config) -> float:
         feats = build_features(m, config)[0]
@@ -163,5 +162,5 @@ def test_a_real_promoted_club_carries_its_championship_rating(data_root):
     losing = matches.copy()
     losing.loc[burnley_e1, ["home_goals", "away_goals"]] = [0, 3]
     assert first_rating(losing, england) < champions - 20
-    plain = dataclasses.replace(england, divisions={})
+    plain = changed(england, divisions={})
     assert first_rating(losing, plain) == first_rating(matches, plain)

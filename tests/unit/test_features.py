@@ -185,8 +185,10 @@ def test_feature_values_match_an_independent_recomputation_from_the_raw_matches(
     first = first.sort_values(["kickoff", "match_id"], kind="mergesort").reset_index(drop=True)
     feats = build_features(first, CONFIG)[0].set_index("match_id")
     day = day_number(first["kickoff"])
-    elo_p = EloParams(k=CONFIG.elo_k, home_advantage=CONFIG.elo_home_advantage)
-    pi_p = PiParams(learning_rate=CONFIG.pi_learning_rate, cross_rate=CONFIG.pi_cross_rate)
+    elo_p = EloParams(k=CONFIG.elo_k, home_advantage=CONFIG.elo_home_advantage,
+                      season_regression=CONFIG.elo_season_regression, promoted_gap=CONFIG.elo_promoted_gap)
+    pi_p = PiParams(learning_rate=CONFIG.pi_learning_rate, cross_rate=CONFIG.pi_cross_rate,
+                    promoted_gap=CONFIG.pi_promoted_gap)
     elo, pi, past = {}, {}, {}  # team -> rating, (home, away) ratings, [(day, venue, goals for, shots against)]
     expected: dict[str, dict] = {}
     for d in np.unique(day):

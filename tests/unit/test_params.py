@@ -92,7 +92,7 @@ def _keys(node) -> set[str]:
 SETTINGS = (_keys(PARAMS) - set(PARAMS["models"]) - set(PARAMS["backtest"]["strategies"])
             - {r["name"] for r in PARAMS["monitoring"]["rules"]})
 # dataclasses that carry a params.yaml section's settings into the package
-MIRRORS = {"a1lab/features/registry.py": "FeatureConfig", "a1lab/live/loop.py": "LoopConfig",
+MIRRORS = {"a1lab/live/loop.py": "LoopConfig", "a1lab/monitoring/notify.py": "Dispatcher",
            "a1lab/betting.py": "ValueRule", "a1lab/features/selection.py": "SelectionConfig"}
 
 

@@ -16,7 +16,7 @@ from a1lab.ratings import (
 
 
 def test_elo_by_hand():
-    p = EloParams(k=20, home_advantage=60)
+    p = EloParams(k=20, home_advantage=60, season_regression=0.2, promoted_gap=100)
     expected = 1 / (1 + 10 ** (-60 / 400))
     assert elo_expected(1500, 1500, 60) == pytest.approx(expected)
     home, away = elo_update(1500, 1500, 2, 0, p)  # two-goal win: multiplier 1.5
@@ -38,7 +38,7 @@ def test_elo_regression():
 
 
 def test_pi_rating_by_hand():
-    p = PiParams(learning_rate=0.035, cross_rate=0.7)
+    p = PiParams(learning_rate=0.035, cross_rate=0.7, promoted_gap=0.2)
     # all ratings 0, home wins 1-0: expected 0, error 1, weighted 3 * log10(2)
     w = 3 * math.log10(2)
     hh, ha, ah, aa = pi_update(0, 0, 0, 0, 1, 0, p)
