@@ -34,7 +34,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, stop_never
+from tenacity import AsyncRetrying, retry_if_exception_type
 
 from a1lab.live.streams import Backoff
 
@@ -118,24 +118,16 @@ class Connections:
             await client.aclose()
 
 
-async def _retrying(what: str, call, backoff: Backoff, max_attempts: int | None = None):
-    """``await call()``, retried with back-off (tenacity) while the server is unreachable.
-
-    Raises:
-        ConnectionError: ``max_attempts`` failed in a row.
-    """
+async def _retrying(what: str, call, backoff: Backoff):
+    """``await call()``, retried with back-off (tenacity) for as long as the server is unreachable."""
     def waiting(state):
         log.warning("redis %s: %s; retrying in %.2f s", what, state.outcome.exception(), state.next_action.sleep)
 
-    retrying = AsyncRetrying(retry=retry_if_exception_type(RETRY), wait=backoff.wait, before_sleep=waiting,
-                             stop=stop_after_attempt(max_attempts) if max_attempts else stop_never, reraise=True)
     async def attempt():  # tenacity calls a plain function (a lambda returning a coroutine) without awaiting it
         return await call()
 
-    try:
-        return await retrying(attempt)
-    except RETRY as exc:
-        raise ConnectionError(f"redis {what}: {max_attempts} failed attempts in a row ({exc})") from None
+    return await AsyncRetrying(retry=retry_if_exception_type(RETRY), wait=backoff.wait, before_sleep=waiting,
+                               reraise=True)(attempt)
 
 
 class StreamSource:
