@@ -115,14 +115,22 @@ def reliability_table(p: np.ndarray, y: np.ndarray, bins: int = 10,
     return pd.DataFrame(rows, columns=["outcome", "bin", "predicted", "observed", "count"])
 
 
+def resampled_means(losses: list[np.ndarray], n_boot: int, seed: int) -> np.ndarray:
+    """Each loss array's mean over ``n_boot`` resamples of the matches, the arrays resampled together (the
+    same matches each time: paired), by ``scipy.stats.bootstrap``; shape (arrays, resamples)."""
+    from scipy.stats import bootstrap
+
+    data = [np.asarray(v, dtype=float) for v in losses]
+    result = bootstrap(data, lambda *xs, axis=-1: np.stack([x.mean(axis=axis) for x in xs]), paired=len(data) > 1,
+                       vectorized=True, n_resamples=n_boot, batch=max(1, 8_000_000 // (len(data) * len(data[0]))),
+                       method="percentile", rng=np.random.default_rng(seed))
+    return np.atleast_2d(result.bootstrap_distribution)
+
+
 def paired_bootstrap_ci(loss_a: np.ndarray, loss_b: np.ndarray, n_boot: int = 2000, seed: int = 0,
                         level: float = 0.95) -> tuple[float, float]:
     """Bootstrap interval of mean(loss_a - loss_b), resampling matches (pairs kept together)."""
-    d = np.asarray(loss_a, dtype=float) - np.asarray(loss_b, dtype=float)
-    rng = np.random.default_rng(seed)
-    means = np.empty(n_boot)
-    for i in range(n_boot):
-        means[i] = d[rng.integers(0, len(d), len(d))].mean()
+    means = resampled_means([np.asarray(loss_a, dtype=float) - np.asarray(loss_b, dtype=float)], n_boot, seed)[0]
     lo, hi = np.quantile(means, [(1 - level) / 2, 1 - (1 - level) / 2])
     return float(lo), float(hi)
 
@@ -142,9 +150,7 @@ def paired_choice(losses: dict[str, np.ndarray], n_boot: int, seed: int) -> tupl
         ``wins_share``: how often it has the lowest mean over the resamples, the choice's stability).
     """
     names = list(losses)
-    n = len(losses[names[0]])
-    picks = np.random.default_rng(seed).integers(0, n, (n_boot, n))
-    means = np.stack([np.asarray(losses[k])[picks].mean(axis=1) for k in names])  # (candidates, resamples)
+    means = resampled_means([losses[k] for k in names], n_boot, seed)  # (candidates, resamples)
     wins = np.bincount(means.argmin(axis=0), minlength=len(names)) / n_boot
     scores = {}
     for k, name in enumerate(names):
