@@ -137,3 +137,16 @@ def test_the_gap_by_division_is_each_divisions_own_share_of_its_own_gap():
         assert (low is None) == (high is None)  # Fieller's: unbounded both ways while the gap is not significant
         assert low is None or low < r["forecasts"]["half"]["share"] < high
     assert sorted(bounded) == [False, True]  # one division shows its gap, the other does not
+
+
+def test_the_bootstrap_resamples_the_matches_together_as_numpy_draws_them():
+    """scipy's bootstrap (paired, in batches) draws the matches that ``default_rng(seed).integers`` draws, each
+    resample the same matches for every loss array: the published intervals and choices do not depend on
+    how the resampling is batched."""
+    rng = np.random.default_rng(0)
+    losses = [rng.random(700), rng.random(700)]
+    picks = np.random.default_rng(11).integers(0, 700, (300, 700))
+    expected = np.stack([v[picks].mean(axis=1) for v in losses])
+    np.testing.assert_allclose(metrics.resampled_means(losses, 300, 11), expected, rtol=0, atol=1e-15)
+    lo, hi = metrics.paired_bootstrap_ci(losses[0], losses[1], n_boot=300, seed=11)
+    assert (lo, hi) == tuple(np.quantile((losses[0] - losses[1])[picks].mean(axis=1), [0.025, 0.975]))
