@@ -30,9 +30,10 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "bench")]
-from helpers import feature_config  # noqa: E402  (the shipped settings)
+sys.path.insert(0, str(ROOT / "bench"))
 from record import record  # noqa: E402
+
+from a1lab.testing import feature_config  # noqa: E402  (the shipped settings)
 
 
 def _peak_mb() -> float:

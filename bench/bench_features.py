@@ -25,9 +25,10 @@ import pandas as pd
 from a1lab.data.synthetic import LeagueSpec, simulate_league
 from a1lab.features import build_features
 
-sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "tests"), str(Path(__file__).resolve().parent)]
-from helpers import feature_config  # noqa: E402  (the shipped settings)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from record import record  # noqa: E402
+
+from a1lab.testing import feature_config  # noqa: E402  (the shipped settings)
 
 TEAMS, SEASONS = 20, 10
 

@@ -40,9 +40,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 
 
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "bench")]
-from helpers import loop_config  # noqa: E402  (the shipped settings)
+sys.path.insert(0, str(ROOT / "bench"))
 from record import record  # noqa: E402
+
+from a1lab.testing import loop_config  # noqa: E402  (the shipped settings)
 
 
 def _model_and_matches(tmp: Path, name: str = "xgb"):
@@ -119,13 +120,13 @@ def redis_bench(tmp: Path, name: str = "xgb") -> dict:
     """The replay's events from a Redis stream through `drive` with Redis sink and checkpoint; events/s."""
     import pandas as pd
     import redis
-    from helpers import RedisServer  # tests/helpers.py
 
     from a1lab.features import build_features
     from a1lab.live.loop import Loop
     from a1lab.live.redis_streams import Connections, RedisCheckpoint, RedisTarget, StreamSink, StreamSource
     from a1lab.live.replay import season_events
     from a1lab.live.runtime import Outputs, commit_point, drive
+    from a1lab.testing import RedisServer
 
     model, matches, config = _model_and_matches(tmp, name)
     events = season_events(matches, "2526")

@@ -28,9 +28,10 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "bench"), str(ROOT / "tests")]
-from helpers import repo_copy  # noqa: E402  (tests/helpers.py: a copy of the project)
+sys.path.insert(0, str(ROOT / "bench"))
 from record import record  # noqa: E402
+
+from a1lab.testing import repo_copy  # noqa: E402  (a copy of the project)
 
 BUDGET_ALL = 120.0
 

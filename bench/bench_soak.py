@@ -19,8 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_live import _model_and_matches  # noqa: E402
-from helpers import loop_config, shipped  # noqa: E402  (tests/helpers.py; bench_live puts it on the path)
 from record import record  # noqa: E402
+
+from a1lab.testing import loop_config, shipped  # noqa: E402
 
 
 def rss_mb() -> float:

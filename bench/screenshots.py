@@ -21,8 +21,7 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-from helpers import find_chromium, watch  # noqa: E402
+from a1lab.testing import find_chromium, watch  # noqa: E402
 
 
 def screenshot(exe: str, url: str, path: Path, width: int = 1200, height: int = 1400) -> None:

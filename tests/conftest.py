@@ -11,9 +11,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from helpers import RedisServer, find_chromium, find_redis_server
 
 from a1lab.data.synthetic import LeagueSpec, simulate_league
+from a1lab.testing import RedisServer, find_chromium, find_redis_server
 
 
 def pytest_collection_modifyitems(items):

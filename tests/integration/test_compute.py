@@ -13,13 +13,13 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import feature_config
 
 from a1lab.compute import client, run_tasks
 from a1lab.models.lgbm import LGBMModel
 from a1lab.models.xgb import XGBModel
 from a1lab.params import ComputeParams
 from a1lab.splits import WalkForwardSplit
+from a1lab.testing import feature_config
 from a1lab.training import model_factory, walk_forward
 from a1lab.tuning import tune
 

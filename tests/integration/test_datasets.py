@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-from helpers import dataset_params, repo_copy, repro_job  # noqa: E402
+from a1lab.testing import dataset_params, repo_copy, repro_job  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.realdata]
 

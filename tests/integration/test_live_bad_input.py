@@ -10,7 +10,6 @@ from datetime import timedelta
 
 import pandas as pd
 import pytest
-from helpers import loop_config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -19,6 +18,7 @@ from a1lab.features import build_features
 from a1lab.live.events import Fixture, Odds, Rejection, Result, fingerprint, parse_event
 from a1lab.live.loop import Loop
 from a1lab.live.replay import Offsets, season_events
+from a1lab.testing import loop_config
 
 RESULT = {"type": "result", "id": "r", "ts": "2025-08-15T21:00:00Z", "match_id": "m", "home_goals": 1,
           "away_goals": 0, "stats": {"home_shots": 12}}

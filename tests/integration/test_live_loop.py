@@ -8,7 +8,6 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import changed, feature_config, loop_config, value_rule
 
 from a1lab import registry
 from a1lab.features import build_features
@@ -19,6 +18,7 @@ from a1lab.live.replay import Offsets, season_events
 from a1lab.live.scoring import required_quotes
 from a1lab.live.settlement import Window
 from a1lab.monitoring.alerts import AlertBook, Rule
+from a1lab.testing import changed, feature_config, loop_config, value_rule
 
 
 def _loop(lab, events, **kw) -> Loop:

@@ -323,8 +323,9 @@ def test_dashboard_and_metrics_of_a_running_loop(live_lab, tmp_path, chromium):
     cannot connect; /metrics counts the events in Prometheus format and /health is ready."""
     import threading
 
-    from helpers import watch  # tests/helpers.py, on the path through conftest
     from prometheus_client.parser import text_string_to_metric_families
+
+    from a1lab.testing import watch
 
     port, lines = _free_port(), (live_lab["root"] / "events_e0.jsonl").read_text().splitlines(keepends=True)
     env = {**os.environ, "A1LAB_LIVE_TOKEN": "s3cret"}

@@ -15,7 +15,8 @@ from a1lab.cpu import X86_64
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "pipelines"))
 import dataset  # noqa: E402
 import run_notebook  # noqa: E402
-from helpers import repo_copy, repro, repro_job  # noqa: E402
+
+from a1lab.testing import repo_copy, repro, repro_job  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

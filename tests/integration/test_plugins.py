@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import repo_copy
+
+from a1lab.testing import repo_copy
 
 TOY_MODEL = '''"""A toy model: each outcome's share in the training rows, whatever the features."""
 

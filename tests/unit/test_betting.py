@@ -3,12 +3,12 @@
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import value_rule
 
 from a1lab import betting
 from a1lab.betting import Staking
 from a1lab.data.synthetic import LeagueSpec, simulate_league
 from a1lab.odds import multiplicative
+from a1lab.testing import value_rule
 
 DAY = pd.Timestamp("2024-01-06 15:00", tz="UTC")
 

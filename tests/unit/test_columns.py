@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from helpers import feature_config
 
 from a1lab.columns import ODDS_COLUMN, odds_column, quote_columns, quotes_behind
 from a1lab.features.market import market_features
 from a1lab.features.registry import all_specs
+from a1lab.testing import feature_config
 
 BOOKS = ("pinnacle", "avg", "max", "bet365")
 

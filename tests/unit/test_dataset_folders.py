@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import dataset_params
+
+from a1lab.testing import dataset_params
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "pipelines"))

@@ -5,12 +5,12 @@ import json
 
 import numpy as np
 import pytest
-from helpers import changed, feature_config
 
 from a1lab.data.synthetic import LeagueSpec, simulate_league
 from a1lab.features import FeatureState, build_features
 from a1lab.features.state import N_STATS
 from a1lab.ratings import fitted_home_advantage
+from a1lab.testing import changed, feature_config
 
 NO_STATS = np.full(N_STATS, np.nan)
 CONFIG = feature_config(goal_books=(), divisions={"Ruritania": ("R1", "R2")}, division_prior_moves=2.0,

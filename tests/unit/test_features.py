@@ -3,13 +3,13 @@
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import feature_config
 from scipy.stats import spearmanr
 
 from a1lab.data.schema import odds_columns
 from a1lab.data.synthetic import LeagueSpec, simulate_league
 from a1lab.features import FeatureState, all_specs, build_features, feature_set, replay
 from a1lab.features.state import day_number, team_match_stats
+from a1lab.testing import feature_config
 
 CONFIG = feature_config(goal_books=())
 RESULT_COLUMNS = ["home_goals", "away_goals", "ht_home_goals", "ht_away_goals", "home_shots", "away_shots",

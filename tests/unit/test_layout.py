@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from helpers import imported_names
+from a1lab.testing import imported_names
 
 ROOT = Path(__file__).resolve().parents[2]
 

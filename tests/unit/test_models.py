@@ -6,7 +6,6 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import feature_config
 from sklearn.base import clone
 from sklearn.utils.estimator_checks import check_estimator
 
@@ -24,6 +23,7 @@ from a1lab.models.ratings import RatingsLogit
 from a1lab.models.xgb import XGBModel
 from a1lab.outcomes import RESULT_CODES
 from a1lab.splits import WalkForwardSplit
+from a1lab.testing import feature_config
 from a1lab.training import evaluate, model_factory, seed_spread, walk_forward
 
 FEATURES = ["elo_diff", "pi_expected_gd", "home_goals_for_ewm15_all", "away_goals_for_ewm15_all",

@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import feature_config, value_rule
 
 from a1lab import registry
 from a1lab.betting import consensus_bets
@@ -23,6 +22,7 @@ from a1lab.metrics import (
 from a1lab.models.base import soft_rows, soft_targets
 from a1lab.research import apply_overrides, choose, move_forecast, shrink_toward
 from a1lab.splits import WalkForwardSplit
+from a1lab.testing import feature_config, value_rule
 from a1lab.training import common_args, model_factory
 
 CLOSE = ["close_home", "close_draw", "close_away"]

@@ -4,7 +4,6 @@ its choices made on earlier seasons only, so a season's results never move an ea
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import feature_config, shipped
 
 from a1lab.data.synthetic import LeagueSpec, simulate_league
 from a1lab.features import build_features
@@ -12,6 +11,7 @@ from a1lab.models.ensemble import ensemble_kinds
 from a1lab.models.market import MarketCorrection
 from a1lab.models.xgb import XGBModel
 from a1lab.rolling import gap_table, rolling_forecasts, rolling_seasons, season_fold
+from a1lab.testing import feature_config, shipped
 
 SELECTION = {"top_k": 8, "corr_threshold": 0.95, "seed": 1, "seasons": 2}
 

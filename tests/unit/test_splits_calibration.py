@@ -108,10 +108,9 @@ def test_shipped_data_sets_never_train_or_select_after_a_folds_first_test_match(
     the rows features are selected on, kick off before the fold's first test match (ARG included)."""
     from pathlib import Path
 
-    from helpers import dataset_params
-
     from a1lab.data.dataset import load_dataset
     from a1lab.params import validate
+    from a1lab.testing import dataset_params
 
     params = validate(dataset_params(name))
     paths = [Path(s.path) for s in params.data.sources if getattr(s, "path", None)]

@@ -3,7 +3,6 @@
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import feature_config
 
 from a1lab.columns import outcome_set, quote_prices
 from a1lab.features.market import market_features
@@ -11,6 +10,7 @@ from a1lab.models.base import offset_columns
 from a1lab.models.xgb import XGBModel
 from a1lab.outcomes import OUTCOMES, TWO_WAY, expand
 from a1lab.splits import WalkForwardSplit
+from a1lab.testing import feature_config
 from a1lab.training import walk_forward
 
 CONFIG = feature_config(market_books=("market",), move_books=(), goal_books=())

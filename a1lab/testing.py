@@ -1,4 +1,6 @@
-"""Real servers and browsers for the tests (and the benches): a redis-server on 127.0.0.1, headless Chromium.
+"""What the tests and the benches share: real servers and browsers (a redis-server on 127.0.0.1, headless
+Chromium), the shipped settings, copies of the project to run pipelines in. They work in a checkout of the
+project (its params.yaml, pipelines/ and git), not in an installed package alone.
 
 ``--dump-dom`` and ``--screenshot`` run a page on virtual time, which ends before a live stream has moved;
 :func:`watch` keeps the page open for real seconds and reads it over the Chrome DevTools Protocol.
@@ -16,6 +18,20 @@ import subprocess
 import time
 import urllib.request
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]  # the project's checkout
+
+
+def pipeline_script(name: str):
+    """``pipelines/<name>.py`` as a module (imported once, by its path)."""
+    import importlib.util
+    import sys
+
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "pipelines" / f"{name}.py")
+        sys.modules[name] = module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 def find_chromium() -> str | None:
@@ -130,21 +146,16 @@ def shipped():
     """The shipped params.yaml, validated: the settings (and defaults) every test starts from."""
     from a1lab.params import load_params
 
-    return load_params(Path(__file__).resolve().parents[1] / "params.yaml")
+    return load_params(ROOT / "params.yaml")
 
 
 def dataset_params(name: str, *overlays: dict) -> dict:
     """A data set's settings as its pipeline reads them (``datasets/<name>/config.yaml`` over params.yaml; ``main``
     is params.yaml itself), with ``overlays`` merged in order and relative source paths made absolute (from the
     data set's folder), so a copy of the repository elsewhere reads the same files."""
-    import sys
-
     import yaml
 
-    root = Path(__file__).resolve().parents[1]
-    sys.path.insert(0, str(root / "pipelines"))
-    import dataset
-
+    root, dataset = ROOT, pipeline_script("dataset")
     params = yaml.safe_load((root / "params.yaml").read_text()) if name == "main" else dataset.params_for(name)
     for overlay in overlays:
         params = dataset.merge(params, overlay)
@@ -196,14 +207,9 @@ def imported_names(source: str) -> set[str]:
 def repo_copy(target: Path, overrides: dict | None = None) -> Path:
     """A copy of the project in ``target`` (files git tracks or would track, without the data set folders) with
     ``overrides`` merged into its params.yaml: a pipeline a test can run and change without touching this one."""
-    import sys
-
     import yaml
 
-    root = Path(__file__).resolve().parents[1]
-    sys.path.insert(0, str(root / "pipelines"))
-    from dataset import merge
-
+    root, merge = ROOT, pipeline_script("dataset").merge
     if target.exists():
         shutil.rmtree(target)
     listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=root, check=True,
@@ -219,13 +225,9 @@ def repo_copy(target: Path, overrides: dict | None = None) -> Path:
 
 
 def repro_job(target: Path, *args: str) -> tuple[list[str], str, dict]:
-    """``dvc repro`` in ``target`` (:func:`dataset.repro_job`), its DVC site cache inside the copy."""
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pipelines"))
-    import dataset
-
-    argv, cwd, env = dataset.repro_job(target, *args)
+    """``dvc repro`` in ``target`` (``pipelines/dataset.py``'s ``repro_job``), its DVC site cache inside the
+    copy."""
+    argv, cwd, env = pipeline_script("dataset").repro_job(target, *args)
     env.setdefault("DVC_SITE_CACHE_DIR", str(target / ".dvc-site-cache"))
     return argv, cwd, env
 
