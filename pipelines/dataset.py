@@ -4,17 +4,21 @@
     python pipelines/dataset.py extra nba --parallel  # several at once, each `dvc repro` a Dask task (params compute)
     python pipelines/dataset.py --check            # exit 1 when a folder's params.yaml or dvc.yaml is out of date
 
-A data set is ``datasets/<name>/config.yaml``: an overlay of the root params.yaml (nested mappings merged, lists
-replaced; relative ``path`` entries of ``data.sources`` are taken from that folder). From it and the root, this
-script writes the folder's ``params.yaml`` (the merged, validated settings) and ``dvc.yaml`` (the root pipeline,
-its code paths taken from the folder), then runs ``dvc repro`` on that pipeline. Its outputs, ``dvc.lock`` and
-metrics stay in the folder: ``dvc metrics show``, ``dvc plots show`` and ``dvc status`` work there, and the
-root pipeline is never touched.
+A data set is ``datasets/<name>/config.yaml``: an overlay of the root params.yaml as committed (nested mappings
+merged, lists replaced; relative ``path`` entries of ``data.sources`` are taken from that folder; an experiment
+applied in the root's workspace is not the data set's). From it and the root, this script writes the folder's
+``params.yaml`` (the merged, validated settings), ``dvc.yaml`` (the root pipeline, its code paths taken from the
+folder, its plots titled with the data set's name) and a DVC project of its own (``.dvc/config``: the root's
+settings, its cache), then runs ``dvc repro`` there. Its outputs, ``dvc.lock`` and metrics stay in the folder:
+``dvc metrics show``, ``dvc plots show`` and ``dvc status`` there show that data set alone, and the root's
+show the root's alone.
 """
 
 from __future__ import annotations
 
 import argparse
+import configparser
+import io
 import os
 import subprocess
 import sys
@@ -50,26 +54,58 @@ def load_config(name: str) -> dict:
     return yaml.safe_load(path.read_text()) or {}
 
 
+def committed_params() -> dict:
+    """The root params.yaml as committed (the workspace's file outside a git checkout or before a first commit):
+    an experiment applied in the root's workspace stays there."""
+    shown = subprocess.run(["git", "show", "HEAD:params.yaml"], cwd=ROOT, capture_output=True, text=True)
+    return yaml.safe_load(shown.stdout if shown.returncode == 0 else (ROOT / "params.yaml").read_text())
+
+
 def params_for(name: str) -> dict:
-    """A data set's settings: the root params.yaml with its config.yaml over it."""
-    return merge(yaml.safe_load((ROOT / "params.yaml").read_text()), load_config(name))
+    """A data set's settings: the committed root params.yaml with its config.yaml over it."""
+    return merge(committed_params(), load_config(name))
 
 
 def pipeline_for(folder: Path) -> dict:
     """The root dvc.yaml as a pipeline of ``folder``: its stages read the repository's code (a1lab, notebooks,
-    pipelines) from there and write their outputs into the folder."""
+    pipelines) and plot templates from there, write their outputs into the folder, and title their plots with
+    the data set's name."""
     up = Path(os.path.relpath(ROOT, folder)).as_posix()
 
     def moved(path: str) -> str:
         return f"{up}/{path}" if path.startswith(CODE) else path
+
+    def files(path: str) -> list[str]:  # DVC honours .dvcignore (Python's caches) inside its project only
+        if path.startswith(CODE) and (ROOT / path).is_dir():
+            return sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / path).rglob("*.py"))
+        return [path]
 
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     for stage in stages.values():
         body = stage.get("do", stage)
         body["cmd"] = " ".join(moved(word) for word in body["cmd"].split(" "))
         if "deps" in body:
-            body["deps"] = [moved(d) for d in body["deps"]]
+            body["deps"] = [moved(f) for d in body["deps"] for f in files(d)]
+        for plot in body.get("plots", []):
+            for props in (plot.values() if isinstance(plot, dict) else []):
+                if "template" in props:
+                    props["template"] = f"{up}/.dvc/plots/{props['template']}.json"
+                if "title" in props:
+                    props["title"] = f"{folder.name}: {props['title']}"
     return {"stages": stages}
+
+
+def dvc_config(folder: Path) -> str:
+    """The data set's ``.dvc/config``: the root's settings, the root's cache and plot page template."""
+    config = configparser.ConfigParser()
+    config.read_string((ROOT / ".dvc" / "config").read_text())
+    up = Path(os.path.relpath(ROOT / ".dvc", folder / ".dvc")).as_posix()
+    if config.has_option("plots", "html_template"):
+        config["plots"]["html_template"] = f"{up}/{config['plots']['html_template']}"
+    config["cache"] = {"dir": f"{up}/cache"}
+    out = io.StringIO()
+    config.write(out)
+    return "".join(f"    {line.lstrip()}" if " = " in line else line for line in out.getvalue().splitlines(True))
 
 
 def generated(name: str) -> dict[Path, str]:
@@ -77,7 +113,10 @@ def generated(name: str) -> dict[Path, str]:
     folder = DATASETS / name
     dump = lambda data: yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=120)  # noqa: E731
     return {folder / "params.yaml": HEADER.format(source="../../params.yaml and config.yaml") + dump(params_for(name)),
-            folder / "dvc.yaml": HEADER.format(source="../../dvc.yaml") + dump(pipeline_for(folder))}
+            folder / "dvc.yaml": HEADER.format(source="../../dvc.yaml") + dump(pipeline_for(folder)),
+            folder / ".dvc" / "config": HEADER.format(source="../../.dvc/config") + dvc_config(folder),
+            folder / ".dvc" / ".gitignore": "/config.local\n/tmp\n/cache\n",
+            folder / ".dvcignore": (ROOT / ".dvcignore").read_text()}
 
 
 def write(name: str) -> Path:
@@ -94,6 +133,7 @@ def write(name: str) -> Path:
         raise SystemExit(str(err)) from None
     for path, text in generated(name).items():
         if not path.is_file() or path.read_text() != text:
+            path.parent.mkdir(exist_ok=True)
             path.write_text(text)
     return DATASETS / name / "dvc.yaml"
 
@@ -127,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.name:
         parser.error(f"name one or more data sets: {', '.join(shipped())}")
     pipelines = [write(name) for name in args.name]  # every configuration checked before anything runs
-    jobs = [repro_job(ROOT, str(p.relative_to(ROOT))) for p in pipelines]
+    jobs = [repro_job(p.parent) for p in pipelines]  # each in its folder: a DVC project of its own
     if args.parallel and len(jobs) > 1:
         from a1lab.compute import client, run_command, run_tasks
         from a1lab.params import check_section

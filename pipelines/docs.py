@@ -3,6 +3,9 @@
     python pipelines/docs.py           # write docs/results.md, docs/research.md, docs/performance.md, README results
     python pipelines/docs.py --check   # exit 1 if any of them is not what the files give now (the tests run it)
 
+It writes only from committed outputs (a rerun or an applied experiment is committed, or stashed, first) and
+lists only the shipped data sets (a committed ``datasets/<name>/config.yaml``).
+
 Figures are never pasted by hand: the results come from `metrics/` (the main data set) and
 `datasets/<name>/metrics/` (the other shipped data sets, each run in its folder by `pipelines/dataset.py`), the research
 page from `reports/research/`, the performance page from the benches' JSON in `reports/bench/`.
@@ -194,13 +197,34 @@ def division_table(metrics: Path) -> str:
             + _table(["division", "n", "gap", *(label(n) for n in names)], body))
 
 
+def _git(*args: str) -> list[str] | None:
+    """The lines ``git ARGS`` prints in the project, or None outside a git checkout."""
+    import subprocess
+
+    done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+    return done.stdout.splitlines() if done.returncode == 0 else None
+
+
 def datasets() -> list[tuple[str, Path]]:
-    """The shipped data sets with figures: the main one (``metrics/``) and each ``datasets/<name>/metrics/``."""
+    """The shipped data sets with figures: the main one (``metrics/``) and each ``datasets/<name>/metrics/``
+    whose ``config.yaml`` is committed (a data set made on the side is not in the docs)."""
     found = [("main leagues (`params.yaml`)", ROOT / "metrics")]
+    tracked = _git("ls-files", "datasets/*/config.yaml")
     for folder in sorted((ROOT / "datasets").glob("*/metrics/")):
-        if (folder / "ensemble.json").is_file():
+        shipped = tracked is None or f"datasets/{folder.parent.name}/config.yaml" in tracked
+        if shipped and (folder / "ensemble.json").is_file():
             found.append((f"`{folder.parent.name}` (`datasets/{folder.parent.name}/config.yaml`)", folder))
     return found
+
+
+SOURCES = ("params.yaml", "metrics", "reports", "datasets")  # what the pages are written from
+
+
+def uncommitted() -> list[str]:
+    """The outputs and settings the pages are written from that differ from the last commit (an applied
+    experiment, a rerun not yet committed), but the pages' own generated files and ignored ones."""
+    changed = _git("status", "--porcelain", "--untracked-files=all", "--", *SOURCES) or []
+    return sorted(line[3:] for line in changed)
 
 
 def test_seasons(metrics: Path) -> list[str]:
@@ -414,6 +438,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if a generated file is stale; write nothing")
     args = parser.parse_args(argv)
+    if not args.check and (dirty := uncommitted()):
+        shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
+        print(f"not written: the docs show committed figures only, and {shown} differ from the last commit; "
+              "commit them (or `git stash` an experiment) first")
+        return 1
     stale = []
     for path, text in pages().items():
         if not path.is_file() or path.read_text() != text:

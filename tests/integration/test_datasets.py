@@ -171,3 +171,28 @@ def test_dvc_plots_render_offline(slices, tmp_path, chromium):
 
     models = yaml.safe_load((repo / "params.yaml").read_text())["models"]
     assert len(re.findall(r"<canvas", dom)) == 2 * len(models)  # reliability and RPS by season of each model
+
+
+def test_a_shipped_data_set_is_a_dvc_project_of_its_own(tmp_path):
+    """In a data set's folder DVC's own views show that data set alone (its metrics rows, its plots titled with
+    its name), and the root's views show no data set's."""
+    import os
+    import subprocess
+
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+    def metrics(folder: Path) -> list[str]:
+        out = subprocess.run(["dvc", "metrics", "show", "--json"], cwd=folder, env=env, check=True,
+                             capture_output=True, text=True).stdout
+        return [path for rev in json.loads(out).values() for path in rev.get("data", {})]
+
+    root = Path(__file__).resolve().parents[2]
+    demo = root / "datasets" / "demo"
+    assert metrics(root) and not any(p.startswith("datasets/") for p in metrics(root))
+    mine = metrics(demo)
+    assert mine and all(not p.startswith(("..", "/", "datasets/")) for p in mine)
+    assert len(mine) == len(metrics(root))  # a headline per model and the ensemble, nothing of the others
+    subprocess.run(["dvc", "plots", "show", "-o", str(tmp_path / "plots")], cwd=demo, env=env, check=True,
+                   capture_output=True)
+    page = (tmp_path / "plots" / "index.html").read_text()
+    assert "demo: Reliability of xgb" in page and "demo: RPS of xgb" in page

@@ -69,3 +69,28 @@ def test_the_command_refuses_an_unknown_data_set_and_a_bad_key_before_running(tm
     with pytest.raises(SystemExit, match="protocol.season_keys"):
         dataset.main(["bad"])
     assert sorted(p.name for p in (tmp_path / "bad").iterdir()) == ["config.yaml"]  # nothing written, nothing run
+
+
+def test_a_data_set_derives_from_the_committed_root_params_not_an_applied_experiment(tmp_path, monkeypatch):
+    import subprocess
+
+    (tmp_path / "params.yaml").write_text("train: {seed: 1}\n")
+    monkeypatch.setattr(dataset, "ROOT", tmp_path)
+    assert dataset.committed_params() == {"train": {"seed": 1}}  # not a git checkout yet: the file
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run([*git, "add", "params.yaml"], cwd=tmp_path, check=True)
+    subprocess.run([*git, "commit", "-qm", "params"], cwd=tmp_path, check=True)
+    (tmp_path / "params.yaml").write_text("train: {seed: 2}\n")  # `dvc exp apply` in the root's workspace
+    assert dataset.committed_params() == {"train": {"seed": 1}}
+
+
+def test_a_data_set_folder_is_a_dvc_project_sharing_the_root_cache():
+    import configparser
+
+    for name in dataset.shipped():
+        folder = ROOT / "datasets" / name
+        config = configparser.ConfigParser()
+        config.read_string((folder / ".dvc" / "config").read_text())
+        assert (folder / ".dvc" / config["cache"]["dir"]).resolve() == (ROOT / ".dvc" / "cache").resolve()
+        assert (folder / ".dvc" / config["plots"]["html_template"]).resolve().is_file()
