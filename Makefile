@@ -24,8 +24,11 @@ install: $(STAMP)  ## create .venv and install the pinned stack
 # `make run`: the main leagues here (dvc repro); `make run DATASET=nba`: the data set of datasets/nba/
 # (its config.yaml over params.yaml), run in that folder, which keeps its own lock, metrics and reports
 DATASET ?=
+# DVC's closing advice (git add dvc.lock, autostage, dvc push) is left out: the outputs are committed by choice
+DVC_ADVICE := ^(To track the changes with git|To enable auto staging|Use .dvc push.)|^[[:space:]]+(git add |dvc config core.autostage)
 run: install  ## dvc repro (DATASET=<name>: the data set of datasets/<name>/, run in that folder)
-	$(if $(DATASET),$(PY) pipelines/dataset.py $(DATASET),dvc repro)
+	$(if $(DATASET),$(PY) pipelines/dataset.py $(DATASET),bash -o pipefail -c 'dvc repro 2>&1 | grep --line-buffered -v -E "$(DVC_ADVICE)" | cat -s' \
+	  && printf '\nWhere to look:\n  dvc metrics show                 one row per model beside the market\n  reports/notebooks/*.html         each stage'"'"'s executed notebook\n  reports/drift/index.html         drift reports\n  metrics/*.json                   every figure\n  make docs                        the README'"'"'s tables and the docs site from them\n')
 
 datasets: install  ## the shipped data sets other than the main one and the demo
 	$(PY) pipelines/dataset.py europe extra main-close nba nhl --parallel
@@ -72,7 +75,7 @@ live: install  ## replay the newest season through the live loop
 # Its kernels get the pipeline's CPU code paths (a1lab.cpu.BASELINE_CPU), so they give dvc repro's floats.
 PORT ?= 8888
 TOKEN ?=
-lab: install  ## JupyterLab on 127.0.0.1:$(PORT) (TOKEN=... sets its token; empty: a generated one)
+lab: install  ## JupyterLab on 127.0.0.1 (PORT=8888 its port; TOKEN=... its token, empty: a generated one)
 	$(PY) -c "import os, sys; from a1lab.cpu import baseline_cpu; baseline_cpu(); \
 	os.execvp('jupyter', sys.argv[1:])" jupyter lab --ip=127.0.0.1 --port=$(PORT) --no-browser \
 	$(if $(TOKEN),--IdentityProvider.token=$(TOKEN),) $(if $(filter 0,$(shell id -u)),--allow-root,)

@@ -390,6 +390,7 @@ def performance_page() -> str:
     files = sorted(bench.glob("*.json"))
     if not files:
         return "\n".join(out + ["No bench has recorded figures yet: run `make bench`.", ""])
+    out += goals_table({path.stem: _json(path) for path in files})
     for path in files:
         data = _json(path)
         out += [f"## `{path.stem}`", ""]
@@ -408,15 +409,49 @@ def performance_page() -> str:
     return "\n".join(out)
 
 
+def _figure(figures: dict, dotted: str):
+    """The value at ``<bench>.<path>`` of the benches' figures (KeyError when a bench did not record it)."""
+    value = figures
+    for key in dotted.split("."):
+        value = value[int(key)] if isinstance(value, list) else value[key]
+    return value
+
+
+def goals_table(figures: dict) -> list[str]:
+    """Each figure of ``bench/goals.yaml`` beside its goal (a number, or another figure of the same run: its
+    anchor) and whether the last run met it."""
+    import yaml
+
+    rows = []
+    for goal in yaml.safe_load((ROOT / "bench" / "goals.yaml").read_text()):
+        (kind, target), = ((k, goal[k]) for k in ("at_most", "at_least", "equals") if k in goal)
+        try:
+            value = _figure(figures, goal["figure"])
+        except (KeyError, IndexError):
+            rows.append([f"`{goal['figure']}`", "not measured", kind.replace("_", " "), "", goal["why"]])
+            continue
+        anchor = isinstance(target, str) and target.split(".")[0] in figures
+        bound = _figure(figures, target) if anchor else target
+        met = value <= bound if kind == "at_most" else value >= bound if kind == "at_least" else value == bound
+        shown = f"{kind.replace('_', ' ')} {_value(bound)}" + (f" (`{target}`)" if anchor else "")
+        rows.append([f"`{goal['figure']}`", _value(value), shown, "yes" if met else "**no**", goal["why"]])
+    return ["## Goals", "", "Each figure the benches hold to a goal (`bench/goals.yaml`), from their last run.", "",
+            _table(["figure", "measured", "goal", "met", "why"], rows), ""]
+
+
+def _value(value) -> str:
+    if isinstance(value, float):
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+    return "none" if value == [] else str(value)
+
+
 def _flat(data, prefix: str = "") -> list[list[str]]:
     """A bench's nested figures as (dotted name, value) rows."""
     if isinstance(data, dict):
         return [row for k, v in data.items() for row in _flat(v, f"{prefix}.{k}" if prefix else str(k))]
     if isinstance(data, list) and any(isinstance(v, dict | list) for v in data):
         return [row for i, v in enumerate(data) for row in _flat(v, f"{prefix}[{i}]")]
-    if isinstance(data, float):
-        return [[f"`{prefix}`", f"{data:,.0f}" if abs(data) >= 1000 else f"{data:.4g}"]]
-    return [[f"`{prefix}`", str(data)]]
+    return [[f"`{prefix}`", _value(data)]]
 
 
 def readme_with_results(readme: str) -> str:

@@ -28,6 +28,33 @@ def test_no_history_in_the_readme_or_the_docs():
     assert not {k: v for k, v in found.items() if v}
 
 
+ITEM = re.compile(r"^( *)(?:[-*+]|\d+\.) +\S")
+
+
+def list_faults(text: str) -> list[str]:
+    """Lists Python-Markdown (the docs site's renderer) would run into the paragraph above them or flatten: an
+    item straight after a paragraph line (no blank line between), a nested item not indented by four spaces."""
+    faults, fence, previous = [], False, ""
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.lstrip().startswith("```"):
+            fence = not fence
+        item = None if fence else ITEM.match(line)
+        if item and len(item.group(1)) % 4:
+            faults.append(f"line {number}: nested item indented by {len(item.group(1))} spaces: {line.strip()[:50]}")
+        elif item and not item.group(1) and previous.strip() and not ITEM.match(previous) \
+                and not previous.startswith((" ", "|", "#", "<")):
+            faults.append(f"line {number}: an item right after a paragraph line runs into it: {line.strip()[:50]}")
+        previous = line
+    return faults
+
+
+def test_lists_render_as_lists():
+    assert list_faults("Text:\n- a\n- b\n") and list_faults("- a\n  - nested\n")  # the check can fail
+    assert not list_faults("Text:\n\n- a\n  continued\n- b\n    - nested\n")
+    found = {str(p.relative_to(ROOT)): list_faults(p.read_text()) for p in PAGES}
+    assert not {k: v for k, v in found.items() if v}
+
+
 def test_generated_pages_are_current():
     out = subprocess.run([sys.executable, str(ROOT / "pipelines" / "docs.py"), "--check"], capture_output=True,
                          text=True)
