@@ -2,8 +2,10 @@
 
 - Binds 127.0.0.1 unless told otherwise, and refuses any other address without a
   bearer token (``Authorization: Bearer ...`` header or ``?token=``); a browser's
-  WebSocket from another origin is refused (403); incoming messages above
-  ``max_size`` close the connection.
+  WebSocket from another origin is refused (403); without a token, a request whose
+  ``Host`` is not a loopback name is refused (403: a page of another site that has
+  its name resolve to 127.0.0.1, DNS rebinding, reads nothing); incoming messages
+  above ``max_size`` close the connection.
 - On connect a client gets ``{"type": "hello", "epoch", "seq", "snapshot"}``: the
   current prediction of every unsettled match. A client that sends ``?since=N``
   (and the ``epoch`` it knew) then gets the messages after N it missed; from
@@ -198,6 +200,10 @@ class Broadcaster:
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         path = urlsplit(request.path).path
+        host = request.headers.get("Host", "")
+        if self.token is None and urlsplit(f"//{host}").hostname not in LOOPBACK:  # DNS rebinding
+            return connection.respond(HTTPStatus.FORBIDDEN, f"host {host!r} is not this server's: open it as "
+                                      "127.0.0.1 (or give the server a token)\n")
         upgrade = "websocket" in request.headers.get("Upgrade", "").lower()
         if path == "/health":
             health = self.health()

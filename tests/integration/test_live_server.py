@@ -255,6 +255,35 @@ def test_a_browser_from_another_origin_is_refused():
     run(main())
 
 
+def test_without_a_token_only_loopback_host_names_are_served():
+    """DNS rebinding: a page of evil.example whose name now resolves to 127.0.0.1 sends ``Host`` and ``Origin``
+    of its own site; the server without a token refuses it (its stream, page, health and metrics)."""
+    def status(port: int, host: str, path: str = "/", upgrade: bool = True) -> int:
+        lines = [f"GET {path} HTTP/1.1", f"Host: {host}", f"Origin: http://{host}"]
+        if upgrade:
+            lines += ["Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+                      "Sec-WebSocket-Version: 13"]
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+            return int(sock.recv(64).split()[1])
+
+    async def main():
+        server = await _started()
+        port = server.port
+        loop = asyncio.get_running_loop()
+        for path, upgrade in (("/", True), ("/", False), ("/health", False), ("/metrics", False)):
+            assert await loop.run_in_executor(None, status, port, f"evil.example:{port}", path, upgrade) == 403
+        assert await loop.run_in_executor(None, status, port, f"127.0.0.1:{port}") == 101
+        assert await loop.run_in_executor(None, status, port, f"localhost:{port}", "/health", False) == 200
+        assert await loop.run_in_executor(None, status, port, f"[::1]:{port}", "/health", False) == 200
+        await server.close()
+        guarded = await _started(token="s3cret")  # a token guards the stream whatever the name
+        assert await loop.run_in_executor(None, status, guarded.port, "lab.example.org", "/health", False) == 200
+        await guarded.close()
+
+    run(main())
+
+
 def test_a_client_that_asks_for_the_history_and_never_reads_is_dropped_while_catching_up():
     """Before: each such client held its own copy of the whole history in its send buffer (30 clients took
     RSS from 126 to 1,770 MB). Now it is dropped once its unsent bytes pass slow_bytes."""
