@@ -279,9 +279,11 @@ async def _run_with(args, params, models, timing, config, alerts, dispatcher, fe
     _stop_on_signals(stop)
     lines = source
     snapshot = await read_checkpoint(checkpoint)
+    resumed = None
     if snapshot is not None:
         loop = Loop(models, FeatureState(feature_config), config, alerts, timing)
         resume(loop, snapshot, str(args.checkpoint))
+        resumed = dict(loop.counts)
         log.info("resumed from %s: %s", args.checkpoint, loop.counts)
     else:
         # the stream starts at the first valid event (bad lines before it go to the dead letter as usual)
@@ -338,6 +340,11 @@ async def _run_with(args, params, models, timing, config, alerts, dispatcher, fe
                 sink.close()
         if server is not None:
             await server.close()
+    if resumed is not None:  # the counts are the checkpoint's and this run's together
+        new = {k: v - resumed.get(k, 0) for k, v in counts.items()}
+        print(f"a1lab live run: resumed from {args.checkpoint}, which had {resumed.get('events', 0):,} events; this "
+              f"run: {new.get('events', 0):,} new events, {new.get('predictions', 0):,} new predictions "
+              f"({new.get('seen_before_restart', 0):,} lines the checkpoint had seen)", file=sys.stderr)
     print(f"a1lab live run: {json.dumps(counts)}", file=sys.stderr)
     return 0
 

@@ -108,6 +108,10 @@ def test_sigterm_mid_stream_loses_nothing_and_a_restart_resumes(live_lab, baseli
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert _lines(out) == baseline, "outputs of stop + restart differ from one uninterrupted run"
     assert len(_lines(out)) > len(first)
+    # the counts printed are the checkpoint's and this run's together; a line says what this run added
+    said = next(line for line in proc.stderr.splitlines() if "resumed from" in line)
+    new = sum(m["type"] == "prediction" for m in _lines(out)) - sum(m["type"] == "prediction" for m in first)
+    assert f"{new:,} new predictions" in said and f"had {checkpoint['counts']['events']:,} events" in said
 
 
 def test_loop_survives_its_feed_server_being_killed_and_restarted(live_lab, baseline, tmp_path):
