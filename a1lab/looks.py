@@ -1,25 +1,28 @@
 """The ledger of looks at a data set's test seasons: every scoring of them, counted.
 
-A look is a scoring of the test seasons under one configuration: the resolved params, the code that scored
-them (the modules of ``a1lab/`` the scoring process imported, and its notebook or script) and the data
-manifest, each by its SHA-256; an edit of code that took no part (the live loop, the docs generator) is no
-new configuration. The ledger is a committed JSON-lines file, ``reports/looks.jsonl`` in the data set's
-folder; a scoring appends a line only when its configuration (with what was scored) is new there, so a rerun
-of the same configuration, on any machine, leaves it as it was. Each results table shows how many distinct
-configurations scored its test seasons, and how many of them came before the configuration the table shows
-was first scored: choices made after those looks.
+A look is a scoring of the test seasons under one configuration: the settings in effect, the code that
+scores (``a1lab/``, ``notebooks/``, ``pipelines/`` but what never scores: the live loop, the docs
+generator, ...) and the data manifest, each by its SHA-256. The ledger is a committed JSON-lines file,
+``reports/looks.jsonl`` in the data set's folder; a scoring appends a line only when its configuration (with
+what was scored) is new there, so a rerun of the same configuration, on any machine, leaves it as it was.
+Each results table shows how many distinct configurations scored its test seasons, and how many of them came
+before the configuration the table shows was first scored: choices made after those looks.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import sys
-from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
 LEDGER = Path("reports") / "looks.jsonl"
+CODE_FOLDERS = ("a1lab", "notebooks", "pipelines")
+CODE_SUFFIXES = (".py", ".ipynb", ".html", ".yaml")
+# code that never scores a test season: the live loop, the test helpers, the generators of data set folders
+# and of the docs, the experiments table; an edit there is no new configuration
+NOT_SCORING = ("a1lab/live/", "a1lab/testing.py", "pipelines/dataset.py", "pipelines/docs.py",
+               "pipelines/experiments.py")
 
 
 def _sha(data: bytes) -> str:
@@ -34,16 +37,17 @@ def params_hash(params: dict) -> str:
     return _sha(json.dumps(params, sort_keys=True).encode())
 
 
-def code_hash(repo: str | Path, scripts: Sequence[str] = ()) -> str:
-    """The hash of the code that scored (paths and contents): every module of ``repo``'s ``a1lab/`` that this
-    process has imported, and ``scripts``, paths relative to ``repo`` (the notebook or script that scored)."""
-    repo = Path(repo).resolve()
-    package = repo / "a1lab"
-    files = {Path(m.__file__).resolve() for m in list(sys.modules.values()) if getattr(m, "__file__", None)}
-    files = {f for f in files if package in f.parents and f.suffix == ".py"} | {repo / s for s in scripts}
+def code_hash(repo: str | Path) -> str:
+    """The hash of the code that scores (paths and contents): every source file under ``a1lab/``,
+    ``notebooks/`` and ``pipelines/`` of ``repo`` but :data:`NOT_SCORING` (caches and checkpoints left out)."""
     digest = hashlib.sha256()
-    for path in sorted(files):
-        digest.update(path.relative_to(repo).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    repo = Path(repo)
+    for folder in CODE_FOLDERS:
+        for path in sorted((repo / folder).rglob("*")):
+            name = path.relative_to(repo).as_posix()
+            if path.suffix in CODE_SUFFIXES and path.is_file() and not name.startswith(NOT_SCORING) \
+                    and not {"__pycache__", ".ipynb_checkpoints"} & set(path.parts):
+                digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 
 
@@ -95,11 +99,9 @@ def summary(entries: list[dict], test_seasons: list[str], params: str | None = N
     return {"looks": len(firsts), "before": before}
 
 
-def note(project: str | Path, what: str, params: dict, test_seasons: list[str], when: datetime,
-         scripts: Sequence[str] = ()) -> dict:
+def note(project: str | Path, what: str, params: dict, test_seasons: list[str], when: datetime) -> dict:
     """Record a look from a data set's folder (``project``: where its params and ``data/sources.json`` are; the
-    code is the repository's at or above it: :func:`code_hash` of ``scripts``, the notebook or script that
-    scored) and return :func:`summary` after it.
+    code is the repository's at or above it) and return :func:`summary` after it.
 
     Raises:
         FileNotFoundError: no ``a1lab/`` at or above ``project``, or no data manifest yet.
@@ -108,7 +110,7 @@ def note(project: str | Path, what: str, params: dict, test_seasons: list[str], 
     repo = next((p for p in (project, *project.parents) if (p / "a1lab" / "__init__.py").is_file()), None)
     if repo is None:
         raise FileNotFoundError(f"no a1lab/ at or above {project}")
-    hashes = {"params": params_hash(params), "code": code_hash(repo, scripts),
+    hashes = {"params": params_hash(params), "code": code_hash(repo),
               "data": data_hash(project / "data" / "sources.json")}
     record(project / LEDGER, what=what, test_seasons=test_seasons, when=when, **hashes)
     return summary(read(project / LEDGER), test_seasons, hashes["params"])

@@ -112,8 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     from a1lab import looks
     from a1lab.params import validate
 
-    looks.note(work, "gap_checks", validate(params).in_effect(), protocol["test_seasons"], datetime.now(UTC),
-               ["pipelines/gap_checks.py"])
+    looks.note(work, "gap_checks", validate(params).in_effect(), protocol["test_seasons"], datetime.now(UTC))
     out = Path(args.out) if args.out else work / "reports" / "research"
     out.mkdir(parents=True, exist_ok=True)
     (out / "gap_checks.md").write_text(text)

@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in dict.fromkeys(item["variant"] for item in items):  # each variant scored the test seasons
         varied = next(item["params"] for item in items if item["variant"] == name)
         seen = looks.note(workspace, f"research:{name}", validate(varied).in_effect(),
-                          params["protocol"]["test_seasons"], now, ["pipelines/research.py"])
+                          params["protocol"]["test_seasons"], now)
     print(f"test seasons {', '.join(params['protocol']['test_seasons'])}: scored under {seen['looks']} "
           f"configurations ({workspace / looks.LEDGER})")
     table = choose(pd.DataFrame(rows), N_BOOT, params["train"]["seed"])

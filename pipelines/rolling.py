@@ -99,8 +99,7 @@ def main(argv: list[str] | None = None) -> int:
               f"all {len(order)} pooled": order,
               f"{order[2]}-{order[-1]} pooled (with the ensemble)": order[2:]}
     rows = gap_table(forecasts, protocol["reference"], groups)
-    seen = looks.note(workspace, "rolling", params.in_effect(), protocol["test_seasons"], datetime.now(UTC),
-                      ["pipelines/rolling.py"])
+    seen = looks.note(workspace, "rolling", params.in_effect(), protocol["test_seasons"], datetime.now(UTC))
     out = Path(args.out or workspace / "reports" / "research")
     out.mkdir(parents=True, exist_ok=True)
     names = [*folds, "ensemble"]

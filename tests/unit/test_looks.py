@@ -34,34 +34,29 @@ def test_a_rerun_of_the_same_configuration_adds_nothing_and_a_new_one_is_a_new_l
                      "params": "p1", "code": "c1", "data": "d1"}
 
 
-def test_the_hashes_follow_what_was_scored_and_nothing_else(tmp_path, monkeypatch):
-    """The code is what the scoring process imported of a1lab/ and its notebook or script: an edit of a module
-    it never imported (the live loop, the docs generator) is no new configuration."""
-    import sys
-    import types
-
+def test_the_hashes_follow_what_was_scored_and_nothing_else(tmp_path):
+    """The code is what scores: an edit of the live loop, the test helpers or the docs generator is no new
+    configuration; an edit of a scoring module or a stage notebook is."""
     params = {"data": {"root": "/here", "sources": [{"leagues": ["E0"]}]}, "train": {"seed": 1}}
     assert looks.params_hash(params) == looks.params_hash({**params, "data": {**params["data"], "root": "/there"}})
     assert looks.params_hash(params) != looks.params_hash({**params, "train": {"seed": 2}})
-    for folder in ("a1lab", "notebooks", "pipelines"):
-        (tmp_path / folder).mkdir()
-    for name in ("__init__", "scored", "live"):
-        (tmp_path / "a1lab" / f"{name}.py").write_text("x = 1\n")
-    (tmp_path / "notebooks" / "train.ipynb").write_text("{}")
-    scored = types.ModuleType("toy_scored")
-    scored.__file__ = str(tmp_path / "a1lab" / "scored.py")
-    monkeypatch.setitem(sys.modules, "toy_scored", scored)  # imported by the scoring process
-    code = looks.code_hash(tmp_path, ["notebooks/train.ipynb"])
-    (tmp_path / "a1lab" / "live.py").write_text("x = 2\n")  # never imported
-    (tmp_path / "pipelines" / "docs.py").write_text("x = 2\n")
+    for folder in ("a1lab/live", "notebooks", "pipelines"):
+        (tmp_path / folder).mkdir(parents=True)
+    (tmp_path / "a1lab" / "__init__.py").write_text("")
+    (tmp_path / "a1lab" / "m.py").write_text("x = 1\n")
+    code = looks.code_hash(tmp_path)
     (tmp_path / "a1lab" / "__pycache__").mkdir()
-    (tmp_path / "a1lab" / "__pycache__" / "scored.cpython-311.pyc").write_bytes(b"\0")
-    assert looks.code_hash(tmp_path, ["notebooks/train.ipynb"]) == code
-    (tmp_path / "a1lab" / "scored.py").write_text("x = 2\n")
-    assert looks.code_hash(tmp_path, ["notebooks/train.ipynb"]) != code
-    (tmp_path / "a1lab" / "scored.py").write_text("x = 1\n")
-    (tmp_path / "notebooks" / "train.ipynb").write_text('{"cells": []}')
-    assert looks.code_hash(tmp_path, ["notebooks/train.ipynb"]) != code
+    (tmp_path / "a1lab" / "__pycache__" / "m.cpython-311.pyc").write_bytes(b"\0")
+    (tmp_path / "README.md").write_text("not code")
+    (tmp_path / "a1lab" / "live" / "loop.py").write_text("x = 2\n")
+    (tmp_path / "a1lab" / "testing.py").write_text("x = 2\n")
+    (tmp_path / "pipelines" / "docs.py").write_text("x = 2\n")
+    assert looks.code_hash(tmp_path) == code
+    (tmp_path / "notebooks" / "train.ipynb").write_text("{}")
+    assert looks.code_hash(tmp_path) != code
+    (tmp_path / "notebooks" / "train.ipynb").unlink()
+    (tmp_path / "a1lab" / "m.py").write_text("x = 2\n")
+    assert looks.code_hash(tmp_path) != code
 
 
 def test_a_data_set_folder_records_in_its_own_ledger_with_the_repositorys_code(tmp_path):
