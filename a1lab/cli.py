@@ -112,13 +112,18 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             raise DataFileError(f"{path}: the protocol cannot run on this data:\n  " + "\n  ".join(problems))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    result.matches.to_parquet(out / "matches.parquet", index=False)
-    result.rejected.astype({"line": "int64"}).to_parquet(out / "rejected.parquet", index=False)
-    result.rejected_values.astype({"line": "int64"}).to_parquet(out / "rejected_values.parquet", index=False)
     counts = result.counts()
+    written = {out / "matches.parquet": result.matches,
+               out / "rejected.parquet": result.rejected.astype({"line": "int64"}),
+               out / "rejected_values.parquet": result.rejected_values.astype({"line": "int64"})}
+    for path, frame in written.items():  # every file whole, then all renamed: a failure leaves the last ones
+        frame.to_parquet(path.with_name(path.name + ".tmp"), index=False)
     if args.metrics:
         Path(args.metrics).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.metrics).write_text(json.dumps(counts, indent=2, sort_keys=True) + "\n")
+        Path(args.metrics + ".tmp").write_text(json.dumps(counts, indent=2, sort_keys=True) + "\n")
+        written[Path(args.metrics)] = None
+    for path in written:
+        os.replace(path.with_name(path.name + ".tmp"), path)
     reasons = lambda d: ", ".join(f"{k} {v:,}" for k, v in sorted(d.items()))  # noqa: E731
     print(f"ingest: {counts['files']} files, {counts['rows_read']:,} rows read, {counts['rows_kept']:,} kept, "
           f"{counts['rows_rejected']:,} rejected ({reasons(counts['rejected_by_reason']) or 'none'}), "

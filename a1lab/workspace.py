@@ -9,6 +9,7 @@ registry's "latest" model. ``pipelines/run_notebook.py`` passes ``pipeline=True`
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,6 +66,24 @@ def missing_inputs(stage: str, pipeline_file: str | Path = "dvc.yaml") -> list[t
     return [(d, writers[d]) for d in deps if d in writers and "${" not in d and not Path(d).exists()]
 
 
+def die_with_parent() -> None:
+    """End this process with its parent: Linux sends it SIGTERM when the process that started it dies
+    (``prctl(PR_SET_PDEATHSIG)``), so a killed ``dvc repro`` leaves no notebook runner or kernel writing
+    outputs behind it. Elsewhere nothing is done."""
+    import ctypes
+    import signal
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent died before the request: nobody is waiting for this run
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def enter(stage: str, pipeline: bool = False) -> Outputs:
     """Make the project root the working folder and say where this run writes.
 
@@ -73,6 +92,11 @@ def enter(stage: str, pipeline: bool = False) -> Outputs:
             a notebook shows without a traceback).
     """
     os.chdir(project_root())
+    if pipeline:  # a stage's kernel ends with its runner
+        die_with_parent()
+    # tqdm's notebook bars need ipywidgets, which the lab does not install (a widget's state in an executed
+    # notebook would differ run to run); its warning carried the virtualenv's path into every notebook
+    warnings.filterwarnings("ignore", message="IProgress not found")
     if missing := missing_inputs(stage):
         path, writer = missing[0]
         raise SystemExit(f"{path} is not there yet: run `dvc repro {writer}` first (or `dvc repro` for the whole "

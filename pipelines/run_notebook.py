@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -89,6 +90,7 @@ def run(stage: str, params_file: Path, out_dir: Path, model: str | None = None) 
 def main(argv: list[str] | None = None) -> int:
     """Run a stage (see the module docstring) on the pinned CPU code paths (:func:`a1lab.cpu.baseline_cpu`)."""
     from a1lab.cpu import baseline_cpu
+    from a1lab.workspace import die_with_parent
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("stage", help="a notebook of notebooks/ (data, features, train, ensemble, backtest, drift)")
@@ -97,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=None, help="an entry of the params.yaml `models` section")
     args = parser.parse_args(argv)
     baseline_cpu()  # the kernel inherits it
+    die_with_parent()  # a killed `dvc repro` takes this run with it: SIGTERM ends it through its cleanup,
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # the kernel's shutdown among it
     run(args.stage, Path(args.params), Path(args.out), args.model)
     return 0
 

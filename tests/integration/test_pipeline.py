@@ -52,6 +52,9 @@ def test_repro_writes_every_output(demo_repo):
     assert injected and "".join(injected[0]["source"]) == '# Parameters\nparams_path = "params.yaml"\npipeline = True\n'
     printed = "".join("".join(o.get("text", "")) for c in executed["cells"] for o in c.get("outputs", []))
     assert "sources: ['synthetic']" in printed  # the settings come from the copy's params.yaml
+    for path in (demo_repo / "reports" / "notebooks").glob("*.ipynb"):  # no machine's paths in what is published
+        text = path.read_text()
+        assert "site-packages" not in text and str(Path(sys.executable).parent.parent) not in text, path.name
 
 
 def test_models_are_trained_registered_and_scored(demo_repo):
@@ -220,6 +223,14 @@ def test_the_data_root_leaves_no_trace_in_the_outputs(data_root, tmp_path):
     with pytest.raises(subprocess.CalledProcessError):
         repro(repo, "features", env={"A1LAB_DATA_ROOT": str(tmp_path / "gone")})
     assert {path: (repo / path).read_bytes() for path in kept} == before
+    # a protocol the data cannot run is refused by ingest, and the last good outputs stay (DVC keeps them)
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["protocol"]["test_seasons"] = ["9999"]
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    with pytest.raises(subprocess.CalledProcessError):
+        repro(repo, "ingest", env={"A1LAB_DATA_ROOT": str(roots[0])})
+    assert {path: (repo / path).read_bytes() for path in kept if path != "data/sources.json"} == \
+        {path: data for path, data in before.items() if path != "data/sources.json"}
 
 
 @pytest.mark.skipif(platform.machine() not in X86_64, reason="the pins are x86-64's")
@@ -322,3 +333,45 @@ def test_a_data_set_that_cannot_run_fails_in_its_own_folder_with_one_line(tmp_pa
     assert out.stdout.strip().splitlines()[-1].startswith("datasets/tiny: the pipeline failed")
     assert not (folder / "metrics").exists() and not (folder / "data" / "matches.parquet").exists()
     assert (repo / "metrics" / "ingest.json").is_file()  # the root's own metrics are where they were
+
+
+def test_a_killed_parent_takes_the_notebook_runner_and_its_kernel_with_it(tmp_path):
+    """`kill -9` of `dvc repro` (here: of the process that started the runner) ends the runner and its kernel:
+    nothing keeps writing outputs beside an immediate rerun."""
+    import os
+    import signal
+    import time
+
+    import nbformat
+    import psutil
+
+    repo = repo_copy(tmp_path / "repo")
+    cells = [nbformat.v4.new_code_cell('params_path = "params.yaml"\npipeline = False',
+                                       metadata={"tags": ["parameters"]}),
+             nbformat.v4.new_code_cell("import time\nfrom a1lab.workspace import enter\nenter('sleep', pipeline)\n"
+                                       "time.sleep(300)")]
+    kernel = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+              "language_info": {"name": "python"}}
+    nbformat.write(nbformat.v4.new_notebook(cells=cells, metadata=kernel), repo / "notebooks" / "sleep.ipynb")
+    runner = [sys.executable, "pipelines/run_notebook.py", "sleep", "--out", str(tmp_path / "out")]
+    env = {**os.environ, "PYTHONPATH": str(repo)}  # the copy's code
+    parent = subprocess.Popen([sys.executable, "-c", f"import subprocess; subprocess.run({runner!r})"], cwd=repo,
+                              env=env)
+    deadline, family = time.monotonic() + 90, []
+    while time.monotonic() < deadline:
+        family = psutil.Process(parent.pid).children(recursive=True)
+        if any("ipykernel" in " ".join(p.cmdline()) for p in family if p.is_running()):
+            break
+        time.sleep(0.5)
+    else:
+        parent.kill()
+        raise AssertionError("the kernel never started")
+    time.sleep(2)  # the kernel is in the cell that sleeps
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    names = {p.pid: " ".join(p.cmdline())[:80] for p in family}
+    _, alive = psutil.wait_procs(family, timeout=30)
+    alive = [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]  # ended, not yet reaped by init
+    for p in alive:
+        p.kill()
+    assert not alive, [names[p.pid] for p in alive]
