@@ -395,6 +395,10 @@ class Params(Section):
             problems.append(f"drift.model {self.drift.model!r} is not an entry of models ({sorted(models)})")
         if unknown := sorted(set(self.live.models) - models - {"ensemble"}):
             problems.append(f"live.models {unknown} are neither ensemble nor entries of models ({sorted(models)})")
+        read = {league for source in self.data.sources for league in source.league_names()}
+        if unread := sorted({lg for leagues in self.features.divisions.values() for lg in leagues} - read):
+            problems.append(f"features.divisions names {unread}, which no source of data.sources reads (they read "
+                            f"{sorted(read)})")
         if unknown := sorted(set(self.tune.space) - models):
             problems.append(f"tune.space {unknown} are not entries of models ({sorted(models)})")
         for name in sorted(models):

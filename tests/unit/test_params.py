@@ -170,3 +170,12 @@ def test_the_ledger_hashes_the_settings_in_effect_not_how_they_are_written():
     assert params_hash(validate(written).in_effect()) == params_hash(params.in_effect())
     moved = validate(changed("tune.space", {"xgb": {"max_depth": {"type": "int", "low": 2, "high": 4}}}))
     assert params_hash(moved.in_effect()) != params_hash(params.in_effect())
+
+
+def test_a_division_no_source_reads_is_refused_before_any_stage():
+    """`features.divisions` naming a league the sources never read (a typo, E9) ran every stage with it
+    silently empty; each layout says which leagues its rows name."""
+    europe = changed("features.divisions", {"England": ["E0", "E9"]})
+    with pytest.raises(ParamsError, match=r"features.divisions names \['E9'\], which no source"):
+        validate(europe)
+    assert validate(changed("features.divisions", {"England": ["E0"]})).features.divisions == {"England": ["E0"]}

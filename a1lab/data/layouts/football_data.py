@@ -16,6 +16,9 @@ class Source(Section):
     leagues: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1)
     seasons: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1)
 
+    def league_names(self) -> list[str]:
+        return list(self.leagues)
+
     def files(self) -> list[tuple[str, str | None]]:
         return [(f"mmz4281/{season}/{league}.csv", None) for season in self.seasons for league in self.leagues]
 

@@ -15,6 +15,9 @@ class Source(Section):
     layout: Literal["football-data-extra"]
     leagues: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1)
 
+    def league_names(self) -> list[str]:
+        return list(self.leagues)
+
     def files(self) -> list[tuple[str, str | None]]:
         return [(f"new/{league}.csv", None) for league in self.leagues]
 

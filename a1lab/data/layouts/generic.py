@@ -23,6 +23,9 @@ class Source(Section):
     timing: Literal["open", "close"] = "close"
     odds_format: Literal["auto", "american", "decimal"] = "auto"  # auto: American when signed, else decimal
 
+    def league_names(self) -> list[str]:
+        return [self.league or Path(self.path).stem]
+
     def files(self) -> list[tuple[str, str | None]]:
         return [(self.path, self.path)]
 

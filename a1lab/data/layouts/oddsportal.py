@@ -16,6 +16,9 @@ class Source(Section):
     sport: str = Field(min_length=1)
     league: str = Field(min_length=1)
 
+    def league_names(self) -> list[str]:
+        return [self.league]
+
     def files(self) -> list[tuple[str, str | None]]:
         return [(self.path, self.path)]
 

@@ -15,6 +15,9 @@ class Source(Section):
     seasons: int = Field(ge=2)
     seed: int
 
+    def league_names(self) -> list[str]:
+        return [f"SYN{i}" for i in range(self.leagues)]
+
     def files(self) -> list[tuple[str, str | None]]:
         return []
 
