@@ -1,10 +1,11 @@
 """Data layouts: each module here is one, registered by being here.
 
-A layout module defines ``Source``, a :class:`a1lab.section.Section` with ``layout: Literal["<its name>"]`` (what a
-``data.sources`` entry of params.yaml holds), its ``league_names()`` (the leagues its rows will name),
+A layout module defines ``Source``, a :class:`a1lab.section.Section` with ``layout: Literal["<its name>"]`` (what
+a ``data.sources`` entry of params.yaml holds), its ``league_names()`` (the leagues its rows will name),
 ``files()`` (the files it reads: ``(name, local path)``, names of football-data files relative to the data
-root with path None) and ``load(root)`` (those files as one :class:`a1lab.data.quarantine.LoadResult`). Modules import only what validating needs at their top; their
-readers are imported inside ``load``, so checking params.yaml stays light.
+root with path None) and ``load(root)`` (those files as one :class:`a1lab.data.quarantine.LoadResult`).
+Modules import only what validating needs at their top; their readers are imported inside ``load``, so
+checking params.yaml stays light.
 """
 
 from __future__ import annotations
