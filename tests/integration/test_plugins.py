@@ -76,6 +76,9 @@ class Source(Section):
     layout: Literal["pipes"]
     path: str = Field(min_length=1)
 
+    def league_names(self):
+        return ["PIPES"]
+
     def files(self):
         return [(self.path, self.path)]
 
