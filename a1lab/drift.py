@@ -14,6 +14,7 @@ import html
 import json
 import re
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -128,9 +129,11 @@ def drift_report(reference: pd.DataFrame, current: pd.DataFrame, columns: list[s
     from evidently.presets import DataDriftPreset
 
     definition = DataDefinition(numerical_columns=list(columns))
-    snapshot = Report([DataDriftPreset(num_method="ks", threshold=threshold)]).run(
-        Dataset.from_pandas(current[columns], data_definition=definition),
-        Dataset.from_pandas(reference[columns], data_definition=definition))
+    with warnings.catch_warnings():  # a constant column has no correlation: Evidently leaves it empty, and numpy's
+        warnings.filterwarnings("ignore", "invalid value encountered", RuntimeWarning)  # warning named its path
+        snapshot = Report([DataDriftPreset(num_method="ks", threshold=threshold)]).run(
+            Dataset.from_pandas(current[columns], data_definition=definition),
+            Dataset.from_pandas(reference[columns], data_definition=definition))
     p_values = {}
     for metric in snapshot.dict()["metrics"]:
         column = metric["config"].get("column")

@@ -167,3 +167,16 @@ def test_overview_figure_draws_monthly_drift_over_the_gap_with_alerts(tmp_path):
               SimpleNamespace(rule="moves", at=perf["kickoff"].iloc[0].timestamp(), value=0.2)]
     path = overview_figure(summaries, perf, alerts, rules, tmp_path / "performance.png", model="xgb v1")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 20_000
+
+
+def test_a_constant_column_leaves_no_numpy_warning_with_a_machine_path(frames, tmp_path):
+    """A column constant in both frames (NBA's draw odds) has no correlation; numpy's warning carried the
+    virtualenv's path into the executed drift notebook."""
+    import warnings
+
+    reference, current, _, cols = frames
+    reference, current = reference.assign(flat=1.0), current.assign(flat=1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        summary = drift_report(reference, current, [*cols, "flat"], "flat", tmp_path / "flat.html")
+    assert summary["features"]["flat"]["drifted"] is False
