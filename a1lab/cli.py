@@ -198,7 +198,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             table.to_json(args.out, orient="records", date_format="iso", indent=1)
         else:
             table.to_csv(args.out, index=False)
-    shown = table.assign(kickoff=table["kickoff"].dt.strftime("%Y-%m-%d %H:%M"))
+    shown = table.assign(kickoff=table["kickoff"].dt.tz_convert("UTC").dt.strftime("%Y-%m-%d %H:%M UTC"))
     cols = ["league", "kickoff", "home", "away", "p_home", "p_draw", "p_away", "fair_odds_home", "fair_odds_draw",
             "fair_odds_away", "bet", "odds", "edge", "stake_share", "reason"]
     with pd_options():
