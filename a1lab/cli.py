@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from a1lab.data.errors import DataFileError, DataUnavailableError
 
@@ -16,6 +17,11 @@ if TYPE_CHECKING:
     from a1lab.params import DataParams, Source
 
 DATA_ROOT_ENV = "A1LAB_DATA_ROOT"
+
+
+class UsageError(ValueError):
+    """A command used wrongly: a flag without its partner, a value out of range, an address that is no URL
+    (one line, exit 2)."""
 
 
 def resolve_root(root: str | None) -> str:
@@ -50,6 +56,10 @@ def data_selection(args: argparse.Namespace) -> DataParams:
     flagged = _flag_sources(args)
     sources = flagged if flagged else (list(data.sources) if data else [])
     root = args.root or (data.root if data else "auto")
+    try:
+        urlsplit(root)  # an unclosed IPv6 bracket and the like fail here, not in the middle of a download
+    except ValueError as exc:
+        raise UsageError(f"--root {root!r} is no path or URL ({exc})") from None
     if not sources:
         raise DataFileError("nothing to read: name the data set's sources in params.yaml (data.sources, --params) "
                             "or with --leagues and --seasons, --extra, --generic or --provider synthetic")
@@ -57,12 +67,23 @@ def data_selection(args: argparse.Namespace) -> DataParams:
 
 
 def _flag_sources(args: argparse.Namespace) -> list[Source]:
+    from pydantic import ValidationError
+
     from a1lab.data.layouts import football_data, football_data_extra, generic, synthetic
 
+    if (args.leagues is None) != (args.seasons is None):
+        raise UsageError("--leagues and --seasons go together: the main-layout files are named by both")
+    if args.provider != "synthetic" and (args.synthetic_leagues, args.synthetic_seasons) != (None, None):
+        raise UsageError("--synthetic-leagues and --synthetic-seasons need --provider synthetic")
     sources: list[Source] = []
     if args.provider == "synthetic":
-        sources.append(synthetic.Source(layout="synthetic", leagues=args.synthetic_leagues or 5,
-                                        seasons=args.synthetic_seasons or 11, seed=args.seed or 0))
+        leagues = 5 if args.synthetic_leagues is None else args.synthetic_leagues  # 0 is refused, not ignored
+        seasons = 11 if args.synthetic_seasons is None else args.synthetic_seasons
+        try:
+            sources.append(synthetic.Source(layout="synthetic", leagues=leagues, seasons=seasons, seed=args.seed or 0))
+        except ValidationError as exc:
+            bad = "; ".join(f"--synthetic-{e['loc'][0]}: {e['msg']}" for e in exc.errors())
+            raise UsageError(bad) from None
     if args.leagues and args.seasons:
         sources.append(football_data.Source(layout="football-data", leagues=args.leagues, seasons=args.seasons))
     if args.extra:
@@ -177,7 +198,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             table.to_json(args.out, orient="records", date_format="iso", indent=1)
         else:
             table.to_csv(args.out, index=False)
-    shown = table.assign(kickoff=table["kickoff"].dt.strftime("%Y-%m-%d %H:%M"))
+    shown = table.assign(kickoff=table["kickoff"].dt.tz_convert("UTC").dt.strftime("%Y-%m-%d %H:%M UTC"))
     cols = ["league", "kickoff", "home", "away", "p_home", "p_draw", "p_away", "fair_odds_home", "fair_odds_draw",
             "fair_odds_away", "bet", "odds", "edge", "stake_share", "reason"]
     with pd_options():
@@ -269,7 +290,8 @@ def main(argv: list[str] | None = None) -> int:
         # a bad redis:// address, where a command loaded the Redis streams (importing them here would cost
         # `a1lab manifest`, which every `dvc repro` runs, 0.1 s)
         streams = sys.modules.get("a1lab.live.redis_streams")
-        expected = (DataFileError, DataUnavailableError, ParamsError, *([streams.AddressError] if streams else []))
+        expected = (DataFileError, DataUnavailableError, ParamsError, UsageError,
+                    *([streams.AddressError] if streams else []))
         if not isinstance(exc, expected):
             raise
         print(f"a1lab {command}: {exc}", file=sys.stderr)

@@ -18,6 +18,7 @@ import time
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 log = logging.getLogger("a1lab.live")
 TOKEN_ENV = "A1LAB_LIVE_TOKEN"
@@ -60,12 +61,17 @@ def cmd_replay(args: argparse.Namespace) -> int:
     """Write a season's events as JSONL (a file, stdout or a Redis stream), optionally paced."""
     import pandas as pd
 
+    from a1lab.cli import UsageError
     from a1lab.live.redis_streams import is_redis
     from a1lab.live.replay import latest_season, season_events
 
     matches = pd.read_parquet(args.matches)
     args.season = args.season or latest_season(matches)
-    events = season_events(matches, args.season, args.leagues or None)
+    try:
+        events = season_events(matches, args.season, args.leagues or None)
+    except ValueError as exc:  # no such season (or league) in the data
+        raise UsageError(f"{exc}; the data's seasons: {', '.join(sorted(matches['season'].astype(str).unique()))}") \
+            from None
     if is_redis(args.out):
         write, close = _redis_writer(args.out, paced=args.speed > 0)
     else:
@@ -195,6 +201,7 @@ def resume(loop, data: bytes, where: str) -> None:
 
 
 def _checkpoint(spec: str, redis):
+    from a1lab.cli import UsageError
     from a1lab.live.redis_streams import RedisCheckpoint, RedisTarget, is_redis
 
     if not spec:
@@ -202,6 +209,8 @@ def _checkpoint(spec: str, redis):
     if is_redis(spec):
         target = RedisTarget.parse(spec, "key")
         return RedisCheckpoint(redis.client(target), target)
+    if Path(spec).is_dir():  # refused before the stream, not after it (the checkpoint is written at the end too)
+        raise UsageError(f"--checkpoint {spec} is a folder: name a file (or '' for none)")
     return Path(spec)
 
 
@@ -408,7 +417,11 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     from prometheus_client.parser import text_string_to_metric_families
 
+    from a1lab.cli import UsageError
+
     base = args.url.rstrip("/")
+    if urlsplit(base).scheme not in ("http", "https"):
+        raise UsageError(f"{args.url!r} is no http:// URL of a server (`a1lab live run --serve HOST:PORT` prints it)")
     try:
         with urllib.request.urlopen(f"{base}/health", timeout=5) as answer:
             health = json.loads(answer.read())

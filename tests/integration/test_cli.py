@@ -181,6 +181,34 @@ def test_flags_win_over_params_and_nothing_selected_is_a_clear_error(tmp_path, c
     assert "nothing to read" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("argv, words", [
+    (["ingest", "--provider", "synthetic", "--synthetic-seasons", "1"], "--synthetic-seasons: Input should be"),
+    (["ingest", "--provider", "synthetic", "--synthetic-leagues", "0"], "--synthetic-leagues: Input should be"),
+    (["ingest", "--synthetic-leagues", "2"], "need --provider synthetic"),
+    (["ingest", "--leagues", "E0"], "--leagues and --seasons go together"),
+    (["ingest", "--root", "http://[::1", "--leagues", "E0", "--seasons", "2324"], "is no path or URL"),
+    (["live", "status", "not-a-url"], "is no http:// URL"),
+])
+def test_misuse_is_one_line_and_exit_2_never_a_traceback_or_an_ignored_flag(argv, words, tmp_path, capsys):
+    """Each of these was a traceback, or a flag silently ignored (``--synthetic-leagues 0`` read 5 leagues)."""
+    assert main([*argv, *(["--out", str(tmp_path), "--metrics", ""] if argv[0] == "ingest" else [])]) == 2
+    err = capsys.readouterr().err
+    assert words in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_season_the_data_lacks_and_a_checkpoint_folder_are_refused_up_front(live_lab, tmp_path, capsys):
+    matches = str(live_lab["root"] / "matches.parquet")
+    assert main(["live", "replay", "--matches", matches, "--season", "9999", "--out", str(tmp_path / "e")]) == 2
+    err = capsys.readouterr().err
+    assert "no matches for season '9999'" in err and "the data's seasons: " in err
+    folder = tmp_path / "checkpoint"
+    folder.mkdir()
+    assert main(["live", "run", "--source", "-", "--params", str(live_lab["params"]), "--registry",
+                 str(live_lab["registry"]), "--model", "xgb", "--checkpoint", str(folder)]) == 2
+    assert "is a folder: name a file" in capsys.readouterr().err
+    assert not (tmp_path / "checkpoint.tmp").exists()
+
+
 def test_live_run_without_a_registered_model_says_so_in_one_line(tmp_path, capsys):
     (tmp_path / "events.jsonl").write_text("")
     rc = main(["live", "run", "--source", str(tmp_path / "events.jsonl"), "--registry", str(tmp_path / "models"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import subprocess
 import sys
 
@@ -102,6 +103,7 @@ def test_predict_scores_fixtures_as_the_batch_pipeline_does(live_lab, last_day):
     assert table["reason"].str.contains("unreadable date").sum() == 1
     assert f"{n + 5} fixtures, {n} scored" in proc.stderr
     assert "Arsenal" in proc.stdout and "offers (price, edge): home: " in proc.stdout  # the terminal table
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", proc.stdout)  # kick-off times name their zone
 
 
 def test_predict_refuses_a_file_that_is_not_fixtures_in_one_line(live_lab, last_day):
