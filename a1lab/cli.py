@@ -11,17 +11,13 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from a1lab.data.errors import DataFileError, DataUnavailableError
+from a1lab.usage import UsageError
 
 if TYPE_CHECKING:
     from a1lab.data.quarantine import LoadResult
     from a1lab.params import DataParams, Source
 
 DATA_ROOT_ENV = "A1LAB_DATA_ROOT"
-
-
-class UsageError(ValueError):
-    """A command used wrongly: a flag without its partner, a value out of range, an address that is no URL
-    (one line, exit 2)."""
 
 
 def resolve_root(root: str | None) -> str:

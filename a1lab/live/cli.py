@@ -61,9 +61,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
     """Write a season's events as JSONL (a file, stdout or a Redis stream), optionally paced."""
     import pandas as pd
 
-    from a1lab.cli import UsageError
     from a1lab.live.redis_streams import is_redis
     from a1lab.live.replay import latest_season, season_events
+    from a1lab.usage import UsageError
 
     matches = pd.read_parquet(args.matches)
     args.season = args.season or latest_season(matches)
@@ -201,8 +201,8 @@ def resume(loop, data: bytes, where: str) -> None:
 
 
 def _checkpoint(spec: str, redis):
-    from a1lab.cli import UsageError
     from a1lab.live.redis_streams import RedisCheckpoint, RedisTarget, is_redis
+    from a1lab.usage import UsageError
 
     if not spec:
         return None
@@ -417,7 +417,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     from prometheus_client.parser import text_string_to_metric_families
 
-    from a1lab.cli import UsageError
+    from a1lab.usage import UsageError
 
     base = args.url.rstrip("/")
     if urlsplit(base).scheme not in ("http", "https"):
