@@ -22,7 +22,8 @@ SLICES = {  # what CI runs; `make run DATASET=<name>` runs the whole configurati
         # Pinnacle prices from November on: those rows are counted in left_out, never scored
         {"layout": "football-data", "leagues": ["E0"],
          "seasons": ["1920", "2021", "2122", "2223", "2324", "2425", "2526"]},
-        {"layout": "football-data", "leagues": ["E1", "SC0"], "seasons": ["2122", "2223", "2324", "2425", "2526"]}]}},
+        {"layout": "football-data", "leagues": ["E1", "SC0"], "seasons": ["2122", "2223", "2324", "2425", "2526"]}]},
+        "features": {"divisions": {"England": ["E0", "E1"], "Scotland": ["SC0"]}}},  # of the leagues it reads
     "extra": {"data": {"sources": [{"layout": "football-data-extra", "leagues": ["ARG", "AUT", "USA"]}]}},
     "nba": {},
     "nhl": {},
