@@ -88,7 +88,7 @@ class Loop:
 
     def __init__(self, models: list, state: FeatureState, config: LoopConfig, alerts: AlertBook | None = None,
                  timing: str = "open"):
-        self.scorer = Scorer(models, config, timing)
+        self.scorer = Scorer(models, config, timing, state.config)
         self.models, self.config, self.timing = models, config, timing
         self.standing = Standing(state, alerts, Window(config.window))
         self.ledger = Ledger(config.horizon_days)

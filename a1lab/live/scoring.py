@@ -12,6 +12,7 @@ from a1lab.betting import value_bet_arrays
 from a1lab.columns import ah_line_column, odds_column, quote_columns, quotes_behind
 from a1lab.explain import top_contribution_rows
 from a1lab.features.market import market_feature_values
+from a1lab.features.registry import all_specs
 from a1lab.features.state import FeatureState
 from a1lab.live.events import MARKET_OUTCOMES
 from a1lab.matrix import FeatureMatrix
@@ -72,7 +73,7 @@ class Scorer:
         timing: the models' prediction time, ``open`` or ``close``.
     """
 
-    def __init__(self, models: list, config, timing: str):
+    def __init__(self, models: list, config, timing: str, features=None):
         if not models:
             raise ValueError("the loop needs at least one model")
         if timing not in ("open", "close"):
@@ -84,6 +85,8 @@ class Scorer:
         self.explainer = next((m for m in models if hasattr(m.estimator, "contributions")), None) \
             if config.top_k > 0 else None
         self.model_ids = [f"{m.metadata['name']}:{m.metadata['version']}" for m in models]
+        # what each feature means, for the reasons a person reads (the dashboard): the feature registry's words
+        self.meanings = {} if features is None else {s.name: s.description for s in all_specs(features)}
 
     def ready(self, quotes: dict) -> bool:
         """Whether a match's stored quotes hold every quote the models need."""
@@ -141,4 +144,5 @@ class Scorer:
         return {"type": "prediction", "match_id": match_id, "league": match["league"], "season": match["season"],
                 "home": match["home"], "away": match["away"], "kickoff": match["kickoff"],
                 "revision": match["revision"], "at": ts.astimezone(UTC).isoformat(), "event_id": event_id,
-                "models": self.model_ids, "p": outcome_dict(p), "market": market, "value": value, "shap": shap}
+                "models": self.model_ids, "p": outcome_dict(p), "market": market, "value": value,
+                "shap": shap and [{**r, "meaning": self.meanings.get(r["feature"], r["feature"])} for r in shap]}

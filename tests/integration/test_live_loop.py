@@ -111,7 +111,8 @@ def test_prediction_carries_market_value_stake_and_shap(live_lab):
     preds = [m for m in out if isinstance(m, dict) and m["type"] == "prediction"]
     p = preds[0]
     assert abs(sum(p["p"].values()) - 1) < 1e-6 and abs(sum(p["market"]["p"].values()) - 1) < 1e-9
-    assert len(p["shap"]) == 4 and {"feature", "value", "contribution"} <= set(p["shap"][0])
+    assert len(p["shap"]) == 4 and {"feature", "value", "contribution", "meaning"} <= set(p["shap"][0])
+    assert all(" " in r["meaning"] and r["meaning"] != r["feature"] for r in p["shap"])  # words, not a column
     bets = [m["value"] for m in preds if m["value"]]
     assert bets, "no value bet in a season of E0"
     for b in bets:

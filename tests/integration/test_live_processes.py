@@ -367,7 +367,9 @@ def test_dashboard_and_metrics_of_a_running_loop(live_lab, tmp_path, chromium):
             return {"conn": re.search(r'<span id="conn" class="\w+">([^<]+)</span>', body)[1],
                     "xticks": re.findall(r'class="xtick"[^>]*>(\d{4}-\d\d-\d\d)<', body),
                     "yticks": len(re.findall(r'class="ytick"', body)),
-                    "predictions": rows.count("<tr"), "settled": int(re.search(r'id="settled">(\d+)<', body)[1]),
+                    "predictions": rows.count("<tr"), "phrases": len(re.findall(r"team: .*?(?:raises|lowers) "
+                                                                                 r"(?:home|draw|away) \(", rows)),
+                    "settled": int(re.search(r'id="settled">(\d+)<', body)[1]),
                     "points": int(re.search(r'<svg id="rps"[^>]*data-points="(\d+)"', body)[1]),
                     "health": re.search(r'<span id="stats">(.*?)</span></div>', body)[1]}
 
@@ -375,6 +377,8 @@ def test_dashboard_and_metrics_of_a_running_loop(live_lab, tmp_path, chromium):
         # the table holds the predicted matches not yet settled: a handful at a time, none between two rounds
         # (3,840 events when this was written, 7,040 now: a read lands between rounds more often), so either read
         assert late["conn"] == "connected" and max(early["predictions"], late["predictions"]) > 0
+        shown = early if early["predictions"] else late  # reasons in words: what a feature means, what it does
+        assert shown["phrases"] >= shown["predictions"]
         assert late["settled"] > early["settled"] and late["points"] > early["points"] >= 0  # the chart grows
         assert late["points"] >= 2 and "clients 1" in late["health"] and "ready" in late["health"]
         dates = late["xticks"][:4]  # each of the two charts: four dates along its time axis, five values up its side
