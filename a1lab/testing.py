@@ -168,10 +168,10 @@ def dataset_params(name: str, *overlays: dict) -> dict:
 
 def feature_config(**changes):
     """The shipped ``features`` settings, with ``changes`` (validated)."""
-    return changed(shipped().features, **changes)
+    return with_changes(shipped().features, **changes)
 
 
-def changed(settings, **changes):
+def with_changes(settings, **changes):
     """A validated settings section with ``changes`` over it (checked as params.yaml's would be)."""
     return type(settings).model_validate({**settings.model_dump(), **changes})
 

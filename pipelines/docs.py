@@ -14,6 +14,7 @@ page from `reports/research/`, the performance page from the benches' JSON in `r
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from pathlib import Path
@@ -24,9 +25,14 @@ BEGIN, END = "<!-- results:begin (pipelines/docs.py writes this) -->", "<!-- res
 
 def label(model: str) -> str:
     """A ``models`` entry's name in tables (its class's ``label``), or ``model`` itself (ensemble, market)."""
+    return _labels().get(model, model)
+
+
+@functools.cache
+def _labels() -> dict[str, str]:
     from a1lab.params import load_params
 
-    return load_params(ROOT / "params.yaml").labels().get(model, model)
+    return load_params(ROOT / "params.yaml").labels()
 
 
 def _json(path: Path) -> dict:

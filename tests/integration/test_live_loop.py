@@ -18,7 +18,7 @@ from a1lab.live.replay import Offsets, season_events
 from a1lab.live.scoring import required_quotes
 from a1lab.live.settlement import Window
 from a1lab.monitoring.alerts import AlertBook, Rule
-from a1lab.testing import changed, feature_config, loop_config, value_rule
+from a1lab.testing import feature_config, loop_config, value_rule, with_changes
 
 
 def _loop(lab, events, **kw) -> Loop:
@@ -70,7 +70,7 @@ def test_goal_line_quotes_score_live_as_in_batch(live_lab, tmp_path):
     from a1lab.models.xgb import XGBModel
     from a1lab.outcomes import RESULT_CODES
 
-    config = changed(live_lab["config"], goal_books=["avg"])
+    config = with_changes(live_lab["config"], goal_books=["avg"])
     matches = live_lab["matches"]
     frame, _ = build_features(matches, config)
     goals = ["mkt_avg_open_goals_total", "mkt_avg_open_goals_supremacy"]

@@ -10,7 +10,7 @@ from a1lab.data.synthetic import LeagueSpec, simulate_league
 from a1lab.features import FeatureState, build_features
 from a1lab.features.state import N_STATS
 from a1lab.ratings import fitted_home_advantage
-from a1lab.testing import changed, feature_config
+from a1lab.testing import feature_config, with_changes
 
 NO_STATS = np.full(N_STATS, np.nan)
 CONFIG = feature_config(goal_books=(), divisions={"Ruritania": ("R1", "R2")}, division_prior_moves=2.0,
@@ -78,7 +78,7 @@ def test_a_promoted_team_keeps_its_rating_and_the_step_is_fitted_on_earlier_move
 
 
 def test_the_step_weighs_the_fitted_change_against_the_promoted_gap_rule_for_pi_too():
-    config = changed(CONFIG, division_prior_moves=0.0)  # the fitted step alone
+    config = with_changes(CONFIG, division_prior_moves=0.0)  # the fitted step alone
     state = FeatureState(config)
     season(state, "R1", "s1", 0, ["A", "B", "C", "D"], strong="B")
     season(state, "R2", "s1", 0, ["E", "F", "G", "H"], strong="E")
@@ -101,7 +101,7 @@ def test_a_team_seen_only_in_its_own_league_and_leagues_without_divisions_are_as
     m = simulate_league(LeagueSpec(leagues=2, teams=6, seasons=2, seed=4)).matches
     plain = build_features(m, feature_config(goal_books=()))[0]
     leagues = sorted(m["league"].unique())
-    shared = build_features(m, changed(CONFIG, divisions={"Ruritania": tuple(leagues)}))[0]
+    shared = build_features(m, with_changes(CONFIG, divisions={"Ruritania": tuple(leagues)}))[0]
     # the simulated leagues have disjoint teams: nobody moves, the features are the same
     assert plain.equals(shared)
 
@@ -117,7 +117,7 @@ def test_a_country_is_replayed_together_and_the_result_does_not_depend_on_worker
         m.loc[later & (m[side] == gone), side] = mover + "*"
         m.loc[later & (m[side] == mover), side] = gone
         m.loc[later & (m[side] == mover + "*"), side] = mover
-    config = changed(CONFIG, divisions={"Ruritania": tuple(leagues[:2])})
+    config = with_changes(CONFIG, divisions={"Ruritania": tuple(leagues[:2])})
     serial, state = build_features(m, config)
     parallel, _ = build_features(m, config, n_jobs=2)
     assert serial.equals(parallel)
@@ -126,7 +126,7 @@ def test_a_country_is_replayed_together_and_the_result_does_not_depend_on_worker
 
 
 def test_home_advantage_is_each_leagues_own_fitted_on_its_earlier_seasons():
-    config = changed(CONFIG, home_advantage_prior_matches=10.0)
+    config = with_changes(CONFIG, home_advantage_prior_matches=10.0)
     state = FeatureState(config)
     teams = ["A", "B", "C", "D"]
     for k, (h, a) in enumerate((h, a) for h in teams for a in teams if h != a):
@@ -149,7 +149,7 @@ def test_a_real_promoted_club_carries_its_championship_rating(data_root):
     from a1lab.data.source import FileSource
 
     matches = load_football_data(FileSource(str(data_root)), ["E0", "E1"], ["2122", "2223", "2324"]).matches
-    england = changed(CONFIG, divisions={"England": ("E0", "E1")}, division_prior_moves=10.0)
+    england = with_changes(CONFIG, divisions={"England": ("E0", "E1")}, division_prior_moves=10.0)
 
     def first_rating(m, config) -> float:
         feats = build_features(m, config)[0]
@@ -162,5 +162,5 @@ def test_a_real_promoted_club_carries_its_championship_rating(data_root):
     losing = matches.copy()
     losing.loc[burnley_e1, ["home_goals", "away_goals"]] = [0, 3]
     assert first_rating(losing, england) < champions - 20
-    plain = changed(england, divisions={})
+    plain = with_changes(england, divisions={})
     assert first_rating(losing, plain) == first_rating(matches, plain)
