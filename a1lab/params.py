@@ -248,28 +248,28 @@ class RuleParams(Section):
     escalate_after: int | None = Field(default=None, ge=1)
 
 
-class WebhookChannel(Section):
-    type: Literal["webhook", "slack"]
-    url_env: str = Field(min_length=1)
-
-
-class EmailChannel(Section):
-    type: Literal["email"]
-    host: str | None = None
-    host_env: str | None = None
-    port: int = Field(ge=1, le=65535)
-    starttls: bool = False
-    sender: str = Field(min_length=1)
-    recipients: list[str] = Field(min_length=1)
-    username: str | None = None
-    password_env: str | None = None
+class BreakerParams(Section):
+    failures: int = Field(ge=1)
+    reset: float = Field(gt=0)
 
 
 class MonitoringParams(Section):
     attempts: int = Field(ge=1)
     backoff: float = Field(ge=0)
+    timeout: float = Field(gt=0)
+    queue: int = Field(ge=1)
+    breaker: BreakerParams
     rules: list[RuleParams]
-    channels: list[Annotated[WebhookChannel | EmailChannel, Field(discriminator="type")]]
+    channels: list[str]
+
+    @field_validator("channels")
+    @classmethod
+    def _variable_names(cls, channels: list[str]) -> list[str]:
+        for name in channels:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+                raise ValueError(f"{name!r} is not an environment variable's name: a channel names the variable "
+                                 "that holds its apprise URL (URLs carry secrets and stay out of params.yaml)")
+        return channels
 
     @field_validator("rules")
     @classmethod

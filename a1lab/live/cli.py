@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -349,12 +350,18 @@ async def _run_with(args, params, models, timing, config, alerts, dispatcher, fe
                 sink.close()
         if server is not None:
             await server.close()
+        if dispatcher is not None:  # what the channels hold, for at most one alert's tries
+            m = params.monitoring
+            await asyncio.to_thread(dispatcher.close, m.attempts * m.timeout + m.backoff * 2 ** m.attempts)
     if resumed is not None:  # the counts are the checkpoint's and this run's together
         new = {k: v - resumed.get(k, 0) for k, v in counts.items()}
         print(f"a1lab live run: resumed from {args.checkpoint}, which had {resumed.get('events', 0):,} events; this "
               f"run: {new.get('events', 0):,} new events, {new.get('predictions', 0):,} new predictions "
               f"({new.get('seen_before_restart', 0):,} lines the checkpoint had seen)", file=sys.stderr)
     print(f"a1lab live run: {json.dumps(counts)}", file=sys.stderr)
+    if dispatcher is not None and dispatcher.deliveries:
+        tally = Counter(d.status for d in dispatcher.deliveries)
+        print(f"a1lab live run: alert deliveries {json.dumps(dict(sorted(tally.items())))}", file=sys.stderr)
     return 0
 
 

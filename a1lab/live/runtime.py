@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from a1lab.live.events import Rejection, line_text, parse_event
 from a1lab.live.loop import Loop
@@ -30,6 +31,9 @@ from a1lab.live.redis_streams import commit as redis_commit
 from a1lab.live.server import Broadcaster
 from a1lab.live.streams import JsonlSink
 from a1lab.monitoring.alerts import Alert
+
+if TYPE_CHECKING:
+    from a1lab.monitoring.notify import Dispatcher
 
 log = logging.getLogger("a1lab.live")
 
@@ -44,14 +48,14 @@ def write_checkpoint(payload: bytes, path: Path) -> None:
 
 @dataclass
 class Outputs:
-    """Where the loop's messages go: JSONL sinks, the dead-letter file, a server, alert channels."""
+    """Where the loop's messages go: JSONL sinks, the dead-letter file, a server, alert channels (queued:
+    a slow or hung channel never delays scoring, see :mod:`a1lab.monitoring.notify`)."""
 
     sinks: list[JsonlSink | StreamSink] = field(default_factory=list)
     dead_letter: JsonlSink | None = None
     server: Broadcaster | None = None
-    dispatcher: object | None = None
+    dispatcher: Dispatcher | None = None
     metrics: LiveMetrics | None = None
-    pending: set = field(default_factory=set)
 
     def emit(self, message: dict) -> None:
         if self.metrics is not None:
@@ -62,9 +66,7 @@ class Outputs:
             self.server.publish(message)
         if message["type"] == "alert" and self.dispatcher is not None:
             alert = Alert(**{k: message[k] for k in ("rule", "severity", "message", "value", "at", "repeat")})
-            task = asyncio.ensure_future(asyncio.to_thread(self.dispatcher.dispatch, alert))
-            self.pending.add(task)
-            task.add_done_callback(self.pending.discard)
+            self.dispatcher.submit(alert)
 
     def reject(self, rejection: Rejection) -> None:
         if self.dead_letter is not None:
@@ -72,9 +74,7 @@ class Outputs:
         log.warning("rejected %s: %s", rejection.event_id or rejection.raw[:60], rejection.reason)
 
     async def flush(self) -> None:
-        """Wait for alert channels, flush file sinks (Redis sinks send at the commit, :func:`commit_point`)."""
-        if self.pending:
-            await asyncio.gather(*self.pending, return_exceptions=True)
+        """Flush file sinks (Redis sinks send at the commit, :func:`commit_point`)."""
         for sink in [*self.sinks, self.dead_letter]:
             if sink is not None:
                 sink.flush()

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from a1lab.monitoring.alerts import AlertBook, Rule
-from a1lab.monitoring.notify import Dispatcher, EmailNotifier, SlackNotifier, WebhookNotifier
+from a1lab.monitoring.notify import Channel, Dispatcher
 
 if TYPE_CHECKING:
     from a1lab.params import MonitoringParams
@@ -15,18 +15,20 @@ if TYPE_CHECKING:
 def build_monitoring(config: MonitoringParams, env: Mapping[str, str]) -> tuple[AlertBook, Dispatcher]:
     """An AlertBook and a Dispatcher from the validated ``monitoring:`` section.
 
-    Channels name the environment variables that hold their secrets
-    (``url_env``, ``password_env``); a channel whose variable is unset is
-    skipped, so a checkout without secrets still runs. A rule's keys left out
-    take :class:`a1lab.monitoring.alerts.Rule`'s defaults.
+    Each channel names the environment variable that holds its apprise URL (URLs carry tokens and
+    passwords); a channel whose variable is unset or empty is skipped, so a checkout without secrets still
+    runs. A rule's keys left out take :class:`a1lab.monitoring.alerts.Rule`'s defaults.
+
+    Raises:
+        ValueError: a variable holds a URL apprise knows no service for (the message names the variable).
     """
     rules = [Rule(**r.model_dump(exclude_none=True)) for r in config.rules]
     channels = []
-    for ch in config.channels:
-        if ch.type in ("webhook", "slack"):
-            if url := env.get(ch.url_env):
-                channels.append((WebhookNotifier if ch.type == "webhook" else SlackNotifier)(url))
-        elif host := ch.host or env.get(ch.host_env or ""):
-            channels.append(EmailNotifier(host, ch.port, ch.sender, list(ch.recipients), starttls=ch.starttls,
-                                          username=ch.username, password=env.get(ch.password_env or "")))
+    for name in config.channels:
+        if url := env.get(name, "").strip():
+            try:
+                channels.append(Channel(url, config.timeout, config.breaker.failures, config.breaker.reset,
+                                        config.queue))
+            except ValueError as exc:
+                raise ValueError(f"monitoring channel {name}: {exc}") from None
     return AlertBook(rules), Dispatcher(channels, attempts=config.attempts, backoff=config.backoff)

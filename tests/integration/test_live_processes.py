@@ -188,23 +188,27 @@ def test_run_broadcasts_its_predictions_over_websocket(live_lab, baseline, tmp_p
     assert written == baseline[:len(written)]
 
 
-def test_alerts_of_the_running_loop_reach_a_webhook(live_lab, tmp_path, http_server):
+def test_alerts_of_the_running_loop_reach_a_webhook(live_lab, tmp_path, http_server, silent_server):
+    """One channel answers, one accepts and never answers: the alert reaches the first, the second fails after
+    its tries, and the run ends with both outcomes counted."""
     import yaml
 
     params = yaml.safe_load(live_lab["params"].read_text())
     params["live"]["min_window"] = 5
-    params["monitoring"] = {"attempts": 2, "backoff": 0.1, "channels": [{"type": "webhook", "url_env": "HOOK"}],
-                            "rules": [{"name": "gap", "metric": "rps_gap", "threshold": -1.0, "cooldown": 1e12}]}
+    params["monitoring"] |= {"attempts": 2, "backoff": 0.1, "timeout": 0.5, "channels": ["HOOK", "HUNG"],
+                             "rules": [{"name": "gap", "metric": "rps_gap", "threshold": -1.0, "cooldown": 1e12}]}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     args = _run_args(live_lab, tmp_path, str(live_lab["root"] / "events_e0.jsonl"))
     args[args.index("--params") + 1] = str(tmp_path / "params.yaml")
-    env = {**os.environ, "HOOK": f"http://127.0.0.1:{http_server.server_port}/alerts"}
+    env = {**os.environ, "HOOK": f"json://127.0.0.1:{http_server.server_port}/alerts",
+           "HUNG": f"json://127.0.0.1:{silent_server}/alerts"}
     proc = subprocess.run(args, capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     alerts = [m for m in _lines(tmp_path / "out.jsonl") if m["type"] == "alert"]
     assert len(alerts) == 1 and alerts[0]["rule"] == "gap"  # fires once, then the cooldown holds it
     received = [body for _, body in http_server.received]
-    assert len(received) == 1 and received[0]["rule"] == "gap"
+    assert len(received) == 1 and received[0]["title"] == "[a1lab warning] gap"
+    assert 'alert deliveries {"failed": 1, "sent": 1}' in proc.stderr
 
 
 def _hostile_lines(good: list[str]) -> list[bytes]:

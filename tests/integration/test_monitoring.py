@@ -3,6 +3,7 @@
 import datetime as dt
 import logging
 import ssl
+import time
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ from aiosmtpd.controller import Controller
 
 from a1lab.monitoring.alerts import AlertBook, Rule
 from a1lab.monitoring.anomaly import RollingIQR, RollingZScore
-from a1lab.monitoring.notify import Dispatcher, EmailNotifier, SlackNotifier, WebhookNotifier
+from a1lab.monitoring.notify import Channel, Dispatcher
 
 
 def planted(n=2000, every=97, size=8.0, seed=0):
@@ -74,24 +75,27 @@ def alert():
     return book.observe("rps_gap", 0.03, now=5)[0]
 
 
-def test_webhook_and_slack_reach_a_real_server(http_server, caplog):
-    base = f"http://127.0.0.1:{http_server.server_port}"
+def channel(url: str, timeout: float = 2.0, failures: int = 5, reset: float = 60.0, queue_size: int = 10) -> Channel:
+    return Channel(url, timeout, failures, reset, queue_size)
+
+
+def test_a_json_webhook_reaches_a_real_server_and_keeps_its_token_out_of_logs(http_server, caplog):
     secret = "/hooks/T000/B000/SECRET-TOKEN"
-    d = Dispatcher([WebhookNotifier(f"{base}/alerts"), SlackNotifier(f"{base}{secret}")], attempts=3, backoff=0.5,
+    d = Dispatcher([channel(f"json://127.0.0.1:{http_server.server_port}{secret}")], attempts=3, backoff=0.5,
                    sleep=lambda s: None)
-    with caplog.at_level(logging.DEBUG):
+    with caplog.at_level(logging.INFO):  # at DEBUG, apprise and urllib3 log the URLs they post to
         out = d.dispatch(alert())
-    assert [x.status for x in out] == ["sent", "sent"]
-    (path1, body1), (path2, body2) = http_server.received
-    assert path1 == "/alerts" and body1["rule"] == "rps_gap" and body1["value"] == 0.03
-    assert path2 == secret and "WARNING" in body2["text"] and body2["blocks"][0]["type"] == "section"
-    assert "SECRET-TOKEN" not in caplog.text and all("SECRET" not in x.channel for x in out)
+    assert [x.status for x in out] == ["sent"]
+    [(path, payload)] = http_server.received
+    assert path == secret and payload["title"] == "[a1lab warning] rps_gap" and payload["type"] == "warning"
+    assert "value 0.03" in payload["message"]
+    assert "SECRET-TOKEN" not in caplog.text and "SECRET" not in out[0].channel
 
 
 def test_outage_is_retried_then_delivered(http_server):
     http_server.fail_first = 2
     waits = []
-    d = Dispatcher([WebhookNotifier(f"http://127.0.0.1:{http_server.server_port}/a")], attempts=3, backoff=0.1,
+    d = Dispatcher([channel(f"json://127.0.0.1:{http_server.server_port}/a")], attempts=3, backoff=0.1,
                    sleep=waits.append)
     out = d.dispatch(alert())
     assert out[0].status == "sent" and out[0].attempts == 3 and waits == [0.1, 0.2]
@@ -100,12 +104,65 @@ def test_outage_is_retried_then_delivered(http_server):
 
 def test_dead_channel_is_recorded_as_failed_and_never_raises(caplog):
     waits = []
-    d = Dispatcher([WebhookNotifier("http://127.0.0.1:9/token-xyz", timeout=1)], attempts=3, backoff=0.1,
+    d = Dispatcher([channel(f"json://127.0.0.1:{free_port()}/token-xyz", timeout=1)], attempts=3, backoff=0.1,
                    sleep=waits.append)
     out = d.dispatch(alert())
-    assert out[0].status == "failed" and out[0].attempts == 3 and "unreachable" in out[0].error
+    assert out[0].status == "failed" and out[0].attempts == 3 and "connection" in out[0].error.lower()
     assert d.deliveries == out and waits == [0.1, 0.2]
     assert "token-xyz" not in caplog.text
+
+
+def test_an_unknown_url_is_refused_by_name():
+    from a1lab.monitoring.config import build_monitoring
+    from a1lab.params import check_section
+
+    config = check_section("monitoring", {"attempts": 1, "backoff": 0, "timeout": 1, "queue": 1,
+                                          "breaker": {"failures": 1, "reset": 1}, "rules": [],
+                                          "channels": ["HOOK", "UNSET"]})
+    with pytest.raises(ValueError, match=r"^monitoring channel HOOK: not an alert URL apprise knows \(https://"
+                                         r"example.com/\.\.\.\)"):
+        build_monitoring(config, {"HOOK": "https://example.com/SECRET"})
+    assert build_monitoring(config, {"HOOK": " "})[1].channels == []  # unset or empty: skipped
+
+
+def test_a_hung_channel_opens_its_breaker_and_half_opens_later(silent_server, http_server):
+    """A server that accepts and never answers: each send times out until the breaker opens; then alerts are
+    refused at once; after ``reset`` one trial send goes through (here to a server that answers)."""
+    hung = channel(f"json://127.0.0.1:{silent_server}/hook", timeout=0.3, failures=2, reset=1.0)
+    d = Dispatcher([hung], attempts=1, backoff=0, sleep=lambda s: None)
+    first = [d.dispatch(alert())[0] for _ in range(2)]
+    assert [x.status for x in first] == ["failed", "failed"] and hung.breaker.current_state == "open"
+    started = time.monotonic()
+    refused = d.dispatch(alert())[0]
+    assert refused.status == "refused" and refused.attempts == 0 and time.monotonic() - started < 0.1
+    hung.plugin = channel(f"json://127.0.0.1:{http_server.server_port}/hook").plugin  # the service recovers
+    time.sleep(1.1)
+    assert d.dispatch(alert())[0].status == "sent" and hung.breaker.current_state == "closed"
+    assert len(http_server.received) == 1
+
+
+def test_a_hung_channel_never_delays_the_caller_or_the_other_channels(silent_server, http_server):
+    """The bulkhead: submit() returns at once while the hung channel's thread waits; the good channel sends
+    every alert; the hung channel's queue holds ``queue_size`` and drops (and records) the rest."""
+    hung = channel(f"json://127.0.0.1:{silent_server}/hook", timeout=2.0, queue_size=3)
+    good = channel(f"json://127.0.0.1:{http_server.server_port}/hook")
+    d = Dispatcher([hung, good], attempts=1, backoff=0)
+    d.submit(alert())
+    while not hung.queue.empty():  # the hung channel's thread has taken the first alert and waits on it
+        time.sleep(0.01)
+    started = time.monotonic()
+    for _ in range(5):
+        d.submit(alert())
+    assert time.monotonic() - started < 0.2  # five alerts queued while the hung send waits 2 s
+    deadline = time.monotonic() + 5
+    while len(http_server.received) < 6 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(http_server.received) == 6
+    d.close(timeout=0.5)  # the hung channel still holds alerts: close gives up after 0.5 s
+    statuses = sorted((x.channel.split(":")[2], x.status) for x in d.deliveries)
+    hung_port, good_port = f"{silent_server}/...", f"{http_server.server_port}/..."
+    assert [s for c, s in statuses if c == good_port] == ["sent"] * 6
+    assert [s for c, s in statuses if c == hung_port] == ["dropped"] * 2  # 1 in flight + 3 queued, 2 dropped
 
 
 def free_port() -> int:
@@ -152,23 +209,23 @@ def test_email_over_real_smtp():
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        d = Dispatcher([EmailNotifier("127.0.0.1", port, "lab@a1lab.test", ["ops@a1lab.test"])], attempts=3,
-                       backoff=0.5, sleep=lambda s: None)
+        url = f"mailto://127.0.0.1:{port}?smtp=127.0.0.1&from=lab@a1lab.test&to=ops@a1lab.test&mode=insecure"
+        d = Dispatcher([channel(url)], attempts=3, backoff=0.5, sleep=lambda s: None)
         assert d.dispatch(alert())[0].status == "sent"
     finally:
         controller.stop()
     sender, rcpts, content = inbox.messages[0]
     assert sender == "lab@a1lab.test" and rcpts == ["ops@a1lab.test"]
-    assert "[a1lab warning] rps_gap" in content and '"value": 0.03' in content
+    assert "Subject: [a1lab warning] rps_gap" in content and "value 0.03" in content
 
 
-def test_email_with_starttls_and_login_never_leaks_the_password(tmp_path, caplog):
+def test_email_with_starttls_and_login_never_leaks_the_password(tmp_path, caplog, monkeypatch):
     from aiosmtpd.smtp import AuthResult, LoginPassword
 
     cert, key = self_signed(tmp_path)
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_ctx.load_cert_chain(cert, key)
-    client_ctx = ssl.create_default_context(cafile=str(cert))
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the client trusts the test's certificate, and only it
 
     def auth(server, session, envelope, mechanism, data):
         ok = isinstance(data, LoginPassword) and data.password == b"hunter2"
@@ -180,10 +237,11 @@ def test_email_with_starttls_and_login_never_leaks_the_password(tmp_path, caplog
                             authenticator=auth, auth_require_tls=True)
     controller.start()
     try:
-        good = EmailNotifier("127.0.0.1", port, "lab@a1lab.test", ["ops@a1lab.test"], starttls=True,
-                             username="lab", password="hunter2", ssl_context=client_ctx)
-        bad = EmailNotifier("127.0.0.1", port, "lab@a1lab.test", ["ops@a1lab.test"], starttls=True,
-                            username="lab", password="wrong-secret", ssl_context=client_ctx)
+        def url(password):
+            return (f"mailto://lab:{password}@127.0.0.1:{port}?smtp=127.0.0.1&from=lab@a1lab.test&to=ops@a1lab.test"
+                    "&mode=starttls")
+
+        good, bad = channel(url("hunter2")), channel(url("wrong-secret"))
         with caplog.at_level(logging.DEBUG):
             d = Dispatcher([good, bad], attempts=2, backoff=0.5, sleep=lambda s: None)
             out = d.dispatch(alert())

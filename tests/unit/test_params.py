@@ -49,7 +49,8 @@ def test_the_shipped_params_are_valid():
     ("drift.threshold", ..., "drift.threshold: Field required"),
     ("models.xgb.max_dept", 4, "models.xgb: Value error, XGBModel takes no ['max_dept']"),
     ("models.xgb.estimator", "XGBoost", "no model 'XGBoost' in a1lab.models; known: ['LGBMModel'"),
-    ("monitoring.channels.0.type", "pager", "monitoring.channels.0: Input tag 'pager' found using 'type' does not"),
+    ("monitoring.channels.0", "https://hooks.example/T0/SECRET", "monitoring.channels: Value error, "
+     "'https://hooks.example/T0/SECRET' is not an environment variable's name"),
 ])
 def test_a_bad_key_fails_at_once_by_name(path, value, message):
     with pytest.raises(ParamsError, match="^params.yaml: .*" + message.replace("[", r"\[").replace("(", r"\(")):
