@@ -13,6 +13,10 @@ from sklearn.utils.validation import check_array, check_consistent_length, colum
 
 from a1lab.matrix import FeatureMatrix, take_columns
 
+SMALL_BATCH = 256  # rows predicted in one thread: idle OpenMP threads keep spinning after a call (and wait on each
+# other beside busy processes), which costs a live scoring milliseconds on a small machine; row results do not
+# depend on the thread count
+
 
 def as_frame(X, estimator=None) -> pd.DataFrame | FeatureMatrix:
     """A DataFrame view of X; array input is validated (2-D, numeric, NaN allowed) and named x0, x1, ...
@@ -167,6 +171,10 @@ class BoostedTrees(ClassifierMixin, BaseEstimator):
         X = as_frame(X, self)
         margin = offset_logits(X, self.offset, self.prior_, self.classes_) if self.offset else None
         return take_columns(X, self.features_), margin
+
+    def _threads(self, rows: int) -> int:
+        """Threads to predict ``rows`` rows with: one for a small batch (:data:`SMALL_BATCH`), else ``n_jobs``."""
+        return 1 if rows <= SMALL_BATCH else self.n_jobs
 
     def predict(self, X) -> np.ndarray:
         """Most likely class."""

@@ -14,8 +14,6 @@ from a1lab.models.base import (
     save_tree_state,
 )
 
-SMALL_BATCH = 256  # rows predicted in one thread: LightGBM's idle OpenMP threads keep spinning after a call and
-# cost the next OpenMP library (XGBoost, torch) milliseconds on a small machine; row results do not depend on it
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -109,9 +107,6 @@ class LGBMModel(BoostedTrees):
                                     num_threads=self._threads(len(values)))
         raw = np.asarray(raw, dtype=float).reshape(len(values), len(self.classes_))
         return _softmax(raw if margin is None else raw + margin)
-
-    def _threads(self, rows: int) -> int:
-        return 1 if rows <= SMALL_BATCH else self.n_jobs
 
     def contributions(self, X) -> np.ndarray:
         """Exact tree SHAP values, shape (n, classes, features + 1); the last column is the bias

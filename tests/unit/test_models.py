@@ -75,6 +75,24 @@ def test_models_learn_toward_the_truth(league):
         assert list(model.classes_) == [0, 1, 2]
 
 
+def test_a_small_batch_is_predicted_in_one_thread(league):
+    """One row (a live scoring) in one thread: XGBoost's idle OpenMP threads spin, and beside busy processes they
+    cost the scoring tens of milliseconds; a large batch uses ``n_jobs``; the probabilities do not change."""
+    frame, _ = league
+    xtr, ytr, _, _, xte, _ = split(frame)
+    model = XGBModel(features=FEATURES, n_estimators=20, n_jobs=2).fit(xtr, ytr)
+
+    def threads():
+        return json.loads(model.booster_.save_config())["learner"]["generic_param"]["nthread"]
+
+    whole = model.predict_proba(xte)
+    assert len(xte) > 256 and threads() == "2"
+    one, (p, _) = model.predict_proba(xte[:1]), model.proba_and_contributions(xte[:1])
+    assert threads() == "1"
+    np.testing.assert_array_equal(one[0], whole[0])
+    np.testing.assert_array_equal(p[0], whole[0])
+
+
 def test_offset_starts_from_the_market(league):
     frame, _ = league
     xtr, ytr, xva, yva, xte, _ = split(frame)
