@@ -1,13 +1,16 @@
 """Live-loop benchmark: a full-speed replay of 2025/26, then 1,000 WebSocket clients on loopback.
 
-    python bench/bench_live.py [--model xgb] [--clients 1000] [--messages 200] [--rate 20]
+    python bench/bench_live.py [--model xgb] [--clients 1000] [--messages 200] [--rate 20] [--busy 1 2 4]
+                               [--nice 0 10]
 
 1. Replay: the events of 2025/26 (five leagues; 32,588 with 1x2, over/under and handicap quotes) through the loop in
    this process at full speed. Prints events per second and the p50/p99 latency from
    reading an event's line to the emitted prediction(s), for the events that
    score a match; as a reference measured in the same run, the batch path
    (features of the whole table + one predict call) per match; and the time per event of each kind
-   (fixtures, quotes, quotes that score, results).
+   (fixtures, quotes, quotes that score, results). Then the same replay beside competing load: ``--busy``
+   processes spinning on a CPU each, at each ``--nice`` value (0: the loop's own priority, as a training job
+   started the usual way; 10: one started with ``nice``), with events/s and p99 against the idle run's.
 2. Redis: the same events from a Redis stream (a real redis-server on 127.0.0.1, AOF with fsync always),
    read with a consumer group, predictions written to a stream and the checkpoint to a key, one
    transaction per commit: events per second beside the in-process replay's, same run.
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -76,18 +80,40 @@ def _model_and_matches(tmp: Path, name: str = "xgb"):
     return registry.load("xgb", root=tmp), matches, config
 
 
-def replay_bench(tmp: Path, name: str = "xgb", top_k: int = 3) -> dict:
+def replay_bench(tmp: Path, name: str = "xgb", top_k: int = 3, loads: tuple = ()) -> dict:
+    """The replay at full speed, idle and then beside each of ``loads``: (busy processes, their nice value)."""
+    import copy
+
     import pandas as pd
 
     from a1lab.features import build_features
-    from a1lab.live.events import parse_event
-    from a1lab.live.loop import Loop
     from a1lab.live.replay import season_events
 
     model, matches, config = _model_and_matches(tmp, name)
     events = season_events(matches, "2526")
     lines = [json.dumps(e) for e in events]
     _, state = build_features(matches[matches["kickoff"] < pd.Timestamp(events[0]["ts"])], config)
+    out = _replay(model, copy.deepcopy(state), lines, top_k)
+    t0 = time.perf_counter()
+    frame, _ = build_features(matches, config)
+    season = frame[frame["season"] == "2526"]
+    model.predict_proba(season)
+    batch = time.perf_counter() - t0
+    out |= {"batch_ms_per_match": batch / len(season) * 1000, "batch_seconds": batch}
+    out["load"] = []
+    for busy, nice in loads:
+        with busy_processes(busy, nice):
+            r = _replay(model, copy.deepcopy(state), lines, top_k)
+        out["load"].append({"busy": busy, "nice": nice, **{k: r[k] for k in ("events_per_s", "p50_ms", "p99_ms")},
+                            "p99_vs_idle": r["p99_ms"] / out["p99_ms"],
+                            "throughput_vs_idle": r["events_per_s"] / out["events_per_s"]})
+    return out
+
+
+def _replay(model, state, lines: list[str], top_k: int) -> dict:
+    from a1lab.live.events import parse_event
+    from a1lab.live.loop import Loop
+
     loop = Loop([model], state, loop_config(top_k=top_k))
     latencies, started = [], time.perf_counter()
     by_kind: dict[str, list[float]] = {}  # where the replay's time goes: seconds and events of each kind
@@ -103,17 +129,25 @@ def replay_bench(tmp: Path, name: str = "xgb", top_k: int = 3) -> dict:
         kind[0] += spent
         kind[1] += 1
     seconds = time.perf_counter() - started
-    t0 = time.perf_counter()
-    frame, _ = build_features(matches, config)
-    season = frame[frame["season"] == "2526"]
-    model.predict_proba(season)
-    batch = time.perf_counter() - t0
     lat = np.array(latencies) * 1000
     return {"events": len(lines), "seconds": seconds, "events_per_s": len(lines) / seconds,
             "scoring_events": len(lat), "p50_ms": float(np.percentile(lat, 50)),
-            "p99_ms": float(np.percentile(lat, 99)), "batch_ms_per_match": batch / len(season) * 1000,
-            "batch_seconds": batch, "counts": loop.counts,
+            "p99_ms": float(np.percentile(lat, 99)), "counts": loop.counts,
             "by_kind": {k: {"events": n, "seconds": t, "us_each": t / n * 1e6} for k, (t, n) in by_kind.items()}}
+
+
+@contextlib.contextmanager
+def busy_processes(n: int, nice: int):
+    """``n`` processes spinning on a CPU each at the given nice value (competing load), killed on exit."""
+    code = f"import os\nos.nice({nice})\nwhile True:\n    pass"
+    procs = [subprocess.Popen([sys.executable, "-c", code]) for _ in range(n)]
+    try:
+        time.sleep(0.5)  # running before the measurement starts
+        yield
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
 
 
 def redis_bench(tmp: Path, name: str = "xgb") -> dict:
@@ -263,11 +297,19 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=20.0, help="messages per second")
     parser.add_argument("--skip-replay", action="store_true", help="only the fan-out")
     parser.add_argument("--no-redis", action="store_true", help="skip the Redis stream run")
+    cpus = os.cpu_count() or 1
+    parser.add_argument("--busy", type=int, nargs="*",
+                        default=sorted({max(1, cpus // 2), cpus, 3 * cpus // 2, 2 * cpus}),
+                        help="replay again beside this many busy processes (competing load), each count in turn "
+                             "(default: half, one, one and a half and two per CPU)")
+    parser.add_argument("--nice", type=int, nargs="*", default=[0, 10],
+                        help="the busy processes' nice values, each in turn (0: the loop's own priority)")
     args = parser.parse_args()
     load_before, figures = os.getloadavg()[0], {"model": args.model, "top_k": args.top_k}
     if not args.skip_replay:
         with tempfile.TemporaryDirectory() as tmp:
-            r = replay_bench(Path(tmp), args.model, args.top_k)
+            r = replay_bench(Path(tmp), args.model, args.top_k,
+                             tuple((b, n) for n in args.nice for b in args.busy if b > 0))
         print(f"replay 2025/26 ({args.model}, top_k {args.top_k}): {r['events']} events in {r['seconds']:.1f} s = "
               f"{r['events_per_s']:.0f} events/s; "
               f"{r['scoring_events']} scoring events, latency p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms")
@@ -276,6 +318,11 @@ def main() -> None:
               f"{r['p50_ms'] / r['batch_ms_per_match']:.1f}x")
         print("  by kind: " + "; ".join(f"{k} {v['events']} x {v['us_each']:.0f} us = {v['seconds']:.2f} s"
                                         for k, v in r["by_kind"].items()))
+        r["two_per_core"] = {f"nice_{x['nice']}": x for x in r["load"] if x["busy"] == 2 * (os.cpu_count() or 1)}
+        for x in r["load"]:
+            print(f"  beside {x['busy']} busy processes at nice {x['nice']}: {x['events_per_s']:.0f} events/s "
+                  f"({x['throughput_vs_idle']:.2f}x idle), p50 {x['p50_ms']:.1f} ms, p99 {x['p99_ms']:.1f} ms "
+                  f"({x['p99_vs_idle']:.1f}x idle)")
         figures["replay"] = r
     if not args.skip_replay and not args.no_redis:
         with tempfile.TemporaryDirectory() as tmp:
