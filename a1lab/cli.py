@@ -159,7 +159,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from a1lab.data.errors import DataUnavailableError as Unavailable
     from a1lab.data.source import FileSource, read_file
     from a1lab.features.state import FeatureState
-    from a1lab.fixtures import EXTRA_COLUMNS, country_codes, read_fixtures, score_fixtures
+    from a1lab.fixtures import EXTRA_COLUMNS, country_codes, offers, read_fixtures, score_fixtures
     from a1lab.live.cli import load_models, loop_config, loop_params
     from a1lab.live.loop import Loop
 
@@ -184,9 +184,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
             except Unavailable:
                 continue
         countries = country_codes(files)
+    fixtures = read_fixtures(data, where, countries)
+    if fixtures.empty:
+        print(f"a1lab predict: {where} has no fixtures (its header only)", file=sys.stderr)
+        return 0
     models, timing = load_models(args.model, args.version, args.registry, params)
     loop = Loop(models, state, loop_config(params), timing=timing)
-    table = score_fixtures(read_fixtures(data, where, countries), loop, extra=bool(countries))
+    table = score_fixtures(fixtures, loop, extra=bool(countries))
     scored = int(table["reason"].isna().sum())
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -196,12 +200,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
             table.to_csv(args.out, index=False)
     shown = table.assign(kickoff=table["kickoff"].dt.tz_convert("UTC").dt.strftime("%Y-%m-%d %H:%M UTC"))
     cols = ["league", "kickoff", "home", "away", "p_home", "p_draw", "p_away", "fair_odds_home", "fair_odds_draw",
-            "fair_odds_away", "bet", "odds", "edge", "stake_share", "reason"]
+            "fair_odds_away", "bet", "book", "odds", "edge", "stake_share", "reason"]
     with pd_options():
         print(shown[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep=""))
-    for row in shown[shown["reason"].isna()].itertuples():  # each scored fixture: the prices on offer, and why
-        print(f"\n{row.home} v {row.away} ({row.league}, {row.kickoff})\n  offers (price, edge): {row.offers}"
-              + (f"\n  why: {row.why}" if isinstance(row.why, str) else ""))
+    for row in shown[shown["reason"].isna()].to_dict("records"):  # each scored fixture: the prices on offer, why
+        print(f"\n{row['home']} v {row['away']} ({row['league']}, {row['kickoff']})\n  offers (price, edge): "
+              f"{offers(row)}" + (f"\n  why: {row['why']}" if isinstance(row["why"], str) else ""))
     print(f"a1lab predict: {len(table)} fixtures, {scored} scored with {', '.join(loop.model_ids)}, "
           f"{len(table) - scored} with a reason" + (f" -> {args.out}" if args.out else ""), file=sys.stderr)
     return 0

@@ -15,7 +15,6 @@ from a1lab.models.base import (
 )
 
 
-
 def _softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
