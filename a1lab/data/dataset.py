@@ -16,23 +16,26 @@ def source_files(sources: list) -> list[tuple[str, str | None]]:
     return [file for s in sources for file in s.files()]
 
 
-def manifest(root: str, sources: list) -> dict:
+def manifest(root: str, sources: list, timeout: float | None = None) -> dict:
     """A fingerprint of every file the sources read (:meth:`a1lab.data.source.FileSource.fingerprint`: SHA-256
     of a local file, the server's validators of a remote one), and the sources themselves: what DVC's ingest
-    stage depends on.
+    stage depends on. ``timeout``: seconds to connect and to read, per request (None: FileSource's).
 
     Raises:
         DataUnavailableError: some file cannot be reached (one line: how many, and the first few), so a run
-            that cannot reach its data stops before anything is rewritten.
+            that cannot reach its data stops before anything is rewritten; at once when the base does not
+            answer within the timeout (DataTimeoutError).
     """
-    from a1lab.data.errors import DataUnavailableError
+    from a1lab.data.errors import DataTimeoutError, DataUnavailableError
     from a1lab.data.source import FileSource, read_file
 
+    base = FileSource(root) if timeout is None else FileSource(root, timeout)
     hashes, failed = {}, []
     for name, path in source_files(sources):
         try:
-            hashes[name] = FileSource(root).fingerprint(name) if path is None else \
-                hashlib.sha256(read_file(path)).hexdigest()
+            hashes[name] = base.fingerprint(name) if path is None else hashlib.sha256(read_file(path)).hexdigest()
+        except DataTimeoutError:
+            raise
         except DataUnavailableError as exc:
             failed.append((name, str(exc)))
     if failed:

@@ -8,3 +8,8 @@ class DataFileError(ValueError):
 
 class DataUnavailableError(RuntimeError):
     """The data source could not be reached or holds no such file."""
+
+
+class DataTimeoutError(DataUnavailableError):
+    """The data source accepted no connection, or sent nothing, within the timeout: its other files are not
+    tried (a hung server would otherwise cost the timeout once per file)."""

@@ -8,7 +8,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from a1lab.data.errors import DataFileError, DataUnavailableError
+from a1lab.data.errors import DataFileError, DataTimeoutError, DataUnavailableError
 
 DEFAULT_BASE = "https://www.football-data.co.uk"
 _HINT = (
@@ -24,11 +24,11 @@ class FileSource:
 
     Attributes:
         base: URL such as ``https://www.football-data.co.uk`` or a folder path.
-        timeout: seconds to wait for one download.
+        timeout: seconds to wait to connect, and for each read of a download.
     """
 
     base: str = DEFAULT_BASE
-    timeout: float = 30.0
+    timeout: float = 10.0
 
     @property
     def is_url(self) -> bool:
@@ -55,7 +55,7 @@ class FileSource:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
                 headers = {k: response.headers.get(k) for k in ("ETag", "Last-Modified", "Content-Length")}
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            raise DataUnavailableError(f"could not reach {self.locate(relpath)}: {exc}. {_HINT}") from None
+            raise self._error("could not reach", self.locate(relpath), exc) from None
         known = {k: v for k, v in headers.items() if v}
         if not known:
             return hashlib.sha256(self.read(relpath)).hexdigest()
@@ -80,7 +80,13 @@ class FileSource:
             with urllib.request.urlopen(where, timeout=self.timeout) as response:  # noqa: S310
                 return response.read()
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            raise DataUnavailableError(f"could not download {where}: {exc}. {_HINT}") from None
+            raise self._error("could not download", where, exc) from None
+
+    def _error(self, what: str, where: str, exc: Exception) -> DataUnavailableError:
+        if isinstance(exc, TimeoutError) or isinstance(getattr(exc, "reason", None), TimeoutError):
+            return DataTimeoutError(f"{what} {where}: no answer within {self.timeout:g} s (to connect or to send); "
+                                    f"the data root's other files are not tried. {_HINT}")
+        return DataUnavailableError(f"{what} {where}: {exc}. {_HINT}")
 
 
 def read_file(path: str | Path) -> bytes:
