@@ -59,6 +59,14 @@ def data_selection(args: argparse.Namespace) -> DataParams:
     if not sources:
         raise DataFileError("nothing to read: name the data set's sources in params.yaml (data.sources, --params) "
                             "or with --leagues and --seasons, --extra, --generic or --provider synthetic")
+    if not flagged:  # a path typed on the command line is the user's own choice; a settings file's is confined
+        from a1lab.data.dataset import outside
+
+        project = next((p for p in [Path.cwd(), *Path.cwd().parents] if (p / ".git").exists()), Path.cwd())
+        if bad := outside(sources, resolve_root(root), project):
+            raise DataFileError(f"{path}: data.sources reads {', '.join(bad)}: outside the project ({project}) and "
+                                "the data folder (the folder holding the data root, $A1LAB_DATA_ROOT); put the "
+                                "file in one of them")
     return DataParams(root=root, sources=sources)
 
 

@@ -125,12 +125,17 @@ def write(name: str) -> Path:
     Raises:
         SystemExit: a setting is invalid (the message names the key).
     """
+    from a1lab.cli import resolve_root
+    from a1lab.data.dataset import outside
     from a1lab.params import ParamsError, validate
 
     try:
-        validate(params_for(name), f"datasets/{name}/config.yaml over params.yaml")
+        params = validate(params_for(name), f"datasets/{name}/config.yaml over params.yaml")
     except ParamsError as err:
         raise SystemExit(str(err)) from None
+    if bad := outside(params.data.sources, resolve_root(params.data.root), ROOT, DATASETS / name):
+        raise SystemExit(f"datasets/{name}/config.yaml: data.sources reads {', '.join(bad)}: outside the project and "
+                         "the data folder (the folder holding the data root, $A1LAB_DATA_ROOT)")
     for path, text in generated(name).items():
         if not path.is_file() or path.read_text() != text:
             path.parent.mkdir(exist_ok=True)

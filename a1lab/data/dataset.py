@@ -4,6 +4,7 @@ read of it. Nothing is read that the list does not name."""
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -14,6 +15,18 @@ def source_files(sources: list) -> list[tuple[str, str | None]]:
     """Every file the sources read: (name, local path) with football-data names relative to the data root
     (path None) and other files by their path."""
     return [file for s in sources for file in s.files()]
+
+
+def outside(sources: list, root: str, project: Path, base: Path | None = None) -> list[str]:
+    """The paths the sources read (relative ones from ``base``, default the working folder) that lie outside
+    both the project and the data folder (the folder that holds a local data root: the mirror and the data
+    beside it). A data set's settings read nothing else: no ``../../params.yaml``, no ``/etc/hostname``."""
+    allowed = [project.resolve()]
+    if not root.startswith(("http://", "https://")):
+        allowed.append(Path(root).resolve().parent)
+    base = Path.cwd() if base is None else base
+    return [path for _, path in source_files(sources) if path is not None
+            and not any((base / path).resolve().is_relative_to(folder) for folder in allowed)]
 
 
 def manifest(root: str, sources: list, timeout: float | None = None) -> dict:

@@ -344,3 +344,31 @@ def test_the_unseen_divisions_with_the_main_protocol_are_refused_before_any_mode
     assert lines[1].strip().startswith("protocol.oos_seasons: 2122 is forecast walk-forward and needs two earlier "
                                        "seasons (fit, validate), the data has none")
     assert "2122 (" in lines[1] and "2425 (" in lines[1] and not (tmp_path / "data").exists()
+
+
+def test_a_settings_file_reads_nothing_outside_the_project_and_the_data_folder(tmp_path, monkeypatch, capsys):
+    """A data set's settings may read files in the project and beside the data root (the data folder), nothing
+    else: before, ``../secret.txt`` and ``/etc/hostname`` were hashed by the manifest. A path typed on the
+    command line (``--generic``) is the user's own choice."""
+    import yaml
+
+    from a1lab.cli import main
+
+    project, data = tmp_path / "lab", tmp_path / "store" / "football-data"
+    (project / ".git").mkdir(parents=True)
+    data.mkdir(parents=True)
+    (tmp_path / "store" / "nba.csv").write_text("date,team_1,team_2,points_1,points_2\n")
+    (tmp_path / "secret.txt").write_text("password=hunter2\n")
+    monkeypatch.chdir(project)
+    params, out = project / "params.yaml", project / "sources.json"
+    for path, allowed in [("../store/nba.csv", True), ("../secret.txt", False), ("/etc/hostname", False)]:
+        params.write_text(yaml.safe_dump({"data": {"root": str(data), "sources": [
+            {"layout": "generic", "path": path, "sport": "basketball"}]}}))
+        code = main(["manifest", "--params", str(params), "--out", str(out)])
+        err = capsys.readouterr().err
+        if allowed:
+            assert code == 0, err
+        else:
+            assert code == 2 and f"data.sources reads {path}: outside the project ({project})" in err
+            assert "hunter2" not in err
+    assert main(["manifest", "--generic", "../secret.txt", "--root", str(data), "--out", str(out)]) == 0
