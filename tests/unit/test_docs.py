@@ -70,3 +70,54 @@ def test_the_docs_site_builds_offline_and_strict(tmp_path):
         html = (tmp_path / "site" / f"{page}.html").read_text()
         assert "fonts.googleapis" not in html  # nothing fetched when read offline
     assert "<table>" in (tmp_path / "site" / "results.html").read_text()
+
+
+def readme_commands(text: str) -> list[list[str]]:
+    """Every command of the README's ``bash`` blocks as words, a pipeline's parts apart, comments and
+    continuation lines joined."""
+    import shlex
+
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", text, re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            words = shlex.split(line, comments=True)
+            part: list[str] = []
+            for word in [*words, "|"]:
+                if word in ("|", "&&", ";"):
+                    commands += [part] if part else []
+                    part = []
+                else:
+                    part.append(word)
+    return commands
+
+
+def test_every_readme_command_is_one_the_project_takes():
+    """Each fenced command of the README as written: a Makefile target (``make -n`` reads it), an ``a1lab``
+    command whose flags the CLI accepts, a ``dvc`` command that exists, and the files they name. Running them all
+    takes the pipeline, servers and a feed; the tests run each of those elsewhere (test_pipeline, test_live_*)."""
+    from a1lab.cli import build_parser
+
+    commands = readme_commands((ROOT / "README.md").read_text())
+    assert len(commands) >= 10
+    dvc = ROOT / ".venv" / "bin" / "dvc"
+    dvc = str(dvc) if dvc.exists() else "dvc"
+    for words in commands:
+        tool, *args = words
+        if tool == "export":
+            assert re.fullmatch(r"[A-Z_][A-Z0-9_]*=\S+", args[0]), words
+        elif tool == "make":
+            ran = subprocess.run(["make", "-n", *args], cwd=ROOT, capture_output=True, text=True)
+            assert ran.returncode == 0, (words, ran.stderr)
+        elif tool == "a1lab":
+            try:
+                build_parser().parse_args(args)
+            except SystemExit as exc:
+                raise AssertionError(f"a1lab refuses {' '.join(words)}") from exc
+            files = [a for a in args if a.endswith(".csv") and not a.startswith("data/")]  # data/: it writes them
+            assert all((ROOT / f).is_file() for f in files), words
+        elif tool == "dvc":
+            sub = [a for a in args if not a.startswith("-")][:2 if args[0] in ("exp", "metrics", "plots") else 1]
+            ran = subprocess.run([dvc, *sub, "--help"], cwd=ROOT, capture_output=True, text=True)
+            assert ran.returncode == 0, (words, ran.stderr[-300:])
+        else:
+            raise AssertionError(f"the README runs {tool!r}, which this test does not know: {' '.join(words)}")
