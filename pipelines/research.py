@@ -98,8 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     workspace = Path(args.workspace)
     outside = [p for p in (args.variants, workspace) if ROOT not in (Path(p).resolve(), *Path(p).resolve().parents)]
     if outside:  # the plan ledger names plans and data sets by their place in the project
-        raise SystemExit(f"{', '.join(map(str, outside))}: outside the project; the variants plan and the workspace "
-                         f"are files of {ROOT} (copy the plan into pipelines/ or the data set's folder)")
+        parser.error(f"{', '.join(map(str, outside))}: outside the project; the variants plan and the workspace "
+                     f"are files of {ROOT} (copy the plan into pipelines/ or the data set's folder)")  # exit 2
     params = yaml.safe_load((workspace / "params.yaml").read_text())
     plan_text = Path(args.variants).read_text()
     spec = yaml.safe_load(plan_text)

@@ -136,12 +136,12 @@ def test_a_toy_model_is_one_module_and_one_params_entry(repo):
 
 def test_a_toy_layout_is_one_module_and_one_source_entry(repo, tmp_path):
     (repo / "a1lab" / "data" / "layouts" / "pipes.py").write_text(TOY_LAYOUT)
-    data = tmp_path / "games.txt"  # the data, outside the project
+    data = tmp_path / "games.txt"  # the data, outside the project: in the data folder, beside the data root
     data.write_text("2021-08-10|Reds|Blues|2|1|2.10|3.40|3.50\n2022-08-10|Blues|Reds|1|1|2.40|3.30|2.90\n"
                     "2023-08-10|Reds|Blues|2|1|2.10|3.40|3.50\n2024-08-17|Blues|Reds|0|0|2.50|3.20|2.90\n"
                     "2024-08-24|Reds|Blues|x|1|2.00|3.40|3.80\n")
     params = yaml.safe_load((repo / "params.yaml").read_text())
-    params["data"]["sources"] = [{"layout": "pipes", "path": str(data)}]
+    params["data"].update(root=str(tmp_path / "football-data"), sources=[{"layout": "pipes", "path": str(data)}])
     params["protocol"].update(test_seasons=["2024"], oos_seasons=["2023"], validation_season="2022")  # its seasons
     params["drift"]["seasons"] = ["2024"]
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
