@@ -91,11 +91,22 @@ def map_odds_columns(columns: list[str], force_timing: str | None = None) -> dic
     return mapping
 
 
+KNOWN_COLUMNS = {"line", "", "Div", "Date", "Time", "HomeTeam", "AwayTeam", "FTHG", "FTAG", "FTR", "Referee",
+                 "Country", "League", "Season", "Home", "Away", "HG", "AG", "Res",  # read by the loaders
+                 "HTR", "Bb1X2", "BbOU", "BbAH"}  # the half-time result (its goals are read), Betbrain's book counts
+
+
 def column_notes(columns: list[str], force_timing: str | None = None) -> list[str]:
     """What a file's header lacks that the layout knows: no ``Time`` (every kick-off is taken at 15:00 UK
     time), a quote with some of its prices' columns (the quote is left out), handicap prices without their
-    line."""
+    line; and the columns the layout does not know (a renamed price column is not read, and says so)."""
     notes = [] if "Time" in columns else ["no Time column: every kick-off is taken at 15:00 UK time"]
+    mapped = set(map_odds_columns(columns, force_timing))
+    unread = [c for c in columns if c not in mapped and c not in KNOWN_COLUMNS and c not in _STATS
+              and not _AH_LINE.match(c)]
+    if unread:
+        notes.append(f"{len(unread)} columns not read (the layout does not know them): "
+                     f"{', '.join(unread[:8])}{', ...' if len(unread) > 8 else ''}")
     found: dict[tuple[str, str, str], set[str]] = {}
     for col in columns:
         for pattern, market in ((_1X2, "1x2"), (_OU, "ou25"), (_AH, "ah")):

@@ -49,6 +49,18 @@ def _accounted(r) -> None:
     assert r.rows_read == len(r.matches) + len(r.rejected)
 
 
+def test_renamed_price_columns_are_noted_not_dropped_in_silence(e0_lines, tmp_path):
+    """Pinnacle's three closing columns renamed: the closing quote is gone, and the file's notes say which
+    columns were not read (before, nothing did)."""
+    lines = list(e0_lines)
+    lines[0] = lines[0].replace("PSCH,PSCD,PSCA", "PSCloseH,PSCloseD,PSCloseA")
+    r = _parse(lines, tmp_path)
+    assert "odds_pinnacle_1x2_close_home" not in r.matches and len(r.matches) == 380
+    assert [n for _, n in r.notes] == ["3 columns not read (the layout does not know them): PSCloseH, PSCloseD, "
+                                       "PSCloseA"]
+    assert [n for _, n in _parse(list(e0_lines), tmp_path).notes] == []  # the real header: every column known
+
+
 def test_stray_quotes_quarantine_their_lines_and_merge_nothing(e0_lines, tmp_path):
     lines = list(e0_lines)
     home = _field(lines, "HomeTeam")
