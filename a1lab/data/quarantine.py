@@ -18,7 +18,7 @@ import pandas as pd
 
 from a1lab.bounds import MAX_GOALS, MAX_NAME, MAX_ODDS, MAX_STAT
 from a1lab.data.errors import DataFileError, DataUnavailableError  # noqa: F401 - where the loaders import them
-from a1lab.data.schema import ODDS_COLUMN, STAT_COLUMNS, result_code, validate_matches
+from a1lab.data.schema import ODDS_COLUMN, STAT_COLUMNS, result_code, schema_failures
 
 DEFAULT_KICKOFF_TIME = "15:00"
 REJECTED_COLUMNS = ["source", "line", "reason", "raw"]
@@ -314,6 +314,18 @@ def canonicalise(
             kept[col] = sub[col].to_numpy()
     kept["source"] = sub["source"].astype(str).to_numpy()
     kept = pd.DataFrame(kept)
-    validate_matches(kept)
+    cases = schema_failures(kept)  # what the checks above let through, the schema quarantines by row
+    if len(cases):
+        why = cases.groupby("index").first()
+        rows = why.index.to_numpy()
+        broken = pd.DataFrame({"source": sub.loc[rows, "source"].astype(str).to_numpy(),
+                               "line": sub.loc[rows, "line"].astype(int).to_numpy(),
+                               "reason": [f"schema: {c} {k}" for c, k in zip(why["column"], why["check"], strict=True)],
+                               "raw": [json.dumps({k: v for k, v in row.items() if isinstance(v, str) or pd.notna(v)},
+                                                  default=str) for row in sub.loc[rows, raw_cols].to_dict("records")]},
+                              columns=REJECTED_COLUMNS)
+        rejected = pd.concat([rejected, broken], ignore_index=True).sort_values("line", kind="mergesort")
+        rejected = rejected.reset_index(drop=True)
+        kept = kept.drop(index=rows).reset_index(drop=True)
     n_refused = 0 if refused is None else len(refused)
     return LoadResult(kept, rejected, rejected_values, files=1, rows_read=len(frame) + n_refused)

@@ -6,7 +6,7 @@ two-way CSV, the synthetic league) writes this one table.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
 
 import numpy as np
 import pandas as pd
@@ -27,84 +27,70 @@ def result_code(home_goals, away_goals) -> np.ndarray:
     return np.where(np.greater(home_goals, away_goals), "H", np.where(np.less(home_goals, away_goals), "A", "D"))
 
 
-class SchemaError(ValueError):
-    """The match table breaks the declared schema."""
-
-
-@dataclass(frozen=True)
-class Column:
-    """One declared column: name, dtype family and whether nulls are allowed."""
-
-    name: str
-    kind: str  # "str", "int", "float", "datetime"
-    nullable: bool = False
-
-
-CORE_COLUMNS: tuple[Column, ...] = (
-    Column("match_id", "str"),
-    Column("sport", "str"),
-    Column("league", "str"),
-    Column("season", "str"),
-    Column("kickoff", "datetime"),
-    Column("home", "str"),
-    Column("away", "str"),
-    Column("home_goals", "int"),
-    Column("away_goals", "int"),
-    Column("result", "str"),
-)
-
-
 def odds_columns(df: pd.DataFrame) -> list[str]:
     """The odds columns of a canonical table, in table order."""
     return [c for c in df.columns if ODDS_COLUMN.match(c)]
 
 
-def _kind_ok(series: pd.Series, kind: str) -> bool:
-    if kind == "str":
-        return pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)
-    if kind == "int":
-        return pd.api.types.is_integer_dtype(series)
-    if kind == "float":
-        return pd.api.types.is_float_dtype(series)
-    if kind == "datetime":
-        return isinstance(series.dtype, pd.DatetimeTZDtype) and str(series.dtype.tz) == "UTC"
-    raise ValueError(kind)
+class SchemaError(ValueError):
+    """The match table breaks the declared schema."""
+
+
+def _utc(series: pd.Series) -> bool:
+    return isinstance(series.dtype, pd.DatetimeTZDtype) and str(series.dtype.tz) == "UTC"
+
+
+@functools.cache
+def match_schema():
+    """The canonical match table as a pandera schema: the core columns (types, no nulls, results H/D/A, goals not
+    below zero, one row per match id), stat columns as floats, odds columns as floats above 1 or missing; other
+    columns are allowed."""
+    import pandera.pandas as pa
+
+    columns = {name: pa.Column(str) for name in ("sport", "league", "season", "home", "away")}
+    columns |= {
+        "match_id": pa.Column(str, unique=True, report_duplicates="exclude_first"),
+        "kickoff": pa.Column(checks=pa.Check(_utc, element_wise=False, error="kick-off times in UTC")),
+        "home_goals": pa.Column("int64", pa.Check.ge(0)),
+        "away_goals": pa.Column("int64", pa.Check.ge(0)),
+        "result": pa.Column(str, pa.Check.isin(sorted(RESULTS))),
+        ODDS_COLUMN.pattern: pa.Column(float, pa.Check.gt(1.0), nullable=True, regex=True, required=False),
+    }
+    columns |= {name: pa.Column(float, nullable=True, required=False) for name in STAT_COLUMNS}
+    return pa.DataFrameSchema(columns, strict=False)
+
+
+def schema_failures(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a match table that break :func:`match_schema`: one row per failure with the row's ``index``,
+    the ``column``, the ``check`` and the ``failure_case`` (empty when the table passes).
+
+    Raises:
+        SchemaError: the table itself breaks it (a missing column, a wrong dtype): no row is to blame.
+    """
+    import pandera.errors
+
+    try:
+        match_schema().validate(df, lazy=True)
+    except pandera.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+        table = cases[cases["index"].isna()]
+        if len(table):
+            raise SchemaError("match table breaks the schema: " + "; ".join(
+                dict.fromkeys(f"{c.column + ': ' if isinstance(c.column, str) else ''}{c.check} ({c.failure_case})"
+                              for c in table.itertuples()))) from None
+        return cases[["index", "column", "check", "failure_case"]].astype({"index": int})
+    return pd.DataFrame({"index": pd.Series(dtype=int), "column": [], "check": [], "failure_case": []})
 
 
 def validate_matches(df: pd.DataFrame) -> pd.DataFrame:
-    """Check a canonical match table; return it unchanged or raise SchemaError.
+    """Check a canonical match table against :func:`match_schema`; return it unchanged.
 
     Raises:
-        SchemaError: listing every broken rule (missing column, wrong dtype,
-            nulls, bad result codes, goals below zero, odds at or below 1,
-            duplicate match ids).
+        SchemaError: naming every broken rule and, for rows, how many break it.
     """
-    problems: list[str] = []
-    for col in CORE_COLUMNS:
-        if col.name not in df.columns:
-            problems.append(f"missing column {col.name!r}")
-            continue
-        if not _kind_ok(df[col.name], col.kind):
-            problems.append(f"column {col.name!r} has dtype {df[col.name].dtype}, expected {col.kind}")
-        if not col.nullable and df[col.name].isna().any():
-            problems.append(f"column {col.name!r} has {int(df[col.name].isna().sum())} nulls")
-    if not problems:
-        bad_result = ~df["result"].isin(RESULTS)
-        if bad_result.any():
-            problems.append(f"{int(bad_result.sum())} rows with result outside H/D/A")
-        if (df["home_goals"] < 0).any() or (df["away_goals"] < 0).any():
-            problems.append("negative goals")
-        if df["match_id"].duplicated().any():
-            problems.append(f"{int(df['match_id'].duplicated().sum())} duplicate match_id values")
-    dtypes = df.dtypes
-    for col in STAT_COLUMNS:
-        if col in dtypes and not pd.api.types.is_float_dtype(dtypes[col]):
-            problems.append(f"stat column {col!r} must be float, got {dtypes[col]}")
-    odds = odds_columns(df)
-    floats = [c for c in odds if pd.api.types.is_float_dtype(dtypes[c])]
-    problems += [f"odds column {c!r} must be float, got {dtypes[c]}" for c in odds if c not in floats]
-    at_most_one = (df[floats].to_numpy(dtype=float) <= 1.0).any(axis=0) if floats else []
-    problems += [f"odds column {c!r} has prices <= 1" for c, bad in zip(floats, at_most_one, strict=True) if bad]
-    if problems:
-        raise SchemaError("match table breaks the schema: " + "; ".join(problems))
+    cases = schema_failures(df)
+    if len(cases):
+        counts = cases.groupby(["column", "check"], sort=True).size()
+        raise SchemaError("match table breaks the schema: " + "; ".join(
+            f"{column}: {check} ({n} rows)" for (column, check), n in counts.items()))
     return df
