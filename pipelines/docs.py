@@ -345,6 +345,42 @@ found on the test period holds on the seasons before it.
 """
 
 
+PLAYERS_NOTE = """`python pipelines/players.py` (after `dvc repro`; the plan is `pipelines/players.yaml`, fixed before
+any test figure): the Fantasy Premier League files (`a1lab.data.fpl`: every row joined to a Premier League match or
+quarantined with its reason, the clubs named from their fixtures) give player features known at a forecast time
+(`a1lab.features.players`): at the open (48 h before kick-off), the share of each team's usual minutes and of its
+usual XI's price that the last availability snapshot before it has injured, suspended, unavailable or doubtful;
+at line-up time (an hour before kick-off), the announced XI against the usual one (overlap, minutes and price
+shares, the usual goalkeeper, changes from the previous match, points per appearance). Each variant is the opening
+price adjusted by a multinomial logit with the price as offset (`a1lab.adjustment`), fitted on the seasons before
+the one it forecasts. Availability snapshots start in 2022/23 and starts in its second half, so the seasons before
+carry no input of either time: the rolling seasons are 2023/24, 2024/25 and 2025/26 to the data's last match, each
+fitted on at most three seasons.
+"""
+
+
+def players_sentence(csv: Path) -> str:
+    """The study's pooled figures against the issue's goals, in words."""
+    import pandas as pd
+
+    row = pd.read_csv(csv).set_index("scope").loc["rolling, pooled"]
+    names = [c.removesuffix("_share") for c in row.index if c.endswith("_share")]
+
+    def shown(n: str) -> str:
+        low, high = row[f"{n}_low"], row[f"{n}_high"]
+        interval = "unbounded" if pd.isna(low) else f"[{low:+.0%}, {high:+.0%}]"
+        return f"`{n}` {row[f'{n}_share']:+.1%} {interval}"
+
+    lineup = [n for n in names if n.startswith("lineup")]
+    opened = [n for n in names if n.startswith("open") and n != "open_refit"]
+    met_lineup = any(row[f"{n}_share"] >= 0.5 and row[f"{n}_low"] > 0.22 for n in lineup)
+    met_open = any(row[f"{n}_low"] > 0 for n in opened)
+    return (f"Pooled over the rolling seasons ({int(row['n']):,} matches, a gap of {row['gap']:+.6f} RPS): "
+            f"{'; '.join(shown(n) for n in names)}. The goal at line-up time (half the gap, the interval's lower "
+            f"end above 22 %) is {'met' if met_lineup else 'not met'}; at the open (an interval above zero) "
+            f"{'met' if met_open else 'not met'}.")
+
+
 def research_page() -> str:
     research = ROOT / "reports" / "research"
     out = [RESEARCH_INTRO]
@@ -354,6 +390,9 @@ def research_page() -> str:
     if rolling:
         out += ["## Every season a test (rolling origin)", "", ROLLING_NOTE]
         out += [line for label, path in rolling for line in (f"### {label}", "", path.read_text().strip(), "")]
+    if (research / "players.md").is_file():
+        out += ["## Premier League players: what moves the line", "", PLAYERS_NOTE,
+                players_sentence(research / "players.csv"), "", (research / "players.md").read_text().strip(), ""]
     out += ["## Main leagues: the variants", "", _sentence(looks_note(ROOT, test_seasons(ROOT / "metrics"))), ""]
     out.append(_demote((research / "variants.md").read_text()))
     if (research / "gap_checks.md").is_file():
