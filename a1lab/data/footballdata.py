@@ -91,6 +91,7 @@ def map_odds_columns(columns: list[str], force_timing: str | None = None) -> dic
     return mapping
 
 
+_BLANK = re.compile(r"^Unnamed: \d+$")  # a header's empty name (the site's files end some rows with commas)
 KNOWN_COLUMNS = {"line", "", "Div", "Date", "Time", "HomeTeam", "AwayTeam", "FTHG", "FTAG", "FTR", "Referee",
                  "Country", "League", "Season", "Home", "Away", "HG", "AG", "Res",  # read by the loaders
                  "HTR", "Bb1X2", "BbOU", "BbAH"}  # the half-time result (its goals are read), Betbrain's book counts
@@ -103,7 +104,7 @@ def column_notes(columns: list[str], force_timing: str | None = None) -> list[st
     notes = [] if "Time" in columns else ["no Time column: every kick-off is taken at 15:00 UK time"]
     mapped = set(map_odds_columns(columns, force_timing))
     unread = [c for c in columns if c not in mapped and c not in KNOWN_COLUMNS and c not in _STATS
-              and not _AH_LINE.match(c)]
+              and not _AH_LINE.match(c) and not _BLANK.match(c)]
     if unread:
         notes.append(f"{len(unread)} columns not read (the layout does not know them): "
                      f"{', '.join(unread[:8])}{', ...' if len(unread) > 8 else ''}")

@@ -59,6 +59,8 @@ def test_renamed_price_columns_are_noted_not_dropped_in_silence(e0_lines, tmp_pa
     assert [n for _, n in r.notes] == ["3 columns not read (the layout does not know them): PSCloseH, PSCloseD, "
                                        "PSCloseA"]
     assert [n for _, n in _parse(list(e0_lines), tmp_path).notes] == []  # the real header: every column known
+    trailing = [line + "," for line in e0_lines]  # an empty column name (some of the site's files end rows so)
+    assert [n for _, n in _parse(trailing, tmp_path).notes] == []
 
 
 def test_stray_quotes_quarantine_their_lines_and_merge_nothing(e0_lines, tmp_path):
