@@ -388,6 +388,82 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
 
 
+# -- route --------------------------------------------------------------------------------------
+async def _route(args: argparse.Namespace, countries: dict[str, str]) -> int:
+    from a1lab.live.partition import route
+    from a1lab.live.redis_streams import Connections, RedisTarget, StreamSource
+
+    source_at, out = RedisTarget.parse(args.source, "stream"), RedisTarget.parse(args.out, "stream")
+    source_at = RedisTarget(*source_at.server, source_at.name, {"group": "router", **source_at.params})
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
+    redis = Connections()
+    try:
+        routed = await route(StreamSource(redis.client(source_at), source_at), out, args.partitions, countries,
+                             stop=stop)
+    finally:
+        await redis.close()
+    print(f"a1lab live route: {routed:,} events into {out.name}.0 ... {out.name}.{args.partitions - 1}",
+          file=sys.stderr)
+    return 0
+
+
+def cmd_route(args: argparse.Namespace) -> int:
+    """Split a Redis stream of events by country into one stream per partition, until a signal arrives."""
+    from a1lab.live.redis_streams import AddressError
+    from a1lab.params import ParamsError
+    from a1lab.usage import UsageError
+
+    _log_to_stderr(args.verbose)
+    if args.partitions < 1:
+        raise UsageError("--partitions must be at least 1")
+    try:
+        features = loop_params(args.params).features
+        countries = {league: country for league, (country, _) in features.countries().items()}
+        return asyncio.run(_route(args, countries))
+    except (ParamsError, AddressError) as exc:
+        print(f"a1lab live route: {exc}", file=sys.stderr)
+        return 2
+
+
+def cmd_cluster(args: argparse.Namespace) -> int:
+    """Run redis-server, the router, the scoring processes and the fan-out under supervisord, in the foreground;
+    Ctrl-C or SIGTERM stops them all."""
+    import shutil
+
+    from a1lab.live.cluster import supervisor_config
+    from a1lab.usage import UsageError
+
+    redis_server = shutil.which("redis-server")
+    supervisord = shutil.which("supervisord", path=str(Path(sys.executable).parent)) or shutil.which("supervisord")
+    if redis_server is None or supervisord is None:
+        raise UsageError(f"{'redis-server' if redis_server is None else 'supervisord'} not found: "
+                         "`make install` installs supervisor; Debian's redis-server: apt-get install redis-server")
+    if args.partitions < 1:
+        raise UsageError("--partitions must be at least 1")
+    from a1lab import registry
+
+    models = args.model or loop_params(args.params).live.models  # a bad params file is refused here, not in turn
+    missing = [m for m in models if not registry.versions(m, args.registry)]  # by each program
+    if missing:
+        raise UsageError(f"no registered model {', '.join(missing)} under {args.registry} (`dvc repro` trains and "
+                         "registers the models of params.yaml; --model names others)")
+    folder = Path(args.folder).resolve()
+    for sub in ("logs", "redis"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    config = folder / "supervisord.conf"
+    config.write_text(supervisor_config(folder, redis_server, args.port, args.partitions, args.serve,
+                                        str(Path(args.params).resolve()), str(Path(args.registry).resolve()),
+                                        str(Path(args.history).resolve()), models))
+    url = f"redis://127.0.0.1:{args.port}/0"
+    print(f"a1lab live cluster: redis-server on 127.0.0.1:{args.port}, {args.partitions} scoring processes, "
+          f"{len(args.serve)} servers ({', '.join(args.serve) or 'none'}) under supervisord ({config}); events in "
+          f"{url}?stream=events, predictions in {url}?stream=predictions; logs in {folder / 'logs'}; Ctrl-C stops "
+          "them all", file=sys.stderr, flush=True)
+    os.execv(supervisord, [supervisord, "-c", str(config)])
+    return 0  # not reached
+
+
 # -- serve --------------------------------------------------------------------------------------
 async def _serve(args: argparse.Namespace) -> int:
     from a1lab.live.redis_streams import Connections, RedisTarget, is_redis, stream_lines
@@ -517,6 +593,28 @@ def add_parser(sub) -> None:
     rn.add_argument("--no-alerts", action="store_true", help="no alert rules or channels")
     rn.add_argument("-v", "--verbose", action="store_true", help="progress messages (INFO) on stderr")
     rn.set_defaults(func=cmd_run)
+
+    ro = cmds.add_parser("route", help="split a Redis stream of events by country, one stream per scoring process")
+    ro.add_argument("--source", required=True, help="redis://HOST:PORT/DB?stream=NAME (read with the group "
+                                                    "'router' unless ?group= names another)")
+    ro.add_argument("--out", required=True, help="redis://HOST:PORT/DB?stream=NAME: writes NAME.0 ... NAME.<N-1> "
+                                                 "and the match table NAME.routes")
+    ro.add_argument("--partitions", type=int, required=True, help="how many scoring processes share the events")
+    ro.add_argument("--params", default="params.yaml", help="params file: features.divisions (a country's leagues)")
+    ro.add_argument("-v", "--verbose", action="store_true", help="progress messages (INFO) on stderr")
+    ro.set_defaults(func=cmd_route)
+
+    cl = cmds.add_parser("cluster", help="redis-server, the router, N scoring processes and the fan-out under "
+                                         "supervisord (each restarted when it dies)")
+    cl.add_argument("--partitions", type=int, default=2, help="scoring processes, one per partition of the events")
+    cl.add_argument("--port", type=int, default=6390, help="Redis's port on 127.0.0.1")
+    cl.add_argument("--serve", nargs="*", default=["127.0.0.1:8765"], help="HOST:PORT of each fan-out server")
+    cl.add_argument("--folder", default="data/live/cluster", help="supervisor's and Redis's files, the logs")
+    cl.add_argument("--params", default="params.yaml", help="the params file every program reads")
+    cl.add_argument("--registry", default="models", help="the model registry folder")
+    cl.add_argument("--model", action="append", help="registered model (repeat for several; default: live.models)")
+    cl.add_argument("--history", default="data/matches.parquet", help="the match table the state starts from")
+    cl.set_defaults(func=cmd_cluster)
 
     st = cmds.add_parser("status", help="a running loop's readiness, counts and latency (its /health, /metrics)")
     st.add_argument("url", nargs="?", default="http://127.0.0.1:8765",

@@ -511,6 +511,110 @@ def test_redis_server_killed_and_restarted_mid_stream_loses_nothing(live_lab, ba
     assert counts["events"] == len(lines) and counts["settled"] == sum(m["type"] == "settlement" for m in baseline)
 
 
+def test_two_scoring_processes_on_country_partitions_predict_what_one_does(live_lab, tmp_path, redis_server):
+    """The five leagues' first 3,000 events of 2025/26: one `live run` from the file, then `live route` splitting
+    the stream by country into two, each partition scored by its own `live run` (consumer group, checkpoint):
+    every prediction of the two equals the one process's, match for match."""
+    lines = (live_lab["root"] / "events.jsonl").read_text().splitlines()[:3000]
+    (tmp_path / "events.jsonl").write_text("\n".join(lines) + "\n")
+    single = subprocess.run(_run_args(live_lab, tmp_path, str(tmp_path / "events.jsonl")), capture_output=True,
+                            text=True, timeout=300)
+    assert single.returncode == 0, single.stderr[-3000:]
+
+    def predictions(messages) -> dict:
+        return {(m["match_id"], m["revision"]): m["p"] for m in messages if m["type"] == "prediction"}
+
+    expected = predictions(_lines(tmp_path / "out.jsonl"))
+    url = redis_server.url
+    _publish(redis_server.port, lines)
+    router = subprocess.Popen([*A1LAB, "live", "route", "--source", f"{url}?stream=events&block_ms=100", "--out",
+                               f"{url}?stream=part", "--partitions", "2", "--params", str(live_lab["params"])],
+                              stderr=subprocess.PIPE, text=True)
+    scorers = [subprocess.Popen([*A1LAB, "live", "run", "--source", f"{url}?stream=part.{k}&group=g&block_ms=100",
+                                 "--out", f"{url}?stream=out.{k}", "--dead-letter", str(tmp_path / f"dead{k}.jsonl"),
+                                 "--checkpoint", f"{url}?key=cp.{k}", "--history",
+                                 str(live_lab["root"] / "matches.parquet"), "--registry", str(live_lab["registry"]),
+                                 "--model", "xgb", "--params", str(live_lab["params"])], stderr=subprocess.PIPE,
+                                text=True) for k in range(2)]
+    try:
+        def done() -> bool:
+            return len(predictions(_stream(redis_server.port, "out.0") + _stream(redis_server.port, "out.1"))) \
+                >= len(expected)
+
+        _wait_for(done, 240, f"{len(expected)} predictions from two processes", scorers[0])
+    finally:
+        for proc in [router, *scorers]:
+            proc.send_signal(signal.SIGTERM)
+        logs = [proc.communicate(timeout=60)[1] for proc in [router, *scorers]]
+    assert all(proc.returncode == 0 for proc in [router, *scorers]), [log[-1500:] for log in logs]
+    parts = [predictions(_stream(redis_server.port, f"out.{k}")) for k in range(2)]
+    assert parts[0] and parts[1] and not set(parts[0]) & set(parts[1])  # each match scored in one partition
+    assert {**parts[0], **parts[1]} == expected
+    assert "a1lab live route: 3,000 events into part.0 ... part.1" in logs[0]
+
+
+def test_a_cluster_restarts_a_killed_scorer_loses_nothing_and_leaves_nothing_running(live_lab, tmp_path):
+    """`a1lab live cluster`: redis-server, the router, two scoring processes and a server under supervisord. A
+    scoring process killed (SIGKILL) mid-stream is restarted and resumes from its checkpoint: the predictions are
+    the one-process run's, none twice (outputs, checkpoint and acknowledgements commit in one transaction). SIGTERM
+    to the command stops every program."""
+    from a1lab.testing import find_redis_server
+
+    if find_redis_server() is None:
+        pytest.skip("redis-server not installed (make test installs Debian's redis-server when run as root)")
+    lines = (live_lab["root"] / "events.jsonl").read_text().splitlines()[:2000]
+    (tmp_path / "events.jsonl").write_text("\n".join(lines) + "\n")
+    single = subprocess.run(_run_args(live_lab, tmp_path, str(tmp_path / "events.jsonl")), capture_output=True,
+                            text=True, timeout=300)
+    assert single.returncode == 0, single.stderr[-3000:]
+    expected = [(m["match_id"], m["revision"], m["p"]) for m in _lines(tmp_path / "out.jsonl")
+                if m["type"] == "prediction"]
+    port, folder = _free_port(), tmp_path / "cluster"
+    cluster = subprocess.Popen([*A1LAB, "live", "cluster", "--partitions", "2", "--port", str(port), "--serve",
+                                f"127.0.0.1:{_free_port()}", "--folder", str(folder), "--params",
+                                str(live_lab["params"]), "--registry", str(live_lab["registry"]), "--model", "xgb",
+                                "--history", str(live_lab["root"] / "matches.parquet")], stderr=subprocess.PIPE,
+                               text=True)
+    ctl = [str(Path(sys.executable).parent / "supervisorctl"), "-c", str(folder / "supervisord.conf")]
+
+    def predictions() -> list[tuple]:
+        return [(m["match_id"], m["revision"], m["p"]) for m in _stream(port, "predictions")
+                if m["type"] == "prediction"]
+
+    try:
+        _wait_for(lambda: _pingable(port), 60, "redis-server", cluster)
+        _publish(port, lines)
+        _wait_for(lambda: len(predictions()) >= len(expected) // 3, 240, "first predictions", cluster)
+        pid = subprocess.run([*ctl, "pid", "score-0"], capture_output=True, text=True).stdout.strip()
+        os.kill(int(pid), signal.SIGKILL)
+        _wait_for(lambda: len(predictions()) >= len(expected), 240, "every prediction", cluster)
+        status = subprocess.run([*ctl, "status", "score-0"], capture_output=True, text=True).stdout
+        assert "RUNNING" in status and f"pid {pid}," not in status  # a new process
+        got = predictions()
+    finally:
+        cluster.send_signal(signal.SIGTERM)
+        log = cluster.communicate(timeout=90)[1]
+    assert sorted(got, key=str) == sorted(expected, key=str)  # each once, each equal to the one process's
+    assert "a1lab live cluster: redis-server on 127.0.0.1" in log
+    left = subprocess.run(["pgrep", "-f", str(folder)], capture_output=True, text=True).stdout.split()
+    assert left == []  # supervisord and every program it ran are gone
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _pingable(port: int) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis(port=port, socket_connect_timeout=1).ping())
+    except redis.ConnectionError:
+        return False
+
+
 def test_serve_broadcasts_a_redis_stream(live_lab, baseline, tmp_path, redis_server):
     import redis
 
