@@ -40,9 +40,9 @@ def find_chromium() -> str | None:
 
 
 def watch(exe: str, url: str, at: tuple[float, ...], screenshot: bool = False, width: int = 1200,
-          height: int = 1300) -> list[str | bytes]:
-    """Open ``url`` and, after each of ``at`` seconds of real time, read the page: its DOM (outerHTML) or, with
-    ``screenshot``, a PNG."""
+          height: int = 1300, expression: str = "document.documentElement.outerHTML") -> list:
+    """Open ``url`` and, after each of ``at`` seconds of real time, read the page: ``expression`` evaluated in it
+    (default its DOM, outerHTML) or, with ``screenshot``, a PNG."""
     from websockets.asyncio.client import connect
 
     browser = subprocess.Popen([exe, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
@@ -77,8 +77,7 @@ def watch(exe: str, url: str, at: tuple[float, ...], screenshot: bool = False, w
                     if screenshot:
                         seen.append(base64.b64decode((await call("Page.captureScreenshot", format="png"))["data"]))
                     else:
-                        result = await call("Runtime.evaluate", expression="document.documentElement.outerHTML",
-                                            returnByValue=True)
+                        result = await call("Runtime.evaluate", expression=expression, returnByValue=True)
                         seen.append(result["result"]["value"])
                 return seen
 
