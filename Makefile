@@ -5,21 +5,25 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: help exp research rolling install debs run datasets test test-fast demo lint bench lab live docs clean
+.PHONY: help exp research rolling install lock debs run datasets test test-fast demo lint bench lab live docs clean
 
 help:  ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
 
-# torch first and alone, so pip takes the local CPU build (see ../shared/STACK.md),
-# then the rest pinned exactly by constraints.txt (what was tested).
-$(STAMP): requirements.txt constraints.txt pyproject.toml
+# torch first and alone, so pip takes the local CPU build (see ../shared/STACK.md), then a1lab with every
+# extra, pinned exactly by constraints.txt (the lock `make lock` generates from pyproject.toml: what was tested).
+EXTRAS := lab,live,compute,dev,docs
+$(STAMP): constraints.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -r requirements.txt -c constraints.txt
-	$(PY) -m pip install -q --no-deps -e .
+	$(PY) -m pip install -q -c constraints.txt -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
 install: $(STAMP)  ## create .venv and install the pinned stack
+
+lock: install  ## regenerate constraints.txt from pyproject.toml (pip-compile; pins kept where they still fit)
+	$(VENV)/bin/pip-compile --all-extras --strip-extras --quiet --no-emit-index-url --no-emit-find-links \
+	  --output-file constraints.txt pyproject.toml
 
 # `make run`: the main leagues here (dvc repro); `make run DATASET=nba`: the data set of datasets/nba/
 # (its config.yaml over params.yaml), run in that folder, which keeps its own lock, metrics and reports

@@ -23,7 +23,7 @@ from a1lab.columns import SPREAD_BOOKS, odds_column
 from a1lab.data.csvrows import read_rows
 from a1lab.data.footballdata import DATE_FORMATS, TIMEZONE, decode_csv, handicap_lines, map_odds_columns, site_columns
 from a1lab.data.quarantine import DataFileError, parse_dates, parse_times, team_name
-from a1lab.features.state import EPOCH
+from a1lab.features.state import EPOCH, day_of
 from a1lab.live.events import MARKET_OUTCOMES, Rejection, parse_event
 from a1lab.live.loop import Loop
 from a1lab.live.replay import quote_keys, row_quote
@@ -139,7 +139,6 @@ def score_fixtures(fixtures: pd.DataFrame, loop: Loop, extra: bool = False) -> p
         scored.
     """
     from a1lab.features.registry import all_specs
-    from a1lab.features.state import day_of
 
     described = {spec.name: spec.description for spec in all_specs(loop.state.config)}
     known = _last_result_day(loop.state)
