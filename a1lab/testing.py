@@ -39,10 +39,11 @@ def find_chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-def watch(exe: str, url: str, at: tuple[float, ...], screenshot: bool = False, width: int = 1200,
+def watch(exe: str, url: str | list[str], at: tuple[float, ...], screenshot: bool = False, width: int = 1200,
           height: int = 1300, expression: str = "document.documentElement.outerHTML") -> list:
-    """Open ``url`` and, after each of ``at`` seconds of real time, read the page: ``expression`` evaluated in it
-    (default its DOM, outerHTML) or, with ``screenshot``, a PNG."""
+    """Open ``url`` (several: each in turn, in one browser) and, after each of ``at`` seconds of real time, read
+    the page: ``expression`` evaluated in it (default its DOM, outerHTML) or, with ``screenshot``, a PNG; the
+    readings of every page, in order."""
     from websockets.asyncio.client import connect
 
     browser = subprocess.Popen([exe, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
@@ -69,16 +70,19 @@ def watch(exe: str, url: str, at: tuple[float, ...], screenshot: bool = False, w
                         pass
                     return reply["result"]
 
-                await call("Page.navigate", url=url)
-                seen, waited = [], 0.0
-                for t in at:
-                    await asyncio.sleep(t - waited)
-                    waited = t
-                    if screenshot:
-                        seen.append(base64.b64decode((await call("Page.captureScreenshot", format="png"))["data"]))
-                    else:
-                        result = await call("Runtime.evaluate", expression=expression, returnByValue=True)
-                        seen.append(result["result"]["value"])
+                seen = []
+                for page in [url] if isinstance(url, str) else url:
+                    await call("Page.navigate", url=page)
+                    waited = 0.0
+                    for t in at:
+                        await asyncio.sleep(t - waited)
+                        waited = t
+                        if screenshot:
+                            png = (await call("Page.captureScreenshot", format="png"))["data"]
+                            seen.append(base64.b64decode(png))
+                        else:
+                            result = await call("Runtime.evaluate", expression=expression, returnByValue=True)
+                            seen.append(result["result"]["value"])
                 return seen
 
         return asyncio.run(visit())

@@ -18,7 +18,12 @@
    processes; ``--messages`` prediction-sized messages at ``--rate`` per second.
    Prints p50/p99/max delivery latency (server send to client receive) and the
    lost count (every client must get every message). Bounded: it gives up
-   after 120 s.
+   after 120 s. ``--servers M`` is the fan-out tier: M servers each reading one Redis stream the messages
+   are written to, latency from that write to the client's receipt, e.g. 10,000 clients::
+
+       python bench/bench_live.py --skip-replay --no-redis --clients 10000 --servers 2 --client-processes 8 \
+         --messages 60 --rate 1 \
+         --name fanout
 
 Uses the registered ``--model`` (``dvc repro``; ``ensemble`` is the fitted ensemble) when present, else
 trains a small XGBoost model on the real files ($A1LAB_DATA_ROOT) into a temporary registry.
@@ -219,7 +224,7 @@ async def _clients(port: int, n: int, messages: int, deadline: float) -> dict:
             await ws.recv()  # hello
             while received[k] < messages:
                 msg = json.loads(await ws.recv())
-                latencies.append(time.time() - msg["sent"])
+                latencies.append(time.time() - msg.get("written", msg["sent"]))
                 received[k] += 1
 
     tasks = [asyncio.ensure_future(one(k)) for k in range(n)]
@@ -244,43 +249,70 @@ def _health(port: int) -> dict | None:
         return None
 
 
-def fanout_bench(n_clients: int, messages: int, rate: float, processes: int = 4) -> dict:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "a1lab.cli", "live", "serve", "--input", "-", "--bind",
-                               f"127.0.0.1:{port}"], stdin=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+def fanout_bench(n_clients: int, messages: int, rate: float, processes: int = 4, servers: int = 1) -> dict:
+    """``servers`` `live serve` processes, the clients spread over ``processes`` processes and over the servers.
+    One server reads its stdin; several read one Redis stream (the fan-out tier), each message stamped when it is
+    written there, so the latency runs from the write to the client's receipt."""
+    from a1lab.testing import RedisServer
+
+    ports = []
+    for _ in range(servers):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            ports.append(s.getsockname()[1])
+    redis_server, folder = None, tempfile.TemporaryDirectory()
+    if servers > 1:
+        redis_server = RedisServer(Path(folder.name) / "redis", fsync="everysec").start()
+        source = f"redis://127.0.0.1:{redis_server.port}/0?stream=predictions&from=$"
+    procs = [subprocess.Popen([sys.executable, "-m", "a1lab.cli", "live", "serve", "--input",
+                               "-" if servers == 1 else source, "--bind", f"127.0.0.1:{port}"],
+                              stdin=subprocess.PIPE if servers == 1 else None, stderr=subprocess.DEVNULL, text=True)
+             for port in ports]
     clients = []
     try:
-        while _health(port) is None:
-            time.sleep(0.1)
+        for port in ports:
+            while _health(port) is None:
+                time.sleep(0.1)
         share = [n_clients // processes + (k < n_clients % processes) for k in range(processes)]
-        clients = [subprocess.Popen([sys.executable, __file__, "--client", str(port), str(n), str(messages)],
-                                    stdout=subprocess.PIPE, text=True) for n in share]
+        clients = [subprocess.Popen([sys.executable, __file__, "--client", str(ports[k % servers]), str(n),
+                                     str(messages)], stdout=subprocess.PIPE, text=True) for k, n in enumerate(share)]
         t0 = time.monotonic()
-        while (_health(port) or {}).get("clients", 0) < n_clients:
-            if time.monotonic() - t0 > 60:
-                raise RuntimeError(f"only {(_health(port) or {}).get('clients')} of {n_clients} clients connected")
+        while sum((_health(p) or {}).get("clients", 0) for p in ports) < n_clients:
+            if time.monotonic() - t0 > 120:
+                connected = sum((_health(p) or {}).get("clients", 0) for p in ports)
+                raise RuntimeError(f"only {connected} of {n_clients} clients connected")
             time.sleep(0.2)
         connect_s = time.monotonic() - t0
         payload = {"type": "prediction", "match_id": "x" * 16, "p": {"home": 0.45, "draw": 0.27, "away": 0.28},
                    "shap": [{"feature": "home_elo_expected", "value": 0.61, "contribution": 0.031}] * 3,
                    "market": {"book": "pinnacle", "timing": "open", "p": {"home": 0.44, "draw": 0.28, "away": 0.28}}}
+        if redis_server is not None:
+            import redis
+
+            writer = redis.Redis(port=redis_server.port)
         for i in range(messages):
-            server.stdin.write(json.dumps({**payload, "i": i}) + "\n")
-            server.stdin.flush()
+            if redis_server is None:
+                procs[0].stdin.write(json.dumps({**payload, "i": i}) + "\n")
+                procs[0].stdin.flush()
+            else:
+                writer.xadd("predictions", {"data": json.dumps({**payload, "i": i, "written": time.time()})})
             time.sleep(1.0 / rate)
-        results = [json.loads(c.communicate(timeout=120)[0]) for c in clients]
+        results = [json.loads(c.communicate(timeout=180)[0]) for c in clients]
     finally:
         for c in clients:
             if c.poll() is None:
                 c.kill()
-        server.terminate()
-        server.wait(timeout=30)
+        for proc in procs:
+            proc.terminate()
+            proc.wait(timeout=30)
+        if redis_server is not None:
+            redis_server.kill()
+        folder.cleanup()
     lat = np.concatenate([r["latencies"] for r in results]) * 1000
     received = sum(r["received"] for r in results)
-    return {"clients": n_clients, "messages": messages, "rate": rate, "connect_s": connect_s,
-            "expected": n_clients * messages, "received": received, "lost": n_clients * messages - received,
+    return {"clients": n_clients, "servers": servers, "client_processes": processes, "messages": messages,
+            "rate": rate, "connect_s": connect_s, "expected": n_clients * messages, "received": received,
+            "lost": n_clients * messages - received, "latency_from": "server send" if servers == 1 else "stream write",
             "p50_ms": float(np.percentile(lat, 50)), "p99_ms": float(np.percentile(lat, 99)),
             "max_ms": float(lat.max())}
 
@@ -295,6 +327,10 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=1000, help="WebSocket clients of the fan-out (0: skip it)")
     parser.add_argument("--messages", type=int, default=200, help="messages each client must receive")
     parser.add_argument("--rate", type=float, default=20.0, help="messages per second")
+    parser.add_argument("--servers", type=int, default=1,
+                        help="fan-out servers (several: each reads one Redis stream, the fan-out tier)")
+    parser.add_argument("--client-processes", type=int, default=4, help="processes the clients are spread over")
+    parser.add_argument("--name", default="live", help="the figures go to reports/bench/NAME.json")
     parser.add_argument("--skip-replay", action="store_true", help="only the fan-out")
     parser.add_argument("--no-redis", action="store_true", help="skip the Redis stream run")
     cpus = os.cpu_count() or 1
@@ -333,14 +369,15 @@ def main() -> None:
               f"{q['messages_out']} messages to the out stream, {q['pending']} unacknowledged")
         figures["redis"] = q
     if args.clients <= 0:
-        record("live", figures, load_before)
+        record(args.name, figures, load_before)
         return
-    f = fanout_bench(args.clients, args.messages, args.rate)
-    print(f"fan-out: {f['clients']} clients (connected in {f['connect_s']:.1f} s), {f['messages']} messages at "
+    f = fanout_bench(args.clients, args.messages, args.rate, args.client_processes, args.servers)
+    print(f"fan-out: {f['clients']} clients on {f['servers']} servers (connected in {f['connect_s']:.1f} s), "
+          f"{f['messages']} messages at "
           f"{f['rate']:.0f}/s: received {f['received']}/{f['expected']}, lost {f['lost']}, "
           f"latency p50 {f['p50_ms']:.1f} ms, p99 {f['p99_ms']:.1f} ms, max {f['max_ms']:.1f} ms")
     figures["fanout"] = f
-    record("live", figures, load_before)
+    record(args.name, figures, load_before)
     if f["lost"] or f["p99_ms"] > 250:
         print("TARGET MISSED: 0 lost and p99 < 250 ms", file=sys.stderr)
         sys.exit(1)

@@ -38,10 +38,10 @@ def test_every_row_is_joined_or_quarantined_with_a_reason(fpl):
 def test_real_features_of_a_season_at_the_open_and_at_the_line_ups(fpl):
     data, matches = fpl
     games = matches[matches["match_id"].isin(data.appearances["match_id"]) & (matches["season"] == "2324")]
-    games = games.sort_values("kickoff").reset_index(drop=True)
+    games = games.sort_values("kickoff").reset_index(drop=True).iloc[:150]  # the season's first 15 rounds
     out = player_features(data.appearances, data.news, games, games["kickoff"] - pd.Timedelta(minutes=60), window=5,
                           lineup=True)
-    assert list(out.columns) == ["match_id", *feature_names(True)] and len(out) == 380
+    assert list(out.columns) == ["match_id", *feature_names(True)] and len(out) == 150
     later = out.iloc[40:]  # after each club's first few matches
     assert later.notna().all().all()
     assert later["home_xi_usual"].between(0, 1).all() and later["home_xi_changes"].between(0, 11).all()
