@@ -15,7 +15,7 @@ from a1lab.testing import dataset_params, repo_copy, repro_job  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.realdata]
 
-SMALL = {"models": {"xgb": {"n_estimators": 150}, "nn": {"max_epochs": 3, "seeds": 2}, "lgbm": {"n_estimators": 150}},
+SMALL = {"models": {"xgb": {"n_estimators": 150}, "nn": {"max_epochs": 3, "seeds": 1}, "lgbm": {"n_estimators": 150}},
          "train": {"explain_sample": 5}, "drift": {"reference_sample": 1000, "min_month_matches": 1000}}
 SLICES = {  # what CI runs; `make run DATASET=<name>` runs the whole configuration
     "europe": {"data": {"sources": [  # a main league from before, two divisions from 2021/22; 2025/26 lacks
