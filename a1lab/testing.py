@@ -91,6 +91,13 @@ def watch(exe: str, url: str | list[str], at: tuple[float, ...], screenshot: boo
         browser.wait()
 
 
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now (for a server a test or bench starts)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def find_redis_server() -> str | None:
     """Debian's redis-server, if installed (``make test`` installs it when run as root)."""
     return shutil.which("redis-server")
@@ -106,9 +113,7 @@ class RedisServer:
 
     def __init__(self, directory: Path, fsync: str = "always"):
         self.directory, self.fsync = Path(directory), fsync
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
+        self.port = free_port()
         self.proc: subprocess.Popen | None = None
 
     @property

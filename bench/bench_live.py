@@ -37,7 +37,6 @@ import asyncio
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -253,13 +252,9 @@ def fanout_bench(n_clients: int, messages: int, rate: float, processes: int = 4,
     """``servers`` `live serve` processes, the clients spread over ``processes`` processes and over the servers.
     One server reads its stdin; several read one Redis stream (the fan-out tier), each message stamped when it is
     written there, so the latency runs from the write to the client's receipt."""
-    from a1lab.testing import RedisServer
+    from a1lab.testing import RedisServer, free_port
 
-    ports = []
-    for _ in range(servers):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            ports.append(s.getsockname()[1])
+    ports = [free_port() for _ in range(servers)]
     redis_server, folder = None, tempfile.TemporaryDirectory()
     if servers > 1:
         redis_server = RedisServer(Path(folder.name) / "redis", fsync="everysec").start()

@@ -8,7 +8,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,8 @@ from pathlib import Path
 
 import pytest
 from websockets.asyncio.client import connect
+
+from a1lab.testing import free_port
 
 A1LAB = [sys.executable, "-m", "a1lab.cli"]
 
@@ -42,12 +43,6 @@ def _wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen | Non
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.1)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +110,7 @@ def test_sigterm_mid_stream_loses_nothing_and_a_restart_resumes(live_lab, baseli
 
 
 def test_loop_survives_its_feed_server_being_killed_and_restarted(live_lab, baseline, tmp_path):
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "A1LAB_LIVE_TOKEN": "feed-token"}
     events = str(live_lab["root"] / "events_e0.jsonl")
     serve = [*A1LAB, "live", "serve", "--input", events, "--bind", f"127.0.0.1:{port}"]
@@ -147,7 +142,7 @@ def test_loop_survives_its_feed_server_being_killed_and_restarted(live_lab, base
 
 
 def test_run_broadcasts_its_predictions_over_websocket(live_lab, baseline, tmp_path):
-    port = _free_port()
+    port = free_port()
     lines = (live_lab["root"] / "events_e0.jsonl").read_text().splitlines()[:1200]
     src = tmp_path / "events.jsonl"
     src.write_text("\n".join(lines) + "\n")
@@ -297,7 +292,7 @@ def test_serve_skips_lines_that_are_not_json_objects_and_keeps_serving(tmp_path)
              good[1].encode(), b'{"a":' * 100_000 + b"1" + b"}" * 100_000, good[2].encode()]
     src = tmp_path / "feed.jsonl"
     src.write_bytes(b"\n".join(lines) + b"\n")
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([*A1LAB, "live", "serve", "--input", str(src), "--bind", f"127.0.0.1:{port}"],
                             stderr=subprocess.PIPE, text=True)
     try:
@@ -335,7 +330,7 @@ def test_dashboard_and_metrics_of_a_running_loop(live_lab, tmp_path, chromium):
 
     from a1lab.testing import watch
 
-    port, lines = _free_port(), (live_lab["root"] / "events_e0.jsonl").read_text().splitlines(keepends=True)
+    port, lines = free_port(), (live_lab["root"] / "events_e0.jsonl").read_text().splitlines(keepends=True)
     env = {**os.environ, "A1LAB_LIVE_TOKEN": "s3cret"}
     proc = subprocess.Popen(_run_args(live_lab, tmp_path, "-", "--serve", f"127.0.0.1:{port}", "--linger", "120"),
                             stdin=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
@@ -569,9 +564,9 @@ def test_a_cluster_restarts_a_killed_scorer_loses_nothing_and_leaves_nothing_run
     assert single.returncode == 0, single.stderr[-3000:]
     expected = [(m["match_id"], m["revision"], m["p"]) for m in _lines(tmp_path / "out.jsonl")
                 if m["type"] == "prediction"]
-    port, folder = _free_port(), tmp_path / "cluster"
+    port, folder = free_port(), tmp_path / "cluster"
     cluster = subprocess.Popen([*A1LAB, "live", "cluster", "--partitions", "2", "--port", str(port), "--serve",
-                                f"127.0.0.1:{_free_port()}", "--folder", str(folder), "--params",
+                                f"127.0.0.1:{free_port()}", "--folder", str(folder), "--params",
                                 str(live_lab["params"]), "--registry", str(live_lab["registry"]), "--model", "xgb",
                                 "--history", str(live_lab["root"] / "matches.parquet")], stderr=subprocess.PIPE,
                                text=True)
@@ -604,12 +599,6 @@ def test_a_cluster_restarts_a_killed_scorer_loses_nothing_and_leaves_nothing_run
     assert left == []  # supervisord and every program it ran are gone
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _pingable(port: int) -> bool:
     import redis
 
@@ -625,7 +614,7 @@ def test_serve_broadcasts_a_redis_stream(live_lab, baseline, tmp_path, redis_ser
     client = redis.Redis(port=redis_server.port)
     for m in baseline[:50]:
         client.xadd("out", {"data": json.dumps(m)})
-    port = _free_port()
+    port = free_port()
     serve = subprocess.Popen([*A1LAB, "live", "serve", "--input", f"{redis_server.url}?stream=out",
                               "--bind", f"127.0.0.1:{port}"], stderr=subprocess.PIPE, text=True)
 

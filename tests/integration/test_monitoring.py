@@ -12,6 +12,7 @@ from aiosmtpd.controller import Controller
 from a1lab.monitoring.alerts import AlertBook, Rule
 from a1lab.monitoring.anomaly import RollingIQR, RollingZScore
 from a1lab.monitoring.notify import Channel, Dispatcher
+from a1lab.testing import free_port
 
 
 def planted(n=2000, every=97, size=8.0, seed=0):
@@ -163,14 +164,6 @@ def test_a_hung_channel_never_delays_the_caller_or_the_other_channels(silent_ser
     hung_port, good_port = f"{silent_server}/...", f"{http_server.server_port}/..."
     assert [s for c, s in statuses if c == good_port] == ["sent"] * 6
     assert [s for c, s in statuses if c == hung_port] == ["dropped"] * 2  # 1 in flight + 3 queued, 2 dropped
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Inbox:
