@@ -28,6 +28,15 @@ def label(model: str) -> str:
     return _labels().get(model, model)
 
 
+def share_cell(f: dict | None) -> str:
+    """A forecast's share of the open-to-close gap with its interval (``share``, ``low``, ``high``; an end None:
+    unbounded) as a table cell; empty where there is none (no gap to share)."""
+    if f is None:
+        return ""
+    interval = "unbounded" if f["low"] is None else f"[{f['low']:+.0%}, {f['high']:+.0%}]"
+    return f"{f['share']:+.1%} {interval}"
+
+
 @functools.cache
 def _labels() -> dict[str, str]:
     from a1lab.params import load_params
@@ -367,9 +376,8 @@ def players_sentence(csv: Path) -> str:
     names = [c.removesuffix("_share") for c in row.index if c.endswith("_share")]
 
     def shown(n: str) -> str:
-        low, high = row[f"{n}_low"], row[f"{n}_high"]
-        interval = "unbounded" if pd.isna(low) else f"[{low:+.0%}, {high:+.0%}]"
-        return f"`{n}` {row[f'{n}_share']:+.1%} {interval}"
+        low, high = (None if pd.isna(row[f"{n}_{k}"]) else row[f"{n}_{k}"] for k in ("low", "high"))
+        return f"`{n}` {share_cell({'share': row[f'{n}_share'], 'low': low, 'high': high})}"
 
     lineup = [n for n in names if n.startswith("lineup")]
     opened = [n for n in names if n.startswith("open") and n != "open_refit"]

@@ -18,6 +18,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from docs import share_cell  # pipelines/docs.py: a gap share in tables
+
 ROOT = Path(__file__).resolve().parents[1]
 OPEN = [f"mkt_pinnacle_open_p_{o}" for o in ("home", "draw", "away")]
 CLOSE = [f"mkt_pinnacle_close_p_{o}" for o in ("home", "draw", "away")]
@@ -45,48 +47,39 @@ def forecasts(games, features: dict, plan: dict):
             model = MarketAdjustment(market=OPEN, features=list(diffs.columns), penalty=plan["penalty"])
             p[test] = model.fit(frame[train], y[train]).predict_proba(frame[test])
         out[name] = p
-    return out, y
+    return out
 
 
-def gap_rows(games, predicted: dict, y, plan: dict) -> list[dict]:
-    """Per season, the test period and the rolling seasons pooled: matches, the open's RPS, the gap, each
-    variant's share of it with Fieller's interval."""
-    from a1lab.metrics import gap_share_fieller, rps_per_match
+def gap_rows(games, predicted: dict, plan: dict) -> list[dict]:
+    """Per rolling season, the test period and the rolling seasons pooled: :func:`a1lab.rolling.gap_table` of the
+    variants beside Pinnacle's open and close."""
+    import pandas as pd
 
-    scopes = [(s, [s]) for s in plan["rolling_seasons"]]
-    scopes += [("test period " + " + ".join(plan["test_seasons"]), plan["test_seasons"]),
-               ("rolling, pooled", plan["rolling_seasons"])]
-    rows = []
-    for scope, seasons in scopes:
-        at = games["season"].isin(seasons).to_numpy()
-        open_, close = (rps_per_match(games.loc[at, c].to_numpy(), y[at]) for c in (OPEN, CLOSE))
-        row = {"scope": scope, "n": int(at.sum()), "open": float(open_.mean()),
-               "gap": float(open_.mean() - close.mean())}
-        for name, p in predicted.items():
-            own = rps_per_match(p[at], y[at])
-            share = (open_.mean() - own.mean()) / (open_.mean() - close.mean())
-            low, high = gap_share_fieller(own, open_, close)
-            row[name] = {"rps": float(own.mean()), "share": float(share),
-                         "low": None if low == float("-inf") else low, "high": None if high == float("inf") else high}
-        rows.append(row)
-    return rows
+    from a1lab.columns import PRED_COLUMNS
+    from a1lab.rolling import gap_table
+
+    rolling = games["season"].isin(plan["rolling_seasons"]).to_numpy()
+    columns = {**{f"pinnacle_open_{c}": games[o] for c, o in zip(PRED_COLUMNS, OPEN, strict=True)},
+               **{f"pinnacle_close_{c}": games[o] for c, o in zip(PRED_COLUMNS, CLOSE, strict=True)},
+               **{f"{name}_{c}": p[:, k] for name, p in predicted.items() for k, c in enumerate(PRED_COLUMNS)}}
+    forecasts = pd.concat([games[["season", "kickoff", "result"]], pd.DataFrame(columns, index=games.index)],
+                          axis=1)[rolling]
+    return gap_table(forecasts, "pinnacle", {"test period " + " + ".join(plan["test_seasons"]): plan["test_seasons"],
+                                              "rolling, pooled": plan["rolling_seasons"]})
 
 
 def markdown(rows: list[dict], names: list[str], digest: str, plan_path: str, counts: dict, seen: dict) -> str:
-    def cell(f: dict) -> str:
-        interval = "unbounded" if f["low"] is None else f"[{f['low']:+.0%}, {f['high']:+.0%}]"
-        return f"{f['share']:+.1%} {interval}"
-
     header = ["seasons", "n", "open RPS", "gap (open - close)", *names]
     lines = [f"Plan `{plan_path}` (SHA-256 `{digest}`), fixed before any test figure. Matches: "
              f"{counts['games']:,} of the league with FPL rows and Pinnacle's opening and closing prices; FPL rows "
              f"read {counts['read']:,}, joined {counts['appearances']:,} appearances and {counts['news']:,} "
              f"availability rows, quarantined {counts['rejected']:,} ({counts['reasons']}). The test seasons have "
-             f"been scored under {seen['looks']} configurations (reports/looks.jsonl).", "",
+             f"been scored under {seen['looks']} configurations (reports/looks.jsonl). A season whose close did not "
+             "beat its open has no gap to share (empty cells).", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in rows:
         lines.append("| " + " | ".join([r["scope"], f"{r['n']:,}", f"{r['open']:.6f}", f"{r['gap']:+.6f}",
-                                         *(cell(r[n]) for n in names)]) + " |")
+                                         *(share_cell(r[n]) for n in names)]) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -129,8 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     features = {time: player_features(data.appearances, data.news, games, games["kickoff"] - lead, plan["window"],
                                       lineup=time == "lineup")
                 for time, lead in leads.items() if any(v["time"] == time for v in plan["variants"].values())}
-    predicted, y = forecasts(games, features, plan)
-    rows = gap_rows(games, predicted, y, plan)
+    predicted = forecasts(games, features, plan)
+    rows = gap_rows(games, predicted, plan)
     seen = looks.note(workspace, "players", {"plan": plan}, plan["test_seasons"], datetime.now(UTC))
     out = Path(args.out) if args.out else workspace / "reports" / "research"
     out.mkdir(parents=True, exist_ok=True)
@@ -141,8 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     names = list(plan["variants"])
     rel = Path(args.plan).resolve().relative_to(ROOT) if Path(args.plan).resolve().is_relative_to(ROOT) else args.plan
     (out / "players.md").write_text(markdown(rows, names, digest, str(rel), counts, seen))
-    flat = [{"scope": r["scope"], "n": r["n"], "open": r["open"], "gap": r["gap"],
-             **{f"{n}_{k}": r[n][k] for n in names for k in ("rps", "share", "low", "high")}} for r in rows]
+    flat = [{"scope": r["scope"], "n": r["n"], "open": r["open"], "close": r["close"], "gap": r["gap"],
+             **{f"{n}_{k}": (r[n] or {}).get(k) for n in names for k in ("share", "low", "high")}} for r in rows]
     pd.DataFrame(flat).to_csv(out / "players.csv", index=False)
     print((out / "players.md").read_text())
     return 0

@@ -20,25 +20,19 @@ import time
 from datetime import UTC
 from pathlib import Path
 
-from docs import label  # pipelines/docs.py: a model's name in tables
+from docs import label, share_cell  # pipelines/docs.py: a model's name and a gap share in tables
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def markdown(rows: list[dict], chosen: dict, names: list[str], seasons: list[str]) -> str:
     """The rolling table: a row per season and per pooled group, a column per forecast."""
-    def cell(f: dict | None) -> str:
-        if f is None:
-            return ""
-        interval = "unbounded" if f["low"] is None else f"[{f['low']:+.0%}, {f['high']:+.0%}]"
-        return f"{f['share']:+.1%} {interval}"
-
     header = ["seasons", "n", "open RPS", "gap (open - close)", *(label(n) for n in names), "ensemble kind"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in rows:
         kind = chosen.get(r["scope"], "")
         lines.append("| " + " | ".join([r["scope"], f"{r['n']:,}", f"{r['open']:.6f}", f"{r['gap']:+.6f}",
-                                         *(cell(r.get(n)) for n in names), kind]) + " |")
+                                         *(share_cell(r.get(n)) for n in names), kind]) + " |")
     return "\n".join(lines)
 
 
