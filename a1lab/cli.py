@@ -295,11 +295,11 @@ def main(argv: list[str] | None = None) -> int:
     except (DataUnavailableError, ValueError) as exc:  # DataFileError, ParamsError and AddressError are ValueErrors
         from a1lab.params import ParamsError
 
-        # a bad redis:// address, where a command loaded the Redis streams (importing them here would cost
+        # a bad live address, where a command loaded the transports (importing them here would cost
         # `a1lab manifest`, which every `dvc repro` runs, 0.1 s)
-        streams = sys.modules.get("a1lab.live.redis_streams")
+        transport = sys.modules.get("a1lab.live.transport")
         expected = (DataFileError, DataUnavailableError, ParamsError, UsageError,
-                    *([streams.AddressError] if streams else []))
+                    *([transport.AddressError] if transport else []))
         if not isinstance(exc, expected):
             raise
         print(f"a1lab {command}: {exc}", file=sys.stderr)

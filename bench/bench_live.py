@@ -161,9 +161,9 @@ def redis_bench(tmp: Path, name: str = "xgb") -> dict:
 
     from a1lab.features import build_features
     from a1lab.live.loop import Loop
-    from a1lab.live.redis_streams import Connections, RedisCheckpoint, RedisTarget, StreamSink, StreamSource
     from a1lab.live.replay import season_events
     from a1lab.live.runtime import Outputs, commit_point, drive
+    from a1lab.live.transport import Opened
     from a1lab.testing import RedisServer
 
     model, matches, config = _model_and_matches(tmp, name)
@@ -179,13 +179,10 @@ def redis_bench(tmp: Path, name: str = "xgb") -> dict:
         loop = Loop([model], state, loop_config())
 
         async def run() -> float:
-            connections = Connections()
-            source_at = RedisTarget.parse(f"{server.url}?stream=events&group=bench")
-            sink_at, key_at = RedisTarget.parse(f"{server.url}?stream=out"), RedisTarget.parse(f"{server.url}?key=cp",
-                                                                                              "key")
-            source = StreamSource(connections.client(source_at), source_at)
-            outputs = Outputs(sinks=[StreamSink(connections.client(sink_at), sink_at)])
-            checkpoint = RedisCheckpoint(connections.client(key_at), key_at)
+            opened = Opened()
+            source = opened.source(f"{server.url}?stream=events&group=bench")
+            outputs = Outputs(sinks=[opened.sink(f"{server.url}?stream=out")])
+            checkpoint = opened.checkpoint(f"{server.url}?key=cp")
             stop = asyncio.Event()
 
             async def commit(loop) -> None:
@@ -199,7 +196,7 @@ def redis_bench(tmp: Path, name: str = "xgb") -> dict:
             t0 = time.perf_counter()
             await asyncio.gather(drive(loop, source, outputs, stop, commit), until_read())
             seconds = time.perf_counter() - t0
-            await connections.close()
+            await opened.close()
             return seconds
 
         seconds = asyncio.run(run())

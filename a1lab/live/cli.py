@@ -59,10 +59,9 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
 
 # -- replay -------------------------------------------------------------------------------------
 def cmd_replay(args: argparse.Namespace) -> int:
-    """Write a season's events as JSONL (a file, stdout or a Redis stream), optionally paced."""
+    """Write a season's events as JSONL to a sink (a file, stdout or a Redis stream), optionally paced."""
     import pandas as pd
 
-    from a1lab.live.redis_streams import is_redis
     from a1lab.live.replay import latest_season, season_events
     from a1lab.usage import UsageError
 
@@ -73,117 +72,41 @@ def cmd_replay(args: argparse.Namespace) -> int:
     except ValueError as exc:  # no such season (or league) in the data
         raise UsageError(f"{exc}; the data's seasons: {', '.join(sorted(matches['season'].astype(str).unique()))}") \
             from None
-    if is_redis(args.out):
-        write, close = _redis_writer(args.out, paced=args.speed > 0)
-    else:
-        out = sys.stdout if args.out == "-" else open(args.out, "w", encoding="utf-8")  # noqa: SIM115
-
-        def write(line: str) -> None:
-            out.write(line + "\n")
-            if args.speed > 0:
-                out.flush()
-
-        def close() -> None:
-            if out is not sys.stdout:
-                out.close()
-
-    started, first = time.monotonic(), datetime.fromisoformat(events[0]["ts"])
     try:
-        for e in events:
-            if args.speed > 0:
-                due = (datetime.fromisoformat(e["ts"]) - first).total_seconds() / args.speed
-                time.sleep(max(0.0, due - (time.monotonic() - started)))
-            write(json.dumps(e, separators=(",", ":")))
+        asyncio.run(_replay(events, args.out, args.speed))
     except BrokenPipeError:
         return 0
-    finally:
-        close()
     print(f"a1lab live replay: {len(events)} events of season {args.season}", file=sys.stderr)
     return 0
 
 
-def _redis_writer(url: str, paced: bool):
-    """write(line) and close() appending to a Redis stream: one entry per line, sent at once when paced, else
-    pipelined in batches of 1000."""
-    import redis
+async def _replay(events: list[dict], out: str, speed: float) -> None:
+    """Write ``events`` to the sink at ``out``, committed at once when paced (``speed`` > 0), else every 1000."""
+    from a1lab.live.transport import Opened, commit
 
-    from a1lab.data.quarantine import DataUnavailableError
-    from a1lab.live.redis_streams import FIELD, RedisTarget
-
-    target = RedisTarget.parse(url, "stream")
-    client = redis.Redis(host=target.host, port=target.port, db=target.db)
-    maxlen = int(target.params["maxlen"]) if "maxlen" in target.params else None
-    pipe = client.pipeline(transaction=False)
-
-    def send() -> None:
-        try:
-            pipe.execute()
-        except redis.RedisError as exc:
-            raise DataUnavailableError(f"redis at {target.host}:{target.port}: {exc}") from None
-
-    def write(line: str) -> None:
-        pipe.xadd(target.name, {FIELD: line.encode()}, maxlen=maxlen, approximate=True)
-        if paced or len(pipe) >= 1000:
-            send()
-
-    def close() -> None:
-        send()
-        client.close()
-
-    return write, close
+    opened = Opened(attempts=3)  # a one-shot command: an unreachable server is an error, not a wait
+    sink = opened.sink(out)
+    started, first = time.monotonic(), datetime.fromisoformat(events[0]["ts"])
+    try:
+        for n, e in enumerate(events, 1):
+            if speed > 0:
+                due = (datetime.fromisoformat(e["ts"]) - first).total_seconds() / speed
+                await asyncio.sleep(max(0.0, due - (time.monotonic() - started)))
+            sink.write(e)
+            if speed > 0 or n % 1000 == 0:
+                await commit([sink])
+        await commit([sink])
+    finally:
+        sink.close()
+        await opened.close()
 
 
 # -- run ----------------------------------------------------------------------------------------
-def _source(spec: str, token: str | None, redis):
-    """Raw lines of a file, stdin, a WebSocket feed, or a Redis stream read with a consumer group."""
-    from a1lab.live.redis_streams import RedisTarget, StreamSource, is_redis
-    from a1lab.live.streams import read_lines, websocket_lines
-
-    if spec.startswith(("ws://", "wss://")):
-        return websocket_lines(spec, token)
-    if is_redis(spec):
-        target = RedisTarget.parse(spec, "stream")
-        return StreamSource(redis.client(target), target)
-    return read_lines(spec)
-
-
-def _sink(spec: str, redis):
-    from a1lab.live.redis_streams import RedisTarget, StreamSink, is_redis
-    from a1lab.live.streams import JsonlSink
-
-    if is_redis(spec):
-        target = RedisTarget.parse(spec, "stream")
-        return StreamSink(redis.client(target), target)
-    return JsonlSink(spec)
-
-
 async def _prepend(first: list, rest: AsyncIterator) -> AsyncIterator:
     for line in first:
         yield line
     async for line in rest:
         yield line
-
-
-async def read_checkpoint(checkpoint) -> bytes | None:
-    """The checkpoint's bytes from a file or a Redis key (``checkpoint`` as :func:`_checkpoint` gives it), or None
-    when there is none yet.
-
-    Raises:
-        CheckpointError: the file is unreadable.
-    """
-    from a1lab.live.checkpoint import CheckpointError
-
-    if checkpoint is None:
-        return None
-    if not isinstance(checkpoint, Path):
-        return await checkpoint.load()
-    if not checkpoint.is_file():
-        return None
-    try:
-        return checkpoint.read_bytes()
-    except OSError as exc:
-        raise CheckpointError(f"checkpoint {checkpoint}: unreadable ({exc}). To start over, delete it or pass "
-                              "--checkpoint ''") from None
 
 
 def resume(loop, data: bytes, where: str) -> None:
@@ -199,20 +122,6 @@ def resume(loop, data: bytes, where: str) -> None:
     except (ValueError, RecursionError) as exc:
         why = str(exc) if isinstance(exc, CheckpointError) else f"unreadable ({type(exc).__name__}: {exc})"
         raise CheckpointError(f"checkpoint {where}: {why}. To start over, delete it or pass --checkpoint ''") from None
-
-
-def _checkpoint(spec: str, redis):
-    from a1lab.live.redis_streams import RedisCheckpoint, RedisTarget, is_redis
-    from a1lab.usage import UsageError
-
-    if not spec:
-        return None
-    if is_redis(spec):
-        target = RedisTarget.parse(spec, "key")
-        return RedisCheckpoint(redis.client(target), target)
-    if Path(spec).is_dir():  # refused before the stream, not after it (the checkpoint is written at the end too)
-        raise UsageError(f"--checkpoint {spec} is a folder: name a file (or '' for none)")
-    return Path(spec)
 
 
 def history_state(matches_path: str | None, cutoff, config):
@@ -258,41 +167,39 @@ def loop_config(params):
 
 
 async def _run(args: argparse.Namespace, params) -> int:
-    from a1lab.live.redis_streams import Connections
+    from a1lab.live.transport import Opened
     from a1lab.monitoring.config import build_monitoring
 
     models, timing = load_models(args.model, args.version, args.registry, params)
     config = loop_config(params)
     alerts, dispatcher = (None, None) if args.no_alerts else build_monitoring(params.monitoring, os.environ)
-    token = os.environ.get(args.token_env) or None
-    redis = Connections()
+    opened = Opened(token=os.environ.get(args.token_env) or None)
     try:
         return await _run_with(args, params, models, timing, config, alerts, dispatcher, params.features,
-                               _source(args.source, token, redis), _checkpoint(args.checkpoint, redis), redis)
+                               opened.source(args.source), opened.checkpoint(args.checkpoint), opened)
     finally:
-        await redis.close()
+        await opened.close()
 
 
 async def _run_with(args, params, models, timing, config, alerts, dispatcher, feature_config, source, checkpoint,
-                    redis) -> int:
+                    opened) -> int:
     from a1lab.features.state import FeatureState
     from a1lab.live.events import Rejection, parse_event
     from a1lab.live.loop import Loop
     from a1lab.live.metrics import LiveMetrics
-    from a1lab.live.redis_streams import IDLE
     from a1lab.live.runtime import LineReader, Outputs, commit_point, drive
     from a1lab.live.server import Broadcaster, host_port
-    from a1lab.live.streams import JsonlSink
+    from a1lab.live.transport import IDLE
 
     live = params.live
     stop = asyncio.Event()
     _stop_on_signals(stop)
     lines = source
-    snapshot = await read_checkpoint(checkpoint)
+    snapshot = None if checkpoint is None else await checkpoint.load()
     resumed = None
     if snapshot is not None:
         loop = Loop(models, FeatureState(feature_config), config, alerts, timing)
-        resume(loop, snapshot, str(args.checkpoint))
+        resume(loop, snapshot, str(checkpoint))
         resumed = dict(loop.counts)
         log.info("resumed from %s: %s", args.checkpoint, loop.counts)
     else:
@@ -328,8 +235,8 @@ async def _run_with(args, params, models, timing, config, alerts, dispatcher, fe
     if args.serve:
         server = Broadcaster(token=os.environ.get(args.token_env) or None, metrics=metrics, status=status)
         await server.start(*host_port(args.serve))
-    outputs = Outputs(sinks=[_sink(p, redis) for p in args.out], dispatcher=dispatcher, server=server,
-                      metrics=metrics, dead_letter=JsonlSink(args.dead_letter) if args.dead_letter else None)
+    outputs = Outputs(sinks=[opened.sink(p) for p in args.out], dispatcher=dispatcher, server=server,
+                      metrics=metrics, dead_letter=opened.sink(args.dead_letter) if args.dead_letter else None)
 
     async def commit(loop: Loop) -> None:
         await commit_point(loop, outputs, checkpoint, source)
@@ -345,9 +252,7 @@ async def _run_with(args, params, models, timing, config, alerts, dispatcher, fe
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=args.linger)
     finally:
-        for sink in [*outputs.sinks, outputs.dead_letter]:
-            if sink is not None:
-                sink.close()
+        outputs.close()
         if server is not None:
             await server.close()
         if dispatcher is not None:  # what the channels hold, for at most one alert's tries
@@ -374,8 +279,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Run the scoring loop until the source ends or a signal arrives; a checkpoint it cannot resume from,
     or a bad params file, is one line on stderr and exit code 2."""
     from a1lab.live.checkpoint import CheckpointError
-    from a1lab.live.redis_streams import AddressError
     from a1lab.live.server import BindError, host_port
+    from a1lab.live.transport import AddressError
     from a1lab.params import ParamsError
 
     _log_to_stderr(args.verbose)
@@ -410,7 +315,7 @@ async def _route(args: argparse.Namespace, countries: dict[str, str]) -> int:
 
 def cmd_route(args: argparse.Namespace) -> int:
     """Split a Redis stream of events by country into one stream per partition, until a signal arrives."""
-    from a1lab.live.redis_streams import AddressError
+    from a1lab.live.transport import AddressError
     from a1lab.params import ParamsError
     from a1lab.usage import UsageError
 
@@ -466,21 +371,17 @@ def cmd_cluster(args: argparse.Namespace) -> int:
 
 # -- serve --------------------------------------------------------------------------------------
 async def _serve(args: argparse.Namespace) -> int:
-    from a1lab.live.redis_streams import Connections, RedisTarget, is_redis, stream_lines
     from a1lab.live.server import Broadcaster, host_port, serve_lines
-    from a1lab.live.streams import read_lines
+    from a1lab.live.transport import Opened
 
     stop = asyncio.Event()
     _stop_on_signals(stop)
-    server = Broadcaster(token=os.environ.get(args.token_env) or None, history=args.history)
+    token = os.environ.get(args.token_env) or None
+    opened = Opened(token=token)
+    lines = opened.follow(args.input)  # a bad address is refused before the server listens
+    server = Broadcaster(token=token, history=args.history)
     await server.start(*host_port(args.bind))
     print(f"a1lab live serve: ws://{host_port(args.bind)[0]}:{server.port}/", file=sys.stderr, flush=True)
-    redis = Connections()
-    if is_redis(args.input):
-        target = RedisTarget.parse(args.input, "stream")
-        lines = stream_lines(redis.client(target), target)
-    else:
-        lines = read_lines(args.input)
     feeder = asyncio.ensure_future(serve_lines(server, lines, args.rate))
     await asyncio.wait({feeder, asyncio.ensure_future(stop.wait())}, return_when=asyncio.FIRST_COMPLETED)
     if feeder.done() and not stop.is_set():
@@ -488,7 +389,7 @@ async def _serve(args: argparse.Namespace) -> int:
         await stop.wait()
     feeder.cancel()
     await server.close()
-    await redis.close()
+    await opened.close()
     print(f"a1lab live serve: {json.dumps(server.health())}", file=sys.stderr)
     return 0
 
@@ -545,8 +446,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     """Broadcast JSON lines to WebSocket clients until a signal arrives; an address it cannot or must not
     listen on is one line and exit code 2."""
-    from a1lab.live.redis_streams import AddressError
     from a1lab.live.server import BindError
+    from a1lab.live.transport import AddressError
 
     _log_to_stderr(args.verbose)
     try:

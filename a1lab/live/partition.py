@@ -19,7 +19,8 @@ import asyncio
 import json
 import zlib
 
-from a1lab.live.redis_streams import IDLE, RedisTarget, StreamSink, StreamSource, commit
+from a1lab.live.redis_streams import IDLE, RedisStore, RedisTarget, StreamSink, StreamSource
+from a1lab.live.transport import commit
 
 
 def partition_of(country: str, partitions: int) -> int:
@@ -28,17 +29,26 @@ def partition_of(country: str, partitions: int) -> int:
 
 
 class Routes:
-    """Match id -> partition, with the new entries buffered for the next commit (a sink of :func:`commit`)."""
+    """Match id -> partition, with the new entries buffered for the next commit (a part of
+    :func:`a1lab.live.transport.commit`)."""
 
     def __init__(self, client, target: RedisTarget, known: dict[str, int]):
         self.client, self.target, self.known, self.buffer = client, target, dict(known), {}
+        self.store = RedisStore(client)
 
     def add(self, match_id: str, partition: int) -> None:
         self.known[match_id] = partition
         self.buffer[match_id] = partition
 
+    def pending(self) -> bool:
+        return bool(self.buffer)
+
     def queue(self, pipe) -> None:
-        pipe.hset(self.target.name, mapping=self.buffer)
+        if self.buffer:
+            pipe.hset(self.target.name, mapping=self.buffer)
+
+    def committed(self) -> None:
+        self.buffer = {}
 
 
 class Router:
@@ -90,8 +100,8 @@ async def route(source: StreamSource, out: RedisTarget, partitions: int, countri
             sinks[router.partition(line)].buffer.append(line)
             routed, pending = routed + 1, pending + 1
         if pending and (line is IDLE or pending >= commit_every):
-            await commit([*sinks, routes], None, source)
-            routes.buffer, pending = {}, 0
+            await commit([*sinks, routes, source])
+            pending = 0
         if stop is not None and stop.is_set() and not pending:
             break
     return routed

@@ -34,18 +34,15 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from tenacity import AsyncRetrying, retry_if_exception_type
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, stop_never
 
+from a1lab.data.errors import DataUnavailableError
 from a1lab.live.streams import Backoff
+from a1lab.live.transport import IDLE, AddressError, Transport
 
 log = logging.getLogger("a1lab.live")
 FIELD = b"data"
-IDLE = object()  # a source's marker when it has caught up with the stream: a commit point
 RETRY = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
-
-
-class AddressError(ValueError):
-    """A ``redis://`` address that cannot be used, with what to write instead."""
 
 
 @dataclass(frozen=True)
@@ -94,11 +91,6 @@ class RedisTarget:
         return self.host, self.port, self.db
 
 
-def is_redis(url: str | None) -> bool:
-    """Whether a source, sink or checkpoint address is a Redis one."""
-    return bool(url) and url.startswith("redis://")
-
-
 class Connections:
     """One client per server, shared by source, sinks and checkpoint so that a commit can be one transaction."""
 
@@ -116,18 +108,58 @@ class Connections:
     async def close(self) -> None:
         for client in self._clients.values():
             await client.aclose()
+        self._clients.clear()
 
 
 async def _retrying(what: str, call, backoff: Backoff):
-    """``await call()``, retried with back-off (tenacity) for as long as the server is unreachable."""
+    """``await call()``, retried with back-off (tenacity) while the server is unreachable, for ``backoff.attempts``
+    attempts (None: for ever).
+
+    Raises:
+        DataUnavailableError: the last attempt failed too.
+    """
     def waiting(state):
         log.warning("redis %s: %s; retrying in %.2f s", what, state.outcome.exception(), state.next_action.sleep)
 
     async def attempt():  # tenacity calls a plain function (a lambda returning a coroutine) without awaiting it
         return await call()
 
-    return await AsyncRetrying(retry=retry_if_exception_type(RETRY), wait=backoff.wait, before_sleep=waiting,
-                               reraise=True)(attempt)
+    stop = stop_never if backoff.attempts is None else stop_after_attempt(backoff.attempts)
+    try:
+        return await AsyncRetrying(retry=retry_if_exception_type(RETRY), wait=backoff.wait, stop=stop,
+                                   before_sleep=waiting, reraise=True)(attempt)
+    except RETRY as exc:
+        raise DataUnavailableError(f"redis {what}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class RedisStore:
+    """Commits the parts on one server (sinks' buffers, a checkpoint, a source's acknowledgements) as one MULTI/EXEC
+    transaction, retried while the server is unreachable unless the checkpoint's commit number shows the server
+    applied it (its answer was lost). Stores compare equal when their client is the same."""
+
+    client: aioredis.Redis
+    backoff: Backoff = field(default_factory=Backoff, compare=False)
+
+    async def commit(self, parts: list) -> None:
+        checkpoints = [p for p in parts if isinstance(p, RedisCheckpoint) and p.staged is not None]
+        if not any(p.pending() for p in parts):
+            return
+
+        async def send() -> None:
+            for cp in checkpoints:
+                number = await self.client.get(cp.counter)
+                if number is not None and int(number) == cp.commits + 1:
+                    return  # the last attempt was applied; its answer was lost
+            async with self.client.pipeline(transaction=True) as pipe:
+                for part in parts:
+                    part.queue(pipe)
+                await pipe.execute()
+
+        pool = self.client.connection_pool.connection_kwargs
+        await _retrying(f"commit to {pool.get('host')}:{pool.get('port')}", send, self.backoff)
+        for part in parts:
+            part.committed()
 
 
 class StreamSource:
@@ -151,6 +183,7 @@ class StreamSource:
         self.claim_idle_ms = int(p.get("claim_idle_ms", 60_000))
         self.unacked: list[bytes] = []  # ids yielded since the last commit
         self.read = 0
+        self.store = RedisStore(client, self.backoff)
         self._cut = False  # a read or claim failed: the server may have handed out entries whose answer was lost
 
     async def _ensure_group(self) -> None:
@@ -238,17 +271,23 @@ class StreamSource:
             if len(entries) < self.count:
                 yield IDLE
 
-    def take_acks(self) -> list[bytes]:
-        ids, self.unacked = self.unacked, []
-        return ids
+    def pending(self) -> bool:
+        return bool(self.unacked)
+
+    def queue(self, pipe) -> None:
+        if self.unacked:
+            pipe.xack(self.target.name, self.group, *self.unacked)
+
+    def committed(self) -> None:
+        self.unacked = []
 
 
 class StreamSink:
     """Messages for a stream, buffered until the next commit, trimmed to about ``maxlen`` entries (default 100000;
     ``exact=1`` trims exactly)."""
 
-    def __init__(self, client: aioredis.Redis, target: RedisTarget):
-        self.client, self.target = client, target
+    def __init__(self, client: aioredis.Redis, target: RedisTarget, backoff: Backoff | None = None):
+        self.client, self.target, self.store = client, target, RedisStore(client, backoff or Backoff())
         self.maxlen = int(target.params.get("maxlen", 100_000))
         self.approximate = target.params.get("exact", "0") != "1"
         self.buffer: list[bytes] = []
@@ -258,15 +297,18 @@ class StreamSink:
         self.buffer.append(json.dumps(message, separators=(",", ":")).encode())
         self.written += 1
 
-    def flush(self) -> None:
-        """Nothing: the buffer goes at the next commit (:func:`commit`)."""
-
     def close(self) -> None:
         """Nothing to close: the client is shared (:class:`Connections`)."""
+
+    def pending(self) -> bool:
+        return bool(self.buffer)
 
     def queue(self, pipe) -> None:
         for data in self.buffer:
             pipe.xadd(self.target.name, {FIELD: data}, maxlen=self.maxlen, approximate=self.approximate)
+
+    def committed(self) -> None:
+        self.buffer = []
 
 
 class RedisCheckpoint:
@@ -274,57 +316,32 @@ class RedisCheckpoint:
 
     def __init__(self, client: aioredis.Redis, target: RedisTarget, backoff: Backoff | None = None):
         self.client, self.target, self.key, self.backoff = client, target, target.name, backoff or Backoff()
-        self.commits = 0
+        self.counter, self.store = f"{self.key}:commit", RedisStore(client, self.backoff)
+        self.commits, self.staged = 0, None
+
+    def __str__(self) -> str:
+        return f"redis://{self.target.host}:{self.target.port}/{self.target.db}?key={self.key}"
 
     async def load(self) -> bytes | None:
-        data, number = await _retrying("load checkpoint", lambda: self.client.mget(self.key, f"{self.key}:commit"),
+        data, number = await _retrying("load checkpoint", lambda: self.client.mget(self.key, self.counter),
                                        self.backoff)
         self.commits = int(number or 0)
         return data
 
-    def queue(self, pipe, payload: bytes) -> None:
-        pipe.set(self.key, payload)
-        pipe.set(f"{self.key}:commit", self.commits + 1)
+    def stage(self, payload: bytes) -> None:
+        self.staged = payload
 
+    def pending(self) -> bool:
+        return self.staged is not None
 
-async def commit(sinks: list[StreamSink], checkpoint: tuple[RedisCheckpoint, bytes] | None,
-                 source: StreamSource | None, backoff: Backoff | None = None) -> None:
-    """Send the sinks' buffered messages, the checkpoint and the source's acknowledgements.
+    def queue(self, pipe) -> None:
+        if self.staged is not None:
+            pipe.set(self.key, self.staged)
+            pipe.set(self.counter, self.commits + 1)
 
-    Parts on one server go in one MULTI/EXEC; servers in the order sinks, checkpoint, source. A transaction that
-    failed with the connection is retried, unless the commit number shows the server applied it.
-    """
-    backoff = backoff or Backoff()
-    groups: dict[tuple, list] = {}  # server -> [client, ops], insertion order = the order above
-    for sink in sinks:
-        if sink.buffer:
-            groups.setdefault(sink.target.server, [sink.client, []])[1].append(sink.queue)
-    store = None
-    if checkpoint is not None:
-        store, payload = checkpoint
-        groups.setdefault(store.target.server, [store.client, []])[1].append(lambda pipe: store.queue(pipe, payload))
-    acks = source.take_acks() if source is not None else []
-    if acks:
-        groups.setdefault(source.target.server, [source.client, []])[1].append(
-            lambda pipe: pipe.xack(source.target.name, source.group, *acks))
-    for server, (client, ops) in groups.items():
-        has_checkpoint = store is not None and store.client is client
-
-        async def send(client=client, ops=ops, has_checkpoint=has_checkpoint) -> None:
-            if has_checkpoint:
-                number = await client.get(f"{store.key}:commit")
-                if number is not None and int(number) == store.commits + 1:
-                    return  # the last attempt was applied; its answer was lost
-            async with client.pipeline(transaction=True) as pipe:
-                for op in ops:
-                    op(pipe)
-                await pipe.execute()
-
-        await _retrying(f"commit to {server[0]}:{server[1]}", send, backoff)
-    for sink in sinks:
-        sink.buffer = []
-    if store is not None:
-        store.commits += 1
+    def committed(self) -> None:
+        if self.staged is not None:
+            self.commits, self.staged = self.commits + 1, None
 
 
 async def stream_lines(client: aioredis.Redis, target: RedisTarget, backoff: Backoff | None = None
@@ -345,3 +362,18 @@ async def stream_lines(client: aioredis.Redis, target: RedisTarget, backoff: Bac
             if fields and FIELD in fields:
                 yield fields[FIELD]
 
+
+
+def _connections(opened) -> Connections:
+    return opened.shared("redis", Connections)
+
+
+def _opener(make, kind: str = "stream"):
+    def open_(address: str, opened):
+        target = RedisTarget.parse(address, kind)
+        return make(_connections(opened).client(target), target, Backoff(attempts=opened.attempts))
+    return open_
+
+
+REDIS = Transport(source=_opener(StreamSource), sink=_opener(StreamSink), checkpoint=_opener(RedisCheckpoint, "key"),
+                  follow=_opener(stream_lines))

@@ -1,35 +1,32 @@
 """The loop's asynchronous edge: read a source, write sinks and the server, checkpoint, stop cleanly.
 
 Delivery: on a clean stop (end of input, SIGINT or SIGTERM) the event being
-processed is finished, sinks are flushed and the checkpoint written, so a
+processed is finished and the outputs and the checkpoint committed, so a
 restart continues exactly (seen event ids are skipped). After a crash the
 restart resumes from the last periodic checkpoint: messages emitted after it
 are emitted again (at least once), results are never counted twice in the
-state because the state comes from the same checkpoint. With a Redis stream as
-the source, entries are acknowledged only at a commit, after the outputs and the
-checkpoint (:func:`commit_point`); with sinks and checkpoint on the same Redis
-server a commit is one transaction, so even a crash repeats no output there.
+state because the state comes from the same checkpoint. A source that
+acknowledges (a Redis stream) is acknowledged only at a commit, after the
+outputs and the checkpoint (:func:`commit_point`); parts on one store commit
+together, so with sinks, checkpoint and source on one Redis server even a
+crash repeats no output (:mod:`a1lab.live.transport`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from a1lab.live.events import Rejection, line_text, parse_event
 from a1lab.live.loop import Loop
 from a1lab.live.metrics import LiveMetrics
-from a1lab.live.redis_streams import IDLE, RedisCheckpoint, StreamSink, StreamSource
-from a1lab.live.redis_streams import commit as redis_commit
 from a1lab.live.server import Broadcaster
-from a1lab.live.streams import JsonlSink
+from a1lab.live.transport import IDLE, Checkpoint, Sink, commit
 from a1lab.monitoring.alerts import Alert
 
 if TYPE_CHECKING:
@@ -38,21 +35,13 @@ if TYPE_CHECKING:
 log = logging.getLogger("a1lab.live")
 
 
-def write_checkpoint(payload: bytes, path: Path) -> None:
-    """Write a checkpoint atomically (temporary file, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_bytes(payload)
-    os.replace(tmp, path)
-
-
 @dataclass
 class Outputs:
-    """Where the loop's messages go: JSONL sinks, the dead-letter file, a server, alert channels (queued:
+    """Where the loop's messages go: sinks, the dead letter (a sink), a server, alert channels (queued:
     a slow or hung channel never delays scoring, see :mod:`a1lab.monitoring.notify`)."""
 
-    sinks: list[JsonlSink | StreamSink] = field(default_factory=list)
-    dead_letter: JsonlSink | None = None
+    sinks: list[Sink] = field(default_factory=list)
+    dead_letter: Sink | None = None
     server: Broadcaster | None = None
     dispatcher: Dispatcher | None = None
     metrics: LiveMetrics | None = None
@@ -73,25 +62,19 @@ class Outputs:
             self.dead_letter.write(rejection.to_dict(datetime.now(UTC)))
         log.warning("rejected %s: %s", rejection.event_id or rejection.raw[:60], rejection.reason)
 
-    async def flush(self) -> None:
-        """Flush file sinks (Redis sinks send at the commit, :func:`commit_point`)."""
+    def close(self) -> None:
         for sink in [*self.sinks, self.dead_letter]:
             if sink is not None:
-                sink.flush()
+                sink.close()
 
 
-async def commit_point(loop: Loop, outputs: Outputs, checkpoint: Path | RedisCheckpoint | None = None,
+async def commit_point(loop: Loop, outputs: Outputs, checkpoint: Checkpoint | None = None,
                        source: object | None = None) -> None:
     """Make what the loop did so far durable: outputs first, then the checkpoint, then the source's
-    acknowledgements (Redis parts on one server in one transaction, see :mod:`a1lab.live.redis_streams`)."""
-    await outputs.flush()
-    payload = None if checkpoint is None else loop.to_json()
-    if isinstance(checkpoint, Path):
-        write_checkpoint(payload, checkpoint)
-    redis_sinks = [s for s in outputs.sinks if isinstance(s, StreamSink)]
-    stored = (checkpoint, payload) if isinstance(checkpoint, RedisCheckpoint) else None
-    if redis_sinks or stored or isinstance(source, StreamSource):
-        await redis_commit(redis_sinks, stored, source if isinstance(source, StreamSource) else None)
+    acknowledgements (consecutive parts on one store together, see :func:`a1lab.live.transport.commit`)."""
+    if checkpoint is not None:
+        checkpoint.stage(loop.to_json())
+    await commit([*outputs.sinks, outputs.dead_letter, checkpoint, source])
 
 
 class LineReader:
@@ -147,7 +130,7 @@ async def drive(loop: Loop, lines: AsyncIterator[str | bytes | object], outputs:
         outputs: sinks, dead letter, server and alert dispatcher.
         stop: set it (e.g. from a signal handler) to stop after the event in hand.
         commit: makes the work so far durable (:func:`commit_point`); called every ``commit_every`` lines,
-            when the source is idle and at the end (None: only flush the outputs).
+            when the source is idle and at the end (None: commit the outputs only).
         quiet_check: seconds between checks that the feed has not gone quiet.
         clock: wall clock for the quiet-feed rule.
     """
@@ -164,7 +147,7 @@ async def drive(loop: Loop, lines: AsyncIterator[str | bytes | object], outputs:
     async def save() -> None:
         nonlocal dirty
         if commit is None:
-            await outputs.flush()
+            await commit_point(loop, outputs)
             return
         await commit(loop)
         dirty = 0

@@ -1,4 +1,5 @@
-"""Sources and sinks of the live loop: JSONL files or stdin/stdout, and a WebSocket feed client.
+"""Sources, sinks and checkpoints of the live loop: JSONL files or stdin/stdout, and a WebSocket feed client
+(the transports :data:`FILES` and :data:`WEBSOCKET`, see :mod:`a1lab.live.transport`).
 
 A source yields raw lines (str, or bytes not yet decoded); validation is the loop's business. The
 WebSocket client reconnects with exponential back-off and full jitter and asks
@@ -25,6 +26,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidHandshake, InvalidStatus, WebSocketException
 
 from a1lab.live.events import decode_object
+from a1lab.live.transport import Transport
 
 log = logging.getLogger("a1lab.live")
 
@@ -70,11 +72,13 @@ class Backoff:
         base: first ceiling in seconds.
         cap: largest ceiling.
         rng: random source (seeded in tests).
+        attempts: how many attempts in all before giving up (None: never give up).
     """
 
     base: float = 0.1
     cap: float = 10.0
     rng: random.Random = field(default_factory=random.Random)
+    attempts: int | None = None
 
     def delay(self, attempt: int) -> float:
         """The wait after failed attempt ``attempt + 1``."""
@@ -144,9 +148,22 @@ async def websocket_lines(url: str, token: str | None = None, backoff: Backoff |
         await asyncio.sleep(wait)
 
 
+class FileStore:
+    """Commits file parts: flushes each in turn (a checkpoint is written whole, then renamed into place)."""
+
+    async def commit(self, parts: list) -> None:
+        for part in parts:
+            part.flush()
+
+
+FILE_STORE = FileStore()
+
+
 class JsonlSink:
     """Appends one JSON object per line to a file (or stdout for ``-``), line-buffered so readers see each
     message as it is emitted."""
+
+    store = FILE_STORE
 
     def __init__(self, path: str):
         self.path = path
@@ -170,3 +187,62 @@ class JsonlSink:
         self.flush()
         if self._file is not sys.stdout:
             self._file.close()
+
+
+class FileCheckpoint:
+    """The loop's checkpoint in a file, replaced atomically (a temporary file, then a rename) at each commit.
+
+    Raises:
+        UsageError: the path is a folder (refused before the stream, not at its end).
+    """
+
+    store = FILE_STORE
+
+    def __init__(self, path: str):
+        from a1lab.usage import UsageError
+
+        self.path, self.staged = Path(path), None
+        if self.path.is_dir():
+            raise UsageError(f"--checkpoint {path} is a folder: name a file (or '' for none)")
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    async def load(self) -> bytes | None:
+        """The file's bytes, or None when there is none yet.
+
+        Raises:
+            CheckpointError: the file is unreadable.
+        """
+        from a1lab.live.checkpoint import CheckpointError
+
+        if not self.path.is_file():
+            return None
+        try:
+            return self.path.read_bytes()
+        except OSError as exc:
+            raise CheckpointError(f"checkpoint {self.path}: unreadable ({exc}). To start over, delete it or pass "
+                                  "--checkpoint ''") from None
+
+    def stage(self, payload: bytes) -> None:
+        self.staged = payload
+
+    def flush(self) -> None:
+        if self.staged is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(self.path.suffix + ".tmp")
+        tmp.write_bytes(self.staged)
+        os.replace(tmp, self.path)
+        self.staged = None
+
+
+def _path(address: str) -> str:
+    return urlsplit(address).path if address.startswith("file://") else address
+
+
+FILES = Transport(source=lambda address, opened: read_lines(_path(address)),
+                  sink=lambda address, opened: JsonlSink(_path(address)),
+                  checkpoint=lambda address, opened: FileCheckpoint(_path(address)))
+WEBSOCKET = Transport(source=lambda address, opened: websocket_lines(address, opened.token,
+                                                                    max_attempts=opened.attempts))

@@ -222,7 +222,7 @@ def test_live_run_without_a_registered_model_says_so_in_one_line(tmp_path, capsy
     (["live", "serve", "--input", "redis://127.0.0.1:1/x?stream=a", "--bind", "127.0.0.1:0"],
      "the database must be a number"),
     (["live", "run", "--source", "redis://127.0.0.1:1/0", "--out"], "names no stream"),
-    (["live", "replay", "--out", "redis://127.0.0.1:1/0?stream=e"], "Connection refused"),
+    (["live", "replay", "--out", "redis://127.0.0.1:1/0?stream=e"], "redis commit to 127.0.0.1:1: Error 111"),
     (["live", "serve", "--input", "-", "--bind", "nonsense"], "'nonsense' is not HOST:PORT"),
     (["live", "serve", "--input", "-", "--bind", "127.0.0.1:70000"], "is not HOST:PORT with a port from 0 to 65535"),
     (["live", "serve", "--input", "-", "--bind", "0.0.0.0:0"], "refusing to serve on 0.0.0.0 without a token"),

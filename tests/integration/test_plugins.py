@@ -160,3 +160,111 @@ def test_a_toy_layout_is_one_module_and_one_source_entry(repo, tmp_path):
     finally:
         subprocess.run(["git", "checkout", "-q", "--", "params.yaml"], cwd=repo, check=True)
         (repo / "a1lab" / "data" / "layouts" / "pipes.py").unlink()
+
+
+TOY_TRANSPORT = '''"""A toy transport: gzip-compressed JSONL files, ``gz:///path/file.jsonl.gz``."""
+
+import gzip
+import json
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from a1lab.live.transport import Transport
+
+
+class Files:
+    async def commit(self, parts):
+        for part in parts:
+            part.flush()
+
+
+FILES = Files()
+
+
+async def lines(path):
+    with gzip.open(path, "rb") as f:
+        for line in f:
+            if line.strip():
+                yield line
+
+
+class Sink:
+    store = FILES
+
+    def __init__(self, path):
+        self.file = gzip.open(path, "at", encoding="utf-8")
+
+    def write(self, message):
+        self.file.write(json.dumps(message) + "\\n")
+
+    def flush(self):
+        self.file.flush()
+
+    def close(self):
+        self.file.close()
+
+
+class Checkpoint:
+    store = FILES
+
+    def __init__(self, path):
+        self.path, self.staged = Path(path), None
+
+    async def load(self):
+        return gzip.decompress(self.path.read_bytes()) if self.path.exists() else None
+
+    def stage(self, payload):
+        self.staged = payload
+
+    def flush(self):
+        if self.staged is not None:
+            self.path.write_bytes(gzip.compress(self.staged))
+            self.staged = None
+
+
+def path(address):
+    return urlsplit(address).path
+
+
+TRANSPORT = Transport(source=lambda a, opened: lines(path(a)), sink=lambda a, opened: Sink(path(a)),
+                      checkpoint=lambda a, opened: Checkpoint(path(a)))
+'''
+
+
+def test_a_toy_live_transport_is_one_module_and_one_scheme_line(repo, live_lab, tmp_path):
+    """gz:// as source, sink and checkpoint of `a1lab live run`: the predictions are the plain file run's, and a
+    second run resumes from the gz checkpoint (nothing new)."""
+    import gzip
+
+    transport = repo / "a1lab" / "live" / "transport.py"
+    (repo / "a1lab" / "live" / "gzfiles.py").write_text(TOY_TRANSPORT)
+    text = transport.read_text()
+    line = '"redis": "a1lab.live.redis_streams:REDIS"'
+    assert line in text
+    transport.write_text(text.replace(line, line + ', "gz": "a1lab.live.gzfiles:TRANSPORT"'))
+    events = tmp_path / "events.jsonl.gz"
+    events.write_bytes(gzip.compress((live_lab["root"] / "events_e0.jsonl").read_bytes()))
+    common = ["--dead-letter", "", "--history", str(live_lab["root"] / "matches.parquet"), "--registry",
+              str(live_lab["registry"]), "--model", "xgb", "--params", str(live_lab["params"])]
+    try:
+        assert _changed(repo) == {"a1lab/live/gzfiles.py", "a1lab/live/transport.py"}
+        plain = _run(repo, "-m", "a1lab.cli", "live", "run", "--source", str(live_lab["root"] / "events_e0.jsonl"),
+                     "--out", str(tmp_path / "plain.jsonl"), "--checkpoint", "", *common)
+        assert plain.returncode == 0, plain.stderr[-3000:]
+        toy = ["-m", "a1lab.cli", "live", "run", "--source", f"gz://{events}", "--out", f"gz://{tmp_path}/out.gz",
+               "--checkpoint", f"gz://{tmp_path}/cp.gz", *common]
+        for _ in (1, 2):
+            done = _run(repo, *toy)
+            assert done.returncode == 0, done.stderr[-3000:]
+
+        def predictions(text: str) -> dict:
+            return {(m["match_id"], m["revision"]): m["p"] for m in map(json.loads, text.splitlines())
+                    if m["type"] == "prediction"}
+
+        expected = predictions((tmp_path / "plain.jsonl").read_text())
+        assert len(expected) > 100
+        assert predictions(gzip.decompress((tmp_path / "out.gz").read_bytes()).decode()) == expected
+        assert "0 new predictions" in done.stderr  # the second run resumed from the gz checkpoint
+    finally:
+        subprocess.run(["git", "checkout", "-q", "--", "a1lab/live/transport.py"], cwd=repo, check=True)
+        (repo / "a1lab" / "live" / "gzfiles.py").unlink()

@@ -17,9 +17,9 @@ from a1lab.live.redis_streams import (
     RedisTarget,
     StreamSink,
     StreamSource,
-    commit,
 )
 from a1lab.live.streams import Backoff
+from a1lab.live.transport import commit
 
 
 def test_addresses_are_read_and_bad_ones_refused_clearly():
@@ -78,15 +78,18 @@ def test_a_commit_whose_answer_is_lost_is_not_applied_twice(redis_server):
         base = f"redis://127.0.0.1:{port}/0"
         connections = Connections()
         sink_at, key_at = RedisTarget.parse(f"{base}?stream=out"), RedisTarget.parse(f"{base}?key=cp", "key")
-        sink = StreamSink(connections.client(sink_at), sink_at)
-        store = RedisCheckpoint(connections.client(key_at), key_at)
+        backoff = Backoff(base=0.01, cap=0.05)
+        sink = StreamSink(connections.client(sink_at), sink_at, backoff)
+        store = RedisCheckpoint(connections.client(key_at), key_at, backoff)
         assert await store.load() is None
         for n in range(3):
             sink.write({"type": "prediction", "n": n})
-        await commit([sink], (store, b'{"n": 3}'), None, Backoff(base=0.01, cap=0.05))
+        store.stage(b'{"n": 3}')
+        await commit([sink, store])
         assert drops == [True], "the proxy never cut an EXEC answer"
         sink.write({"type": "prediction", "n": 3})
-        await commit([sink], (store, b'{"n": 4}'), None, Backoff(base=0.01, cap=0.05))
+        store.stage(b'{"n": 4}')
+        await commit([sink, store])
         await connections.close()
         proxy.close()
 
@@ -112,7 +115,7 @@ def test_a_restarted_consumer_reads_its_unacknowledged_entries_first(redis_serve
                 got.append(json.loads(item)["n"])
             if len(got) >= limit:
                 break
-        acks = source.take_acks()
+        acks = list(source.unacked)
         await connections.close()
         return got, acks
 
@@ -149,7 +152,7 @@ def test_a_read_whose_answer_is_lost_loses_no_entry(redis_server):
         try:
             await asyncio.wait_for(six(), 10)
         finally:
-            acks = source.take_acks()
+            acks = list(source.unacked)
             await connections.close()
             proxy.close()
         return got, acks, drops
