@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
+
 from a1lab.features.state import FeatureState
 from a1lab.live.ledger import Ledger
 from a1lab.live.settlement import Window
@@ -18,10 +20,12 @@ class CheckpointError(ValueError):
 
 
 def write(model_ids: list[str], timing: str, standing: Standing, ledger: Ledger, counts: dict) -> dict:
-    """A loop's checkpoint: feature state, open matches, seen ids, analytics, alert rules (JSON-safe)."""
+    """A loop's checkpoint: feature state, open matches and the feature rows behind their predictions, seen ids,
+    analytics, alert rules (JSON-safe)."""
     book = ledger.to_dict()
     return {"version": CHECKPOINT_VERSION, "models": model_ids, "timing": timing,
-            "state": standing.features.to_dict(), "matches": standing.matches, "seen": book["seen"],
+            "state": standing.features.to_dict(), "matches": standing.matches,
+            "inputs": {k: v.tolist() for k, v in standing.inputs.items()}, "seen": book["seen"],
             "settled": book["settled"], "match_events": book["match_events"],
             "last_event_time": book["last_event_time"], "last_day": standing.last_day,
             "window": list(standing.window.rows), "counts": counts, "totals": standing.totals,
@@ -60,6 +64,8 @@ def read(snapshot: dict, model_ids: list[str], timing: str, window: int, alerts:
             features=FeatureState.from_dict(snapshot["state"]), alerts=rules,
             window=Window(window, [dict(r) for r in snapshot["window"]]),
             matches={str(k): dict(v) for k, v in snapshot["matches"].items()},
+            # an older checkpoint has none: its open matches are scored again at the next result
+            inputs={str(k): np.array(v, dtype=float) for k, v in snapshot.get("inputs", {}).items()},
             last_day={str(k): int(v) for k, v in snapshot["last_day"].items()},
             totals={str(k): float(v) for k, v in snapshot["totals"].items()})
         ledger = Ledger.from_dict(snapshot, horizon_days)

@@ -304,9 +304,9 @@ class Loop:
 
     def to_json(self) -> bytes:
         """:meth:`to_dict` as compact JSON, what checkpoints hold: orjson, 6x the standard library's speed on a
-        2-8 MB checkpoint. NaN, which only the feature state's float arrays hold (rolling buffers, queued
-        results' missing statistics), is written as null, which :meth:`restore` reads back into those arrays
-        as NaN."""
+        2-8 MB checkpoint. NaN, which only float arrays hold (the feature state's rolling buffers and queued
+        results' missing statistics, the feature rows behind the predictions), is written as null, which
+        :meth:`restore` reads back into those arrays as NaN."""
         return orjson.dumps(self.to_dict(), option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY)
 
     def restore(self, snapshot: dict) -> None:
