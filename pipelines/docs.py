@@ -468,10 +468,25 @@ def performance_page() -> str:
                     _table(["stage", "wall s", "cells s"],
                            [[k, f"{v['wall_s']:.1f}", "" if v["cells_s"] is None else f"{v['cells_s']:.1f}"]
                             for k, v in data["stages"].items()]), ""]
+        elif path.stem.startswith("faults"):
+            out += faults_section(data)
         else:
             out += [f"Load average {data.pop('load_before')} before, {data.pop('load_after')} after, on "
                     f"{data.pop('cpus')} CPUs.", "", _table(["figure", "value"], _flat(data)), ""]
     return "\n".join(out)
+
+
+def faults_section(data: dict) -> list[str]:
+    """The fault soak (bench/bench_faults.py): its figures, then each kill and the bad seconds after it."""
+    kills, bad = data.pop("kills"), data.pop("bad_seconds")
+    data.pop("bad_seconds_after_kill")
+    rows = [[f"{k['at_s']:.0f}", k["process"], str(sum(int(k["at_s"]) <= s < int(k["at_s"]) + data["every_s"]
+                                                      for s in bad))] for k in kills]
+    return [f"`live cluster` with {data['replicas']} scoring process(es) per partition, fed {data['events']:,} "
+            f"events of {data['season']} over {data['minutes']:g} minutes, a process killed every "
+            f"{data['every_s']:g} s. Load average {data.pop('load_before')} before, {data.pop('load_after')} after, "
+            f"on {data.pop('cpus')} CPUs.", "", _table(["figure", "value"], _flat(data)), "",
+            _table(["killed at s", "process", "bad seconds in the next interval"], rows), ""]
 
 
 def _figure(figures: dict, dotted: str):

@@ -243,7 +243,8 @@ async def _run_with(args, params, models, timing, config, alerts, dispatcher, fe
 
     try:
         try:
-            counts = await drive(loop, lines, outputs, stop, commit, live.checkpoint_every, live.quiet_check)
+            counts = await drive(loop, lines, outputs, stop, commit, live.checkpoint_every, live.quiet_check,
+                                 commit_interval=args.commit_interval)
         except Exception:
             reading["state"] = "failed"
             raise
@@ -344,8 +345,8 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     if redis_server is None or supervisord is None:
         raise UsageError(f"{'redis-server' if redis_server is None else 'supervisord'} not found: "
                          "`make install` installs supervisor; Debian's redis-server: apt-get install redis-server")
-    if args.partitions < 1:
-        raise UsageError("--partitions must be at least 1")
+    if min(args.partitions, args.replicas) < 1:
+        raise UsageError("--partitions and --replicas must be at least 1")
     from a1lab import registry
 
     models = args.model or loop_params(args.params).live.models  # a bad params file is refused here, not in turn
@@ -359,9 +360,10 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     config = folder / "supervisord.conf"
     config.write_text(supervisor_config(folder, redis_server, args.port, args.partitions, args.serve,
                                         str(Path(args.params).resolve()), str(Path(args.registry).resolve()),
-                                        str(Path(args.history).resolve()), models))
+                                        str(Path(args.history).resolve()), models, args.replicas))
     url = f"redis://127.0.0.1:{args.port}/0"
-    print(f"a1lab live cluster: redis-server on 127.0.0.1:{args.port}, {args.partitions} scoring processes, "
+    print(f"a1lab live cluster: redis-server on 127.0.0.1:{args.port}, {args.partitions * args.replicas} scoring "
+          f"processes ({args.partitions} partitions x {args.replicas}), "
           f"{len(args.serve)} servers ({', '.join(args.serve) or 'none'}) under supervisord ({config}); events in "
           f"{url}?stream=events, predictions in {url}?stream=predictions; logs in {folder / 'logs'}; Ctrl-C stops "
           "them all", file=sys.stderr, flush=True)
@@ -382,7 +384,7 @@ async def _serve(args: argparse.Namespace) -> int:
     server = Broadcaster(token=token, history=args.history)
     await server.start(*host_port(args.bind))
     print(f"a1lab live serve: ws://{host_port(args.bind)[0]}:{server.port}/", file=sys.stderr, flush=True)
-    feeder = asyncio.ensure_future(serve_lines(server, lines, args.rate))
+    feeder = asyncio.ensure_future(serve_lines(server, lines, args.rate, args.dedupe))
     await asyncio.wait({feeder, asyncio.ensure_future(stop.wait())}, return_when=asyncio.FIRST_COMPLETED)
     if feeder.done() and not stop.is_set():
         log.info("input done: %d messages; serving until stopped", feeder.result())
@@ -489,6 +491,8 @@ def add_parser(sub) -> None:
     rn.add_argument("--registry", default="models", help="the model registry folder")
     rn.add_argument("--params", default="params.yaml", help="params file: its live, monitoring, features sections")
     rn.add_argument("--serve", default=None, help="also broadcast over WebSocket on HOST:PORT")
+    rn.add_argument("--commit-interval", type=float, default=0.5,
+                    help="seconds between commits while the source is idle (each writes the whole checkpoint)")
     rn.add_argument("--linger", type=float, default=0.0, help="with --serve: seconds to keep serving after the input")
     rn.add_argument("--token-env", default=TOKEN_ENV, help="environment variable holding the bearer token")
     rn.add_argument("--no-alerts", action="store_true", help="no alert rules or channels")
@@ -507,7 +511,9 @@ def add_parser(sub) -> None:
 
     cl = cmds.add_parser("cluster", help="redis-server, the router, N scoring processes and the fan-out under "
                                          "supervisord (each restarted when it dies)")
-    cl.add_argument("--partitions", type=int, default=2, help="scoring processes, one per partition of the events")
+    cl.add_argument("--partitions", type=int, default=2, help="partitions of the events, by country")
+    cl.add_argument("--replicas", type=int, default=1,
+                    help="scoring processes per partition, each scoring all of it (the fan-out drops the copies)")
     cl.add_argument("--port", type=int, default=6390, help="Redis's port on 127.0.0.1")
     cl.add_argument("--serve", nargs="*", default=["127.0.0.1:8765"], help="HOST:PORT of each fan-out server")
     cl.add_argument("--folder", default="data/live/cluster", help="supervisor's and Redis's files, the logs")
@@ -528,6 +534,8 @@ def add_parser(sub) -> None:
     sv.add_argument("--bind", default="127.0.0.1:8765", help="HOST:PORT (port 0: any free port)")
     sv.add_argument("--rate", type=float, default=0.0, help="messages per second (0: as they come)")
     sv.add_argument("--history", type=int, default=100_000, help="messages kept for clients that resume")
+    sv.add_argument("--dedupe", type=int, default=0,
+                    help="skip a line equal to one of the last N (the input of scoring replicas; 0: none)")
     sv.add_argument("--token-env", default=TOKEN_ENV, help="environment variable holding the bearer token")
     sv.add_argument("-v", "--verbose", action="store_true", help="progress messages (INFO) on stderr")
     sv.set_defaults(func=cmd_serve)

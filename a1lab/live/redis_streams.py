@@ -170,8 +170,9 @@ class StreamSource:
     Args:
         client: the server's client.
         target: stream, with ``group`` (default ``a1lab``), ``consumer`` (default ``live``), ``count`` (entries
-            per read, 256), ``block_ms`` (wait for new entries, 1000), ``claim_idle_ms`` (claim other consumers'
-            entries pending this long, 60000).
+            per read, 256), ``block_ms`` (wait for new entries, 100: an idle source says so ten times a second,
+            when the loop may commit, see ``commit_interval`` of :func:`a1lab.live.runtime.drive`),
+            ``claim_idle_ms`` (claim other consumers' entries pending this long, 60000).
         backoff: waits between attempts while the server is unreachable.
     """
 
@@ -179,7 +180,7 @@ class StreamSource:
         self.client, self.target, self.backoff = client, target, backoff or Backoff()
         p = target.params
         self.group, self.consumer = p.get("group", "a1lab"), p.get("consumer", "live")
-        self.count, self.block_ms = int(p.get("count", 256)), int(p.get("block_ms", 1000))
+        self.count, self.block_ms = int(p.get("count", 256)), int(p.get("block_ms", 100))
         self.claim_idle_ms = int(p.get("claim_idle_ms", 60_000))
         self.unacked: list[bytes] = []  # ids yielded since the last commit
         self.read = 0

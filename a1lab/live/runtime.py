@@ -121,7 +121,8 @@ class LineReader:
 
 async def drive(loop: Loop, lines: AsyncIterator[str | bytes | object], outputs: Outputs, stop: asyncio.Event,
                 commit: Callable[[Loop], Awaitable[None]] | None = None, commit_every: int = 1000,
-                quiet_check: float = 5.0, clock: Callable[[], float] = time.time) -> dict:
+                quiet_check: float = 5.0, clock: Callable[[], float] = time.time,
+                commit_interval: float = 0.0) -> dict:
     """Feed the loop until the source ends or ``stop`` is set; return the loop's counts.
 
     Args:
@@ -131,6 +132,9 @@ async def drive(loop: Loop, lines: AsyncIterator[str | bytes | object], outputs:
         stop: set it (e.g. from a signal handler) to stop after the event in hand.
         commit: makes the work so far durable (:func:`commit_point`); called every ``commit_every`` lines,
             when the source is idle and at the end (None: commit the outputs only).
+        commit_interval: seconds between commits when the source is idle: a feed that trickles in would
+            otherwise write the whole checkpoint after each event (a source that reports idle often, such as a
+            Redis stream read with a short ``block_ms``, bounds the outputs' delay to about this).
         quiet_check: seconds between checks that the feed has not gone quiet.
         clock: wall clock for the quiet-feed rule.
     """
@@ -142,15 +146,15 @@ async def drive(loop: Loop, lines: AsyncIterator[str | bytes | object], outputs:
                 outputs.emit(msg)
 
     metrics = outputs.metrics
-    dirty = 0
+    dirty, last_commit = 0, time.monotonic()
 
     async def save() -> None:
-        nonlocal dirty
+        nonlocal dirty, last_commit
         if commit is None:
             await commit_point(loop, outputs)
             return
         await commit(loop)
-        dirty = 0
+        dirty, last_commit = 0, time.monotonic()
         if metrics is not None:
             metrics.last_checkpoint = time.time()
 
@@ -159,7 +163,7 @@ async def drive(loop: Loop, lines: AsyncIterator[str | bytes | object], outputs:
         with LineReader(lines, stop) as reader:
             while (line := await reader.next()) is not None:
                 if line is IDLE:
-                    if dirty:
+                    if dirty and time.monotonic() - last_commit >= commit_interval:
                         await save()
                     continue
                 dirty += 1

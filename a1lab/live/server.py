@@ -23,6 +23,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 import json
 import logging
@@ -113,7 +114,7 @@ class Broadcaster:
         self.history: deque[tuple[int, str]] = deque(maxlen=history)
         self.current: dict[str, str] = {}
         self.clients: set[ServerConnection] = set()
-        self.stats = {"published": 0, "dropped": 0, "refused": 0, "skipped": 0, "connections": 0}
+        self.stats = {"published": 0, "dropped": 0, "refused": 0, "skipped": 0, "duplicates": 0, "connections": 0}
         self._server: Server | None = None
 
     @property
@@ -262,14 +263,24 @@ class Broadcaster:
             self.metrics.clients.set(len(self.clients))
 
 
-async def serve_lines(broadcaster: Broadcaster, lines, rate: float = 0.0) -> int:
+async def serve_lines(broadcaster: Broadcaster, lines, rate: float = 0.0, dedupe: int = 0) -> int:
     """Publish each JSON object line of an async line source (``rate`` per second, 0: as they come).
 
     A line that is not a strict JSON object (not UTF-8, not JSON, NaN or Infinity, nested too deeply,
-    not an object) is logged and skipped; returns how many were published.
+    not an object) is logged and skipped; with ``dedupe``, so is a line equal to one of the last ``dedupe`` lines
+    published (scoring replicas write each message once each, byte for byte). Returns how many were published.
     """
-    count = 0
+    count, seen, order = 0, set(), deque(maxlen=dedupe or None)
     async for line in lines:
+        if dedupe:
+            digest = hashlib.blake2b(line if isinstance(line, bytes) else line.encode(), digest_size=16).digest()
+            if digest in seen:
+                broadcaster.stats["duplicates"] += 1
+                continue
+            if len(order) == dedupe:
+                seen.discard(order[0])
+            order.append(digest)
+            seen.add(digest)
         message = decode_object(line)
         if isinstance(message, str):
             broadcaster.stats["skipped"] += 1

@@ -549,10 +549,15 @@ def test_two_scoring_processes_on_country_partitions_predict_what_one_does(live_
 
 
 def test_a_cluster_restarts_a_killed_scorer_loses_nothing_and_leaves_nothing_running(live_lab, tmp_path):
-    """`a1lab live cluster`: redis-server, the router, two scoring processes and a server under supervisord. A
-    scoring process killed (SIGKILL) mid-stream is restarted and resumes from its checkpoint: the predictions are
-    the one-process run's, none twice (outputs, checkpoint and acknowledgements commit in one transaction). SIGTERM
-    to the command stops every program."""
+    """`a1lab live cluster`: redis-server, the router, two partitions scored by two replicas each and a server
+    under supervisord. A scoring process killed (SIGKILL) mid-stream is restarted and resumes from its checkpoint:
+    each replica's predictions are the one-process run's, none twice (outputs, checkpoint and acknowledgements
+    commit in one transaction), and the server publishes each message once. SIGTERM to the command stops every
+    program."""
+    from collections import Counter
+
+    import redis
+
     from a1lab.testing import find_redis_server
 
     if find_redis_server() is None:
@@ -564,9 +569,9 @@ def test_a_cluster_restarts_a_killed_scorer_loses_nothing_and_leaves_nothing_run
     assert single.returncode == 0, single.stderr[-3000:]
     expected = [(m["match_id"], m["revision"], m["p"]) for m in _lines(tmp_path / "out.jsonl")
                 if m["type"] == "prediction"]
-    port, folder = free_port(), tmp_path / "cluster"
-    cluster = subprocess.Popen([*A1LAB, "live", "cluster", "--partitions", "2", "--port", str(port), "--serve",
-                                f"127.0.0.1:{free_port()}", "--folder", str(folder), "--params",
+    port, serve, folder = free_port(), free_port(), tmp_path / "cluster"
+    cluster = subprocess.Popen([*A1LAB, "live", "cluster", "--partitions", "2", "--replicas", "2", "--port",
+                                str(port), "--serve", f"127.0.0.1:{serve}", "--folder", str(folder), "--params",
                                 str(live_lab["params"]), "--registry", str(live_lab["registry"]), "--model", "xgb",
                                 "--history", str(live_lab["root"] / "matches.parquet")], stderr=subprocess.PIPE,
                                text=True)
@@ -579,6 +584,9 @@ def test_a_cluster_restarts_a_killed_scorer_loses_nothing_and_leaves_nothing_run
     def status() -> str:
         return subprocess.run([*ctl, "status", "score-0"], capture_output=True, text=True).stdout
 
+    def served() -> dict:
+        return json.loads(urllib.request.urlopen(f"http://127.0.0.1:{serve}/health", timeout=5).read())
+
     try:
         _wait_for(lambda: _pingable(port), 60, "redis-server", cluster)
         _publish(port, lines[:1000])
@@ -586,15 +594,21 @@ def test_a_cluster_restarts_a_killed_scorer_loses_nothing_and_leaves_nothing_run
         pid = subprocess.run([*ctl, "pid", "score-0"], capture_output=True, text=True).stdout.strip()
         os.kill(int(pid), signal.SIGKILL)  # and the rest of the stream comes while it is down
         _publish(port, lines[1000:])
-        _wait_for(lambda: len(predictions()) >= len(expected), 240, "every prediction", cluster)
+        _wait_for(lambda: len(predictions()) >= 2 * len(expected), 240, "every prediction twice", cluster)
         _wait_for(lambda: "RUNNING" in status(), 30, "score-0 running again", cluster)
         assert f"pid {pid}," not in status()  # a new process
         got = predictions()
+        entries = [fields[b"data"] for _, fields in redis.Redis(port=port).xrange("predictions")]
+        _wait_for(lambda: sum(served()[k] for k in ("published", "duplicates")) == len(entries), 30,
+                  "the server to read the stream")
+        health = served()
     finally:
         cluster.send_signal(signal.SIGTERM)
         log = cluster.communicate(timeout=90)[1]
-    assert sorted(got, key=str) == sorted(expected, key=str)  # each once, each equal to the one process's
-    assert "a1lab live cluster: redis-server on 127.0.0.1" in log
+    assert Counter(map(str, got)) == {str(e): 2 for e in expected}  # each replica's, once each
+    read = entries[len(entries) - health["published"] - health["duplicates"]:]  # what it read since it started
+    assert health["duplicates"] > 0 and health["published"] == len(set(read))
+    assert "a1lab live cluster: redis-server on 127.0.0.1" in log and "4 scoring processes" in log
     left = subprocess.run(["pgrep", "-f", str(folder)], capture_output=True, text=True).stdout.split()
     assert left == []  # supervisord and every program it ran are gone
 

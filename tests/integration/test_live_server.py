@@ -341,3 +341,16 @@ def test_pipelined_http_requests_are_one_log_line_not_a_library_traceback(caplog
         assert PipelinedRequests().filter(tripped) is False
     assert [r.getMessage() for r in caplog.records] == [
         "a client sent several HTTP requests at once: the first was answered, the connection closed"]
+
+
+def test_serve_drops_the_copies_replicas_write_within_its_window():
+    from a1lab.live.server import serve_lines
+
+    async def lines():
+        for line in [b'{"n":1}', b'{"n":2}', b'{"n":1}', b'{"n":3}', b'{"n":2}', b'{"n":1}']:
+            yield line
+
+    for window, published in ((0, 6), (2, 4), (3, 3)):  # a window of 2 has forgotten n=1 when it comes a third time
+        server = Broadcaster()
+        assert asyncio.run(serve_lines(server, lines(), dedupe=window)) == published
+        assert server.stats["published"] == published and server.stats["duplicates"] == 6 - published
