@@ -189,7 +189,7 @@ async def _run_with(args, params, models, timing, config, alerts, dispatcher, fe
     from a1lab.live.metrics import LiveMetrics
     from a1lab.live.runtime import LineReader, Outputs, commit_point, drive
     from a1lab.live.server import Broadcaster, host_port
-    from a1lab.live.transport import IDLE
+    from a1lab.live.transport import IDLE, Detached, detach
 
     live = params.live
     stop = asyncio.Event()
@@ -224,18 +224,21 @@ async def _run_with(args, params, models, timing, config, alerts, dispatcher, fe
         lines = _prepend(head, reader.it)
     server, metrics, reading = None, LiveMetrics(), {"state": "reading"}
 
+    sinks = detach([opened.sink(p) for p in args.out], checkpoint, source, params.monitoring)
+
     def status() -> dict:  # /health of `live run --serve`: ready once the models are loaded and the source open
         age = None if metrics.last_event is None else time.time() - metrics.last_event
         last = loop.ledger.last_event_time
         return {"ready": bool(loop.models) and reading["state"] != "failed", "models": loop.model_ids,
                 "source": reading["state"], "events": loop.counts["events"], "last_event_age_s": age,
                 "last_event_ts": None if last is None else last.isoformat(),
-                "lag_s": None if last is None else time.time() - last.timestamp()}
+                "lag_s": None if last is None else time.time() - last.timestamp(),
+                "sinks": {str(s.sink): s.state for s in sinks if isinstance(s, Detached)}}
 
     if args.serve:
         server = Broadcaster(token=os.environ.get(args.token_env) or None, metrics=metrics, status=status)
         await server.start(*host_port(args.serve))
-    outputs = Outputs(sinks=[opened.sink(p) for p in args.out], dispatcher=dispatcher, server=server,
+    outputs = Outputs(sinks=sinks, dispatcher=dispatcher, server=server,
                       metrics=metrics, dead_letter=opened.sink(args.dead_letter) if args.dead_letter else None)
 
     async def commit(loop: Loop) -> None:
@@ -253,7 +256,7 @@ async def _run_with(args, params, models, timing, config, alerts, dispatcher, fe
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=args.linger)
     finally:
-        outputs.close()
+        await outputs.close(wait=params.monitoring.timeout)
         if server is not None:
             await server.close()
         if dispatcher is not None:  # what the channels hold, for at most one alert's tries
@@ -265,6 +268,9 @@ async def _run_with(args, params, models, timing, config, alerts, dispatcher, fe
               f"run: {new.get('events', 0):,} new events, {new.get('predictions', 0):,} new predictions "
               f"({new.get('seen_before_restart', 0):,} lines the checkpoint had seen)", file=sys.stderr)
     print(f"a1lab live run: {json.dumps(counts)}", file=sys.stderr)
+    for sink in (s for s in outputs.sinks if isinstance(s, Detached)):
+        print(f"a1lab live run: sink {sink.sink}: {sink.sent:,} messages sent, {sink.dropped:,} dropped, breaker "
+              f"{sink.state}", file=sys.stderr)
     if dispatcher is not None and dispatcher.deliveries:
         tally = Counter(d.status for d in dispatcher.deliveries)
         print(f"a1lab live run: alert deliveries {json.dumps(dict(sorted(tally.items())))}", file=sys.stderr)

@@ -294,6 +294,9 @@ class StreamSink:
         self.buffer: list[bytes] = []
         self.written = 0
 
+    def __str__(self) -> str:
+        return f"redis://{self.target.host}:{self.target.port}/{self.target.db}?stream={self.target.name}"
+
     def write(self, message: dict) -> None:
         self.buffer.append(json.dumps(message, separators=(",", ":")).encode())
         self.written += 1

@@ -26,7 +26,7 @@ from a1lab.live.events import Rejection, line_text, parse_event
 from a1lab.live.loop import Loop
 from a1lab.live.metrics import LiveMetrics
 from a1lab.live.server import Broadcaster
-from a1lab.live.transport import IDLE, Checkpoint, Sink, commit
+from a1lab.live.transport import IDLE, Checkpoint, Detached, Sink, commit
 from a1lab.monitoring.alerts import Alert
 
 if TYPE_CHECKING:
@@ -62,9 +62,12 @@ class Outputs:
             self.dead_letter.write(rejection.to_dict(datetime.now(UTC)))
         log.warning("rejected %s: %s", rejection.event_id or rejection.raw[:60], rejection.reason)
 
-    def close(self) -> None:
+    async def close(self, wait: float = 0.0) -> None:
+        """Close every sink; a detached one gets up to ``wait`` seconds to deliver what it holds."""
         for sink in [*self.sinks, self.dead_letter]:
-            if sink is not None:
+            if isinstance(sink, Detached):
+                await sink.close(wait)
+            elif sink is not None:
                 sink.close()
 
 
@@ -72,6 +75,9 @@ async def commit_point(loop: Loop, outputs: Outputs, checkpoint: Checkpoint | No
                        source: object | None = None) -> None:
     """Make what the loop did so far durable: outputs first, then the checkpoint, then the source's
     acknowledgements (consecutive parts on one store together, see :func:`a1lab.live.transport.commit`)."""
+    for sink in outputs.sinks:
+        if isinstance(sink, Detached):
+            sink.hand_over()  # sent by its own task, never waited on here
     if checkpoint is not None:
         checkpoint.stage(loop.to_json())
     await commit([*outputs.sinks, outputs.dead_letter, checkpoint, source])

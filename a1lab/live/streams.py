@@ -151,6 +151,8 @@ async def websocket_lines(url: str, token: str | None = None, backoff: Backoff |
 class FileStore:
     """Commits file parts: flushes each in turn (a checkpoint is written whole, then renamed into place)."""
 
+    local = True  # a sink here never waits on a server: it is never detached (a1lab.live.transport.detach)
+
     async def commit(self, parts: list) -> None:
         for part in parts:
             part.flush()

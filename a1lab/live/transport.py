@@ -7,17 +7,22 @@ Redis stream or key) and :func:`register` adds another. A transport is one modul
 A commit makes the loop's work durable in this order: the sinks' messages, the checkpoint, the source's
 acknowledgements. Every part names the ``store`` that commits it; consecutive parts on one store are committed
 by one ``await store.commit(parts)``, which a store that can makes all or nothing (Redis: one MULTI/EXEC), so with
-everything on one Redis server a commit is exactly once and otherwise at least once.
+everything on one Redis server a commit is exactly once and otherwise at least once. A sink on a remote store of
+its own is committed off the scoring path, behind a circuit breaker (:class:`Detached`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+import logging
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Hashable
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+log = logging.getLogger("a1lab.live")
 IDLE = object()  # a source's marker when it has caught up with its input: a commit point
 
 
@@ -170,3 +175,103 @@ async def commit(parts: list) -> None:
         run.append(part)
     if run:
         await run[0].store.commit(run)
+
+
+class Detached:
+    """A sink on a store that neither the checkpoint nor the source uses, committed off the scoring path: a hung
+    or failing server never delays scoring.
+
+    Each commit hands the messages written since the last one to a bounded queue of batches; a task sends them
+    in order, each try within ``timeout`` seconds, through a circuit breaker (pybreaker) that opens after
+    ``failures`` failed tries in a row and lets one try through ``reset`` seconds later. Past ``queue`` batches
+    waiting, the oldest is dropped and counted. Delivery to such a sink is at least once while it answers (a try
+    that timed out may have landed); the checkpoint does not wait for it, so a crash loses what the queue held.
+
+    Args:
+        sink: the sink (its ``store`` commits it).
+        timeout: seconds per try.
+        failures: failed tries in a row that open the breaker.
+        reset: seconds an open breaker waits before a trial.
+        queue: batches that may wait.
+    """
+
+    store = None  # the loop's commit never waits on it: see :meth:`hand_over`
+
+    def __init__(self, sink: Sink, timeout: float, failures: int, reset: float, queue: int):
+        import pybreaker
+
+        self.sink, self.timeout, self.reset, self.queue = sink, timeout, reset, queue
+        self.breaker = pybreaker.CircuitBreaker(fail_max=failures, reset_timeout=reset)
+        self.buffer: list[dict] = []
+        self.batches: deque[list[dict]] = deque()
+        self.sent = self.dropped = 0
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task | None = None
+
+    def write(self, message: dict) -> None:
+        self.buffer.append(message)
+
+    def hand_over(self) -> None:
+        """Queue what was written since the last call (called at each commit of the loop)."""
+        if self._task is None:
+            self._wake = asyncio.Event()
+            self._task = asyncio.ensure_future(self._drain())
+        if self.buffer:
+            if len(self.batches) == self.queue:
+                self.dropped += len(self.batches.popleft())
+                log.error("sink %s: %d messages dropped (its queue is full)", self.sink, self.dropped)
+            self.batches.append(self.buffer)
+            self.buffer = []
+            self._wake.set()
+
+    async def _drain(self) -> None:
+        import pybreaker
+
+        written = False  # the head batch is in the sink's own buffer, waiting for a commit that went through
+        while True:
+            if not self.batches:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            if not written:
+                for message in self.batches[0]:
+                    self.sink.write(message)
+                written = True
+            try:
+                with self.breaker.calling():
+                    await asyncio.wait_for(self.sink.store.commit([self.sink]), self.timeout)
+            except pybreaker.CircuitBreakerError:
+                await asyncio.sleep(min(1.0, self.reset))  # open: until the breaker lets a trial through
+                continue
+            except Exception as exc:  # noqa: BLE001 - any failure of the sink counts against its breaker
+                log.warning("sink %s: %s", self.sink, str(exc) or f"no answer within {self.timeout:g} s")
+                await asyncio.sleep(min(1.0, self.reset))
+                continue
+            self.sent += len(self.batches.popleft())
+            written = False
+
+    @property
+    def state(self) -> str:
+        """The breaker's state: closed, open or half-open."""
+        return self.breaker.current_state
+
+    async def close(self, wait: float) -> None:
+        """Hand over what is left, wait up to ``wait`` seconds for the queue to empty, then stop."""
+        self.hand_over()
+        deadline = asyncio.get_running_loop().time() + wait
+        while self.batches and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+        if self.batches:
+            self.dropped += sum(map(len, self.batches))
+            log.error("sink %s: %d messages not delivered at the end", self.sink, sum(map(len, self.batches)))
+        self._task.cancel()
+        self.sink.close()
+
+
+def detach(sinks: list[Sink], checkpoint: Checkpoint | None, source: Source | None, settings) -> list[Sink]:
+    """``sinks`` with each one on a remote store of its own (one that neither ``checkpoint`` nor ``source`` uses)
+    wrapped in :class:`Detached`, with the breaker settings of the alert channels (``settings``: the validated
+    ``monitoring`` section: ``timeout``, ``breaker``, ``queue``)."""
+    own = {getattr(part, "store", None) for part in (checkpoint, source)}
+    return [Detached(s, settings.timeout, settings.breaker.failures, settings.breaker.reset, settings.queue)
+            if s.store not in own and not getattr(s.store, "local", False) else s for s in sinks]

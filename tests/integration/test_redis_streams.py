@@ -161,3 +161,72 @@ def test_a_read_whose_answer_is_lost_loses_no_entry(redis_server):
     assert drops == [True], "the proxy never cut a read's answer"
     assert got == [0, 1, 2, 3, 4, 5] and len(acks) == 6
     client.close()
+
+
+def test_a_sink_whose_server_hangs_never_waits_and_its_breaker_opens(silent_server):
+    """A server that accepts and never answers: handing batches over never waits, the tries time out until the
+    breaker opens, the queue keeps the newest batches and counts what it dropped."""
+    from a1lab.live.transport import Detached
+
+    async def run() -> Detached:
+        connections = Connections()
+        at = RedisTarget.parse(f"redis://127.0.0.1:{silent_server}/0?stream=out")
+        sink = Detached(StreamSink(connections.client(at), at), timeout=0.2, failures=2, reset=30, queue=3)
+        for n in range(10):
+            sink.write({"n": n})
+            started = asyncio.get_running_loop().time()
+            sink.hand_over()
+            assert asyncio.get_running_loop().time() - started < 0.05  # never waits on the server
+            await asyncio.sleep(0.05)
+        for _ in range(40):
+            if sink.state == "open":
+                break
+            await asyncio.sleep(0.05)
+        assert sink.state == "open" and len(sink.batches) == 3 and sink.dropped == 7
+        await sink.close(wait=0.1)
+        assert (sink.sent, sink.dropped) == (0, 10)
+        await connections.close()
+        return sink
+
+    asyncio.run(run())
+
+
+def test_a_detached_sink_half_opens_and_delivers_in_order_once_its_server_is_back(tmp_path):
+    from a1lab.live.transport import Detached
+    from a1lab.testing import RedisServer, find_redis_server
+
+    if find_redis_server() is None:
+        pytest.skip("redis-server not installed")
+    server = RedisServer(tmp_path / "redis")  # its port is chosen, nothing listens yet
+
+    async def run() -> Detached:
+        connections = Connections()
+        at = RedisTarget.parse(f"{server.url}?stream=out")
+        backoff = Backoff(base=0.01, cap=0.05, attempts=1)
+        sink = Detached(StreamSink(connections.client(at), at, backoff), timeout=1.0, failures=1, reset=0.5,
+                        queue=100)
+        for n in range(5):
+            sink.write({"n": n})
+            sink.hand_over()
+        for _ in range(40):
+            if sink.state == "open":
+                break
+            await asyncio.sleep(0.05)
+        assert sink.state == "open" and sink.sent == 0
+        server.start()
+        for _ in range(100):
+            if not sink.batches:
+                break
+            await asyncio.sleep(0.05)
+        await sink.close(wait=1.0)
+        await connections.close()
+        return sink
+
+    try:
+        sink = asyncio.run(run())
+        client = redis.Redis(port=server.port)
+        assert [json.loads(f[b"data"])["n"] for _, f in client.xrange("out")] == [0, 1, 2, 3, 4]
+        assert (sink.sent, sink.dropped, sink.state) == (5, 0, "closed")
+        client.close()
+    finally:
+        server.kill()

@@ -67,3 +67,18 @@ def test_a_file_checkpoint_is_written_whole_at_the_commit(tmp_path):
     assert not cp.path.exists()  # staged, not written, until its store commits it
     asyncio.run(commit([cp]))
     assert asyncio.run(cp.load()) == b'{"n": 1}' and not (tmp_path / "sub" / "cp.json.tmp").exists()
+
+
+def test_only_a_remote_sink_on_a_store_of_its_own_is_detached():
+    from types import SimpleNamespace
+
+    from a1lab.live.transport import Detached, detach
+
+    log: list = []
+    main, other, files = Store("main", log), Store("other", log), Store("files", log)
+    files.local = True
+    settings = SimpleNamespace(timeout=1.0, breaker=SimpleNamespace(failures=2, reset=1.0), queue=10)
+    sinks = [Part("with the checkpoint", main), Part("elsewhere", other), Part("a file", files)]
+    wrapped = detach(sinks, Part("checkpoint", main), Part("source", None), settings)
+    assert [type(s).__name__ for s in wrapped] == ["Part", "Detached", "Part"]
+    assert isinstance(wrapped[1], Detached) and wrapped[1].sink is sinks[1] and wrapped[1].store is None
