@@ -205,6 +205,7 @@ class Detached:
         self.buffer: list[dict] = []
         self.batches: deque[list[dict]] = deque()
         self.sent = self.dropped = 0
+        self._trying = False  # the head batch is in the sink's buffer, its commit not yet through
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
 
@@ -216,27 +217,33 @@ class Detached:
         if self._task is None:
             self._wake = asyncio.Event()
             self._task = asyncio.ensure_future(self._drain())
-        if self.buffer:
-            if len(self.batches) == self.queue:
-                self.dropped += len(self.batches.popleft())
-                log.error("sink %s: %d messages dropped (its queue is full)", self.sink, self.dropped)
-            self.batches.append(self.buffer)
-            self.buffer = []
-            self._wake.set()
+        if not self.buffer:
+            return
+        if len(self.batches) == self.queue:  # drop the oldest batch not being tried (the head may be in flight)
+            if self._trying and len(self.batches) == 1:
+                self.dropped, self.buffer = self.dropped + len(self.buffer), []
+            else:
+                self.dropped += len(self.batches[1] if self._trying else self.batches[0])
+                del self.batches[1 if self._trying else 0]
+            log.error("sink %s: %d messages dropped in all (its queue is full)", self.sink, self.dropped)
+            if not self.buffer:
+                return
+        self.batches.append(self.buffer)
+        self.buffer = []
+        self._wake.set()
 
     async def _drain(self) -> None:
         import pybreaker
 
-        written = False  # the head batch is in the sink's own buffer, waiting for a commit that went through
         while True:
             if not self.batches:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            if not written:
+            if not self._trying:  # the head batch goes into the sink's own buffer once, then waits for a commit
                 for message in self.batches[0]:
                     self.sink.write(message)
-                written = True
+                self._trying = True
             try:
                 with self.breaker.calling():
                     await asyncio.wait_for(self.sink.store.commit([self.sink]), self.timeout)
@@ -248,7 +255,7 @@ class Detached:
                 await asyncio.sleep(min(1.0, self.reset))
                 continue
             self.sent += len(self.batches.popleft())
-            written = False
+            self._trying = False
 
     @property
     def state(self) -> str:

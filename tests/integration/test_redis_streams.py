@@ -165,7 +165,7 @@ def test_a_read_whose_answer_is_lost_loses_no_entry(redis_server):
 
 def test_a_sink_whose_server_hangs_never_waits_and_its_breaker_opens(silent_server):
     """A server that accepts and never answers: handing batches over never waits, the tries time out until the
-    breaker opens, the queue keeps the newest batches and counts what it dropped."""
+    breaker opens, the queue keeps the batch being tried and the newest ones, and counts what it dropped."""
     from a1lab.live.transport import Detached
 
     async def run() -> Detached:
@@ -183,6 +183,8 @@ def test_a_sink_whose_server_hangs_never_waits_and_its_breaker_opens(silent_serv
                 break
             await asyncio.sleep(0.05)
         assert sink.state == "open" and len(sink.batches) == 3 and sink.dropped == 7
+        # the batch being tried stays at the head (the sink holds it); the newest wait behind it
+        assert list(sink.batches) == [[{"n": 0}], [{"n": 8}], [{"n": 9}]]
         await sink.close(wait=0.1)
         assert (sink.sent, sink.dropped) == (0, 10)
         await connections.close()
