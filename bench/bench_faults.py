@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -194,7 +195,8 @@ def soak(minutes: float, every: float, n_clients: int, models: list[str], seed: 
                 r.kill()
         cluster.send_signal(signal.SIGTERM)
         cluster.wait(timeout=120)
-    left = subprocess.run(["pgrep", "-f", str(folder)], capture_output=True, text=True).stdout.split()
+        left = subprocess.run(["pgrep", "-f", str(folder)], capture_output=True, text=True).stdout.split()
+        shutil.rmtree(tmp, ignore_errors=True)  # the events, the one-process run and Redis's files
     return _figures(expected, published, got, stream, kills, t0, ended, n_clients, every, replicas) | {
         "minutes": minutes, "every_s": every, "clients": n_clients, "servers": len(serve), "partitions": 2,
         "replicas": replicas,
