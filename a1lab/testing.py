@@ -98,6 +98,42 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def health(port: int) -> dict | None:
+    """The ``/health`` of an a1lab live server on 127.0.0.1, or None while nothing answers there."""
+    try:
+        return json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2).read())
+    except OSError:
+        return None
+
+
+def redis_up(port: int) -> bool:
+    """Whether a Redis server on 127.0.0.1 answers PING."""
+    import redis
+
+    client = redis.Redis(port=port, socket_connect_timeout=1)
+    try:
+        return bool(client.ping())
+    except redis.ConnectionError:
+        return False
+    finally:
+        client.close()
+
+
+def wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen | None = None) -> None:
+    """Poll ``predicate`` every 0.1 s until it holds.
+
+    Raises:
+        AssertionError: ``timeout`` seconds passed, or ``proc`` ended first (with the end of its stderr).
+    """
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"process ended (rc {proc.returncode}) before {what}: {proc.stderr.read()[-2000:]}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
 def find_redis_server() -> str | None:
     """Debian's redis-server, if installed (``make test`` installs it when run as root)."""
     return shutil.which("redis-server")

@@ -80,23 +80,6 @@ def _ctl(folder: Path, *argv: str) -> str:
                           text=True).stdout.strip()
 
 
-def _health(port: int) -> dict | None:
-    import urllib.request
-
-    try:
-        return json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2).read())
-    except OSError:
-        return None
-
-
-def _wait(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out waiting for {what}")
-        time.sleep(0.2)
-
-
 def _baseline(events_file: Path, tmp: Path, models: list[str]) -> dict:
     """The one-process run: (match_id, revision) -> (the event that caused it, its probabilities)."""
     out = tmp / "baseline.jsonl"
@@ -114,7 +97,7 @@ def soak(minutes: float, every: float, n_clients: int, models: list[str], seed: 
     import redis
 
     from a1lab.live.replay import latest_season, season_events
-    from a1lab.testing import free_port
+    from a1lab.testing import free_port, health, redis_up, wait_for
 
     matches = pd.read_parquet(ROOT / "data/matches.parquet")
     season = latest_season(matches)
@@ -135,16 +118,16 @@ def soak(minutes: float, every: float, n_clients: int, models: list[str], seed: 
     published: dict[str, float] = {}
     kills: list[dict] = []
     try:
-        _wait(lambda: _ping(client), 60, "redis-server")
-        _wait(lambda: all(_health(p) for p in serve), 60, "the fan-out servers")
+        wait_for(lambda: redis_up(port), 60, "redis-server")
+        wait_for(lambda: all(health(p) for p in serve), 60, "the fan-out servers")
         share = [n_clients // client_processes + (k < n_clients % client_processes) for k in range(client_processes)]
         readers = [subprocess.Popen([sys.executable, __file__, "--read", str(n), *map(str, serve)],
                                     stdout=subprocess.PIPE, text=True) for n in share]
-        _wait(lambda: sum((_health(p) or {}).get("clients", 0) for p in serve) == len(serve) * n_clients, 120,
+        wait_for(lambda: sum((health(p) or {}).get("clients", 0) for p in serve) == len(serve) * n_clients, 120,
               "every client on every server")
         for e in events[:warmup]:  # the scoring processes start their state at the first event: not measured
             client.xadd("events", {"data": json.dumps(e)})
-        _wait(lambda: _caught_up(client), 300, "the warm-up events scored")
+        wait_for(lambda: _caught_up(client), 300, "the warm-up events scored")
         rest = events[warmup:]
         rate = len(rest) / (minutes * 60)
         victims = ["route", "serve-0", "serve-1", *(f"score-{k}" + (f"-{r}" if r else "") for k in range(2)
@@ -179,7 +162,7 @@ def soak(minutes: float, every: float, n_clients: int, models: list[str], seed: 
                     time.sleep(0.05)  # redis-server is being restarted: the event waits, and counts from here
             published[e["id"]] = time.time()
         ended = time.time()
-        _wait(lambda: _stream_len(client, "predictions") >= len(expected), 300, "every prediction in the stream")
+        wait_for(lambda: _stream_len(client, "predictions") >= len(expected), 300, "every prediction in the stream")
         time.sleep(DUE_S + 2)
         for r in readers:
             r.send_signal(signal.SIGTERM)
@@ -202,15 +185,6 @@ def soak(minutes: float, every: float, n_clients: int, models: list[str], seed: 
         "replicas": replicas,
         "models": models, "season": season, "events": len(rest), "warmup_events": warmup,
         "events_per_s": round(rate, 1), "processes_left": len(left)}
-
-
-def _ping(client) -> bool:
-    import redis
-
-    try:
-        return bool(client.ping())
-    except redis.ConnectionError:
-        return False
 
 
 def _stream_len(client, name: str) -> int:

@@ -236,20 +236,11 @@ def client_main(port: int, n: int, messages: int, deadline: float) -> None:
     print(json.dumps(result))
 
 
-def _health(port: int) -> dict | None:
-    import urllib.request
-
-    try:
-        return json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2).read())
-    except OSError:
-        return None
-
-
 def fanout_bench(n_clients: int, messages: int, rate: float, processes: int = 4, servers: int = 1) -> dict:
     """``servers`` `live serve` processes, the clients spread over ``processes`` processes and over the servers.
     One server reads its stdin; several read one Redis stream (the fan-out tier), each message stamped when it is
     written there, so the latency runs from the write to the client's receipt."""
-    from a1lab.testing import RedisServer, free_port
+    from a1lab.testing import RedisServer, free_port, health
 
     ports = [free_port() for _ in range(servers)]
     redis_server, folder = None, tempfile.TemporaryDirectory()
@@ -263,15 +254,15 @@ def fanout_bench(n_clients: int, messages: int, rate: float, processes: int = 4,
     clients = []
     try:
         for port in ports:
-            while _health(port) is None:
+            while health(port) is None:
                 time.sleep(0.1)
         share = [n_clients // processes + (k < n_clients % processes) for k in range(processes)]
         clients = [subprocess.Popen([sys.executable, __file__, "--client", str(ports[k % servers]), str(n),
                                      str(messages)], stdout=subprocess.PIPE, text=True) for k, n in enumerate(share)]
         t0 = time.monotonic()
-        while sum((_health(p) or {}).get("clients", 0) for p in ports) < n_clients:
+        while sum((health(p) or {}).get("clients", 0) for p in ports) < n_clients:
             if time.monotonic() - t0 > 120:
-                connected = sum((_health(p) or {}).get("clients", 0) for p in ports)
+                connected = sum((health(p) or {}).get("clients", 0) for p in ports)
                 raise RuntimeError(f"only {connected} of {n_clients} clients connected")
             time.sleep(0.2)
         connect_s = time.monotonic() - t0

@@ -367,7 +367,6 @@ async def stream_lines(client: aioredis.Redis, target: RedisTarget, backoff: Bac
                 yield fields[FIELD]
 
 
-
 def _connections(opened) -> Connections:
     return opened.shared("redis", Connections)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from websockets.asyncio.client import connect
 
-from a1lab.testing import free_port
+from a1lab.testing import free_port, health, redis_up, wait_for
 
 A1LAB = [sys.executable, "-m", "a1lab.cli"]
 
@@ -33,16 +33,6 @@ def _lines(path: Path) -> list[dict]:
     """Complete lines written so far (a line being written by the running loop is left for later)."""
     text = path.read_text() if path.exists() else ""
     return [json.loads(x) for x in text[:text.rfind("\n") + 1].splitlines()]
-
-
-def _wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if proc is not None and proc.poll() is not None:
-            raise AssertionError(f"process ended (rc {proc.returncode}) before {what}: {proc.stderr.read()[-2000:]}")
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +79,7 @@ def test_sigterm_mid_stream_loses_nothing_and_a_restart_resumes(live_lab, baseli
     proc.stdin.flush()
     out = tmp_path / "out.jsonl"
     # stdin stays open: the loop waits for more when the signal comes
-    _wait_for(lambda: sum(m["type"] == "settlement" for m in _lines(out)) >= 40, 120, "settlements", proc)
+    wait_for(lambda: sum(m["type"] == "settlement" for m in _lines(out)) >= 40, 120, "settlements", proc)
     time.sleep(1.0)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 0, proc.stderr.read()[-3000:]
@@ -119,13 +109,13 @@ def test_loop_survives_its_feed_server_being_killed_and_restarted(live_lab, base
                             stderr=subprocess.PIPE, text=True)
     out = tmp_path / "out.jsonl"
     try:
-        _wait_for(lambda: sum(m["type"] == "prediction" for m in _lines(out)) >= 5, 120, "first predictions", loop)
+        wait_for(lambda: sum(m["type"] == "prediction" for m in _lines(out)) >= 5, 120, "first predictions", loop)
         feed.kill()  # the feed dies mid-stream
         feed.wait(timeout=10)
         time.sleep(1.5)
         feed = subprocess.Popen(serve, env=env, stderr=subprocess.PIPE, text=True)  # back, replaying from the start
         n_results = sum(e["type"] == "result" for e in live_lab["events_e0"])
-        _wait_for(lambda: sum(m["type"] == "settlement" for m in _lines(out)) >= n_results, 180, "all results",
+        wait_for(lambda: sum(m["type"] == "settlement" for m in _lines(out)) >= n_results, 180, "all results",
                   loop)
         time.sleep(1.0)
         loop.send_signal(signal.SIGTERM)
@@ -149,19 +139,13 @@ def test_run_broadcasts_its_predictions_over_websocket(live_lab, baseline, tmp_p
     proc = subprocess.Popen(_run_args(live_lab, tmp_path, str(src), "--serve", f"127.0.0.1:{port}",
                                       "--linger", "120"), stderr=subprocess.PIPE, text=True)
 
-    def health() -> dict | None:
-        try:
-            return json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2).read())
-        except OSError:
-            return None
-
     try:
         def finished() -> bool:  # the final checkpoint is written once the file is done
             cp = tmp_path / "checkpoint.json"
             return cp.exists() and json.loads(cp.read_text())["counts"]["events"] == len(lines)
 
-        _wait_for(finished, 120, "the loop to finish the file", proc)
-        assert health()["seq"] == len(_lines(tmp_path / "out.jsonl"))
+        wait_for(finished, 120, "the loop to finish the file", proc)
+        assert health(port)["seq"] == len(_lines(tmp_path / "out.jsonl"))
 
         async def collect():
             async with connect(f"ws://127.0.0.1:{port}/?since=0") as ws:
@@ -296,15 +280,9 @@ def test_serve_skips_lines_that_are_not_json_objects_and_keeps_serving(tmp_path)
     proc = subprocess.Popen([*A1LAB, "live", "serve", "--input", str(src), "--bind", f"127.0.0.1:{port}"],
                             stderr=subprocess.PIPE, text=True)
     try:
-        def health() -> dict | None:
-            try:
-                return json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2).read())
-            except OSError:
-                return None
-
-        _wait_for(lambda: (h := health()) is not None and h["published"] + h["skipped"] == len(lines), 60,
-                  "the feed to be read", proc)
-        assert health()["published"] == 3 and health()["skipped"] == 5
+        wait_for(lambda: (h := health(port)) is not None and h["published"] + h["skipped"] == len(lines), 60,
+                 "the feed to be read", proc)
+        assert health(port)["published"] == 3 and health(port)["skipped"] == 5
 
         async def collect():
             async with connect(f"ws://127.0.0.1:{port}/?since=0") as ws:
@@ -356,10 +334,10 @@ def test_dashboard_and_metrics_of_a_running_loop(live_lab, tmp_path, chromium):
     feeder = threading.Thread(target=feed, daemon=True)
     feeder.start()
     try:
-        _wait_for(lambda: get("/health") is not None and json.loads(get("/health"))["events"] > 300, 120,
+        wait_for(lambda: get("/health") is not None and json.loads(get("/health"))["events"] > 300, 120,
                   "the loop to serve", proc)
-        health = json.loads(get("/health"))
-        assert health["ready"] and health["models"] == ["xgb:v1"] and health["last_event_age_s"] < 30
+        ready = json.loads(get("/health"))
+        assert ready["ready"] and ready["models"] == ["xgb:v1"] and ready["last_event_age_s"] < 30
         def seen(dom: str) -> dict:  # what the page shows (the DOM it rendered, not its script's text)
             body = dom[:dom.index("<script>")]
             rows = re.search(r'<table id="predictions">.*?<tbody>(.*?)</tbody>', body, re.S)[1]
@@ -450,7 +428,7 @@ def _drained(port: int) -> bool:
 
 def _finish(proc: subprocess.Popen, port: int, n: int) -> tuple[dict, str]:
     """Wait until the loop has written ``n`` messages and acknowledged everything, stop it; its counts and log."""
-    _wait_for(lambda: len(_stream(port)) >= n and _drained(port), 240, f"{n} messages and every ack", proc)
+    wait_for(lambda: len(_stream(port)) >= n and _drained(port), 240, f"{n} messages and every ack", proc)
     proc.send_signal(signal.SIGTERM)
     log = proc.communicate(timeout=60)[1]
     assert proc.returncode == 0, log[-3000:]
@@ -463,7 +441,7 @@ def test_redis_loop_killed_mid_stream_resumes_with_nothing_lost_or_repeated(live
     _publish(redis_server.port, lines)
     proc = subprocess.Popen(_redis_args(live_lab, tmp_path, redis_server.url), stderr=subprocess.PIPE, text=True)
     try:
-        _wait_for(lambda: len(_stream(redis_server.port)) >= 60, 120, "first outputs", proc)
+        wait_for(lambda: len(_stream(redis_server.port)) >= 60, 120, "first outputs", proc)
         proc.kill()  # SIGKILL: no clean stop, whatever was not committed is lost with the process
         proc.wait(timeout=10)
         import redis
@@ -492,7 +470,7 @@ def test_redis_server_killed_and_restarted_mid_stream_loses_nothing(live_lab, ba
     proc = subprocess.Popen(_redis_args(live_lab, tmp_path, redis_server.url, "-v"), stderr=subprocess.PIPE,
                             text=True)
     try:
-        _wait_for(lambda: len(_stream(redis_server.port)) >= 40, 120, "first outputs", proc)
+        wait_for(lambda: len(_stream(redis_server.port)) >= 40, 120, "first outputs", proc)
         redis_server.kill()  # SIGKILL mid-stream; the AOF has every write it answered
         time.sleep(1.5)
         redis_server.start()
@@ -536,7 +514,7 @@ def test_two_scoring_processes_on_country_partitions_predict_what_one_does(live_
             return len(predictions(_stream(redis_server.port, "out.0") + _stream(redis_server.port, "out.1"))) \
                 >= len(expected)
 
-        _wait_for(done, 240, f"{len(expected)} predictions from two processes", scorers[0])
+        wait_for(done, 240, f"{len(expected)} predictions from two processes", scorers[0])
     finally:
         for proc in [router, *scorers]:
             proc.send_signal(signal.SIGTERM)
@@ -584,42 +562,30 @@ def test_a_cluster_restarts_a_killed_scorer_loses_nothing_and_leaves_nothing_run
     def status() -> str:
         return subprocess.run([*ctl, "status", "score-0"], capture_output=True, text=True).stdout
 
-    def served() -> dict:
-        return json.loads(urllib.request.urlopen(f"http://127.0.0.1:{serve}/health", timeout=5).read())
-
     try:
-        _wait_for(lambda: _pingable(port), 60, "redis-server", cluster)
+        wait_for(lambda: redis_up(port), 60, "redis-server", cluster)
         _publish(port, lines[:1000])
-        _wait_for(lambda: len(predictions()) >= 10, 240, "first predictions", cluster)
+        wait_for(lambda: len(predictions()) >= 10, 240, "first predictions", cluster)
         pid = subprocess.run([*ctl, "pid", "score-0"], capture_output=True, text=True).stdout.strip()
         os.kill(int(pid), signal.SIGKILL)  # and the rest of the stream comes while it is down
         _publish(port, lines[1000:])
-        _wait_for(lambda: len(predictions()) >= 2 * len(expected), 240, "every prediction twice", cluster)
-        _wait_for(lambda: "RUNNING" in status(), 30, "score-0 running again", cluster)
+        wait_for(lambda: len(predictions()) >= 2 * len(expected), 240, "every prediction twice", cluster)
+        wait_for(lambda: "RUNNING" in status(), 30, "score-0 running again", cluster)
         assert f"pid {pid}," not in status()  # a new process
         got = predictions()
         entries = [fields[b"data"] for _, fields in redis.Redis(port=port).xrange("predictions")]
-        _wait_for(lambda: sum(served()[k] for k in ("published", "duplicates")) == len(entries), 30,
-                  "the server to read the stream")
-        health = served()
+        wait_for(lambda: sum(health(serve)[k] for k in ("published", "duplicates")) == len(entries), 30,
+                 "the server to read the stream")
+        stats = health(serve)
     finally:
         cluster.send_signal(signal.SIGTERM)
         log = cluster.communicate(timeout=90)[1]
     assert Counter(map(str, got)) == {str(e): 2 for e in expected}  # each replica's, once each
-    read = entries[len(entries) - health["published"] - health["duplicates"]:]  # what it read since it started
-    assert health["duplicates"] > 0 and health["published"] == len(set(read))
+    read = entries[len(entries) - stats["published"] - stats["duplicates"]:]  # what it read since it started
+    assert stats["duplicates"] > 0 and stats["published"] == len(set(read))
     assert "a1lab live cluster: redis-server on 127.0.0.1" in log and "4 scoring processes" in log
     left = subprocess.run(["pgrep", "-f", str(folder)], capture_output=True, text=True).stdout.split()
     assert left == []  # supervisord and every program it ran are gone
-
-
-def _pingable(port: int) -> bool:
-    import redis
-
-    try:
-        return bool(redis.Redis(port=port, socket_connect_timeout=1).ping())
-    except redis.ConnectionError:
-        return False
 
 
 def test_serve_broadcasts_a_redis_stream(live_lab, baseline, tmp_path, redis_server):
