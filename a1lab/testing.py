@@ -134,6 +134,17 @@ def wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen | None
         time.sleep(0.1)
 
 
+def first_difference(got: list, expected: list) -> str | None:
+    """None where two lists of messages are equal, else where they first differ, short enough to read in a CI
+    log's last lines (pytest prints the whole of both lists otherwise)."""
+    if got == expected:
+        return None
+    n = min(len(got), len(expected))
+    i = next((i for i in range(n) if got[i] != expected[i]), n)
+    at = [(json.dumps(x[i], default=str)[:1500] if i < len(x) else "(none)") for x in (got, expected)]
+    return f"{len(got)} messages, {len(expected)} expected; first difference at {i}: got {at[0]}; expected {at[1]}"
+
+
 def find_redis_server() -> str | None:
     """Debian's redis-server, if installed (``make test`` installs it when run as root)."""
     return shutil.which("redis-server")
