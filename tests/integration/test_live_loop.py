@@ -241,6 +241,33 @@ def test_checkpoint_restart_gives_the_uninterrupted_outputs(live_lab, write):
         other.restore(snapshot)
 
 
+def test_a_stop_at_any_event_restarts_to_the_uninterrupted_outputs(live_lab):
+    """A SIGTERM lands wherever the loop is (the process test's lands after 40 settlements or more, so at a point
+    that moves with the machine's speed): cut at eight seeded points of the stream, with params.yaml's alert
+    rules, each restart gives the uninterrupted outputs."""
+    import copy
+    import random
+
+    from a1lab.monitoring.config import build_monitoring
+    from a1lab.testing import shipped
+
+    events = live_lab["events_e0"]
+    start = _loop(live_lab, events)
+
+    def loop(state=None) -> Loop:  # as `live run` makes it: params.yaml's rules; a restart's state is empty
+        return Loop(start.models, copy.deepcopy(start.state) if state is None else state, loop_config(),
+                    build_monitoring(shipped().monitoring, {})[0])
+
+    expected = [m for m in _feed(loop(), events) if isinstance(m, dict)]
+    for cut in sorted(random.Random(11).sample(range(1, len(events)), 8)):
+        first = loop()
+        got = _feed(first, events[:cut])
+        resumed = loop(type(start.state)(live_lab["config"]))
+        resumed.restore(json.loads(first.to_json()))
+        got += _feed(resumed, events)
+        assert first_difference([m for m in got if isinstance(m, dict)], expected) is None, f"cut at {cut}"
+
+
 def test_alerts_fire_on_model_gap_odds_moves_and_a_quiet_feed(live_lab):
     events = live_lab["events_e0"]
     rules = [Rule("gap", "rps_gap", threshold=-1.0, cooldown=0),
