@@ -56,11 +56,14 @@ debs:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; } || \
 	  echo "not installed:$$missing (the tests that need it skip; in CI they fail)"
 
+# two pytest processes, each test file on one of them (its module fixtures built once): the pipeline and process
+# tests leave a core idle much of the time. More processes would each build the session's real-data fixtures.
+PYTEST := $(PY) -m pytest -n 2 --dist loadfile
 test: install debs  ## the whole suite, both tiers
-	$(PY) -m pytest
+	$(PYTEST)
 
 test-fast: install  ## the unit tier (tests/unit)
-	$(PY) -m pytest tests/unit
+	$(PYTEST) tests/unit
 
 demo: install  ## the pipeline offline on the synthetic league, in datasets/demo/
 	$(PY) pipelines/dataset.py demo
