@@ -124,7 +124,7 @@ def soak(minutes: float, every: float, n_clients: int, models: list[str], seed: 
         readers = [subprocess.Popen([sys.executable, __file__, "--read", str(n), *map(str, serve)],
                                     stdout=subprocess.PIPE, text=True) for n in share]
         wait_for(lambda: sum((health(p) or {}).get("clients", 0) for p in serve) == len(serve) * n_clients, 120,
-              "every client on every server")
+                 "every client on every server")
         for e in events[:warmup]:  # the scoring processes start their state at the first event: not measured
             client.xadd("events", {"data": json.dumps(e)})
         wait_for(lambda: _caught_up(client), 300, "the warm-up events scored")

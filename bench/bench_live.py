@@ -240,7 +240,7 @@ def fanout_bench(n_clients: int, messages: int, rate: float, processes: int = 4,
     """``servers`` `live serve` processes, the clients spread over ``processes`` processes and over the servers.
     One server reads its stdin; several read one Redis stream (the fan-out tier), each message stamped when it is
     written there, so the latency runs from the write to the client's receipt."""
-    from a1lab.testing import RedisServer, free_port, health
+    from a1lab.testing import RedisServer, free_port, health, wait_for
 
     ports = [free_port() for _ in range(servers)]
     redis_server, folder = None, tempfile.TemporaryDirectory()
@@ -253,9 +253,7 @@ def fanout_bench(n_clients: int, messages: int, rate: float, processes: int = 4,
              for port in ports]
     clients = []
     try:
-        for port in ports:
-            while health(port) is None:
-                time.sleep(0.1)
+        wait_for(lambda: all(health(p) is not None for p in ports), 60, "the servers")
         share = [n_clients // processes + (k < n_clients % processes) for k in range(processes)]
         clients = [subprocess.Popen([sys.executable, __file__, "--client", str(ports[k % servers]), str(n),
                                      str(messages)], stdout=subprocess.PIPE, text=True) for k, n in enumerate(share)]

@@ -163,6 +163,13 @@ def test_a_read_whose_answer_is_lost_loses_no_entry(redis_server):
     client.close()
 
 
+async def _until(predicate, seconds: float) -> None:
+    """Poll ``predicate`` every 50 ms for at most ``seconds`` (the caller asserts what it needs afterwards)."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not predicate() and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.05)
+
+
 def test_a_sink_whose_server_hangs_never_waits_and_its_breaker_opens(silent_server):
     """A server that accepts and never answers: handing batches over never waits, the tries time out until the
     breaker opens, the queue keeps the batch being tried and the newest ones, and counts what it dropped."""
@@ -178,10 +185,7 @@ def test_a_sink_whose_server_hangs_never_waits_and_its_breaker_opens(silent_serv
             sink.hand_over()
             assert asyncio.get_running_loop().time() - started < 0.05  # never waits on the server
             await asyncio.sleep(0.05)
-        for _ in range(40):
-            if sink.state == "open":
-                break
-            await asyncio.sleep(0.05)
+        await _until(lambda: sink.state == "open", 2.0)
         assert sink.state == "open" and len(sink.batches) == 3 and sink.dropped == 7
         # the batch being tried stays at the head (the sink holds it); the newest wait behind it
         assert list(sink.batches) == [[{"n": 0}], [{"n": 8}], [{"n": 9}]]
@@ -210,16 +214,10 @@ def test_a_detached_sink_half_opens_and_delivers_in_order_once_its_server_is_bac
         for n in range(5):
             sink.write({"n": n})
             sink.hand_over()
-        for _ in range(40):
-            if sink.state == "open":
-                break
-            await asyncio.sleep(0.05)
+        await _until(lambda: sink.state == "open", 2.0)
         assert sink.state == "open" and sink.sent == 0
         server.start()
-        for _ in range(100):
-            if not sink.batches:
-                break
-            await asyncio.sleep(0.05)
+        await _until(lambda: not sink.batches, 5.0)
         await sink.close(wait=1.0)
         await connections.close()
         return sink
