@@ -35,7 +35,7 @@ run: install  ## dvc repro (DATASET=<name>: the data set of datasets/<name>/, ru
 	  && printf '\nWhere to look:\n  dvc metrics show                 one row per model beside the market\n  reports/notebooks/*.html         each stage'"'"'s executed notebook\n  reports/drift/index.html         drift reports\n  metrics/*.json                   every figure\n  make docs                        the README'"'"'s tables and the docs site from them\n')
 
 datasets: install  ## the shipped data sets other than the main one and the demo
-	$(PY) pipelines/dataset.py europe extra main-close nba nhl --parallel
+	$(PY) pipelines/dataset.py europe extra main-close nba nhl premier-lineup --parallel
 
 exp: install  ## the experiments in one table of 120 columns: RPS per model, gap share, the params that differ
 	$(PY) pipelines/experiments.py

@@ -11,22 +11,13 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from a1lab.data.errors import DataFileError, DataUnavailableError
+from a1lab.data.source import DATA_ROOT_ENV, resolve_root
 from a1lab.usage import UsageError
 
 if TYPE_CHECKING:
     from a1lab.data.quarantine import LoadResult
     from a1lab.params import DataParams, Source
 
-DATA_ROOT_ENV = "A1LAB_DATA_ROOT"
-
-
-def resolve_root(root: str | None) -> str:
-    """The data base: an explicit root, else (``auto``) $A1LAB_DATA_ROOT, else the site's URL."""
-    from a1lab.data.source import DEFAULT_BASE
-
-    if root and root != "auto":
-        return root
-    return os.environ.get(DATA_ROOT_ENV) or DEFAULT_BASE
 
 
 def data_selection(args: argparse.Namespace) -> DataParams:
@@ -104,9 +95,31 @@ def cmd_manifest(args: argparse.Namespace) -> int:
 
     data = data_selection(args)
     out = manifest(resolve_root(data.root), data.sources)
+    path = args.params or ("params.yaml" if Path("params.yaml").is_file() else None)
+    if players := _players(path, args.section):  # the player files the features stage reads
+        from a1lab.data.fpl import player_files, player_root
+
+        out["players"] = player_files(player_root(players.path, resolve_root(data.root)))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
     return 0
+
+
+def _players(path: str | None, section: str):
+    """The ``features.players`` settings of a pipeline's params file (None: none, or not the data section's).
+
+    Raises:
+        DataFileError: the params file's features section is invalid.
+    """
+    from a1lab.params import ParamsError, check_section, read_params
+
+    values = read_params(path) if path and section == "data" else {}
+    if "features" not in values:
+        return None
+    try:
+        return check_section("features", values["features"], path).players
+    except ParamsError as exc:
+        raise DataFileError(str(exc)) from None
 
 
 def load(args: argparse.Namespace) -> LoadResult:

@@ -25,6 +25,12 @@ ID_COLUMNS = ["match_id", "league", "season", "kickoff", "home", "away", "result
 PRED_COLUMNS = [f"p_{o}" for o in OUTCOMES]
 TIMINGS = ("open", "close")
 
+
+def price_timing(prediction_time: str) -> str:
+    """The prices known at a prediction time: a line-up forecast (after the line-ups, before the close) has the
+    opening prices, as an opening forecast does."""
+    return "close" if prediction_time == "close" else "open"
+
 ODDS_COLUMN = re.compile(
     r"^odds_(?P<book>[a-z0-9_]+?)_(?P<market>1x2|ml|ou25|ah)_(?P<timing>open|close)_"
     r"(?P<outcome>home|draw|away|over|under)$"

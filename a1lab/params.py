@@ -23,7 +23,8 @@ from a1lab.section import Section
 
 Probability = Annotated[float, Field(gt=0, lt=1)]
 Seasons = list[Annotated[str, Field(min_length=1)]]
-Timing = Literal["open", "close"]
+Timing = Literal["open", "close"]  # a price's time: the opening or the closing odds
+ForecastTime = Literal["open", "lineup", "close"]  # when forecasts are made (lineup: after the line-ups, open prices)
 
 
 class ParamsError(ValueError):
@@ -48,7 +49,7 @@ class ProtocolParams(Section):
     test_seasons: Seasons = Field(min_length=1)
     oos_seasons: Seasons
     validation_season: str = Field(min_length=1)
-    prediction_time: Timing
+    prediction_time: ForecastTime
     reference: str = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -74,6 +75,18 @@ class SelectionParams(Section):
     seed: int
 
 
+class PlayersParams(Section):
+    """Player data beside the matches (:mod:`a1lab.data.fpl`) and the settings of the player features
+    (:mod:`a1lab.features.players`)."""
+
+    layout: Literal["fpl"]
+    path: str = Field(min_length=1)  # the season folders; a relative path is taken from the data root
+    league: str = Field(min_length=1)  # the data set's league the files are of
+    window: int = Field(ge=1)  # a team's earlier matches a player's usual minutes are averaged over
+    open_lead_hours: float = Field(gt=0)  # open-time player features are those known this long before kick-off
+    lineup_lead_minutes: float = Field(gt=0)  # line-up time: line-ups are known this long before kick-off
+
+
 class FeatureEngineParams(Section):
     """What the feature engine computes (:mod:`a1lab.features`): the ``features`` section but the stage's own
     keys (``parallel``, ``selection``); a saved feature state carries these."""
@@ -96,6 +109,7 @@ class FeatureEngineParams(Section):
     home_advantage_prior_matches: float = Field(ge=0)
     divisions: dict[str, list[Annotated[str, Field(min_length=1)]]]
     division_prior_moves: float = Field(ge=0)
+    players: PlayersParams | None = None  # None: no player data, no player features
 
     @model_validator(mode="after")
     def _one_country_per_league(self) -> FeatureEngineParams:
@@ -114,8 +128,9 @@ class FeatureEngineParams(Section):
                 for tier, league in enumerate(leagues)}
 
     def engine(self) -> dict[str, Any]:
-        """These settings as a mapping, without the keys of a subclass (what a feature state saves)."""
-        return self.model_dump(include=set(FeatureEngineParams.model_fields))
+        """These settings as a mapping, without the keys of a subclass and the player data's (what a feature state
+        saves: the state holds no player)."""
+        return self.model_dump(include=set(FeatureEngineParams.model_fields) - {"players"})
 
 
 class FeaturesParams(FeatureEngineParams):
@@ -399,6 +414,15 @@ class Params(Section):
         if unread := sorted({lg for leagues in self.features.divisions.values() for lg in leagues} - read):
             problems.append(f"features.divisions names {unread}, which no source of data.sources reads (they read "
                             f"{sorted(read)})")
+        players = self.features.players
+        if self.protocol.prediction_time == "lineup" and players is None:
+            problems.append("protocol.prediction_time lineup needs player data (features.players): the line-ups")
+        if players is not None and players.league not in read:
+            problems.append(f"features.players.league {players.league!r} is not read by data.sources (they read "
+                            f"{sorted(read)})")
+        if self.protocol.prediction_time != "close" and self.backtest.odds_timing == "close":
+            problems.append(f"backtest.odds_timing close with protocol.prediction_time "
+                            f"{self.protocol.prediction_time}: the closing prices are not known when it forecasts")
         if unknown := sorted(set(self.tune.space) - models):
             problems.append(f"tune.space {unknown} are not entries of models ({sorted(models)})")
         for name in sorted(models):

@@ -17,7 +17,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from a1lab.columns import ID_COLUMNS, PRED_COLUMNS, market_columns
+from a1lab.columns import ID_COLUMNS, PRED_COLUMNS, market_columns, price_timing
 from a1lab.metrics import gap_share_fieller, interval_ends, rps_per_match
 from a1lab.outcomes import RESULT_CODES, expand
 from a1lab.splits import WalkForwardSplit, season_before, season_order
@@ -89,7 +89,7 @@ def rolling_forecasts(folds: dict[str, list[FoldResult]], frame: pd.DataFrame, m
     for name in folds:
         out[[f"{name}_{c}" for c in PRED_COLUMNS]] = wide[[f"{name}_{c}" for c in PRED_COLUMNS]].to_numpy()
     if "market" in members:
-        market = MarketModel(prediction_time, book=reference).fit(by_id, wide["result"].map(RESULT_CODES))
+        market = MarketModel(price_timing(prediction_time), book=reference).fit(by_id, wide["result"].map(RESULT_CODES))
         p = expand(market.predict_proba(by_id), market.classes_)
         wide[[f"market_{c}" for c in PRED_COLUMNS]] = p
     out[[f"ensemble_{c}" for c in PRED_COLUMNS]] = np.nan

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from a1lab.calibration import CALIBRATORS, Identity, choose_calibration
-from a1lab.columns import ID_COLUMNS, PRED_COLUMNS, TIMINGS, market_columns, outcome_set, quotes_behind
+from a1lab.columns import ID_COLUMNS, PRED_COLUMNS, TIMINGS, market_columns, outcome_set, price_timing, quotes_behind
 from a1lab.metrics import compare_with_market, logloss_per_match, paired_choice, rounded, rps_per_match
 from a1lab.outcomes import RESULT_CODES, expand, outcome_codes
 from a1lab.progress import note
@@ -19,9 +19,9 @@ from a1lab.splits import WalkForwardSplit, check_time_ordered
 
 
 def reference_timings(prediction_time: str) -> tuple[str, ...]:
-    """The reference prices a test match needs: an opening forecast is scored beside the open and the
+    """The reference prices a test match needs: an opening or line-up forecast is scored beside the open and the
     close; a closing forecast beside the close only (so closing-only data can be tested)."""
-    return TIMINGS if prediction_time == "open" else ("close",)
+    return TIMINGS if price_timing(prediction_time) == "open" else ("close",)
 
 
 def has_market(frame: pd.DataFrame, reference: str = "pinnacle", timings: tuple[str, ...] = TIMINGS) -> pd.Series:
@@ -72,11 +72,12 @@ def common_args(train: dict, selected: list[str], protocol: dict) -> dict:
     """What every model of the pipeline gets from the ``train`` section (:func:`model_factory`'s ``common``):
     the selected features, the market offset at the prediction time, the seed and the close target
     (``target_close``: the share of the reference's de-vigged close in the training target; 0: results only;
-    only for ``open`` forecasts: a closing forecast sees the close as a feature)."""
-    weight = float(train["target_close"]) if protocol["prediction_time"] == "open" else 0.0
+    only for ``open`` and ``lineup`` forecasts: a closing forecast sees the close as a feature)."""
+    timing = price_timing(protocol["prediction_time"])
+    weight = float(train["target_close"]) if timing == "open" else 0.0
     offset = train.get("offset")
     return {"features": list(selected), "seed": train["seed"],
-            "offset": list(market_columns(offset, protocol["prediction_time"])) if offset else None,
+            "offset": list(market_columns(offset, timing)) if offset else None,
             "close": list(market_columns(protocol["reference"], "close")) if weight else None,
             "close_weight": weight}
 

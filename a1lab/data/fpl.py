@@ -13,6 +13,7 @@ a reason; the counts add up.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -137,6 +138,34 @@ def team_names(fixtures: pd.DataFrame, matches: pd.DataFrame) -> dict[int, str]:
             names[team] = name
     taken = Counter(names.values())
     return {team: name for team, name in names.items() if taken[name] == 1}
+
+
+def player_root(path: str, data_root: str) -> Path:
+    """The player data's folder: ``path`` (``features.players.path``), a relative one taken from the data root.
+
+    Raises:
+        DataUnavailableError: a relative path beside a data root that is a URL (player files are read locally).
+    """
+    if Path(path).is_absolute():
+        return Path(path)
+    if data_root.startswith(("http://", "https://")):
+        raise DataUnavailableError(f"features.players.path {path!r} is relative to the data root, which is the URL "
+                                   f"{data_root}: player files are read from a local folder (set A1LAB_DATA_ROOT "
+                                   "to a local mirror, or give an absolute path)")
+    return Path(data_root) / path
+
+
+def player_files(root: Path) -> dict[str, str]:
+    """The SHA-256 of every file :func:`load_fpl` reads under ``root`` (what DVC's features stage depends on).
+
+    Raises:
+        DataUnavailableError: ``root`` is not a folder.
+    """
+    if not root.is_dir():
+        raise DataUnavailableError(f"player data root {root} is not a folder")
+    files = [p for folder in sorted(root.iterdir()) if folder.is_dir() and season_code(folder.name)
+             for p in sorted([*folder.glob("gws/gw*.csv"), *folder.glob("news/*.csv")])]
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
 
 
 def load_fpl(root: str | Path, matches: pd.DataFrame, league: str) -> PlayerData:

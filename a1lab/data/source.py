@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -11,6 +12,14 @@ from pathlib import Path
 from a1lab.data.errors import DataFileError, DataTimeoutError, DataUnavailableError
 
 DEFAULT_BASE = "https://www.football-data.co.uk"
+DATA_ROOT_ENV = "A1LAB_DATA_ROOT"
+
+
+def resolve_root(root: str | None) -> str:
+    """The data base: an explicit root, else (``auto``) $A1LAB_DATA_ROOT, else the site's URL."""
+    if root and root != "auto":
+        return root
+    return os.environ.get(DATA_ROOT_ENV) or DEFAULT_BASE
 _HINT = (
     "a1lab reads a local mirror with the site's layout (mmz4281/<season>/<div>.csv): "
     "set A1LAB_DATA_ROOT=/path/to/football-data or `data.root` in params.yaml "

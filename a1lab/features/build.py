@@ -12,7 +12,9 @@ from joblib import Parallel, delayed
 
 from a1lab.columns import ID_COLUMNS
 from a1lab.compute import run_tasks
+from a1lab.data.fpl import PlayerData
 from a1lab.features.market import market_features
+from a1lab.features.players import player_columns
 from a1lab.features.registry import all_specs
 from a1lab.features.state import FeatureState, day_number, team_match_stats
 from a1lab.params import FeatureEngineParams
@@ -42,7 +44,7 @@ def _replay_league(matches: pd.DataFrame, config: FeatureEngineParams) -> tuple[
 
 
 def build_features(matches: pd.DataFrame, config: FeatureEngineParams, n_jobs: int = 1,
-                   dask_client=None) -> tuple[pd.DataFrame, FeatureState]:
+                   dask_client=None, players: PlayerData | None = None) -> tuple[pd.DataFrame, FeatureState]:
     """Every candidate feature for every match, and the final state (for the live loop).
 
     Args:
@@ -51,11 +53,17 @@ def build_features(matches: pd.DataFrame, config: FeatureEngineParams, n_jobs: i
         n_jobs: leagues (a country's together) replayed in parallel in this machine's processes (1 = serial; same
             output either way).
         dask_client: replay the leagues as Dask tasks instead (:mod:`a1lab.compute`; same output).
+        players: the player data (:func:`a1lab.data.fpl.load_fpl`) where ``config.players`` is set.
 
     Returns:
         A frame with the id columns plus one column per registry feature, in the
         input's kick-off order, and the state after the last match.
+
+    Raises:
+        ValueError: ``config.players`` is set and ``players`` is not given.
     """
+    if config.players is not None and players is None:
+        raise ValueError("features.players is set: pass its player data (a1lab.data.fpl.load_fpl)")
     order = matches.sort_values(["kickoff", "league", "match_id"], kind="mergesort").reset_index(drop=True)
     countries = config.countries()
     group = order["league"].map(lambda league: f"country {countries[league][0]}" if league in countries else league)
@@ -74,7 +82,10 @@ def build_features(matches: pd.DataFrame, config: FeatureEngineParams, n_jobs: i
         state.leagues.update(FeatureState.from_dict(snapshot).leagues)
     stateful = pd.DataFrame(values, columns=state.names, copy=False)
     del values
-    frame = pd.concat([order[ID_COLUMNS], stateful, market_features(order, config)], axis=1)
+    parts = [order[ID_COLUMNS], stateful, market_features(order, config)]
+    if config.players is not None:
+        parts.append(player_columns(players, order, config.players))
+    frame = pd.concat(parts, axis=1)
     expected = [s.name for s in all_specs(config)]
     assert list(frame.columns[len(ID_COLUMNS):]) == expected, "feature columns out of registry order"
     return frame, state

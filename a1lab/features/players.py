@@ -26,7 +26,8 @@ from collections import defaultdict
 import numpy as np
 import pandas as pd
 
-from a1lab.data.fpl import DOUBTFUL, UNAVAILABLE
+from a1lab.data.fpl import DOUBTFUL, UNAVAILABLE, PlayerData
+from a1lab.params import PlayersParams
 
 MATCH_HOURS = 2.0  # a match's minutes and points are known this long after its kick-off
 OPEN_FEATURES = ("unavailable_minutes", "doubtful_minutes", "unavailable_price", "news_age_hours")
@@ -65,12 +66,30 @@ def player_features(appearances: pd.DataFrame, news: pd.DataFrame, matches: pd.D
         row = {"match_id": match_id}
         for side, team in (("home", home), ("away", away)):
             season, past, own = _before(history.get(team, []), match_id, kickoff, when)
-            usual = _usual(past[-window:])
-            row |= {f"{side}_{k}": v for k, v in _availability(usual, snapshots.get((season, team), []), when).items()}
+            snaps = snapshots.get((season, team), [])
+            starts = lineup and own is not None and own["players"]["starts"].notna().any()
+            usual = _usual(past[-window:]) if snaps or starts else _usual([])  # nothing to weigh: skip the sums
+            row |= {f"{side}_{k}": v for k, v in _availability(usual, snaps, when).items()}
             if lineup:
                 row |= {f"{side}_{k}": v for k, v in _lineup(usual, past, own).items()}
         rows.append(row)
     return pd.DataFrame(rows, columns=["match_id", *feature_names(lineup)])
+
+
+def player_columns(data: PlayerData, matches: pd.DataFrame, settings: PlayersParams) -> pd.DataFrame:
+    """The ``pl_open_`` and ``pl_lineup_`` columns of :func:`a1lab.features.registry.player_specs` for every
+    match, in ``matches``' order: :func:`player_features` at ``open_lead_hours`` before kick-off and, with the
+    announced XI, at ``lineup_lead_minutes`` before it; NaN for the matches of other leagues."""
+    out = pd.DataFrame(index=matches.index)
+    mine = matches[matches["league"] == settings.league]
+    leads = {"open": pd.Timedelta(hours=settings.open_lead_hours),
+             "lineup": pd.Timedelta(minutes=settings.lineup_lead_minutes)}
+    for time, lead in leads.items():
+        table = player_features(data.appearances, data.news, mine, mine["kickoff"] - lead, settings.window,
+                                lineup=time == "lineup")
+        for name in feature_names(time == "lineup"):
+            out[f"pl_{time}_{name}"] = pd.Series(table[name].to_numpy(dtype=float), index=mine.index)
+    return out
 
 
 def _team_history(appearances: pd.DataFrame) -> dict[str, list[dict]]:

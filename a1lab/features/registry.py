@@ -40,7 +40,7 @@ class FeatureSpec:
 
     name: str
     group: str
-    time: str  # "open": known when opening odds are; "close": only at the close
+    time: str  # "open": known when opening odds are; "lineup": after the line-ups; "close": only at the close
     description: str
     params: dict = field(default_factory=dict, compare=False)
 
@@ -112,17 +112,48 @@ def market_specs(config: FeatureEngineParams) -> list[FeatureSpec]:
     return specs
 
 
+PLAYER_MEANINGS = {
+    "unavailable_minutes": "share of the team's usual minutes injured, suspended or out of the squad",
+    "doubtful_minutes": "share of the usual minutes doubtful, weighted by the chance of missing the match",
+    "unavailable_price": "share of the usual XI's price injured, suspended or out of the squad",
+    "news_age_hours": "hours since the availability snapshot read",
+    "xi_usual": "share of the announced XI in the usual XI",
+    "xi_minutes": "the announced XI's usual minutes over the usual XI's",
+    "xi_price": "the announced XI's price over the usual XI's",
+    "gk_usual": "1 if the usual goalkeeper starts",
+    "xi_changes": "starters who did not start the previous match",
+    "xi_points": "points per appearance of the announced XI minus the usual XI's",
+}
+
+
+def player_specs(config: FeatureEngineParams) -> list[FeatureSpec]:
+    """The player features (:mod:`a1lab.features.players`) where ``players`` is set: availability known at the
+    open (``pl_open_``), and availability and the announced XI known at line-up time (``pl_lineup_``)."""
+    from a1lab.features.players import feature_names
+
+    if config.players is None:
+        return []
+    leads = {"open": f"{config.players.open_lead_hours:g} h", "lineup": f"{config.players.lineup_lead_minutes:g} min"}
+    return [FeatureSpec(f"pl_{time}_{name}", "players", time,
+                        f"{name.split('_')[0]} team, {leads[time]} before kick-off: "
+                        f"{PLAYER_MEANINGS[name.split('_', 1)[1]]}")
+            for time in ("open", "lineup") for name in feature_names(time == "lineup")]
+
+
 def all_specs(config: FeatureEngineParams) -> list[FeatureSpec]:
     """Every candidate feature the engine computes, in column order."""
-    return [*STATE_SPECS, *rolling_specs(config), *market_specs(config)]
+    return [*STATE_SPECS, *rolling_specs(config), *market_specs(config), *player_specs(config)]
+
+
+ALLOWED = {"open": {"open"}, "lineup": {"open", "lineup"}, "close": {"open", "lineup", "close"}}
 
 
 def feature_set(config: FeatureEngineParams, time: str) -> list[str]:
-    """Names valid at a prediction time: ``open`` excludes every closing-odds feature."""
-    if time not in ("open", "close"):
-        raise ValueError(f"prediction time must be 'open' or 'close', got {time!r}")
-    allowed = {"open"} if time == "open" else {"open", "close"}
-    return [s.name for s in all_specs(config) if s.time in allowed]
+    """Names valid at a prediction time: ``open`` excludes every closing-odds and line-up feature, ``lineup``
+    every closing-odds one."""
+    if time not in ALLOWED:
+        raise ValueError(f"prediction time must be one of {list(ALLOWED)}, got {time!r}")
+    return [s.name for s in all_specs(config) if s.time in ALLOWED[time]]
 
 
 def registry_table(config: FeatureEngineParams) -> pd.DataFrame:

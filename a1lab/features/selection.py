@@ -37,7 +37,8 @@ class SelectionConfig:
 
 def rank_for_protocol(frame: pd.DataFrame, config: FeatureEngineParams, selection: dict, protocol: dict,
                       ) -> dict[str, pd.DataFrame]:
-    """The features stage's selection: per prediction time (``open``, ``close``) the ranking of its candidates
+    """The features stage's selection: per prediction time (``open``, ``close`` and, with player data, ``lineup``)
+    the ranking of its candidates
     (:func:`select_features`) on ``protocol``'s validation season, its matches before the first test match.
 
     Args:
@@ -48,7 +49,8 @@ def rank_for_protocol(frame: pd.DataFrame, config: FeatureEngineParams, selectio
     """
     settings = SelectionConfig(validation_season=protocol["validation_season"], **selection,
                                before=first_kickoff(frame, protocol["test_seasons"]))
-    return {time: select_features(frame, feature_set(config, time), settings) for time in ("open", "close")}
+    times = ("open", "lineup", "close") if config.players is not None else ("open", "close")
+    return {time: select_features(frame, feature_set(config, time), settings) for time in times}
 
 
 def chosen(rankings: dict[str, pd.DataFrame]) -> dict[str, list[str]]:

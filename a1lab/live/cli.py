@@ -140,19 +140,27 @@ def history_state(matches_path: str | None, cutoff, config):
     return build_features(before, config)[1]
 
 
+class ModelChoiceError(ValueError):
+    """The registered models cannot be scored live: different prediction times, or line-up time."""
+
+
 def load_models(names: list[str] | None, version: str, registry_root: str, params) -> tuple[list, str]:
     """Registered models (default: params.yaml live.models) and the prediction time they share.
 
     Raises:
-        ValueError: models trained for different prediction times.
+        ModelChoiceError: models trained for different prediction times, or for line-up time (no line-up event
+            yet).
     """
     from a1lab import registry
 
     names = names or params.live.models
     models = [registry.load(n, version, root=registry_root) for n in names]
     timings = {m.metadata.get("prediction_time", "open") for m in models}
+    if "lineup" in timings:
+        raise ModelChoiceError(f"models {names} forecast at line-up time (protocol.prediction_time: lineup), "
+                               "from player features the live loop cannot compute: it takes no line-up event yet")
     if len(timings) > 1:
-        raise ValueError(f"models {names} were trained for different prediction times {sorted(timings)}")
+        raise ModelChoiceError(f"models {names} were trained for different prediction times {sorted(timings)}")
     return models, timings.pop()
 
 
@@ -295,7 +303,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.serve:
             host_port(args.serve)  # a bad address is refused before the models load
         return asyncio.run(_run(args, loop_params(args.params)))
-    except (CheckpointError, ParamsError, AddressError, BindError) as exc:
+    except (CheckpointError, ParamsError, AddressError, BindError, ModelChoiceError) as exc:
         print(f"a1lab live run: {exc}", file=sys.stderr)
         return 2
 

@@ -2,11 +2,14 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from a1lab.cli import main, resolve_root
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_help_lists_commands(capsys):
@@ -109,6 +112,36 @@ def test_manifest_hashes_what_ingest_reads(tmp_path, capsys):
     ran = subprocess.run([sys.executable, "-c", probe, str(params), str(out)], capture_output=True, text=True,
                          check=True)
     assert ran.stdout.strip() == "[2, 2] []", ran.stdout + ran.stderr
+
+
+def test_manifest_hashes_the_player_files_the_features_stage_reads(tmp_path, capsys):
+    import yaml
+
+    root = tmp_path / "data" / "football-data"
+    (root / "mmz4281" / "2324").mkdir(parents=True)
+    (root / "mmz4281" / "2324" / "E0.csv").write_text("Div,Date\n")
+    gw = tmp_path / "data" / "fpl" / "2023-24" / "gws" / "gw1.csv"
+    gw.parent.mkdir(parents=True)
+    gw.write_text("element,fixture\n1,1\n")
+    (tmp_path / "data" / "fpl" / "notes").mkdir()  # not a season folder: not read, not hashed
+    (tmp_path / "data" / "fpl" / "notes" / "x.csv").write_text("x\n")
+    values = yaml.safe_load((ROOT / "params.yaml").read_text())
+    values["data"] = {"root": str(root),
+                      "sources": [{"layout": "football-data", "leagues": ["E0"], "seasons": ["2324"]}]}
+    values["features"]["players"] = {"layout": "fpl", "path": "../fpl", "league": "E0", "window": 5,
+                                     "open_lead_hours": 48, "lineup_lead_minutes": 60}
+    params, out = tmp_path / "params.yaml", tmp_path / "sources.json"
+    params.write_text(yaml.safe_dump(values))
+    assert main(["manifest", "--params", str(params), "--out", str(out)]) == 0
+    first = json.loads(out.read_text())
+    assert list(first["players"]) == ["2023-24/gws/gw1.csv"] and list(first["files"]) == ["mmz4281/2324/E0.csv"]
+    gw.write_text("element,fixture\n1,2\n")
+    assert main(["manifest", "--params", str(params), "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["players"] != first["players"]  # an edited player file reruns the features
+    values["features"]["players"]["path"] = "../nowhere"
+    params.write_text(yaml.safe_dump(values))
+    assert main(["manifest", "--params", str(params), "--out", str(out)]) == 2
+    assert "player data root" in capsys.readouterr().err
 
 
 def test_a_remote_root_is_fingerprinted_by_its_servers_validators_and_refused_when_unreachable(tmp_path):

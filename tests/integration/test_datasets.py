@@ -26,6 +26,9 @@ SLICES = {  # what CI runs; `make run DATASET=<name>` runs the whole configurati
     "extra": {"data": {"sources": [{"layout": "football-data-extra", "leagues": ["ARG", "AUT", "USA"]}]}},
     "nba": {},
     "nhl": {},
+    "premier-lineup": {"data": {"sources": [  # the player data's first seasons (2016/17-2018/19) left out
+        {"layout": "football-data", "leagues": ["E0"], "seasons": ["1920", "2021", "2122", "2223", "2324", "2425",
+                                                                  "2526"]}]}},
 }
 
 
@@ -45,6 +48,8 @@ def slices(data_root, tmp_path_factory) -> dict:
             for country, leagues in config["features"]["divisions"].items() if set(leagues) & read}
         config["drift"]["seasons"] = config["drift"]["seasons"][-1:]  # one season's report (about 8 s each)
         paths = [s["path"] for s in config["data"].get("sources", []) if "path" in s]
+        if players := config["features"].get("players"):
+            paths.append(str(data_root / players["path"] / "2324" / "gws" / "gw1.csv"))
         missing = [p for p in paths if not Path(p).is_file()]
         targets[name] = f"no {missing[0]} here" if missing else \
             repo_copy(tmp_path_factory.mktemp(name) / "repo", config)
@@ -70,7 +75,7 @@ def _json(repo: Path, name: str) -> dict:
 def test_every_model_is_scored_beside_the_named_reference(ran):
     name, repo, params = ran
     protocol = {**yaml.safe_load((ROOT / "params.yaml").read_text())["protocol"], **params.get("protocol", {})}
-    timings = ["open", "close"] if protocol["prediction_time"] == "open" else ["close"]
+    timings = ["open", "close"] if protocol["prediction_time"] in ("open", "lineup") else ["close"]
     for model in ("xgb", "nn", "lgbm"):
         metrics = _json(repo, f"train_{model}")
         assert metrics["reference"] == {"book": protocol["reference"], "timings": timings,
@@ -100,6 +105,16 @@ def test_every_model_is_scored_beside_the_named_reference(ran):
         assert sum(r["n"] for r in divisions.values()) == ensemble["overall"]["n"]
         left = _json(repo, "train_xgb")["left_out"]
         assert left["scored"] == _json(repo, "train_xgb")["overall"]["n"] and left["matches"] >= left["scored"]
+    if protocol["prediction_time"] == "lineup":  # the players' rows all accounted for, their features chosen from
+        counts = _json(repo, "features")["players"]
+        rejected = pd.read_parquet(repo / "data" / "players_rejected.parquet")
+        assert counts["rows_read"] == counts["appearances"] + counts["news"] + len(rejected) > 100_000
+        assert counts["quarantined"] == rejected["reason"].value_counts().sort_index().to_dict()
+        selected = json.loads((repo / "data" / "features_selected.json").read_text())
+        assert not any(f.startswith("pl_lineup_") for f in selected["open"])
+        assert not any("_close_" in f or "_move_" in f for f in selected["lineup"])
+        metadata = json.loads((repo / "models" / "xgb" / "v1" / "metadata.json").read_text())
+        assert metadata["prediction_time"] == "lineup" and set(metadata["features"]) <= set(selected["lineup"])
     if protocol["season_keys"] == "last":  # leagues of other calendars are keyed from their newest season
         features = pd.read_parquet(repo / "data" / "features.parquet")
         matches = pd.read_parquet(repo / "data" / "matches.parquet")

@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -623,3 +624,21 @@ def test_serve_broadcasts_a_redis_stream(live_lab, baseline, tmp_path, redis_ser
         client.close()
     strip = [{k: v for k, v in m.items() if k not in ("seq", "sent")} for m in both]
     assert strip == baseline[:80] and len(first) == 50
+
+
+def test_a_line_up_model_is_refused_in_one_line(live_lab, tmp_path):
+    """A model trained for line-up time reads player features the live loop has no event for: `a1lab live run`
+    says so in one line and scores nothing (rather than forecasting with the player columns missing)."""
+    registry = tmp_path / "models"
+    shutil.copytree(live_lab["registry"] / "xgb", registry / "xgb")
+    for path in registry.glob("xgb/*/metadata.json"):
+        path.write_text(json.dumps({**json.loads(path.read_text()), "prediction_time": "lineup"}))
+    src = tmp_path / "events.jsonl"
+    src.write_text("\n".join((live_lab["root"] / "events_e0.jsonl").read_text().splitlines()[:20]) + "\n")
+    args = _run_args({**live_lab, "registry": registry}, tmp_path, str(src))
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        "a1lab live run: models ['xgb'] forecast at line-up time (protocol.prediction_time: lineup), from player "
+        "features the live loop cannot compute: it takes no line-up event yet"]
+    assert not (tmp_path / "out.jsonl").exists() or not (tmp_path / "out.jsonl").read_text()

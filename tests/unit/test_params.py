@@ -42,7 +42,10 @@ def test_the_shipped_params_are_valid():
     ("train.tets_seasons", ["2324"], "train.tets_seasons: Extra inputs are not permitted"),
     ("monitoring.rules.1.detector", "zcore", "monitoring.rules.1.detector: Input should be 'zscore' or 'iqr'"),
     ("protocol.test_seasons", [2324], "protocol.test_seasons.0: Input should be a valid string"),
-    ("protocol.prediction_time", "kickoff", "protocol.prediction_time: Input should be 'open' or 'close'"),
+    ("protocol.prediction_time", "kickoff",
+     "protocol.prediction_time: Input should be 'open', 'lineup' or 'close'"),
+    ("features.players", {"layout": "fpl", "path": "fpl", "league": "E0", "window": 0, "open_lead_hours": 48,
+                          "lineup_lead_minutes": 60}, "features.players.window: Input should be greater than or equal"),
     ("backtest.strategies.kelly.method", "martingale", "backtest.strategies.kelly.method"),
     ("ensemble.conformal_levels", [0.8, 1.5], "ensemble.conformal_levels.1: Input should be less than 1"),
     ("features.margin_method", "proportional", "features.margin_method"),
@@ -65,6 +68,10 @@ def test_a_bad_key_fails_at_once_by_name(path, value, message):
     ("ensemble.test_seasons", ["2425"], "ensemble.test_seasons: Extra inputs are not permitted"),
     ("drift.model", "rf", "drift.model 'rf' is not an entry of models"),
     ("backtest.model", "rf", "backtest.model 'rf' is neither ensemble nor an entry of models"),
+    ("protocol.prediction_time", "lineup", "protocol.prediction_time lineup needs player data"),
+    ("features.players", {"layout": "fpl", "path": "fpl", "league": "SC0", "window": 5, "open_lead_hours": 48,
+                          "lineup_lead_minutes": 60}, "features.players.league 'SC0' is not read by data.sources"),
+    ("backtest.odds_timing", "close", "backtest.odds_timing close with protocol.prediction_time open: the closing"),
 ])
 def test_sections_must_agree(path, value, message):
     with pytest.raises(ParamsError, match=message.replace("[", r"\[").replace("(", r"\(")):

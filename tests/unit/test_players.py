@@ -112,3 +112,42 @@ def test_a_forecast_time_after_kick_off_is_refused(league):
     matches, rows, news = league
     with pytest.raises(ValueError, match="at or after its match's kick-off"):
         player_features(rows, news, matches, matches["kickoff"], window=3)
+
+
+def settings(**kw):
+    from a1lab.params import PlayersParams
+
+    return PlayersParams(**{"layout": "fpl", "path": "../fpl", "league": "L", "window": 3, "open_lead_hours": 48,
+                            "lineup_lead_minutes": 60, **kw})
+
+
+def test_the_stage_columns_are_the_features_at_each_time_and_nan_for_other_leagues(league):
+    from a1lab.data.fpl import PlayerData
+    from a1lab.features.players import player_columns
+
+    matches, rows, news = league
+    both = pd.concat([matches.assign(league="L"), matches.assign(league="M", match_id=matches["match_id"] + "x")],
+                     ignore_index=True)
+    data = PlayerData(appearances=rows, news=news, rejected=pd.DataFrame())
+    out = player_columns(data, both, settings())
+    assert out.loc[6:].isna().all().all()  # the other league's matches: no player data
+    at_open, at_lineup = features(matches, rows, news, lineup=False), features(matches, rows, news, lead=1)
+    for name in feature_names(False):
+        np.testing.assert_array_equal(out.loc[:5, f"pl_open_{name}"].to_numpy(), at_open[name].to_numpy())
+    for name in feature_names(True):
+        np.testing.assert_array_equal(out.loc[:5, f"pl_lineup_{name}"].to_numpy(), at_lineup[name].to_numpy())
+
+
+def test_each_prediction_time_gets_the_player_features_known_by_then():
+    from a1lab.features.registry import all_specs, feature_set
+    from a1lab.params import load_params
+
+    config = load_params("params.yaml").features
+    assert not any(s.group == "players" for s in all_specs(config))  # no player data, no player feature
+    config = config.model_copy(update={"players": settings()})
+    opening, lineup, closing = (set(feature_set(config, t)) for t in ("open", "lineup", "close"))
+    players = {s.name for s in all_specs(config) if s.group == "players"}
+    assert len(players) == 28 and players & opening == {n for n in players if n.startswith("pl_open_")}
+    assert players <= lineup and opening < lineup < closing
+    assert not any("close" in n or "move" in n for n in lineup)  # no closing price at line-up time
+    assert "players" not in config.engine()  # the feature state holds no player
