@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from a1lab.params import DataParams, Source
 
 
-
 def data_selection(args: argparse.Namespace) -> DataParams:
     """The data set: sources named by flags (``--leagues``/``--seasons``, ``--extra``, ``--generic``,
     ``--provider synthetic``) replace those of the params file (``--params``, or ./params.yaml when present);

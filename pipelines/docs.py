@@ -365,6 +365,14 @@ price adjusted by a multinomial logit with the price as offset (`a1lab.adjustmen
 the one it forecasts. Availability snapshots start in 2022/23 and starts in its second half, so the seasons before
 carry no input of either time: the rolling seasons are 2023/24, 2024/25 and 2025/26 to the data's last match, each
 fitted on at most three seasons.
+
+The pipeline forecasts at line-up time too, on the `premier-lineup` data set (`protocol.prediction_time: lineup`):
+its models see the open-time features, the player features of both times and the opening price, with the
+selection, training and ensemble of every other data set; its figures are on the results page and, season by
+season, in its rolling table above (before 2022/23 there is no player input, so those seasons' models are
+open-time models). That is not the plan above: it chooses its features on the two seasons before each forecast
+season, when the player columns exist only from 2022/23 (starts from its second half), and a study's figures are
+the plan's.
 """
 
 

@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     import pandas as pd
 
     from a1lab import looks, registry
+    from a1lab.columns import price_timing
     from a1lab.compute import client, run_tasks
     from a1lab.models import hyperparameters
     from a1lab.models.ensemble import ensemble_kinds
@@ -62,9 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     workspace = Path(args.workspace)
     params = load_params(workspace / "params.yaml")
     protocol, train = params.protocol.model_dump(), params.train.model_dump()
-    if protocol["prediction_time"] != "open":
-        raise SystemExit("the rolling evaluation scores the share of the open-to-close gap: it needs an `open` "
-                         "protocol (protocol.prediction_time)")
+    if price_timing(protocol["prediction_time"]) != "open":
+        raise SystemExit("the rolling evaluation scores the share of the open-to-close gap: it needs forecasts made "
+                         "at the opening prices (protocol.prediction_time open or lineup)")
     frame = pd.read_parquet(workspace / "data" / "features.parquet")
     seasons = rolling_seasons(frame, protocol["test_seasons"][-1])
     items = []

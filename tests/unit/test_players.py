@@ -151,3 +151,12 @@ def test_each_prediction_time_gets_the_player_features_known_by_then():
     assert players <= lineup and opening < lineup < closing
     assert not any("close" in n or "move" in n for n in lineup)  # no closing price at line-up time
     assert "players" not in config.engine()  # the feature state holds no player
+
+
+def test_the_engine_refuses_player_settings_without_their_data():
+    from a1lab.features import build_features
+    from a1lab.params import load_params
+
+    config = load_params("params.yaml").features.model_copy(update={"players": settings()})
+    with pytest.raises(ValueError, match="features.players is set: pass its player data"):
+        build_features(pd.DataFrame(), config)
