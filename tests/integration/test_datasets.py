@@ -48,9 +48,8 @@ def slices(data_root, tmp_path_factory) -> dict:
             for country, leagues in config["features"]["divisions"].items() if set(leagues) & read}
         config["drift"]["seasons"] = config["drift"]["seasons"][-1:]  # one season's report (about 8 s each)
         paths = [s["path"] for s in config["data"].get("sources", []) if "path" in s]
-        if players := config["features"].get("players"):
-            paths.append(str(data_root / players["path"] / "2324" / "gws" / "gw1.csv"))
-        missing = [p for p in paths if not Path(p).is_file()]
+        folders = [str(data_root / players["path"])] if (players := config["features"].get("players")) else []
+        missing = [p for p in paths if not Path(p).is_file()] + [f for f in folders if not Path(f).is_dir()]
         targets[name] = f"no {missing[0]} here" if missing else \
             repo_copy(tmp_path_factory.mktemp(name) / "repo", config)
     runnable = [t for t in targets.values() if isinstance(t, Path)]
