@@ -19,6 +19,11 @@ if TYPE_CHECKING:
     from a1lab.params import DataParams, Source
 
 
+def params_path(args: argparse.Namespace) -> str | None:
+    """The params file a data command reads: ``--params``, else ./params.yaml when present (None: none)."""
+    return args.params or ("params.yaml" if Path("params.yaml").is_file() else None)
+
+
 def data_selection(args: argparse.Namespace) -> DataParams:
     """The data set: sources named by flags (``--leagues``/``--seasons``, ``--extra``, ``--generic``,
     ``--provider synthetic``) replace those of the params file (``--params``, or ./params.yaml when present);
@@ -29,7 +34,7 @@ def data_selection(args: argparse.Namespace) -> DataParams:
     """
     from a1lab.params import DataParams, ParamsError, check_section, read_params
 
-    path = args.params or ("params.yaml" if Path("params.yaml").is_file() else None)
+    path = params_path(args)
     data = None
     if path:
         try:
@@ -94,7 +99,7 @@ def cmd_manifest(args: argparse.Namespace) -> int:
 
     data = data_selection(args)
     out = manifest(resolve_root(data.root), data.sources)
-    path = args.params or ("params.yaml" if Path("params.yaml").is_file() else None)
+    path = params_path(args)
     if players := _players(path, args.section):  # the player files the features stage reads
         from a1lab.data.fpl import player_files, player_root
 
@@ -139,7 +144,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from a1lab.params import read_params
 
     result = load(args)
-    path = args.params or ("params.yaml" if Path("params.yaml").is_file() else None)
+    path = params_path(args)
     if path and not _flag_sources(args) and args.section == "data" and "protocol" in read_params(path):
         from a1lab.params import load_params  # a pipeline's params file: its protocol must fit the data
         from a1lab.splits import protocol_problems

@@ -31,6 +31,7 @@ def price_timing(prediction_time: str) -> str:
     opening prices, as an opening forecast does."""
     return "close" if prediction_time == "close" else "open"
 
+
 ODDS_COLUMN = re.compile(
     r"^odds_(?P<book>[a-z0-9_]+?)_(?P<market>1x2|ml|ou25|ah)_(?P<timing>open|close)_"
     r"(?P<outcome>home|draw|away|over|under)$"

@@ -61,6 +61,12 @@ class PlayerData:
     rows_read: int = 0
     teams: dict[str, dict[int, str]] = field(default_factory=dict)
 
+    def counts(self) -> dict:
+        """Counts for metrics/features.json; rows_read == appearances + news + the quarantined rows."""
+        by_reason = self.rejected["reason"].value_counts().sort_index()
+        return {"rows_read": int(self.rows_read), "appearances": len(self.appearances), "news": len(self.news),
+                "quarantined": {str(k): int(v) for k, v in by_reason.items()}}
+
 
 def _read_csv(path: Path, root: Path) -> pd.DataFrame:
     """A CSV of strings with ``source`` and ``line`` (the physical line of each row, the header being 1)."""

@@ -20,6 +20,8 @@ def resolve_root(root: str | None) -> str:
     if root and root != "auto":
         return root
     return os.environ.get(DATA_ROOT_ENV) or DEFAULT_BASE
+
+
 _HINT = (
     "a1lab reads a local mirror with the site's layout (mmz4281/<season>/<div>.csv): "
     "set A1LAB_DATA_ROOT=/path/to/football-data or `data.root` in params.yaml "

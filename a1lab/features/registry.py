@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 import pandas as pd
 
 from a1lab.columns import GOAL_KINDS, market_disagreement, market_goals, market_move, market_overround, market_prob
+from a1lab.features.players import feature_names
 from a1lab.params import FeatureEngineParams
 
 # per team-match, from the team's point of view
@@ -129,8 +130,6 @@ PLAYER_MEANINGS = {
 def player_specs(config: FeatureEngineParams) -> list[FeatureSpec]:
     """The player features (:mod:`a1lab.features.players`) where ``players`` is set: availability known at the
     open (``pl_open_``), and availability and the announced XI known at line-up time (``pl_lineup_``)."""
-    from a1lab.features.players import feature_names
-
     if config.players is None:
         return []
     leads = {"open": f"{config.players.open_lead_hours:g} h", "lineup": f"{config.players.lineup_lead_minutes:g} min"}

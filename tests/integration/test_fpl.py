@@ -21,6 +21,8 @@ def fpl(real_load, data_root):
 def test_every_row_is_joined_or_quarantined_with_a_reason(fpl):
     data, matches = fpl
     assert data.rows_read == len(data.appearances) + len(data.news) + len(data.rejected)
+    counts = data.counts()  # what the features stage writes to metrics/features.json
+    assert counts["rows_read"] == counts["appearances"] + counts["news"] + sum(counts["quarantined"].values())
     assert set(data.rejected["reason"]) <= {
         "no match of the data set between these clubs on this day", "the fixture's kick-off or teams disagree",
         "the player twice in one fixture"}
